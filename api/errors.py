@@ -1,0 +1,74 @@
+"""The one place that maps domain errors to HTTP, and the JSON shape of every error.
+
+Every error body is ``{"error": CODE, "message": human text, "field": name or null}``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import falcon
+import peewee
+import redis
+
+from zapx import errors
+
+log = logging.getLogger("zapx.api")
+
+STATUS = {
+    errors.ValidationError: falcon.HTTP_400,
+    errors.AuthError: falcon.HTTP_401,
+    errors.Forbidden: falcon.HTTP_403,
+    errors.NotFound: falcon.HTTP_404,
+    errors.Conflict: falcon.HTTP_409,
+    errors.LimitExceeded: falcon.HTTP_403,
+    errors.Unavailable: falcon.HTTP_503,
+}
+
+
+def _body(code: str, message: str, field: str | None = None) -> dict:
+    return {"error": code, "message": message, "field": field}
+
+
+def handle_domain(req, resp, ex: errors.ZapxError, params):
+    resp.status = STATUS.get(type(ex), falcon.HTTP_400)
+    resp.media = _body(ex.code, ex.message, ex.field)
+    if isinstance(ex, errors.AuthError):
+        resp.append_header("WWW-Authenticate", 'Bearer realm="zapx"')
+
+
+def handle_http(req, resp, ex: falcon.HTTPError, params):
+    code = "ERR_" + ex.status[4:].upper().replace(" ", "_").replace("-", "_")
+    message = ex.description or ex.title or ex.status
+    resp.status = ex.status
+    resp.media = _body(code, message)
+    for name, value in (ex.headers or {}).items():
+        resp.set_header(name, value)
+
+
+def handle_unavailable(req, resp, ex: Exception, params):
+    log.error(
+        "dependency unavailable",
+        extra={"request_id": getattr(req.context, "request_id", None), "error": repr(ex)},
+    )
+    resp.status = falcon.HTTP_503
+    resp.media = _body("ERR_UNAVAILABLE", "a backing service is unavailable; try again shortly")
+
+
+def handle_unexpected(req, resp, ex: Exception, params):
+    log.exception(
+        "unhandled error",
+        extra={"request_id": getattr(req.context, "request_id", None), "path": req.path},
+    )
+    resp.status = falcon.HTTP_500
+    resp.media = _body("ERR_INTERNAL", "internal error; it has been logged")
+
+
+def install(app: falcon.App) -> None:
+    # Falcon picks the most specific handler by the exception's MRO.
+    app.add_error_handler(Exception, handle_unexpected)
+    app.add_error_handler(peewee.OperationalError, handle_unavailable)
+    app.add_error_handler(peewee.InterfaceError, handle_unavailable)
+    app.add_error_handler(redis.ConnectionError, handle_unavailable)
+    app.add_error_handler(falcon.HTTPError, handle_http)
+    app.add_error_handler(errors.ZapxError, handle_domain)

@@ -1,0 +1,261 @@
+"""Companies, users, login and plan limits."""
+
+from __future__ import annotations
+
+import datetime
+
+from peewee import IntegrityError, fn
+
+from zapx import auth
+from zapx.db import Company, Tenant, User, db, utcnow
+from zapx.errors import AuthError, Conflict, Forbidden, LimitExceeded, NotFound, ValidationError
+from zapx.paging import paginate
+from zapx.text import like_pattern
+from zapx.validation import Field, parse
+
+
+def _iso(value: datetime.datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _due_date(value: str) -> datetime.datetime:
+    try:
+        parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValidationError("dueDate must be an ISO 8601 date", field="dueDate") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.UTC)
+
+
+def _password(value: str) -> str:
+    if len(value.encode()) > auth.MAX_PASSWORD_BYTES:
+        raise ValidationError("password must be at most 72 bytes", field="password")
+    return value
+
+
+def _email(value: str) -> str:
+    value = value.lower()
+    local, _, domain = value.partition("@")
+    if not local or "." not in domain or " " in value:
+        raise ValidationError(f"email {value!r} is not a valid e-mail address", field="email")
+    return value
+
+
+COMPANY_FIELDS = (
+    Field("name", required=True, min_len=1, max_len=255),
+    Field("phone", max_len=32),
+    Field("email", max_len=255),
+    Field("status", bool),
+    Field("dueDate", attr="due_date", nullable=True, clean=_due_date),
+    Field("maxUsers", int, attr="max_users", min=0, max=100_000),
+    Field("maxConnections", int, attr="max_connections", min=0, max=10_000),
+    Field("maxCampaigns", int, attr="max_campaigns", min=0, max=1_000_000),
+    Field("useCampaigns", bool, attr="use_campaigns"),
+)
+
+USER_FIELDS = (
+    Field("name", required=True, min_len=1, max_len=255),
+    Field("email", required=True, max_len=255, clean=_email),
+    Field("password", required=True, min_len=8, strip=False, clean=_password),
+    Field("profile", choices=("admin", "user")),
+)
+
+LOGIN_FIELDS = (
+    Field("email", required=True, min_len=1, max_len=255),
+    Field("password", required=True, min_len=1, max_len=1024, strip=False),
+)
+
+
+def company_dict(c: Company) -> dict:
+    return {
+        "id": c.id,
+        "name": c.name,
+        "phone": c.phone,
+        "email": c.email,
+        "status": c.status,
+        "dueDate": _iso(c.due_date),
+        "maxUsers": c.max_users,
+        "maxConnections": c.max_connections,
+        "maxCampaigns": c.max_campaigns,
+        "useCampaigns": c.use_campaigns,
+        "createdAt": _iso(c.created_at),
+        "updatedAt": _iso(c.updated_at),
+    }
+
+
+def user_dict(u: User) -> dict:
+    return {
+        "id": u.id,
+        "name": u.name,
+        "email": u.email,
+        "profile": u.profile,
+        "super": u.super,
+        "companyId": u.company_id,
+        "createdAt": _iso(u.created_at),
+        "updatedAt": _iso(u.updated_at),
+    }
+
+
+# --- login -------------------------------------------------------------------------------------
+
+
+def login(body: object, secret: str, ttl_s: int) -> dict:
+    """``{token, user}`` for valid credentials; one vague AuthError for every wrong case."""
+    data = parse(body, LOGIN_FIELDS)
+    user = User.get_or_none(User.email == data["email"].lower())
+    if user is None:
+        auth.dummy_check(data["password"])
+        raise AuthError("invalid e-mail or password")
+    if not auth.check_password(data["password"], user.password_hash):
+        raise AuthError("invalid e-mail or password")
+    company = Company.get_by_id(user.company_id)
+    if not company.status and not user.super:
+        raise AuthError("company is inactive")
+    principal = principal_of(user)
+    token = auth.issue_token(principal, secret, ttl_s)
+    return {"token": token, "user": user_dict(user) | {"company": company_dict(company)}}
+
+
+def principal_of(user: User) -> auth.Principal:
+    return auth.Principal(user.id, user.company_id, user.profile, user.super, user.token_version)
+
+
+def token_version(user_id: int) -> int | None:
+    """The user's current token version, or None when the user no longer exists."""
+    row = User.select(User.token_version).where(User.id == user_id).tuples().first()
+    return row[0] if row else None
+
+
+# --- companies (super admins only) -------------------------------------------------------------
+
+
+def require_super(principal: auth.Principal) -> None:
+    if not principal.is_super:
+        raise Forbidden("only platform administrators (super) may manage companies")
+
+
+def list_companies(principal: auth.Principal, search: str | None, number: int) -> dict:
+    require_super(principal)
+    query = Company.select().order_by(Company.name, Company.id)
+    if search:
+        query = query.where(Company.name.ilike(like_pattern(search)))
+    return paginate(query, number, company_dict)
+
+
+def get_company(principal: auth.Principal, company_id: int) -> dict:
+    require_super(principal)
+    company = Company.get_or_none(Company.id == company_id)
+    if company is None:
+        raise NotFound(f"Company {company_id} not found")
+    return company_dict(company)
+
+
+def create_company(principal: auth.Principal, body: object) -> dict:
+    require_super(principal)
+    data = parse(body, COMPANY_FIELDS)
+    with db.atomic():
+        company = Company.create(**data)
+    return company_dict(company)
+
+
+def update_company(principal: auth.Principal, company_id: int, body: object) -> dict:
+    require_super(principal)
+    data = parse(body, COMPANY_FIELDS, partial=True)
+    with db.atomic():
+        company = Company.select().where(Company.id == company_id).for_update().first()
+        if company is None:
+            raise NotFound(f"Company {company_id} not found")
+        for key, value in data.items():
+            setattr(company, key, value)
+        company.save()
+    return company_dict(company)
+
+
+def delete_company(principal: auth.Principal, company_id: int) -> None:
+    require_super(principal)
+    if company_id == principal.company_id:
+        raise Conflict("a super administrator cannot delete their own company")
+    with db.atomic():
+        if not Company.delete().where(Company.id == company_id).execute():
+            raise NotFound(f"Company {company_id} not found")
+
+
+# --- users -------------------------------------------------------------------------------------
+
+
+def _lock_company(company_id: int) -> Company:
+    """Lock the company row for the transaction: plan-limit checks must not race."""
+    company = Company.select().where(Company.id == company_id).for_update().first()
+    if company is None:
+        raise NotFound(f"Company {company_id} not found")
+    return company
+
+
+def _require_admin(principal: auth.Principal) -> None:
+    if not principal.is_admin:
+        raise Forbidden("only company administrators may manage users")
+
+
+def list_users(principal: auth.Principal, search: str | None, number: int) -> dict:
+    _require_admin(principal)
+    query = Tenant(principal.company_id).select(User).order_by(User.name, User.id)
+    if search:
+        pattern = like_pattern(search)
+        query = query.where(User.name.ilike(pattern) | User.email.ilike(pattern))
+    return paginate(query, number, user_dict)
+
+
+def get_user(principal: auth.Principal, user_id: int) -> dict:
+    if user_id != principal.user_id:
+        _require_admin(principal)
+    return user_dict(Tenant(principal.company_id).get(User, user_id, label="User"))
+
+
+def create_user(principal: auth.Principal, body: object, company_id: int | None = None) -> dict:
+    """Create a user in the caller's company, or (super only) in ``company_id``."""
+    _require_admin(principal)
+    if company_id is not None and company_id != principal.company_id:
+        require_super(principal)
+    target = company_id or principal.company_id
+    data = parse(body, USER_FIELDS)
+    data["password_hash"] = auth.hash_password(data.pop("password"))
+    with db.atomic():
+        company = _lock_company(target)
+        count = User.select(fn.COUNT(User.id)).where(User.company == target).scalar()
+        if count >= company.max_users:
+            raise LimitExceeded(
+                f"the plan allows {company.max_users} users and the company has {count}"
+            )
+        try:
+            with db.atomic():
+                user = User.create(company=target, **data)
+        except IntegrityError:
+            raise Conflict(f"a user with email {data['email']!r} already exists") from None
+    return user_dict(user)
+
+
+def update_user(principal: auth.Principal, user_id: int, body: object) -> dict:
+    if user_id != principal.user_id:
+        _require_admin(principal)
+    data = parse(body, USER_FIELDS, partial=True)
+    if "profile" in data and not principal.is_admin:
+        raise Forbidden("only administrators may change a profile")
+    if "password" in data:
+        data["password_hash"] = auth.hash_password(data.pop("password"))
+        data["token_version"] = User.token_version + 1
+    tenant = Tenant(principal.company_id)
+    with db.atomic():
+        tenant.get(User, user_id, label="User")
+        try:
+            with db.atomic():
+                tenant.update(User, user_id, updated_at=utcnow(), **data)
+        except IntegrityError:
+            raise Conflict(f"a user with email {data.get('email')!r} already exists") from None
+    return user_dict(tenant.get(User, user_id, label="User"))
+
+
+def delete_user(principal: auth.Principal, user_id: int) -> None:
+    _require_admin(principal)
+    if user_id == principal.user_id:
+        raise Conflict("you cannot delete your own user")
+    with db.atomic():
+        Tenant(principal.company_id).delete(User, user_id, label="User")

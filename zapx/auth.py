@@ -1,0 +1,102 @@
+"""Passwords (bcrypt) and access tokens (JWT, HS256).
+
+A token carries the user id, company id, profile, super flag and the user's ``token_version``;
+changing a password or deleting a user bumps the version, and :func:`decode_token` callers that
+check it (the API does, through a Redis-cached lookup) refuse older tokens.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import bcrypt
+import jwt
+
+from zapx.errors import AuthError
+
+ALGORITHM = "HS256"
+#: bcrypt cost factor; tests lower it through ``set_bcrypt_rounds`` to stay fast.
+_rounds = 12
+# bcrypt only reads the first 72 bytes; longer passwords are refused rather than truncated.
+MAX_PASSWORD_BYTES = 72
+
+
+def set_bcrypt_rounds(rounds: int) -> None:
+    global _rounds
+    _rounds = rounds
+
+
+def hash_password(password: str) -> str:
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(_rounds)).decode()
+
+
+def check_password(password: str, password_hash: str) -> bool:
+    try:
+        return bcrypt.checkpw(password.encode(), password_hash.encode())
+    except ValueError:
+        return False
+
+
+# A hash to compare against when the e-mail is unknown, so a login takes the same time either way.
+_DUMMY_HASH = None
+
+
+def dummy_check(password: str) -> None:
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = hash_password("not-a-real-password")
+    check_password(password, _DUMMY_HASH)
+
+
+@dataclasses.dataclass(frozen=True)
+class Principal:
+    """Who is calling: decoded from the Bearer token, passed to services, never from a body."""
+
+    user_id: int
+    company_id: int
+    profile: str
+    is_super: bool
+    token_version: int = 0
+
+    @property
+    def is_admin(self) -> bool:
+        return self.profile == "admin" or self.is_super
+
+
+def issue_token(principal: Principal, secret: str, ttl_s: int) -> str:
+    """A signed token valid for ``ttl_s`` seconds."""
+    now = int(time.time())
+    payload = {
+        "sub": str(principal.user_id),
+        "id": principal.user_id,
+        "companyId": principal.company_id,
+        "profile": principal.profile,
+        "super": principal.is_super,
+        "tv": principal.token_version,
+        "iat": now,
+        "exp": now + ttl_s,
+    }
+    return jwt.encode(payload, secret, algorithm=ALGORITHM)
+
+
+def decode_token(token: str, secret: str) -> Principal:
+    """The :class:`Principal` of a valid token, or :class:`AuthError` saying what is wrong."""
+    try:
+        claims = jwt.decode(
+            token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]}
+        )
+    except jwt.ExpiredSignatureError:
+        raise AuthError("token expired; log in again") from None
+    except jwt.PyJWTError:
+        raise AuthError("invalid token") from None
+    try:
+        return Principal(
+            user_id=int(claims["id"]),
+            company_id=int(claims["companyId"]),
+            profile=str(claims["profile"]),
+            is_super=bool(claims["super"]),
+            token_version=int(claims.get("tv", 0)),
+        )
+    except (KeyError, TypeError, ValueError):
+        raise AuthError("invalid token") from None

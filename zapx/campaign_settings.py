@@ -1,0 +1,102 @@
+"""Per-company campaign settings (``/campaign-settings``): pacing and custom variables.
+
+Known keys only, each validated; ``POST`` upserts the keys it is given in one statement.
+Intervals are in seconds.
+"""
+
+from __future__ import annotations
+
+import re
+
+from peewee import EXCLUDED
+
+from zapx.db import CampaignSetting, Tenant, db, utcnow
+from zapx.errors import ValidationError
+from zapx.validation import Field, parse
+
+BUILTIN_VARIABLES = ("nome", "name", "numero", "email", "condominio", "endereco", "cargo")
+_VAR_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+
+
+def _variables(value: list) -> list[dict[str, str]]:
+    out, seen = [], set()
+    for i, item in enumerate(value):
+        if not isinstance(item, dict):
+            raise ValidationError(f"variables[{i}] must be an object", field="variables")
+        key, val = item.get("key"), item.get("value", "")
+        if not isinstance(key, str) or not _VAR_KEY.fullmatch(key):
+            raise ValidationError(
+                f"variables[{i}].key must be letters, digits or _ (not starting with a digit)",
+                field="variables",
+            )
+        if key in BUILTIN_VARIABLES:
+            raise ValidationError(
+                f"variables[{i}].key {key!r} is a built-in variable", field="variables"
+            )
+        if not isinstance(val, str) or len(val) > 4096:
+            raise ValidationError(
+                f"variables[{i}].value must be a string of at most 4096 characters",
+                field="variables",
+            )
+        if key in seen:
+            raise ValidationError(f"variables has a duplicate key {key!r}", field="variables")
+        seen.add(key)
+        out.append({"key": key, "value": val})
+    return out
+
+
+SETTING_FIELDS = (
+    Field("messageInterval", float, min=0, max=3600),
+    Field("longerIntervalAfter", int, min=0, max=1_000_000),
+    Field("greaterInterval", float, min=0, max=86_400),
+    Field("jitter", float, min=0, max=1),
+    Field("variables", list, max_len=200, clean=_variables),
+)
+DEFAULTS = {
+    "messageInterval": 20,
+    "longerIntervalAfter": 20,
+    "greaterInterval": 60,
+    "jitter": 0.3,
+    "variables": [],
+}
+
+
+def get_settings(tenant: Tenant) -> dict:
+    """Every setting, defaults filled in: ``{messageInterval, ..., variables}``."""
+    stored = {s.key: s.value for s in tenant.select(CampaignSetting)}
+    return DEFAULTS | {k: v for k, v in stored.items() if k in DEFAULTS}
+
+
+def save_settings(tenant: Tenant, body: object) -> dict:
+    """Upsert the keys in ``{settings: {...}}``; unknown keys are a 400 naming them."""
+    if not isinstance(body, dict) or not isinstance(body.get("settings"), dict):
+        raise ValidationError('body must be {"settings": {...}}', field="settings")
+    given = body["settings"]
+    unknown = sorted(set(given) - set(DEFAULTS))
+    if unknown:
+        raise ValidationError(
+            f"unknown settings: {', '.join(unknown)}; known: {', '.join(DEFAULTS)}",
+            field="settings",
+        )
+    data = parse(given, SETTING_FIELDS)
+    if data:
+        now = utcnow()
+        rows = [
+            {
+                "company": tenant.company_id,
+                "key": k,
+                "value": v,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for k, v in data.items()
+        ]
+        with db.atomic():
+            CampaignSetting.insert_many(rows).on_conflict(
+                conflict_target=[CampaignSetting.company, CampaignSetting.key],
+                update={
+                    CampaignSetting.value: EXCLUDED.value,
+                    CampaignSetting.updated_at: EXCLUDED.updated_at,
+                },
+            ).execute()
+    return get_settings(tenant)

@@ -1,0 +1,161 @@
+"""Configuration read from environment variables, validated once at start.
+
+Every setting has a documented default (see ``docs/CONFIG.md``); a malformed value raises
+:class:`~zapx.errors.ConfigError` naming the variable, so a process refuses to start instead of
+failing later in the middle of a request.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from collections.abc import Mapping
+from urllib.parse import urlparse
+
+from zapx.errors import ConfigError
+
+_DEV_SECRET = "zapx-development-secret-key-change-me-0123456789"
+_ENVS = ("development", "test", "production")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Process settings. Durations are in seconds, sizes in bytes."""
+
+    env: str = "development"
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/zapx"
+    db_pool_size: int = 20
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_prefix: str = "zapx:"
+    secret_key: str = _DEV_SECRET
+    jwt_ttl_s: int = 8 * 3600
+    phone_region: str = "BR"
+    max_body_bytes: int = 1024 * 1024
+    upload_max_bytes: int = 50 * 1024 * 1024
+    api_bind: str = "127.0.0.1:8080"
+    api_workers: int = 2
+    api_threads: int = 4
+    sandbox_bind: str = "127.0.0.1:9090"
+    log_level: str = "INFO"
+    log_format: str = "json"
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+
+# (environment variable, field, parser); the parser raises ValueError with a human reason.
+def _int(lo: int, hi: int):
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ValueError(f"must be an integer, got {raw!r}") from None
+        if not lo <= value <= hi:
+            raise ValueError(f"must be between {lo} and {hi}, got {value}")
+        return value
+
+    return parse
+
+
+def _url(*schemes: str):
+    def parse(raw: str) -> str:
+        parts = urlparse(raw)
+        if parts.scheme not in schemes or not parts.hostname:
+            raise ValueError(f"must look like {schemes[0]}://host[:port]/..., got {raw!r}")
+        try:
+            parts.port  # noqa: B018 - raises ValueError on a non-numeric port
+        except ValueError:
+            raise ValueError(f"has an invalid port: {raw!r}") from None
+        return raw
+
+    return parse
+
+
+def _choice(*choices: str):
+    def parse(raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}, got {raw!r}")
+        return value
+
+    return parse
+
+
+def _bind(raw: str) -> str:
+    if not re.fullmatch(r"[\w.\-:\[\]]+:\d{1,5}", raw) or int(raw.rsplit(":", 1)[1]) > 65535:
+        raise ValueError(f"must be host:port, got {raw!r}")
+    return raw
+
+
+def _region(raw: str) -> str:
+    import phonenumbers
+
+    value = raw.strip().upper()
+    if value not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError(f"must be an ISO 3166 region code known to phonenumbers, got {raw!r}")
+    return value
+
+
+def _prefix(raw: str) -> str:
+    if not re.fullmatch(r"[\w:\-.]{1,64}", raw):
+        raise ValueError(f"must be 1-64 characters of letters, digits, ':', '-', '.', got {raw!r}")
+    return raw
+
+
+def _secret(raw: str) -> str:
+    if len(raw) < 32:
+        raise ValueError("must be at least 32 characters long")
+    return raw
+
+
+def _level(raw: str) -> str:
+    return _choice("debug", "info", "warning", "error")(raw).upper()
+
+
+_VARIABLES: tuple[tuple[str, str, object], ...] = (
+    ("ZAPX_ENV", "env", _choice(*_ENVS)),
+    ("DATABASE_URL", "database_url", _url("postgresql", "postgres")),
+    ("DB_POOL_SIZE", "db_pool_size", _int(1, 500)),
+    ("REDIS_URL", "redis_url", _url("redis", "rediss", "unix")),
+    ("REDIS_PREFIX", "redis_prefix", _prefix),
+    ("SECRET_KEY", "secret_key", _secret),
+    ("JWT_TTL_S", "jwt_ttl_s", _int(60, 30 * 86400)),
+    ("PHONE_DEFAULT_REGION", "phone_region", _region),
+    ("MAX_BODY_BYTES", "max_body_bytes", _int(1024, 64 * 1024 * 1024)),
+    ("UPLOAD_MAX_BYTES", "upload_max_bytes", _int(1024, 4 * 1024 * 1024 * 1024)),
+    ("API_BIND", "api_bind", _bind),
+    ("API_WORKERS", "api_workers", _int(1, 64)),
+    ("API_THREADS", "api_threads", _int(1, 256)),
+    ("SANDBOX_BIND", "sandbox_bind", _bind),
+    ("LOG_LEVEL", "log_level", _level),
+    ("LOG_FORMAT", "log_format", _choice("json", "text")),
+)
+
+#: Variable names and their defaults, for documentation and ``zapx config``.
+DEFAULTS = {name: getattr(Config, field) for name, field, _ in _VARIABLES}
+
+
+def load_config(environ: Mapping[str, str] | None = None) -> Config:
+    """Build a :class:`Config` from ``environ`` (``os.environ`` by default).
+
+    Raises :class:`ConfigError` listing every bad variable at once.
+    """
+    environ = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+    problems = []
+    for name, field, parse in _VARIABLES:
+        raw = environ.get(name)
+        if raw is None or raw == "":
+            continue
+        try:
+            values[field] = parse(raw)  # type: ignore[operator]
+        except ValueError as exc:
+            problems.append(f"{name} {exc}")
+    config = Config(**values)  # type: ignore[arg-type]
+    if config.is_production and config.secret_key == _DEV_SECRET:
+        problems.append("SECRET_KEY must be set in production (at least 32 characters)")
+    if problems:
+        raise ConfigError("invalid configuration: " + "; ".join(problems))
+    return config

@@ -1,0 +1,200 @@
+"""WhatsApp connections (``/whatsapps``): provider settings, secrets, the default connection.
+
+Secrets (access tokens, API keys, app secrets) are stored in ``settings`` and never leave through
+the API: responses list which secrets are set (``secretsSet``), not their values. An update that
+omits a secret keeps the stored one.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlparse
+
+from peewee import IntegrityError, fn
+
+from zapx.db import CONNECTION_STATUSES, PROVIDERS, Company, Tenant, WhatsappConnection, db, utcnow
+from zapx.errors import Conflict, LimitExceeded, NotFound, ValidationError
+from zapx.paging import paginate
+from zapx.text import like_pattern
+from zapx.validation import Field, parse
+
+#: Meta's messaging tiers: unique users per 24 h (0 = unlimited).
+DAILY_TIERS = (0, 250, 1000, 2000, 10_000, 100_000)
+
+
+def _url(value: str) -> str:
+    parts = urlparse(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValidationError(f"baseUrl {value!r} must be an http(s) URL", field="settings")
+    return value.rstrip("/")
+
+
+_CAPS = (
+    Field("messagesPerSecond", int, min=1, max=1000),
+    Field("dailyLimit", int, choices=DAILY_TIERS),
+)
+#: provider -> (fields, secret field names, defaults)
+SCHEMAS: dict[str, tuple[tuple[Field, ...], frozenset[str], dict]] = {
+    "cloud": (
+        (
+            Field("phoneNumberId", required=True, min_len=1, max_len=64),
+            Field("accessToken", required=True, min_len=1, max_len=1024),
+            Field("apiVersion", max_len=16),
+            Field("baseUrl", max_len=255, clean=_url),
+            Field("appSecret", max_len=255),
+            Field("verifyToken", max_len=255),
+            Field("wabaId", max_len=64),
+        )
+        + _CAPS,
+        frozenset({"accessToken", "appSecret", "verifyToken"}),
+        {"apiVersion": "v21.0", "baseUrl": "https://graph.facebook.com", "messagesPerSecond": 80},
+    ),
+    "evolution": (
+        (
+            Field("baseUrl", required=True, max_len=255, clean=_url),
+            Field("instance", required=True, min_len=1, max_len=128),
+            Field("apiKey", required=True, min_len=1, max_len=1024),
+        )
+        + _CAPS,
+        frozenset({"apiKey"}),
+        {"messagesPerSecond": 20},
+    ),
+    "sandbox": (
+        (
+            Field("baseUrl", max_len=255, clean=_url),
+            Field("phoneNumberId", min_len=1, max_len=64),
+            Field("accessToken", max_len=1024),
+            Field("appSecret", max_len=255),
+        )
+        + _CAPS,
+        frozenset({"accessToken", "appSecret"}),
+        {"accessToken": "sandbox", "messagesPerSecond": 1000},
+    ),
+}
+
+CONNECTION_FIELDS = (
+    Field("name", required=True, min_len=1, max_len=255),
+    Field("provider", choices=PROVIDERS),
+    Field("settings", dict, max_len=32),
+    Field("isDefault", bool, attr="is_default"),
+    Field("status", choices=CONNECTION_STATUSES),
+    Field("number", max_len=20),
+)
+
+
+def provider_settings(provider: str, given: dict, stored: dict | None, sandbox_url: str) -> dict:
+    """Validate ``given`` for ``provider``, keeping stored secrets that ``given`` omits."""
+    fields, secrets, defaults = SCHEMAS[provider]
+    known = {f.name for f in fields}
+    unknown = sorted(set(given) - known)
+    if unknown:
+        raise ValidationError(
+            f"settings has unknown keys for provider {provider}: {', '.join(unknown)}",
+            field="settings",
+        )
+    merged = dict(defaults)
+    if provider == "sandbox":
+        merged["baseUrl"] = sandbox_url
+    if stored:
+        merged.update({k: v for k, v in stored.items() if k in known})
+    merged.update(given)
+    try:
+        return parse(merged, fields)
+    except ValidationError as exc:
+        raise ValidationError(f"settings: {exc.message}", field="settings") from None
+
+
+def connection_dict(w: WhatsappConnection) -> dict:
+    _, secrets, _ = SCHEMAS.get(w.provider, ((), frozenset(), {}))
+    settings = w.settings or {}
+    return {
+        "id": w.id,
+        "name": w.name,
+        "provider": w.provider,
+        "status": w.status,
+        "isDefault": w.is_default,
+        "number": w.number,
+        "settings": {k: v for k, v in settings.items() if k not in secrets},
+        "secretsSet": sorted(k for k in settings if k in secrets and settings[k]),
+        "companyId": w.company_id,
+        "createdAt": w.created_at.isoformat() if w.created_at else None,
+        "updatedAt": w.updated_at.isoformat() if w.updated_at else None,
+    }
+
+
+def _name_taken(name: str) -> Conflict:
+    return Conflict(f"a connection named {name!r} already exists", field="name")
+
+
+def _clear_default(tenant: Tenant, keep_id: int | None) -> None:
+    query = tenant.select(WhatsappConnection.id).where(WhatsappConnection.is_default)
+    ids = [r.id for r in query if r.id != keep_id]
+    if ids:
+        WhatsappConnection.update(is_default=False).where(WhatsappConnection.id.in_(ids)).execute()
+
+
+def connections_page(tenant: Tenant, search: str | None, number: int) -> dict:
+    query = tenant.select(WhatsappConnection).order_by(WhatsappConnection.name)
+    if search and search.strip():
+        query = query.where(WhatsappConnection.name.ilike(like_pattern(search)))
+    return paginate(query, number, connection_dict)
+
+
+def connections_all(tenant: Tenant) -> list[dict]:
+    query = tenant.select(WhatsappConnection).order_by(WhatsappConnection.name)
+    return [connection_dict(w) for w in query]
+
+
+def get_connection(tenant: Tenant, connection_id: int) -> dict:
+    return connection_dict(tenant.get(WhatsappConnection, connection_id, label="Whatsapp"))
+
+
+def create_connection(tenant: Tenant, body: object, sandbox_url: str) -> dict:
+    data = parse(body, CONNECTION_FIELDS)
+    provider = data.setdefault("provider", "sandbox")
+    data["settings"] = provider_settings(provider, data.get("settings", {}), None, sandbox_url)
+    if provider == "sandbox":
+        data.setdefault("status", "CONNECTED")
+    with db.atomic():
+        company = Company.select().where(Company.id == tenant.company_id).for_update().first()
+        if company is None:
+            raise NotFound(f"Company {tenant.company_id} not found")
+        count = tenant.select(fn.COUNT(WhatsappConnection.id)).scalar()
+        if count >= company.max_connections:
+            raise LimitExceeded(
+                f"the plan allows {company.max_connections} connections and the company has {count}"
+            )
+        if count == 0:
+            data["is_default"] = True  # the first connection is the default one
+        if data.get("is_default"):
+            _clear_default(tenant, None)
+        try:
+            with db.atomic():
+                row = WhatsappConnection.create(company=tenant.company_id, **data)
+        except IntegrityError:
+            raise _name_taken(data["name"]) from None
+    return connection_dict(row)
+
+
+def update_connection(tenant: Tenant, connection_id: int, body: object, sandbox_url: str) -> dict:
+    data = parse(body, CONNECTION_FIELDS, partial=True)
+    with db.atomic():
+        row = tenant.get(WhatsappConnection, connection_id, label="Whatsapp")
+        provider = data.get("provider", row.provider)
+        if "settings" in data or provider != row.provider:
+            stored = row.settings if provider == row.provider else None
+            data["settings"] = provider_settings(
+                provider, data.get("settings", {}), stored, sandbox_url
+            )
+        if data.get("is_default"):
+            _clear_default(tenant, row.id)
+        try:
+            with db.atomic():
+                tenant.update(WhatsappConnection, connection_id, updated_at=utcnow(), **data)
+        except IntegrityError:
+            raise _name_taken(data.get("name", row.name)) from None
+    return get_connection(tenant, connection_id)
+
+
+def delete_connection(tenant: Tenant, connection_id: int) -> None:
+    with db.atomic():
+        tenant.delete(WhatsappConnection, connection_id, label="Whatsapp")

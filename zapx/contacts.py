@@ -1,0 +1,279 @@
+"""Contacts, contact lists and list items: validation, tenant-scoped CRUD, search pages.
+
+Contacts and list items share their person fields (name, number, email, condominio, endereco,
+cargo, extraInfo); numbers are normalised (``zapx.numbers``) and unique per company (contacts) or
+per list (items), so a duplicate is a 409 naming the number.
+"""
+
+from __future__ import annotations
+
+from peewee import IntegrityError, fn
+
+from zapx.db import Contact, ContactList, ContactListItem, Tenant, db, utcnow
+from zapx.errors import Conflict, ValidationError
+from zapx.numbers import normalize_number
+from zapx.paging import paginate
+from zapx.text import like_pattern, search_text
+from zapx.validation import Field, extra_info, parse, positive_id
+
+
+def _email(value: str) -> str:
+    if value and ("@" not in value or " " in value):
+        raise ValidationError(f"email {value!r} is not a valid e-mail address", field="email")
+    return value.lower()
+
+
+PERSON_FIELDS = (
+    Field("name", required=True, min_len=1, max_len=255),
+    Field("number", required=True, max_len=40),
+    Field("email", max_len=255, clean=_email),
+    Field("condominio", max_len=255),
+    Field("endereco", max_len=255),
+    Field("cargo", max_len=255),
+    Field("extraInfo", list, attr="extra_info", max_len=50, clean=extra_info),
+)
+ITEM_FIELDS = PERSON_FIELDS + (
+    Field("isWhatsappValid", bool, attr="is_whatsapp_valid", nullable=True),
+)
+LIST_FIELDS = (Field("name", required=True, min_len=1, max_len=255),)
+
+
+def _person(body: object, region: str, *, schema=PERSON_FIELDS, partial=False) -> dict:
+    data = parse(body, schema, partial=partial)
+    if "number" in data:
+        data["number"] = normalize_number(data["number"], region)
+    return data
+
+
+def _with_search(data: dict, row=None) -> dict:
+    """Recompute ``search`` when a searchable field changes (name, number, email)."""
+    if {"name", "number", "email"} & data.keys():
+        parts = [
+            data.get(k, getattr(row, k, "") if row else "") for k in ("name", "number", "email")
+        ]
+        data["search"] = search_text(*parts)
+    return data
+
+
+def _iso(value):
+    return value.isoformat() if value else None
+
+
+def _person_dict(row) -> dict:
+    return {
+        "id": row.id,
+        "name": row.name,
+        "number": row.number,
+        "email": row.email,
+        "condominio": row.condominio,
+        "endereco": row.endereco,
+        "cargo": row.cargo,
+        "extraInfo": row.extra_info,
+        "companyId": row.company_id,
+        "createdAt": _iso(row.created_at),
+        "updatedAt": _iso(row.updated_at),
+    }
+
+
+def contact_dict(c: Contact) -> dict:
+    return _person_dict(c) | {"isGroup": c.is_group}
+
+
+def item_dict(i: ContactListItem) -> dict:
+    return _person_dict(i) | {
+        "contactListId": i.contact_list_id,
+        "isWhatsappValid": i.is_whatsapp_valid,
+    }
+
+
+def list_dict(cl: ContactList, contacts_count: int | None = None) -> dict:
+    out = {
+        "id": cl.id,
+        "name": cl.name,
+        "companyId": cl.company_id,
+        "createdAt": _iso(cl.created_at),
+        "updatedAt": _iso(cl.updated_at),
+    }
+    if contacts_count is not None:
+        out["contactsCount"] = contacts_count
+    return out
+
+
+def _duplicate(number: str, where: str) -> Conflict:
+    return Conflict(
+        f"a contact with number {number} already exists in this {where}", field="number"
+    )
+
+
+# --- contacts ----------------------------------------------------------------------------------
+
+
+def contacts_page(tenant: Tenant, search: str | None, number: int) -> dict:
+    query = tenant.select(Contact).order_by(Contact.name, Contact.id)
+    if search and search.strip():
+        query = query.where(Contact.search % like_pattern(search))
+    return paginate(query, number, contact_dict)
+
+
+def contacts_all(tenant: Tenant, limit: int = 10_000) -> list[dict]:
+    """``GET /contacts/list``: every contact (id, name, number, email), bounded by ``limit``."""
+    query = (
+        tenant.select(Contact.id, Contact.name, Contact.number, Contact.email)
+        .order_by(Contact.name, Contact.id)
+        .limit(limit)
+        .dicts()
+    )
+    return list(query)
+
+
+def get_contact(tenant: Tenant, contact_id: int) -> dict:
+    return contact_dict(tenant.get(Contact, contact_id, label="Contact"))
+
+
+def create_contact(tenant: Tenant, body: object, region: str) -> dict:
+    data = _with_search(_person(body, region))
+    try:
+        with db.atomic():
+            row = Contact.create(company=tenant.company_id, **data)
+    except IntegrityError:
+        raise _duplicate(data["number"], "company") from None
+    return contact_dict(row)
+
+
+def update_contact(tenant: Tenant, contact_id: int, body: object, region: str) -> dict:
+    data = _person(body, region, partial=True)
+    with db.atomic():
+        row = tenant.get(Contact, contact_id, label="Contact")
+        data = _with_search(data, row)
+        try:
+            with db.atomic():
+                tenant.update(Contact, contact_id, updated_at=utcnow(), **data)
+        except IntegrityError:
+            raise _duplicate(data["number"], "company") from None
+    return get_contact(tenant, contact_id)
+
+
+def delete_contact(tenant: Tenant, contact_id: int) -> None:
+    with db.atomic():
+        tenant.delete(Contact, contact_id, label="Contact")
+
+
+# --- contact lists -----------------------------------------------------------------------------
+
+
+def _items_count():
+    return (
+        ContactListItem.select(fn.COUNT(ContactListItem.id))
+        .where(ContactListItem.contact_list == ContactList.id)
+        .alias("contacts_count")
+    )
+
+
+def lists_page(tenant: Tenant, search: str | None, number: int) -> dict:
+    query = tenant.select(ContactList, _items_count()).order_by(ContactList.name, ContactList.id)
+    if search and search.strip():
+        query = query.where(ContactList.name.ilike(like_pattern(search)))
+    return paginate(query, number, lambda cl: list_dict(cl, cl.contacts_count))
+
+
+def lists_all(tenant: Tenant) -> list[dict]:
+    query = tenant.select(ContactList).order_by(ContactList.name, ContactList.id)
+    return [list_dict(cl) for cl in query]
+
+
+def get_list(tenant: Tenant, list_id: int) -> dict:
+    row = tenant.get(ContactList, list_id, label="ContactList")
+    count = ContactListItem.select().where(ContactListItem.contact_list == row.id).count()
+    return list_dict(row, count)
+
+
+def create_list(tenant: Tenant, body: object) -> dict:
+    data = parse(body, LIST_FIELDS)
+    try:
+        with db.atomic():
+            row = ContactList.create(company=tenant.company_id, **data)
+    except IntegrityError:
+        raise Conflict(
+            f"a contact list named {data['name']!r} already exists", field="name"
+        ) from None
+    return list_dict(row, 0)
+
+
+def update_list(tenant: Tenant, list_id: int, body: object) -> dict:
+    data = parse(body, LIST_FIELDS, partial=True)
+    try:
+        with db.atomic():
+            tenant.update(ContactList, list_id, updated_at=utcnow(), **data)
+    except IntegrityError:
+        raise Conflict(
+            f"a contact list named {data['name']!r} already exists", field="name"
+        ) from None
+    return get_list(tenant, list_id)
+
+
+def delete_list(tenant: Tenant, list_id: int) -> None:
+    with db.atomic():
+        tenant.delete(ContactList, list_id, label="ContactList")
+
+
+# --- contact list items ------------------------------------------------------------------------
+
+
+def _own_list(tenant: Tenant, list_id: object) -> ContactList:
+    return tenant.get(ContactList, positive_id(list_id, "contactListId"), label="ContactList")
+
+
+def items_page(tenant: Tenant, list_id: object, search: str | None, number: int) -> dict:
+    query = tenant.select(ContactListItem).order_by(ContactListItem.name, ContactListItem.id)
+    if list_id not in (None, ""):
+        query = query.where(ContactListItem.contact_list == _own_list(tenant, list_id).id)
+    if search and search.strip():
+        query = query.where(ContactListItem.search % like_pattern(search))
+    return paginate(query, number, item_dict)
+
+
+def items_all(tenant: Tenant, list_id: object, limit: int = 10_000) -> list[dict]:
+    query = tenant.select(ContactListItem).order_by(ContactListItem.name, ContactListItem.id)
+    if list_id not in (None, ""):
+        query = query.where(ContactListItem.contact_list == _own_list(tenant, list_id).id)
+    return [item_dict(i) for i in query.limit(limit)]
+
+
+def get_item(tenant: Tenant, item_id: int) -> dict:
+    return item_dict(tenant.get(ContactListItem, item_id, label="ContactListItem"))
+
+
+def create_item(tenant: Tenant, body: object, region: str) -> dict:
+    if not isinstance(body, dict) or "contactListId" not in body:
+        parse(body, ())  # a non-object body gets the generic message
+        raise ValidationError("contactListId is required", field="contactListId")
+    contact_list = _own_list(tenant, body["contactListId"])
+    data = _with_search(_person(body, region, schema=ITEM_FIELDS))
+    try:
+        with db.atomic():
+            row = ContactListItem.create(
+                company=tenant.company_id, contact_list=contact_list.id, **data
+            )
+    except IntegrityError:
+        raise _duplicate(data["number"], "list") from None
+    return item_dict(row)
+
+
+def update_item(tenant: Tenant, item_id: int, body: object, region: str) -> dict:
+    data = _person(body, region, schema=ITEM_FIELDS, partial=True)
+    with db.atomic():
+        row = tenant.get(ContactListItem, item_id, label="ContactListItem")
+        if isinstance(body, dict) and body.get("contactListId") not in (None, row.contact_list_id):
+            data["contact_list"] = _own_list(tenant, body["contactListId"]).id
+        data = _with_search(data, row)
+        try:
+            with db.atomic():
+                tenant.update(ContactListItem, item_id, updated_at=utcnow(), **data)
+        except IntegrityError:
+            raise _duplicate(data.get("number", row.number), "list") from None
+    return get_item(tenant, item_id)
+
+
+def delete_item(tenant: Tenant, item_id: int) -> None:
+    with db.atomic():
+        tenant.delete(ContactListItem, item_id, label="ContactListItem")

@@ -1,0 +1,226 @@
+"""Table definitions. Column names are snake_case; the API speaks camelCase.
+
+Indexes follow the queries that use them (see ``docs/SCHEMA.md``). Every tenant table carries
+``company_id`` so a tenant filter never needs a join. ``search`` columns hold an accent-stripped,
+lower-cased copy of the searchable text, maintained by the application (``zapx.text.search_text``)
+and indexed with trigrams together with ``company_id`` (btree_gin), so a search inside one company
+never reads another company's matches.
+"""
+
+from __future__ import annotations
+
+from peewee import (
+    BooleanField,
+    CharField,
+    DoubleField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    TextField,
+)
+from playhouse.postgres_ext import BinaryJSONField
+
+from zapx.db.database import db
+from zapx.db.fields import TimestampTZField, utcnow
+
+PROFILES = ("admin", "user")
+PROVIDERS = ("cloud", "evolution", "sandbox")
+CONNECTION_STATUSES = ("OPENING", "qrcode", "CONNECTED", "DISCONNECTED")
+RATE_LIMIT_KINDS = ("whatsapp", "contact", "campaign", "global")
+
+
+class BaseModel(Model):
+    created_at = TimestampTZField(default=utcnow)
+    updated_at = TimestampTZField(default=utcnow)
+
+    class Meta:
+        database = db
+        legacy_table_names = False
+
+    def save(self, *args, **kwargs):
+        self.updated_at = utcnow()
+        return super().save(*args, **kwargs)
+
+
+class Company(BaseModel):
+    """A tenant, with its plan limits (counts of users, connections and campaigns allowed)."""
+
+    name = CharField(max_length=255)
+    phone = CharField(max_length=32, default="")
+    email = CharField(max_length=255, default="")
+    status = BooleanField(default=True)
+    due_date = TimestampTZField(null=True)
+    max_users = IntegerField(default=10)
+    max_connections = IntegerField(default=5)
+    max_campaigns = IntegerField(default=100)
+    use_campaigns = BooleanField(default=True)
+
+    class Meta:
+        table_name = "companies"
+
+
+class User(BaseModel):
+    company = ForeignKeyField(Company, backref="users", on_delete="CASCADE", index=False)
+    name = CharField(max_length=255)
+    # Stored lower-cased; login looks it up through the unique index.
+    email = CharField(max_length=255, unique=True)
+    password_hash = CharField(max_length=100)
+    profile = CharField(max_length=16, default="user")
+    super = BooleanField(default=False)
+    # Bumped on password change or deletion; tokens carry it, so old tokens stop working.
+    token_version = IntegerField(default=0)
+
+    class Meta:
+        table_name = "users"
+
+
+class WhatsappConnection(BaseModel):
+    """A WhatsApp session: the channel a campaign sends through. ``settings`` holds secrets."""
+
+    company = ForeignKeyField(Company, backref="whatsapps", on_delete="CASCADE", index=False)
+    name = CharField(max_length=255)
+    provider = CharField(max_length=16, default="sandbox")
+    settings = BinaryJSONField(default=dict, index=False)
+    status = CharField(max_length=16, default="DISCONNECTED")
+    is_default = BooleanField(default=False)
+    number = CharField(max_length=20, default="")
+
+    class Meta:
+        table_name = "whatsapps"
+        indexes = ((("company", "name"), True),)
+
+
+class Contact(BaseModel):
+    company = ForeignKeyField(Company, backref="contacts", on_delete="CASCADE", index=False)
+    name = CharField(max_length=255)
+    number = CharField(max_length=20)
+    email = CharField(max_length=255, default="")
+    condominio = CharField(max_length=255, default="")
+    endereco = CharField(max_length=255, default="")
+    cargo = CharField(max_length=255, default="")
+    extra_info = BinaryJSONField(default=list, index=False)
+    is_group = BooleanField(default=False)
+    search = TextField(default="")
+
+    class Meta:
+        table_name = "contacts"
+        indexes = ((("company", "number"), True),)
+
+
+class ContactList(BaseModel):
+    company = ForeignKeyField(Company, backref="contact_lists", on_delete="CASCADE", index=False)
+    name = CharField(max_length=255)
+
+    class Meta:
+        table_name = "contact_lists"
+        indexes = ((("company", "name"), True),)
+
+
+class ContactListItem(BaseModel):
+    company = ForeignKeyField(Company, on_delete="CASCADE")
+    contact_list = ForeignKeyField(ContactList, backref="items", on_delete="CASCADE", index=False)
+    name = CharField(max_length=255)
+    number = CharField(max_length=20)
+    email = CharField(max_length=255, default="")
+    condominio = CharField(max_length=255, default="")
+    endereco = CharField(max_length=255, default="")
+    cargo = CharField(max_length=255, default="")
+    extra_info = BinaryJSONField(default=list, index=False)
+    # NULL until checked: zapx never checks numbers in bulk (that gets accounts banned).
+    is_whatsapp_valid = BooleanField(null=True)
+    search = TextField(default="")
+
+    class Meta:
+        table_name = "contact_list_items"
+        indexes = ((("contact_list", "number"), True),)
+
+
+class CampaignSetting(BaseModel):
+    company = ForeignKeyField(
+        Company, backref="campaign_settings", on_delete="CASCADE", index=False
+    )
+    key = CharField(max_length=64)
+    value = BinaryJSONField(null=True, index=False)
+
+    class Meta:
+        table_name = "campaign_settings"
+        indexes = ((("company", "key"), True),)
+
+
+class RateLimit(BaseModel):
+    """A distributed limit: at most ``max_count`` sends per ``period_s`` seconds.
+
+    ``scope`` narrows the kind (a connection id for ``whatsapp``, a campaign id for
+    ``campaign``); ``''`` means every object of that kind in the company.
+    """
+
+    company = ForeignKeyField(Company, backref="rate_limits", on_delete="CASCADE", index=False)
+    kind = CharField(max_length=16)
+    scope = CharField(max_length=64, default="")
+    max_count = IntegerField()
+    period_s = DoubleField()
+
+    class Meta:
+        table_name = "rate_limits"
+        indexes = ((("company", "kind", "scope"), True),)
+
+
+#: Every model, in dependency order (parents first).
+MODELS = (
+    Company,
+    User,
+    WhatsappConnection,
+    Contact,
+    ContactList,
+    ContactListItem,
+    CampaignSetting,
+    RateLimit,
+)
+
+#: Indexes peewee cannot declare on a model; created by migrations, checked by the schema test.
+#: (table, index name, definition as ``pg_indexes.indexdef`` prints it).
+EXTRA_INDEXES = (
+    (
+        "contacts",
+        "contacts_company_search_trgm",
+        "CREATE INDEX contacts_company_search_trgm ON public.contacts "
+        "USING gin (company_id, search gin_trgm_ops)",
+    ),
+    (
+        "contacts",
+        "contacts_company_name",
+        "CREATE INDEX contacts_company_name ON public.contacts USING btree (company_id, name)",
+    ),
+    (
+        "contact_list_items",
+        "contact_list_items_list_search_trgm",
+        "CREATE INDEX contact_list_items_list_search_trgm ON public.contact_list_items "
+        "USING gin (contact_list_id, search gin_trgm_ops)",
+    ),
+    (
+        "contact_list_items",
+        "contact_list_items_list_name",
+        "CREATE INDEX contact_list_items_list_name ON public.contact_list_items "
+        "USING btree (contact_list_id, name)",
+    ),
+    (
+        "whatsapps",
+        "whatsapps_one_default",
+        "CREATE UNIQUE INDEX whatsapps_one_default ON public.whatsapps USING btree (company_id) "
+        "WHERE is_default",
+    ),
+    (
+        "users",
+        "users_company",
+        "CREATE INDEX users_company ON public.users USING btree (company_id, name)",
+    ),
+)
+
+__all__ = [
+    "PROFILES",
+    "PROVIDERS",
+    "CONNECTION_STATUSES",
+    "RATE_LIMIT_KINDS",
+    "MODELS",
+    "EXTRA_INDEXES",
+]

@@ -1,0 +1,62 @@
+"""The one door to tenant data: every query of a company's rows goes through :class:`Tenant`.
+
+A route never takes a company id from its input; the API builds a ``Tenant`` from the
+authenticated user, and every lookup here filters on it, so another company's object is simply
+not found (404), never read or written.
+"""
+
+from __future__ import annotations
+
+from peewee import ModelSelect
+
+from zapx.errors import NotFound
+
+
+class Tenant:
+    """Company-scoped queries. ``company_id`` comes from the authenticated request only."""
+
+    __slots__ = ("company_id",)
+
+    def __init__(self, company_id: int):
+        if not isinstance(company_id, int) or company_id <= 0:
+            raise ValueError(f"a tenant needs a positive company id, got {company_id!r}")
+        self.company_id = company_id
+
+    def select(self, model, *fields) -> ModelSelect:
+        """``SELECT ... FROM model WHERE company_id = <this company>``."""
+        return model.select(*fields).where(model.company == self.company_id)
+
+    def get(self, model, object_id, *, label: str | None = None):
+        """The row ``object_id`` of ``model`` in this company, or :class:`NotFound`."""
+        row = None
+        if isinstance(object_id, int) and 0 < object_id < 2**31:
+            row = self.select(model).where(model.id == object_id).first()
+        if row is None:
+            raise NotFound(f"{label or model.__name__} {object_id} not found")
+        return row
+
+    def update(self, model, object_id, **values) -> int:
+        """Update one row of this company; NotFound when it is not ours."""
+        count = (
+            model.update(**values)
+            .where((model.id == object_id) & (model.company == self.company_id))
+            .execute()
+        )
+        if not count:
+            raise NotFound(f"{model.__name__} {object_id} not found")
+        return count
+
+    def delete(self, model, object_id, *, label: str | None = None) -> None:
+        """Delete one row of this company; NotFound when it is not ours."""
+        count = 0
+        if isinstance(object_id, int) and 0 < object_id < 2**31:
+            count = (
+                model.delete()
+                .where((model.id == object_id) & (model.company == self.company_id))
+                .execute()
+            )
+        if not count:
+            raise NotFound(f"{label or model.__name__} {object_id} not found")
+
+    def __repr__(self) -> str:
+        return f"Tenant({self.company_id})"

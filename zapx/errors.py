@@ -1,0 +1,65 @@
+"""Domain exceptions, all under :class:`ZapxError`.
+
+The API maps each class to one HTTP status in a single place (``api/errors.py``); workers and the
+engine use the same classes, so a rule is stated once whatever process enforces it.
+"""
+
+
+class ZapxError(Exception):
+    """Base of every error zapx raises on purpose."""
+
+    #: A short machine-readable code, returned to clients as ``error``.
+    code = "ERR_ZAPX"
+
+    def __init__(self, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class ConfigError(ZapxError):
+    """A configuration value is missing or malformed; the process must not start."""
+
+    code = "ERR_CONFIG"
+
+
+class ValidationError(ZapxError):
+    """Input is malformed: wrong type, missing, too long, not a valid phone number..."""
+
+    code = "ERR_VALIDATION"
+
+
+class NotFound(ZapxError):
+    """No such object *in the caller's company* (another tenant's object is also NotFound)."""
+
+    code = "ERR_NOT_FOUND"
+
+
+class Conflict(ZapxError):
+    """The request clashes with existing state (a duplicate number, a forbidden transition)."""
+
+    code = "ERR_CONFLICT"
+
+
+class LimitExceeded(ZapxError):
+    """A plan limit (users, connections, campaigns) would be exceeded."""
+
+    code = "ERR_PLAN_LIMIT"
+
+
+class AuthError(ZapxError):
+    """Missing, malformed, expired or wrong credentials."""
+
+    code = "ERR_AUTH"
+
+
+class Forbidden(ZapxError):
+    """Authenticated, but the profile does not allow this action."""
+
+    code = "ERR_FORBIDDEN"
+
+
+class Unavailable(ZapxError):
+    """A dependency (PostgreSQL, Redis) does not answer."""
+
+    code = "ERR_UNAVAILABLE"

@@ -1,0 +1,65 @@
+"""Structured logging: one JSON object per line, one line per event.
+
+Call sites pass context through ``extra`` (``company_id``, ``campaign_id``, ``request_id``...);
+every such key lands in the line as a top-level field, so logs can be filtered by tenant.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+
+# Attributes every LogRecord has; anything else on a record came from ``extra``.
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    """Formats a record as one JSON line: ts, level, logger, process kind, event, extras."""
+
+    def __init__(self, process: str):
+        super().__init__()
+        self.process = process
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "process": self.process,
+            "event": record.getMessage(),
+        }
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD and not key.startswith("_"):
+                line[key] = value
+        if record.exc_info:
+            line["exc"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str, ensure_ascii=False)
+
+
+class TextFormatter(logging.Formatter):
+    """Human-readable variant for a developer's terminal; extras appended as key=value."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        base = super().format(record)
+        extras = " ".join(
+            f"{k}={v}" for k, v in record.__dict__.items() if k not in _STANDARD and k[0] != "_"
+        )
+        return f"{base} {extras}".rstrip()
+
+
+def setup_logging(process: str, level: str = "INFO", fmt: str = "json") -> None:
+    """Route the root logger to stderr in the chosen format. Safe to call twice."""
+    handler = logging.StreamHandler(sys.stderr)
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter(process))
+    else:
+        handler.setFormatter(TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # Libraries that log every connection or message at INFO drown the events that matter.
+    for noisy in ("urllib3", "peewee", "dramatiq.worker.ConsumerThread"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
