@@ -126,10 +126,11 @@ def _name_taken(name: str) -> Conflict:
 
 
 def _clear_default(tenant: Tenant, keep_id: int | None) -> None:
-    query = tenant.select(WhatsappConnection.id).where(WhatsappConnection.is_default)
-    ids = [r.id for r in query if r.id != keep_id]
-    if ids:
-        WhatsappConnection.update(is_default=False).where(WhatsappConnection.id.in_(ids)).execute()
+    """Unset ``isDefault`` on the company's other connections (at most one default)."""
+    where = (WhatsappConnection.company == tenant.company_id) & WhatsappConnection.is_default
+    if keep_id is not None:
+        where &= WhatsappConnection.id != keep_id
+    WhatsappConnection.update(is_default=False).where(where).execute()
 
 
 def connections_page(tenant: Tenant, search: str | None, number: int) -> dict:
@@ -158,7 +159,7 @@ def create_connection(tenant: Tenant, body: object, sandbox_url: str) -> dict:
         company = Company.select().where(Company.id == tenant.company_id).for_update().first()
         if company is None:
             raise NotFound(f"Company {tenant.company_id} not found")
-        count = tenant.select(fn.COUNT(WhatsappConnection.id)).scalar()
+        count = tenant.select(WhatsappConnection, fn.COUNT(WhatsappConnection.id)).scalar()
         if count >= company.max_connections:
             raise LimitExceeded(
                 f"the plan allows {company.max_connections} connections and the company has {count}"

@@ -118,7 +118,7 @@ def contacts_page(tenant: Tenant, search: str | None, number: int) -> dict:
 def contacts_all(tenant: Tenant, limit: int = 10_000) -> list[dict]:
     """``GET /contacts/list``: every contact (id, name, number, email), bounded by ``limit``."""
     query = (
-        tenant.select(Contact.id, Contact.name, Contact.number, Contact.email)
+        tenant.select(Contact, Contact.id, Contact.name, Contact.number, Contact.email)
         .order_by(Contact.name, Contact.id)
         .limit(limit)
         .dicts()
@@ -170,7 +170,8 @@ def _items_count():
 
 
 def lists_page(tenant: Tenant, search: str | None, number: int) -> dict:
-    query = tenant.select(ContactList, _items_count()).order_by(ContactList.name, ContactList.id)
+    query = tenant.select(ContactList, ContactList, _items_count())
+    query = query.order_by(ContactList.name, ContactList.id)
     if search and search.strip():
         query = query.where(ContactList.name.ilike(like_pattern(search)))
     return paginate(query, number, lambda cl: list_dict(cl, cl.contacts_count))

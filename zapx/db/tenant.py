@@ -23,7 +23,10 @@ class Tenant:
         self.company_id = company_id
 
     def select(self, model, *fields) -> ModelSelect:
-        """``SELECT ... FROM model WHERE company_id = <this company>``."""
+        """``SELECT fields FROM model WHERE company_id = <this company>``.
+
+        ``fields`` default to every column of ``model``; pass ``model`` among them to add columns.
+        """
         return model.select(*fields).where(model.company == self.company_id)
 
     def get(self, model, object_id, *, label: str | None = None):

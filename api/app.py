@@ -1,0 +1,101 @@
+"""The Falcon application: ``create_app(deps)`` for tests, ``get_app()`` for gunicorn."""
+
+from __future__ import annotations
+
+import falcon
+
+import zapx
+from api import errors
+from api.auth import AuthMiddleware
+from api.middleware import BodyLimit, DatabaseScope, RequestContext
+from api.openapi import build, doc
+from api.resources.auth import LoginResource, MeResource
+from api.resources.base import Deps, Resource
+from api.resources.companies import CompaniesResource, UsersResource
+from api.resources.contacts import (
+    ContactListItemsResource,
+    ContactListsResource,
+    ContactsResource,
+)
+from api.resources.health import HealthResource
+from api.resources.settings import CampaignSettingsResource
+from api.resources.whatsapps import WhatsappsResource
+from zapx.config import load_config
+from zapx.db import init_db
+from zapx.redis import get_redis
+
+
+class OpenApiResource(Resource):
+    auth_required = False
+    uses_db = False
+
+    def __init__(self, deps: Deps, routes: list):
+        super().__init__(deps)
+        self.spec = build(routes, zapx.__version__)
+
+    @doc("This OpenAPI document", public=True)
+    def on_get(self, req, resp):
+        resp.media = self.spec
+
+
+def routes(deps: Deps) -> list[tuple[str, object, str | None]]:
+    """Every route as ``(uri template, resource, responder suffix)``."""
+    companies, users = CompaniesResource(deps), UsersResource(deps)
+    contacts_, lists = ContactsResource(deps), ContactListsResource(deps)
+    items, whatsapps = ContactListItemsResource(deps), WhatsappsResource(deps)
+    table: list[tuple[str, object, str | None]] = [
+        ("/health", HealthResource(deps), None),
+        ("/auth/login", LoginResource(deps), None),
+        ("/auth/me", MeResource(deps), None),
+        ("/companies", companies, None),
+        ("/companies/{id}", companies, "item"),
+        ("/companies/{id}/users", companies, "users"),
+        ("/users", users, None),
+        ("/users/{id}", users, "item"),
+        ("/contacts", contacts_, None),
+        ("/contacts/list", contacts_, "list"),
+        ("/contacts/{id}", contacts_, "item"),
+        ("/contact-lists", lists, None),
+        ("/contact-lists/list", lists, "list"),
+        ("/contact-lists/{id}", lists, "item"),
+        ("/contact-list-items", items, None),
+        ("/contact-list-items/list", items, "list"),
+        ("/contact-list-items/{id}", items, "item"),
+        ("/campaign-settings", CampaignSettingsResource(deps), None),
+        ("/whatsapps", whatsapps, None),
+        ("/whatsapps/list", whatsapps, "list"),
+        ("/whatsapps/{id}", whatsapps, "item"),
+        # The Whaticket frontend calls the singular form for the full list and single items.
+        ("/whatsapp", whatsapps, "list"),
+        ("/whatsapp/{id}", whatsapps, "item"),
+    ]
+    table.append(("/openapi.json", OpenApiResource(deps, table), None))
+    return table
+
+
+def create_app(deps: Deps) -> falcon.App:
+    """The WSGI app wired to ``deps``; the database must already be initialised."""
+    cfg = deps.config
+    app = falcon.App(
+        middleware=[
+            RequestContext(),
+            BodyLimit(cfg.max_body_bytes),
+            # The scope opens the connection that the token-version check of auth needs.
+            DatabaseScope(),
+            AuthMiddleware(cfg.secret_key),
+        ],
+        cors_enable=False,
+    )
+    app.req_options.strip_url_path_trailing_slash = True
+    app.resp_options.media_handlers[falcon.MEDIA_JSON] = falcon.media.JSONHandler()
+    errors.install(app)
+    for template, resource, suffix in routes(deps):
+        app.add_route(template, resource, suffix=suffix)
+    return app
+
+
+def get_app() -> falcon.App:
+    """Build the app from environment variables (gunicorn calls this once per worker)."""
+    config = load_config()
+    init_db(config.database_url, config.db_pool_size, application_name="zapx-api")
+    return create_app(Deps(config=config, redis=get_redis(config.redis_url)))

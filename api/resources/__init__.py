@@ -1,0 +1,1 @@
+"""One module per URL family; each resource is a stateless instance shared by every thread."""

@@ -1,0 +1,58 @@
+"""What every resource shares: the injected dependencies and small request helpers."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import falcon
+import redis
+
+from zapx.config import Config
+from zapx.errors import ValidationError
+from zapx.paging import page_number
+from zapx.validation import positive_id
+
+
+@dataclasses.dataclass(frozen=True)
+class Deps:
+    """Services handed to ``create_app``: tests pass their own, ``get_app`` builds them from env."""
+
+    config: Config
+    redis: redis.Redis
+
+    @property
+    def sandbox_url(self) -> str:
+        return f"http://{self.config.sandbox_bind}"
+
+
+class Resource:
+    """Base of the resources: holds ``deps``, never per-request state."""
+
+    def __init__(self, deps: Deps):
+        self.deps = deps
+
+    @property
+    def region(self) -> str:
+        return self.deps.config.phone_region
+
+
+def body(req: falcon.Request) -> object:
+    """The decoded JSON body; malformed or missing JSON is a 400 from Falcon's media handler."""
+    return req.get_media()
+
+
+def ident(raw: str, name: str = "id") -> int:
+    """A path id: a positive integer, else a 400 naming the parameter."""
+    return positive_id(raw, name)
+
+
+def page(req: falcon.Request) -> tuple[str | None, int]:
+    """``(searchParam, pageNumber)`` of a list request."""
+    search = req.get_param("searchParam")
+    if search is not None and len(search) > 200:
+        raise ValidationError("searchParam must be at most 200 characters", field="searchParam")
+    return search, page_number(req.get_param("pageNumber"))
+
+
+def no_content(resp: falcon.Response) -> None:
+    resp.status = falcon.HTTP_204
