@@ -1,0 +1,153 @@
+"""Fixtures on the real PostgreSQL and Redis.
+
+The session makes its own database ``zapx_test_<random>`` (dropped at the end) and uses its own
+Redis key prefix (its keys deleted at the end), so it never touches data it did not create.
+Set ``TEST_DATABASE_URL`` / ``TEST_REDIS_URL`` to point elsewhere than the local defaults.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import uuid
+
+import falcon.testing
+import pytest
+
+from api import Deps, create_app
+from zapx import auth
+from zapx.config import load_config
+from zapx.db import MODELS, Company, User, db, drop_database, ensure_database, init_db, migrate
+from zapx.redis import close_all, get_redis
+
+_RUN = uuid.uuid4().hex[:10]
+PASSWORD = "correct-horse-battery"
+
+
+def _base(var: str, default: str) -> str:
+    return os.environ.get(var) or default
+
+
+@pytest.fixture(scope="session")
+def database_url():
+    base = _base("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/")
+    url = base.rsplit("/", 1)[0] + f"/zapx_test_{_RUN}"
+    ensure_database(url)
+    init_db(url, pool_size=16, application_name="zapx-test")
+    migrate()
+    auth.set_bcrypt_rounds(4)  # tests hash many passwords; production uses the library default
+    yield url
+    db.close_all()
+    drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    return _base("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture(scope="session")
+def redis_prefix(redis_url):
+    prefix = f"zapx:test:{_RUN}:"
+    yield prefix
+    client = get_redis(redis_url)
+    keys = list(client.scan_iter(match=prefix + "*", count=1000))
+    if keys:
+        client.delete(*keys)
+    close_all()
+
+
+@pytest.fixture(scope="session")
+def config(database_url, redis_url, redis_prefix):
+    return load_config(
+        {
+            "ZAPX_ENV": "test",
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "REDIS_PREFIX": redis_prefix,
+            "LOG_LEVEL": "warning",
+        }
+    )
+
+
+@pytest.fixture
+def clean_db(database_url):
+    """Empties every table after the test (ids restart), so tests do not see each other."""
+    yield
+    tables = ", ".join(m._meta.table_name for m in MODELS)
+    with db.connection_context():
+        db.execute_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+
+
+@pytest.fixture
+def app(config, clean_db):
+    return create_app(Deps(config=config, redis=get_redis(config.redis_url)))
+
+
+@pytest.fixture
+def client(app):
+    return falcon.testing.TestClient(app)
+
+
+@dataclasses.dataclass
+class Account:
+    """A company with one logged-in user: ``headers`` carry the Bearer token."""
+
+    company_id: int
+    user_id: int
+    email: str
+    headers: dict
+
+
+def make_company(name: str, **fields) -> int:
+    with db.connection_context(), db.atomic():
+        return Company.create(name=name, **fields).id
+
+
+def make_user(company_id: int, email: str, *, profile="admin", super_=False) -> int:
+    with db.connection_context(), db.atomic():
+        return User.create(
+            company=company_id,
+            name=email.split("@")[0],
+            email=email,
+            password_hash=auth.hash_password(PASSWORD),
+            profile=profile,
+            super=super_,
+        ).id
+
+
+def login(client, email: str, password: str = PASSWORD) -> dict:
+    resp = client.simulate_post("/auth/login", json={"email": email, "password": password})
+    assert resp.status_code == 200, resp.text
+    return {"Authorization": f"Bearer {resp.json['token']}"}
+
+
+@pytest.fixture
+def account(client):
+    """Factory: ``account("acme", profile="user", super_=False, **company_fields)``."""
+
+    def make(name: str, *, profile="admin", super_=False, **company_fields) -> Account:
+        company_id = make_company(name, **company_fields)
+        email = f"{profile}@{name}.test"
+        user_id = make_user(company_id, email, profile=profile, super_=super_)
+        return Account(company_id, user_id, email, login(client, email))
+
+    return make
+
+
+@pytest.fixture
+def alice(account):
+    """Company A's admin."""
+    return account("alice")
+
+
+@pytest.fixture
+def bob(account):
+    """Company B's admin: every A object must be a 404 to B."""
+    return account("bob")
+
+
+@pytest.fixture
+def root(account):
+    """A platform administrator (super)."""
+    return account("platform", super_=True)
