@@ -12,7 +12,7 @@ from urllib.parse import unquote, urlparse
 from playhouse.postgres_ext import PooledPostgresqlExtDatabase
 
 #: Deferred: ``init_db`` gives it a name and connection parameters.
-db = PooledPostgresqlExtDatabase(None, autoconnect=False, autorollback=True)
+db = PooledPostgresqlExtDatabase(None, autoconnect=False)
 
 
 def connect_params(url: str) -> dict:
