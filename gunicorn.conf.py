@@ -26,5 +26,35 @@ proc_name = "zapx-api"
 wsgi_app = "api:get_app()"
 
 
+# gunicorn's own events (start, worker exits, signals) in the same format as the app's.
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "zapx": {"()": "zapx.logs.JsonFormatter", "process": "api"}
+        if _config.log_format == "json"
+        else {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}
+    },
+    "handlers": {
+        "stderr": {
+            "class": "logging.StreamHandler",
+            "formatter": "zapx",
+            "stream": "ext://sys.stderr",
+        }
+    },
+    # gunicorn merges this dict shallowly into its defaults: every key it uses is restated.
+    "root": {"level": _config.log_level, "handlers": ["stderr"]},
+    "loggers": {
+        "gunicorn.error": {"level": _config.log_level, "handlers": ["stderr"], "propagate": False},
+        "gunicorn.access": {"level": "WARNING", "handlers": ["stderr"], "propagate": False},
+    },
+}
+
+
 def post_fork(server, worker):
     setup_logging("api", _config.log_level, _config.log_format)
+
+
+# A shared per-user control socket would clash between several gunicorns on one host (tests,
+# benchmarks); supervisorctl is the control interface here.
+control_socket_disable = True

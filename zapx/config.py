@@ -133,8 +133,10 @@ _VARIABLES: tuple[tuple[str, str, object], ...] = (
     ("LOG_FORMAT", "log_format", _choice("json", "text")),
 )
 
+#: Variable name -> Config field name.
+FIELDS = {name: field for name, field, _ in _VARIABLES}
 #: Variable names and their defaults, for documentation and ``zapx config``.
-DEFAULTS = {name: getattr(Config, field) for name, field, _ in _VARIABLES}
+DEFAULTS = {name: getattr(Config, field) for name, field in FIELDS.items()}
 
 
 def load_config(environ: Mapping[str, str] | None = None) -> Config:

@@ -1,0 +1,40 @@
+"""Dramatiq broker set-up. Import this module before any Dramatiq actor is defined.
+
+The broker is a :class:`~dramatiq.brokers.redis.RedisBroker` on ``REDIS_URL`` whose keys live
+under ``REDIS_PREFIX`` + ``dramatiq`` so that several installs (and the tests) share one Redis
+without seeing each other's queues.
+"""
+
+from __future__ import annotations
+
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.middleware import AgeLimit, Callbacks, Pipelines, Retries, ShutdownNotifications
+from dramatiq.middleware import TimeLimit as TimeLimitMiddleware
+
+from zapx.config import Config, load_config
+
+
+def make_broker(config: Config) -> RedisBroker:
+    """A Redis broker for ``config``; Prometheus middleware is left to zapx's own /metrics."""
+    middleware = [
+        AgeLimit(),
+        TimeLimitMiddleware(),
+        ShutdownNotifications(),
+        Callbacks(),
+        Pipelines(),
+        Retries(),
+    ]
+    return RedisBroker(
+        url=config.redis_url,
+        namespace=config.redis_prefix + "dramatiq",
+        middleware=middleware,
+        # Seconds a worker may hold unacked messages before another worker takes them back.
+        heartbeat_timeout=60_000,
+        dead_message_ttl=7 * 86_400_000,
+    )
+
+
+#: The process's broker, built from the environment when this module is first imported.
+broker = make_broker(load_config())
+dramatiq.set_broker(broker)

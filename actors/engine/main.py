@@ -1,0 +1,67 @@
+"""``zapx engine``: start the actor system and the ``engine`` queue consumer; stop on SIGTERM."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+import dramatiq
+import pykka
+
+from zapx.config import Config
+from zapx.db import init_db
+from zapx.logs import setup_logging
+
+log = logging.getLogger("zapx.engine")
+
+#: Seconds each actor gets to stop at shutdown.
+STOP_TIMEOUT_S = 10.0
+
+
+class Engine:
+    """The engine's parts, started in order and stopped in reverse order."""
+
+    def __init__(self, config: Config):
+        self.config = config
+        self.directory = None
+        self.consumer = None
+
+    def start(self) -> None:
+        from actors import inbox
+        from actors.engine.directory import DirectoryActor
+
+        init_db(self.config.database_url, self.config.db_pool_size, application_name="zapx-engine")
+        self.directory = DirectoryActor.start()
+        # One consumer thread: commands are cheap; their work happens in the actors.
+        self.consumer = dramatiq.Worker(inbox.broker, queues={"engine"}, worker_threads=1)
+        self.consumer.start()
+        log.info("engine started", extra={"queues": ["engine"]})
+
+    def stop(self) -> None:
+        if self.consumer is not None:
+            self.consumer.stop(timeout=int(STOP_TIMEOUT_S * 1000))
+        # The registry stops actors in reverse start order: children before the Directory.
+        pykka.ActorRegistry.stop_all(block=True, timeout=STOP_TIMEOUT_S)
+        log.info("engine stopped")
+
+
+def run(config: Config) -> int:
+    """Run until SIGTERM or SIGINT; returns the process exit code."""
+    setup_logging("engine", config.log_level, config.log_format)
+    stopping = threading.Event()
+
+    def on_signal(signum, frame):
+        log.info("signal received", extra={"signal": signal.Signals(signum).name})
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    engine = Engine(config)
+    engine.start()
+    try:
+        while not stopping.wait(1.0):
+            pass
+    finally:
+        engine.stop()
+    return 0

@@ -1,0 +1,16 @@
+"""What ``zapx worker`` loads: the broker, then every Dramatiq actor module.
+
+``dramatiq actors.worker`` imports this module in each worker process; the actor modules register
+themselves with the broker on import.
+"""
+
+from actors import broker as _broker  # noqa: F401 - first: the broker must exist before actors
+from actors import housekeeping  # noqa: F401
+from zapx.config import load_config
+from zapx.logs import setup_logging
+
+QUEUES = ("housekeeping",)
+
+# Dramatiq's CLI set up its own text logging; zapx logs one JSON line per event everywhere.
+_config = load_config()
+setup_logging("worker", _config.log_level, _config.log_format)

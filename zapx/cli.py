@@ -1,0 +1,174 @@
+"""The ``zapx`` command: one entry point for every process and for operations.
+
+``zapx api|engine|worker|sandbox`` start the processes supervisord runs (replacing this process,
+so signals reach them directly); ``migrate``, ``demo``, ``check`` and ``config`` are operations.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from zapx.config import FIELDS, Config, load_config
+from zapx.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _exec(argv: list[str]) -> int:
+    sys.stdout.flush()
+    os.execvp(argv[0], argv)
+    return 127  # not reached
+
+
+def _bin(name: str) -> str:
+    """A console script of this environment (next to the running interpreter)."""
+    local = Path(sys.executable).parent / name
+    return str(local) if local.exists() else (shutil.which(name) or name)
+
+
+def cmd_config(config: Config, args) -> int:
+    shown = {
+        name: "***" if name == "SECRET_KEY" else getattr(config, field)
+        for name, field in FIELDS.items()
+    }
+    print(json.dumps(shown, indent=2))
+    return 0
+
+
+def cmd_check(config: Config, args) -> int:
+    """Print whether PostgreSQL and Redis answer; exit 1 when one does not."""
+    import psycopg2
+
+    from zapx.db.database import connect_params
+    from zapx.redis import get_redis
+
+    down = []
+    params = connect_params(config.database_url)
+    params["database"] = "postgres"  # the server answers even before our database exists
+    try:
+        psycopg2.connect(connect_timeout=3, **params).close()
+        print("postgres ok")
+    except psycopg2.Error as exc:
+        print(f"postgres down: {str(exc).strip().splitlines()[0]}")
+        down.append("postgres")
+    try:
+        client = get_redis(config.redis_url)
+        client.ping()
+        policy = client.config_get("maxmemory-policy").get("maxmemory-policy")
+        print(f"redis ok (maxmemory-policy {policy})")
+    except Exception as exc:  # noqa: BLE001 - any failure means down
+        print(f"redis down: {exc}")
+        down.append("redis")
+    return 1 if down else 0
+
+
+def cmd_migrate(config: Config, args) -> int:
+    from zapx.db import ensure_database, init_db, migrate
+    from zapx.db.migrate import status
+
+    if ensure_database(config.database_url):
+        print(f"created database {config.database_url.rsplit('/', 1)[-1]}")
+    init_db(config.database_url, 2, application_name="zapx-migrate")
+    if args.status:
+        for name, applied in status():
+            print(f"{'applied' if applied else 'pending'}  {name}")
+        return 0
+    applied = migrate()
+    print("applied: " + ", ".join(applied) if applied else "up to date; nothing to apply")
+    return 0
+
+
+def cmd_demo(config: Config, args) -> int:
+    from zapx.db import init_db
+    from zapx.demo import ensure_demo
+
+    init_db(config.database_url, 2, application_name="zapx-demo")
+    result = ensure_demo(args.password or os.environ.get("DEMO_PASSWORD"), _sandbox_url(config))
+    host = config.api_bind
+    print(f"demo company {result['companyId']}; log in at http://{host}/auth/login with")
+    print(f"  email:    {result['email']}")
+    if result["password"]:
+        print(f"  password: {result['password']}")
+    else:
+        print("  password: unchanged (set DEMO_PASSWORD or pass --password to reset it)")
+    print(
+        f"  curl -s http://{host}/auth/login -H 'Content-Type: application/json' "
+        f'-d \'{{"email":"{result["email"]}","password":"..."}}\''
+    )
+    return 0
+
+
+def _sandbox_url(config: Config) -> str:
+    return f"http://{config.sandbox_bind}"
+
+
+def cmd_api(config: Config, args) -> int:
+    return _exec([_bin("gunicorn"), "-c", str(ROOT / "gunicorn.conf.py")])
+
+
+def cmd_engine(config: Config, args) -> int:
+    return _exec([sys.executable, "-m", "actors.engine"])
+
+
+def cmd_worker(config: Config, args) -> int:
+    argv = [_bin("dramatiq"), "actors.worker", "--processes", str(args.processes)]
+    argv += ["--threads", str(args.threads)]
+    return _exec(argv)
+
+
+def cmd_sandbox(config: Config, args) -> int:
+    from zapx.logs import setup_logging
+    from zapx.sandbox import serve
+
+    setup_logging("sandbox", config.log_level, config.log_format)
+    return serve(args.bind or config.sandbox_bind)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="zapx", description="zapx campaign dispatch backend")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("config", help="print the effective configuration (secrets masked)")
+    sub.add_parser("check", help="check that PostgreSQL and Redis answer")
+    m = sub.add_parser("migrate", help="create the database if needed and apply migrations")
+    m.add_argument("--status", action="store_true", help="list migrations and whether applied")
+    d = sub.add_parser("demo", help="create the demo company, its admin and a sandbox connection")
+    d.add_argument("--password", help="set the demo admin's password")
+    sub.add_parser("api", help="run the HTTP API (gunicorn)")
+    sub.add_parser("engine", help="run the engine (Pykka actors + engine queue)")
+    w = sub.add_parser("worker", help="run Dramatiq delivery workers")
+    w.add_argument("--processes", type=int, default=2, help="worker processes (default 2)")
+    w.add_argument("--threads", type=int, default=8, help="threads per process (default 8)")
+    s = sub.add_parser("sandbox", help="run the WhatsApp Cloud API sandbox")
+    s.add_argument("--bind", help="host:port (default SANDBOX_BIND)")
+    return p
+
+
+COMMANDS = {
+    "config": cmd_config,
+    "check": cmd_check,
+    "migrate": cmd_migrate,
+    "demo": cmd_demo,
+    "api": cmd_api,
+    "engine": cmd_engine,
+    "worker": cmd_worker,
+    "sandbox": cmd_sandbox,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        config = load_config()
+    except ConfigError as exc:
+        print(f"zapx: {exc.message}", file=sys.stderr)
+        return 2
+    return COMMANDS[args.command](config, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
