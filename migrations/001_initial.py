@@ -1,7 +1,7 @@
 """Initial schema: tenants, users, WhatsApp connections, contacts, lists, settings, rate limits.
 
 Frozen SQL, deliberately independent of ``zapx.db.models``: a migration describes the schema as
-it was when written. ``tests/migrations`` checks that the migrated schema equals the models.
+it was when written. ``tests/zapx/db/test_migrations.py`` checks that the migrated schema equals the models.
 """
 
 STATEMENTS = (
