@@ -151,3 +151,35 @@ def bob(account):
 def root(account):
     """A platform administrator (super)."""
     return account("platform", super_=True)
+
+
+@pytest.fixture(scope="session")
+def process_env(config):
+    """Environment for zapx child processes: this session's database and Redis prefix."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "ZAPX_ENV": "test",
+            "DATABASE_URL": config.database_url,
+            "REDIS_URL": config.redis_url,
+            "REDIS_PREFIX": config.redis_prefix,
+            "LOG_LEVEL": "info",
+            "LOG_FORMAT": "json",
+            "DB_POOL_SIZE": "4",
+        }
+    )
+    return env
+
+
+@pytest.fixture(scope="session")
+def broker(process_env):
+    """The Dramatiq broker of this process, on the session's Redis prefix.
+
+    ``actors.broker`` reads the environment when first imported, so the variables are set first.
+    """
+    for name in ("REDIS_URL", "REDIS_PREFIX"):
+        os.environ[name] = process_env[name]
+    from actors.broker import broker as configured
+
+    yield configured
+    configured.flush_all()

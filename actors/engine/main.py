@@ -32,7 +32,7 @@ class Engine:
         from actors.engine.directory import DirectoryActor
 
         init_db(self.config.database_url, self.config.db_pool_size, application_name="zapx-engine")
-        self.directory = DirectoryActor.start()
+        self.directory = DirectoryActor.start(self.config)
         # One consumer thread: commands are cheap; their work happens in the actors.
         self.consumer = dramatiq.Worker(inbox.broker, queues={"engine"}, worker_threads=1)
         self.consumer.start()
