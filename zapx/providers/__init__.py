@@ -1,0 +1,42 @@
+"""How a message leaves: ``cloud`` (Meta Cloud API), ``evolution`` (Evolution API), ``sandbox``."""
+
+from zapx.providers.base import (
+    AMBIGUOUS,
+    AUTH,
+    OUTCOMES,
+    PERMANENT,
+    SENT,
+    THROTTLE,
+    TRANSIENT,
+    OutMessage,
+    Provider,
+    SendResult,
+)
+from zapx.providers.cloud import CloudProvider
+from zapx.providers.evolution import EvolutionProvider
+
+
+def make_provider(provider: str, settings: dict) -> Provider:
+    """The client for a connection; ``sandbox`` is the Cloud API client pointed at the sandbox."""
+    if provider in ("cloud", "sandbox"):
+        return CloudProvider(settings)
+    if provider == "evolution":
+        return EvolutionProvider(settings)
+    raise ValueError(f"unknown provider {provider!r}")
+
+
+__all__ = [
+    "AMBIGUOUS",
+    "AUTH",
+    "OUTCOMES",
+    "PERMANENT",
+    "SENT",
+    "THROTTLE",
+    "TRANSIENT",
+    "CloudProvider",
+    "EvolutionProvider",
+    "OutMessage",
+    "Provider",
+    "SendResult",
+    "make_provider",
+]

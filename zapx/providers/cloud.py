@@ -1,0 +1,97 @@
+"""WhatsApp Cloud API client (also what talks to ``zapx sandbox``)."""
+
+from __future__ import annotations
+
+import json
+
+import urllib3
+
+from zapx.providers import http
+from zapx.providers.base import (
+    AUTH,
+    PERMANENT,
+    SENT,
+    THROTTLE,
+    TRANSIENT,
+    OutMessage,
+    SendResult,
+)
+
+# Meta's error codes by what they mean for a send.
+_THROTTLE_CODES = {4, 80007, 130429, 131048, 131056}
+_AUTH_CODES = {0, 3, 10, 190, 200, 131005, 131031, 133010}
+_TRANSIENT_CODES = {1, 2, 131000, 131016, 133004}
+
+
+def classify(status: int, body: dict) -> tuple[str, str | None]:
+    """(outcome, reason) of a non-2xx Cloud API answer."""
+    error = body.get("error") if isinstance(body, dict) else None
+    code = error.get("code") if isinstance(error, dict) else None
+    message = error.get("message") if isinstance(error, dict) else None
+    reason = f"{status} {code}: {message}" if code is not None else f"HTTP {status}"
+    if status == 429 or code in _THROTTLE_CODES:
+        return THROTTLE, reason
+    if status in (401, 403) or code in _AUTH_CODES:
+        return AUTH, reason
+    if status >= 500 or code in _TRANSIENT_CODES:
+        return TRANSIENT, reason
+    return PERMANENT, reason
+
+
+class CloudProvider:
+    """``POST {baseUrl}/{apiVersion}/{phoneNumberId}/messages`` with a Bearer token."""
+
+    def __init__(self, settings: dict):
+        base = settings.get("baseUrl", "https://graph.facebook.com").rstrip("/")
+        version = settings.get("apiVersion", "v21.0")
+        phone_id = settings.get("phoneNumberId") or "sandbox"
+        self.url = f"{base}/{version}/{phone_id}/messages"
+        self.headers = {
+            "Authorization": f"Bearer {settings.get('accessToken', '')}",
+            "Content-Type": "application/json",
+        }
+
+    @staticmethod
+    def payload(message: OutMessage) -> dict:
+        body: dict = {
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": message.to,
+        }
+        if message.media_url:
+            kind = message.media_type or "document"
+            media: dict = {"link": message.media_url}
+            if kind != "audio" and message.text:
+                media["caption"] = message.text
+            if kind == "document" and message.media_name:
+                media["filename"] = message.media_name
+            body.update(type=kind, **{kind: media})
+        else:
+            body.update(type="text", text={"preview_url": False, "body": message.text})
+        return body
+
+    def send(self, message: OutMessage) -> SendResult:
+        data = json.dumps(self.payload(message), separators=(",", ":")).encode()
+        try:
+            resp = http.pool().request("POST", self.url, body=data, headers=self.headers)
+        except urllib3.exceptions.HTTPError as exc:
+            outcome, reason = http.classify_exception(exc)
+            return SendResult(outcome, error=reason)
+        try:
+            body = json.loads(resp.data) if resp.data else {}
+        except ValueError:
+            body = {}
+        if 200 <= resp.status < 300:
+            try:
+                return SendResult(SENT, message_id=body["messages"][0]["id"], status=resp.status)
+            except (KeyError, IndexError, TypeError):
+                return SendResult(
+                    TRANSIENT, error="accepted without a message id", status=resp.status
+                )
+        outcome, reason = classify(resp.status, body)
+        return SendResult(
+            outcome, error=reason, status=resp.status, retry_after_s=http.retry_after(resp.headers)
+        )
+
+    def close(self) -> None:
+        """The pool is shared by the process; nothing of its own to close."""
