@@ -1,0 +1,219 @@
+"""Campaign CRUD, commands and report: tenant-scoped, validated, one transaction each.
+
+The API calls these and then notifies the engine (``actors.inbox``); nothing here talks to the
+engine, so the rules hold whatever process applies them.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from peewee import fn
+
+from zapx.campaigns import lifecycle, templates
+from zapx.campaigns.lifecycle import INATIVA, PROGRAMADA
+from zapx.db import (
+    CampaignSetting,
+    Company,
+    ContactList,
+    Tenant,
+    WhatsappConnection,
+    db,
+    utcnow,
+)
+from zapx.db.campaign_models import Campaign, CampaignShipping
+from zapx.errors import Forbidden, LimitExceeded, ValidationError
+from zapx.paging import paginate
+from zapx.text import like_pattern
+from zapx.validation import Field, parse, positive_id
+
+MESSAGE_FIELDS = tuple(f"message{i}" for i in range(1, 6))
+CONFIRMATION_FIELDS = tuple(f"confirmationMessage{i}" for i in range(1, 6))
+MAX_MESSAGE_CHARS = 4096  # WhatsApp's limit for a text body
+
+
+def _scheduled(value: str) -> datetime.datetime:
+    try:
+        parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValidationError(
+            f"scheduledAt {value!r} must be an ISO 8601 date-time", field="scheduledAt"
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.UTC)
+
+
+def _id_field(name: str):
+    return lambda value: positive_id(value, name)
+
+
+CAMPAIGN_FIELDS = (
+    Field("name", required=True, min_len=3, max_len=255),
+    Field("status", choices=(INATIVA, PROGRAMADA)),
+    Field("confirmation", bool),
+    Field("scheduledAt", attr="scheduled_at", nullable=True, clean=_scheduled),
+    Field(
+        "contactListId", int, attr="contact_list", nullable=True, clean=_id_field("contactListId")
+    ),
+    Field("whatsappId", int, attr="whatsapp", nullable=True, clean=_id_field("whatsappId")),
+    *(Field(n, max_len=MAX_MESSAGE_CHARS, strip=False) for n in MESSAGE_FIELDS),
+    *(
+        Field(n, attr="confirmation_message" + n[-1], max_len=MAX_MESSAGE_CHARS, strip=False)
+        for n in CONFIRMATION_FIELDS
+    ),
+)
+
+
+def _iso(value):
+    return value.isoformat() if value else None
+
+
+def campaign_dict(c: Campaign) -> dict:
+    out = {
+        "id": c.id,
+        "name": c.name,
+        "status": c.status,
+        "confirmation": c.confirmation,
+        "scheduledAt": _iso(c.scheduled_at),
+        "startedAt": _iso(c.started_at),
+        "completedAt": _iso(c.completed_at),
+        "contactListId": c.contact_list_id,
+        "whatsappId": c.whatsapp_id,
+        "mediaPath": c.media_path or None,
+        "mediaName": c.media_name or None,
+        "pauseReason": c.pause_reason or None,
+        "total": c.total,
+        "companyId": c.company_id,
+        "createdAt": _iso(c.created_at),
+        "updatedAt": _iso(c.updated_at),
+    }
+    for i in range(1, 6):
+        out[f"message{i}"] = getattr(c, f"message{i}")
+        out[f"confirmationMessage{i}"] = getattr(c, f"confirmation_message{i}")
+    return out
+
+
+def known_variables(tenant: Tenant, list_id: int | None) -> set[str]:
+    """Company variables plus the custom-field names used in the list (one aggregate query)."""
+    stored = tenant.select(CampaignSetting).where(CampaignSetting.key == "variables").first()
+    names = {v["key"] for v in (stored.value if stored else []) or []}
+    if list_id:
+        cursor = db.execute_sql(
+            "SELECT DISTINCT e->>'name' FROM contact_list_items i, "
+            "jsonb_array_elements(i.extra_info) e "
+            "WHERE i.contact_list_id = %s AND i.company_id = %s AND jsonb_typeof(i.extra_info) = "
+            "'array'",
+            (list_id, tenant.company_id),
+        )
+        names |= {row[0] for row in cursor.fetchall() if row[0]}
+    return names
+
+
+def _check(tenant: Tenant, row: Campaign) -> None:
+    """Rules that span fields, on the campaign as it would be saved."""
+    if row.contact_list_id is not None:
+        tenant.get(ContactList, row.contact_list_id, label="ContactList")
+    if row.whatsapp_id is not None:
+        tenant.get(WhatsappConnection, row.whatsapp_id, label="Whatsapp")
+    texts = {n: getattr(row, n) for n in MESSAGE_FIELDS}
+    texts |= {c: getattr(row, "confirmation_message" + c[-1]) for c in CONFIRMATION_FIELDS}
+    templates.check_variables(
+        {k: v for k, v in texts.items() if v}, known_variables(tenant, row.contact_list_id)
+    )
+    if row.status == PROGRAMADA:
+        if not any(texts[n].strip() for n in MESSAGE_FIELDS):
+            raise ValidationError("a scheduled campaign needs at least one message", "message1")
+        if row.contact_list_id is None:
+            raise ValidationError("a scheduled campaign needs a contactListId", "contactListId")
+        if row.confirmation and not any(texts[c].strip() for c in CONFIRMATION_FIELDS):
+            raise ValidationError(
+                "confirmation is on: give at least one confirmationMessage", "confirmationMessage1"
+            )
+
+
+def _apply(row: Campaign, data: dict) -> None:
+    for key, value in data.items():
+        setattr(row, key, value)
+    # The original's rule: setting scheduledAt makes the campaign PROGRAMADA; clearing it, INATIVA.
+    if "scheduled_at" in data:
+        row.status = PROGRAMADA if data["scheduled_at"] else INATIVA
+    elif data.get("status") == PROGRAMADA and row.scheduled_at is None:
+        row.scheduled_at = utcnow()
+
+
+def campaigns_page(tenant: Tenant, search: str | None, number: int) -> dict:
+    query = tenant.select(Campaign).order_by(Campaign.created_at.desc(), Campaign.id.desc())
+    if search and search.strip():
+        query = query.where(Campaign.name.ilike(like_pattern(search)))
+    return paginate(query, number, campaign_dict)
+
+
+def campaigns_all(tenant: Tenant) -> list[dict]:
+    return [campaign_dict(c) for c in tenant.select(Campaign).order_by(Campaign.name)]
+
+
+def get_campaign(tenant: Tenant, campaign_id: int) -> dict:
+    return campaign_dict(tenant.get(Campaign, campaign_id, label="Campaign"))
+
+
+def create_campaign(tenant: Tenant, body: object) -> dict:
+    data = parse(body, CAMPAIGN_FIELDS)
+    with db.atomic():
+        company = Company.select().where(Company.id == tenant.company_id).for_update().first()
+        if not company.use_campaigns:
+            raise Forbidden("the company's plan does not include campaigns")
+        count = tenant.select(Campaign, fn.COUNT(Campaign.id)).scalar()
+        if count >= company.max_campaigns:
+            raise LimitExceeded(
+                f"the plan allows {company.max_campaigns} campaigns and the company has {count}"
+            )
+        row = Campaign(company=tenant.company_id)
+        _apply(row, data)
+        _check(tenant, row)
+        row.save(force_insert=True)
+    return campaign_dict(row)
+
+
+def update_campaign(tenant: Tenant, campaign_id: int, body: object) -> dict:
+    data = parse(body, CAMPAIGN_FIELDS, partial=True)
+    with db.atomic():
+        row = tenant.select(Campaign).where(Campaign.id == campaign_id).for_update().first()
+        if row is None:
+            tenant.get(Campaign, campaign_id, label="Campaign")  # raises NotFound
+        lifecycle.check_editable(row.status)
+        _apply(row, data)
+        _check(tenant, row)
+        row.save()
+    return campaign_dict(row)
+
+
+def delete_campaign(tenant: Tenant, campaign_id: int) -> None:
+    with db.atomic():
+        row = tenant.select(Campaign).where(Campaign.id == campaign_id).for_update().first()
+        if row is None:
+            tenant.get(Campaign, campaign_id, label="Campaign")
+        lifecycle.check_deletable(row.status)
+        row.delete_instance()
+
+
+def command(tenant: Tenant, campaign_id: int, name: str, reason: str = "") -> Campaign:
+    """Apply ``pause|resume|cancel|restart``: one conditional update; a 409 when not allowed.
+
+    Returns the updated row; the caller updates the Redis flag and notifies the engine.
+    """
+    with db.atomic():
+        row = tenant.select(Campaign).where(Campaign.id == campaign_id).for_update().first()
+        if row is None:
+            tenant.get(Campaign, campaign_id, label="Campaign")
+        row.status = lifecycle.check_command(name, row.status)
+        row.pause_reason = reason if name == "pause" else ""
+        if name == "restart":
+            row.generation += 1
+            row.completed_at = None
+        if name == "cancel":
+            # Rows already handed to a batch go back to pending: a restart sends them, and a
+            # worker holding the batch finds the campaign not running and sends nothing.
+            CampaignShipping.update(status="pending", batch_id=None).where(
+                (CampaignShipping.campaign == row.id) & (CampaignShipping.status == "queued")
+            ).execute()
+        row.save()
+    return row
