@@ -1,13 +1,12 @@
 """Campaign message texts: which of message1..5 a contact gets, and the ``{variable}`` rendering.
 
-A contact's choice is a pure function of (campaign id, contact id), so a retried or re-planned send
-renders the same text as the first attempt. Rendering is a single regex pass over a pre-split
-template (about 2 µs for a typical message), cheap enough for the delivery hot path.
+A contact's choice among message1..5 is fixed when the audience is snapshotted (a hash of campaign
+and contact, stored in the row), so a retried or re-planned send renders the same text. Rendering
+walks a template split once into parts (a few µs per message), cheap for the delivery hot path.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterable, Mapping
 
@@ -43,14 +42,6 @@ def check_variables(texts: Mapping[str, str], known: Iterable[str]) -> None:
                 + ", ".join("{" + k + "}" for k in sorted(allowed)),
                 field=field,
             )
-
-
-def choose(messages: list[str], campaign_id: int, contact_id: int) -> int:
-    """Index into ``messages`` (non-empty ones only) for this contact: uniform and repeatable."""
-    if not messages:
-        raise ValueError("a campaign needs at least one message")
-    digest = hashlib.blake2b(f"{campaign_id}:{contact_id}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") % len(messages)
 
 
 class Template:

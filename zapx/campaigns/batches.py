@@ -1,0 +1,260 @@
+"""The SQL of delivery: snapshot, plan, claim, record, finish, expire (DESIGN rules 1-3).
+
+Each function is one or two set-based statements, never a statement per row. Callers hold a
+connection scope (``db.connection_context()``); writes that must go together run in
+``db.atomic()`` here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+from zapx.db import db
+
+#: Seconds a claimed batch may stay unfinished before its leftovers are declared ``unknown``.
+LEASE_S = 300
+#: Attempts before a transiently failing row is given up as ``failed``.
+MAX_ATTEMPTS = 6
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    """One shipping row as a worker needs it (never an ORM object across threads)."""
+
+    id: int
+    contact_id: int
+    number: str
+    name: str
+    email: str
+    condominio: str
+    endereco: str
+    cargo: str
+    extra_info: list
+    message_index: int
+    attempts: int
+    confirmed: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class Claim:
+    batch_id: int
+    campaign_id: int
+    company_id: int
+    whatsapp_id: int
+    generation: int
+    slots: list
+    rows: list
+
+
+def snapshot_audience(campaign_id: int, company_id: int, list_id: int, messages: int) -> int:
+    """Copy the list's items into shipping rows (one ``INSERT ... SELECT``); returns the total.
+
+    Unique on (campaign, contact): running it twice adds nothing. Each row's message index is a
+    hash of (campaign, contact) so the choice is stable across restarts.
+    """
+    cursor = db.execute_sql(
+        """
+        INSERT INTO campaign_shipping (created_at, updated_at, campaign_id, company_id,
+            contact_id, number, name, email, condominio, endereco, cargo, extra_info,
+            message_index, status, attempts)
+        SELECT now(), now(), %(c)s, %(co)s, i.id, i.number, i.name, i.email, i.condominio,
+               i.endereco, i.cargo, i.extra_info,
+               abs(hashtext(%(c)s::text || ':' || i.id::text)) %% %(m)s, 'pending', 0
+        FROM contact_list_items i
+        WHERE i.contact_list_id = %(l)s AND i.company_id = %(co)s
+          AND i.is_whatsapp_valid IS NOT FALSE
+        ON CONFLICT (campaign_id, contact_id) DO NOTHING
+        """,
+        {"c": campaign_id, "co": company_id, "l": list_id, "m": max(messages, 1)},
+    )
+    inserted = cursor.rowcount
+    total = db.execute_sql(
+        "SELECT count(*) FROM campaign_shipping WHERE campaign_id = %s", (campaign_id,)
+    ).fetchone()[0]
+    return total if total else inserted
+
+
+def plan_batch(
+    campaign_id: int, company_id: int, whatsapp_id: int, generation: int, slots: list[float]
+) -> tuple[int, int] | None:
+    """Reserve up to ``len(slots)`` due pending rows into a new batch: (batch id, size) or None.
+
+    ``FOR UPDATE SKIP LOCKED`` keeps two planners (an engine being replaced) from taking the
+    same rows; the batch row and the rows' moves commit together.
+    """
+    with db.atomic():
+        batch_id = db.execute_sql(
+            """
+            INSERT INTO campaign_batches (created_at, updated_at, campaign_id, company_id,
+                whatsapp_id, generation, status, size, slots)
+            VALUES (now(), now(), %s, %s, %s, %s, 'planned', 0, %s) RETURNING id
+            """,
+            (campaign_id, company_id, whatsapp_id, generation, json.dumps(slots)),
+        ).fetchone()[0]
+        size = db.execute_sql(
+            """
+            UPDATE campaign_shipping SET status = 'queued', batch_id = %s, updated_at = now()
+            WHERE id IN (
+                SELECT id FROM campaign_shipping
+                WHERE campaign_id = %s AND status = 'pending'
+                  AND (next_attempt_at IS NULL OR next_attempt_at <= now())
+                ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED)
+            """,
+            (batch_id, campaign_id, len(slots)),
+        ).rowcount
+        if not size:
+            db.execute_sql("DELETE FROM campaign_batches WHERE id = %s", (batch_id,))
+            return None
+        db.execute_sql(
+            "UPDATE campaign_batches SET size = %s, slots = %s WHERE id = %s",
+            (size, json.dumps(slots[:size]), batch_id),
+        )
+    return batch_id, size
+
+
+def claim_batch(batch_id: int) -> Claim | None:
+    """Take a planned batch and move its rows to ``sending``; None when already taken.
+
+    A duplicate Dramatiq message (redelivery after a crash) finds the batch claimed and sends
+    nothing: the claim is the at-most-once gate.
+    """
+    with db.atomic():
+        head = db.execute_sql(
+            f"""
+            UPDATE campaign_batches SET status = 'claimed', claimed_at = now(),
+                lease_until = now() + interval '{LEASE_S} seconds', updated_at = now()
+            WHERE id = %s AND status = 'planned'
+            RETURNING campaign_id, company_id, whatsapp_id, generation, slots
+            """,
+            (batch_id,),
+        ).fetchone()
+        if head is None:
+            return None
+        rows = db.execute_sql(
+            """
+            UPDATE campaign_shipping SET status = 'sending', attempts = attempts + 1,
+                updated_at = now()
+            WHERE batch_id = %s AND status = 'queued'
+            RETURNING id, contact_id, number, name, email, condominio, endereco, cargo,
+                extra_info, message_index, attempts, confirmed_at IS NOT NULL
+            """,
+            (batch_id,),
+        ).fetchall()
+    rows = sorted((Row(*r) for r in rows), key=lambda r: r.id)
+    return Claim(batch_id, head[0], head[1], head[2], head[3], head[4], rows)
+
+
+def record(outcomes: list[tuple]) -> int:
+    """Write a batch's outcomes in one statement.
+
+    ``outcomes``: ``(row id, status, provider message id, error, message text, retry delay s)``.
+    Only rows still ``sending`` change, so a late duplicate cannot overwrite a final status.
+    """
+    if not outcomes:
+        return 0
+    values = ",".join(["(%s::bigint, %s, %s, %s, %s, %s::float8)"] * len(outcomes))
+    params = [v for o in outcomes for v in o]
+    cursor = db.execute_sql(
+        f"""
+        UPDATE campaign_shipping s SET
+            status = v.status,
+            provider_message_id = COALESCE(v.mid, s.provider_message_id),
+            error = v.err,
+            message = COALESCE(v.msg, s.message),
+            batch_id = CASE WHEN v.status = 'pending' THEN NULL ELSE s.batch_id END,
+            next_attempt_at = CASE WHEN v.status = 'pending'
+                THEN now() + make_interval(secs => v.delay) ELSE NULL END,
+            sent_at = CASE WHEN v.status = 'sent' THEN now() ELSE s.sent_at END,
+            failed_at = CASE WHEN v.status = 'failed' THEN now() ELSE s.failed_at END,
+            confirmation_requested_at = CASE WHEN v.status = 'awaiting' THEN now()
+                ELSE s.confirmation_requested_at END,
+            updated_at = now()
+        FROM (VALUES {values}) AS v(id, status, mid, err, msg, delay)
+        WHERE s.id = v.id AND s.status = 'sending'
+        """,
+        params,
+    )
+    return cursor.rowcount
+
+
+def finish_batch(batch_id: int) -> None:
+    """Mark the batch done; rows it did not reach (stopped campaign) go back to pending."""
+    with db.atomic():
+        db.execute_sql(
+            """
+            UPDATE campaign_shipping SET status = 'pending', batch_id = NULL,
+                attempts = GREATEST(attempts - 1, 0), updated_at = now()
+            WHERE batch_id = %s AND status IN ('queued', 'sending')
+            """,
+            (batch_id,),
+        )
+        db.execute_sql(
+            "UPDATE campaign_batches SET status = 'done', done_at = now(), updated_at = now() "
+            "WHERE id = %s",
+            (batch_id,),
+        )
+
+
+def release_unsent(batch_id: int, row_ids: list[int]) -> None:
+    """Rows of a claimed batch that were never attempted (campaign stopped) back to pending."""
+    if row_ids:
+        db.execute_sql(
+            """
+            UPDATE campaign_shipping SET status = 'pending', batch_id = NULL,
+                attempts = GREATEST(attempts - 1, 0), updated_at = now()
+            WHERE batch_id = %s AND status = 'sending' AND id = ANY(%s)
+            """,
+            (batch_id, row_ids),
+        )
+
+
+def expire_leases() -> list[tuple[int, int]]:
+    """Batches whose worker died: leftovers ``sending`` -> ``unknown``, ``queued`` -> pending.
+
+    Returns the (company id, campaign id) pairs touched, so the engine can re-plan them.
+    """
+    with db.atomic():
+        expired = db.execute_sql(
+            """
+            UPDATE campaign_batches SET status = 'done', done_at = now(), updated_at = now()
+            WHERE status = 'claimed' AND lease_until < now()
+            RETURNING id, company_id, campaign_id
+            """
+        ).fetchall()
+        ids = [e[0] for e in expired]
+        if ids:
+            db.execute_sql(
+                """
+                UPDATE campaign_shipping SET status = 'unknown',
+                    error = 'worker lost mid-send; not resent (at most once)', updated_at = now()
+                WHERE batch_id = ANY(%s) AND status = 'sending'
+                """,
+                (ids,),
+            )
+            db.execute_sql(
+                "UPDATE campaign_shipping SET status = 'pending', batch_id = NULL, "
+                "updated_at = now() WHERE batch_id = ANY(%s) AND status = 'queued'",
+                (ids,),
+            )
+    return sorted({(e[1], e[2]) for e in expired})
+
+
+def open_rows(campaign_id: int) -> dict[str, int]:
+    """Counts of rows with work ahead (pending, queued, sending) by status."""
+    rows = db.execute_sql(
+        "SELECT status, count(*) FROM campaign_shipping WHERE campaign_id = %s "
+        "AND status IN ('pending', 'queued', 'sending') GROUP BY status",
+        (campaign_id,),
+    ).fetchall()
+    return dict(rows)
+
+
+def next_due_in_s(campaign_id: int) -> float | None:
+    """Seconds until the earliest pending row is due (0 when one is due now); None if none."""
+    row = db.execute_sql(
+        "SELECT EXTRACT(EPOCH FROM min(COALESCE(next_attempt_at, now())) - now()) "
+        "FROM campaign_shipping WHERE campaign_id = %s AND status = 'pending'",
+        (campaign_id,),
+    ).fetchone()
+    return None if row[0] is None else max(0.0, float(row[0]))
