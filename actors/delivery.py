@@ -1,0 +1,117 @@
+"""``deliver_batch(batch_id)``: the Dramatiq actor that sends one planned batch.
+
+Claim (one statement) -> for each row at its slot: check the campaign still runs (a Redis GET),
+render, send -> record every outcome in one statement -> report the batch to the engine.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+
+import dramatiq
+
+from actors.broker import broker  # noqa: F401 - configures the broker before the actors below
+from actors.inbox import engine_command
+from zapx.campaigns import batches, flags
+from zapx.campaigns.context import load_context
+from zapx.config import load_config
+from zapx.db import db
+from zapx.providers import AMBIGUOUS, AUTH, PERMANENT, SENT, THROTTLE, OutMessage
+from zapx.redis import Keys, get_redis
+
+log = logging.getLogger("zapx.delivery")
+_config = load_config()
+_keys = Keys(_config.redis_prefix)
+_local = threading.local()
+
+
+def _backoff_s(attempts: int) -> float:
+    """Exponential with full jitter: about 2, 4, 8 ... seconds, at most 300."""
+    return min(300.0, 2.0**attempts) * random.uniform(0.5, 1.5)
+
+
+@dramatiq.actor(queue_name="delivery", max_retries=3, time_limit=600_000, throws=())
+def deliver_batch(batch_id: int) -> None:
+    """Send batch ``batch_id``. Safe to run twice: the second run finds the batch claimed."""
+    with db.connection_context():
+        claim = batches.claim_batch(batch_id)
+        if claim is None:
+            return
+        report = _send(claim)
+        batches.finish_batch(batch_id)
+    engine_command.send(report)
+
+
+def _send(claim: batches.Claim) -> dict:
+    redis = get_redis(_config.redis_url)
+    ctx = load_context(claim.campaign_id, claim.whatsapp_id, claim.generation)
+    outcomes: list[tuple] = []
+    counts = {"sent": 0, "retry": 0, "failed": 0, "unknown": 0}
+    stop_reason = None
+    retry_after = None
+    attempted = 0
+    for i, row in enumerate(claim.rows):
+        slot = claim.slots[i] if i < len(claim.slots) else 0.0
+        wait = slot - time.time()
+        if wait > 0:
+            time.sleep(min(wait, 60.0))
+        if flags.running_generation(redis, _keys, claim.campaign_id) != claim.generation:
+            stop_reason = "stopped"
+            break
+        confirming = ctx.confirmation and not row.confirmed
+        text = ctx.render(row, confirming)
+        result = ctx.provider.send(
+            OutMessage(row.number, text, ctx.media_url, ctx.media_type, ctx.media_name)
+            if not confirming
+            else OutMessage(row.number, text)
+        )
+        attempted += 1
+        if result.outcome == SENT:
+            status = "awaiting" if confirming else "sent"
+            outcomes.append((row.id, status, result.message_id, None, text, 0.0))
+            counts["sent"] += 1
+        elif result.outcome == PERMANENT:
+            outcomes.append((row.id, "failed", None, result.error, text, 0.0))
+            counts["failed"] += 1
+        elif result.outcome == AMBIGUOUS:
+            outcomes.append((row.id, "unknown", None, result.error, text, 0.0))
+            counts["unknown"] += 1
+        elif row.attempts >= batches.MAX_ATTEMPTS:
+            outcomes.append((row.id, "failed", None, f"gave up: {result.error}", text, 0.0))
+            counts["failed"] += 1
+        else:
+            outcomes.append((row.id, "pending", None, result.error, None, _backoff_s(row.attempts)))
+            counts["retry"] += 1
+            if result.outcome in (THROTTLE, AUTH):
+                # Sending more now only collects more 429s (or more auth errors): stop here.
+                stop_reason = result.outcome
+                retry_after = result.retry_after_s
+                break
+    with db.atomic():
+        batches.record(outcomes)
+        batches.release_unsent(claim.batch_id, [r.id for r in claim.rows[attempted:]])
+    log.info(
+        "batch delivered",
+        extra={
+            "company_id": claim.company_id,
+            "campaign_id": claim.campaign_id,
+            "batch_id": claim.batch_id,
+            "size": len(claim.rows),
+            **counts,
+            "stop": stop_reason,
+        },
+    )
+    return {
+        "kind": "batch_done",
+        "company_id": claim.company_id,
+        "campaign_id": claim.campaign_id,
+        "whatsapp_id": claim.whatsapp_id,
+        "batch_id": claim.batch_id,
+        "generation": claim.generation,
+        "stop": stop_reason,
+        "retry_after_s": retry_after,
+        **counts,
+    }

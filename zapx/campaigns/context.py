@@ -1,0 +1,93 @@
+"""What a worker needs to render and send a campaign's rows, loaded once and cached.
+
+A running campaign cannot be edited (``lifecycle.EDITABLE``), and a restart bumps its generation,
+so (campaign id, generation) identifies an immutable context; entries also expire after
+``TTL_S`` so that company variables edited mid-campaign are picked up.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+
+from zapx.campaigns.templates import Template, extra_map
+from zapx.db import CampaignSetting, WhatsappConnection
+from zapx.db.campaign_models import Campaign
+from zapx.providers import Provider, make_provider
+
+TTL_S = 30.0
+_lock = threading.Lock()
+_cache: dict[tuple[int, int, int], tuple[float, CampaignContext]] = {}
+
+
+@dataclasses.dataclass(frozen=True)
+class CampaignContext:
+    campaign_id: int
+    company_id: int
+    messages: tuple[Template, ...]
+    confirmations: tuple[Template, ...]
+    confirmation: bool
+    variables: dict
+    provider: Provider
+    media_url: str | None
+    media_type: str | None
+    media_name: str | None
+
+    def render(self, row, confirming: bool) -> str:
+        """The text for ``row``: its chosen message (or confirmation message) filled in."""
+        pool = self.confirmations if confirming else self.messages
+        template = pool[row.message_index % len(pool)]
+        person = {
+            "name": row.name,
+            "number": row.number,
+            "email": row.email,
+            "condominio": row.condominio,
+            "endereco": row.endereco,
+            "cargo": row.cargo,
+        }
+        return template.render(person, extra_map(row.extra_info), self.variables)
+
+
+def message_texts(campaign: Campaign, prefix: str = "message") -> list[str]:
+    """The non-empty texts among message1..5 (or confirmation_message1..5), in order."""
+    texts = [getattr(campaign, f"{prefix}{i}") for i in range(1, 6)]
+    return [t for t in texts if t and t.strip()]
+
+
+def load_context(campaign_id: int, whatsapp_id: int, generation: int) -> CampaignContext:
+    key = (campaign_id, whatsapp_id, generation)
+    now = time.monotonic()
+    with _lock:
+        hit = _cache.get(key)
+    if hit and now - hit[0] < TTL_S:
+        return hit[1]
+    campaign = Campaign.get_by_id(campaign_id)
+    connection = WhatsappConnection.get_by_id(whatsapp_id)
+    stored = (
+        CampaignSetting.select()
+        .where(
+            (CampaignSetting.company == campaign.company_id) & (CampaignSetting.key == "variables")
+        )
+        .first()
+    )
+    variables = {v["key"]: v["value"] for v in (stored.value if stored else []) or []}
+    messages = tuple(Template(t) for t in message_texts(campaign)) or (Template(""),)
+    confirmations = tuple(Template(t) for t in message_texts(campaign, "confirmation_message"))
+    ctx = CampaignContext(
+        campaign_id=campaign.id,
+        company_id=campaign.company_id,
+        messages=messages,
+        confirmations=confirmations or messages,
+        confirmation=campaign.confirmation and bool(confirmations),
+        variables=variables,
+        provider=make_provider(connection.provider, connection.settings or {}),
+        media_url=campaign.media_path or None,
+        media_type=campaign.media_type or None,
+        media_name=campaign.media_name or None,
+    )
+    with _lock:
+        if len(_cache) > 10_000:
+            _cache.clear()
+        _cache[key] = (now, ctx)
+    return ctx
