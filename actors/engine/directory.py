@@ -1,4 +1,6 @@
-"""The Directory: the root actor of the engine, which routes commands to per-company actors."""
+"""The Directory: the engine's root actor. Routes commands to per-company actors, starting them
+on demand and stopping them when idle, and runs the clock's periodic duties.
+"""
 
 from __future__ import annotations
 
@@ -7,43 +9,150 @@ import time
 
 import pykka
 
+from actors.engine.company import Budget, CompanyActor
+from zapx.campaigns import batches
 from zapx.config import Config
+from zapx.db import db
 from zapx.redis import Keys, get_redis
 
 log = logging.getLogger("zapx.engine")
 
+#: Batches in flight across all companies, shared fairly between companies with live work.
+DEFAULT_BUDGET = 64
+#: Seconds between sweeps for expired leases and lost batch messages.
+SWEEP_S = 10.0
+#: Seconds to wait for a company actor's answer.
+ASK_TIMEOUT_S = 10.0
+
 
 class DirectoryActor(pykka.ThreadingActor):
-    """Routes engine commands. Commands are plain dicts with a ``kind`` and ids, never rows."""
+    """Commands are plain dicts with a ``kind`` and ids, never rows."""
 
-    def __init__(self, config: Config):
+    def __init__(self, config: Config, budget: int = DEFAULT_BUDGET):
         super().__init__()
         self.config = config
         self.keys = Keys(config.redis_prefix)
+        self.budget = Budget(budget)
+        self.companies: dict[int, pykka.ActorRef] = {}
+        self.wakes: dict[int, float] = {}
+        self.starting: dict[int, float] = {}
         self.started_at = 0.0
+        self.last_sweep = 0.0
         self.handled = 0
 
     def on_start(self) -> None:
         self.started_at = time.monotonic()
-        log.info("directory started")
+        with db.connection_context():
+            companies = batches.running_companies()
+        for company_id in companies:
+            self._company(company_id)  # each rebuilds its campaigns from the database
+        log.info("directory started", extra={"companies_recovered": len(companies)})
 
     def on_stop(self) -> None:
+        # Children first: the registry's stop_all would also do it, but an engine embedded in
+        # tests stops the Directory alone.
+        for ref in list(self.companies.values()):
+            ref.stop(block=True, timeout=ASK_TIMEOUT_S)
         log.info("directory stopped", extra={"commands_handled": self.handled})
 
+    # --- commands ---------------------------------------------------------------------------
+
     def handle(self, command: dict) -> dict:
-        """Apply one command; returns a small status dict (for logs and tests)."""
+        """Apply one command from the engine queue; returns a small status dict."""
         self.handled += 1
         kind = command.get("kind")
-        if kind == "ping":
-            # A liveness probe: the token, stored for 300 s, proves the engine consumed its queue.
-            uptime_s = round(time.monotonic() - self.started_at, 3)
-            token = str(command.get("token", ""))[:64]
-            if token:
-                key = self.keys.of("engine", "ping", token)
-                get_redis(self.config.redis_url).set(key, uptime_s, ex=300)
-            return {"ok": True, "uptime_s": uptime_s}
-        log.warning("unknown engine command", extra={"kind": kind})
-        return {"ok": False, "error": f"unknown command {kind!r}"}
+        if kind == "campaign_changed":
+            self._company(int(command["company_id"])).refresh(int(command["campaign_id"]))
+        elif kind == "batch_done":
+            self._company(int(command["company_id"])).batch_done(command)
+        elif kind == "tick":
+            self.tick()
+        elif kind == "ping":
+            return self._ping(command)
+        else:
+            log.warning("unknown engine command", extra={"kind": kind})
+            return {"ok": False, "error": f"unknown command {kind!r}"}
+        return {"ok": True}
+
+    def wake(self, company_id: int, at: float) -> None:
+        """A company asks to be pumped at ``at`` (epoch seconds)."""
+        current = self.wakes.get(company_id)
+        if current is None or at < current:
+            self.wakes[company_id] = at
+
+    def company_idle(self, company_id: int) -> None:
+        """Stop a company actor that has nothing live (asked first: it may have new work)."""
+        ref = self.companies.get(company_id)
+        if ref is None:
+            return
+        try:
+            live = ref.proxy().stats().get(timeout=ASK_TIMEOUT_S)["campaigns"]
+        except pykka.ActorDeadError:
+            live = {}
+        if not live:
+            self.companies.pop(company_id, None)
+            self.wakes.pop(company_id, None)
+            ref.stop(block=False)
+            self._share()
+
+    def tick(self) -> None:
+        """The clock: due scheduled starts, due wake-ups, and every SWEEP_S the sweeps."""
+        now = time.time()
+        with db.connection_context():
+            for company_id, campaign_id in batches.due_scheduled():
+                if self.starting.get(campaign_id, 0) > now - 5:
+                    continue
+                self.starting[campaign_id] = now
+                self._company(company_id).refresh(campaign_id)
+            if now - self.last_sweep >= SWEEP_S:
+                self.last_sweep = now
+                self._sweep()
+        self.starting = {k: v for k, v in self.starting.items() if v > now - 5}
+        for company_id, at in list(self.wakes.items()):
+            if at <= now:
+                del self.wakes[company_id]
+                self._company(company_id).pump()
 
     def stats(self) -> dict:
-        return {"commands_handled": self.handled}
+        return {
+            "companies": len(self.companies),
+            "perCompanyBudget": self.budget.per_company,
+            "commandsHandled": self.handled,
+        }
+
+    # --- internals --------------------------------------------------------------------------
+
+    def _company(self, company_id: int):
+        ref = self.companies.get(company_id)
+        if ref is None or not ref.is_alive():
+            if ref is not None:
+                log.warning("replacing a stopped company actor", extra={"company_id": company_id})
+            ref = CompanyActor.start(company_id, self.actor_ref.proxy(), self.budget, self.config)
+            self.companies[company_id] = ref
+            self._share()
+        return ref.proxy()
+
+    def _share(self) -> None:
+        self.budget.share(len(self.companies))
+
+    def _sweep(self) -> None:
+        from actors.delivery import deliver_batch
+
+        for company_id, campaign_id in batches.expire_leases():
+            log.warning(
+                "batch lease expired",
+                extra={"company_id": company_id, "campaign_id": campaign_id},
+            )
+            self._company(company_id).refresh(campaign_id)
+        for batch_id in batches.stale_planned():
+            log.warning("re-sending a lost batch message", extra={"batch_id": batch_id})
+            deliver_batch.send(batch_id)
+
+    def _ping(self, command: dict) -> dict:
+        # A liveness probe: the token, stored for 300 s, proves the engine consumed its queue.
+        uptime_s = round(time.monotonic() - self.started_at, 3)
+        token = str(command.get("token", ""))[:64]
+        if token:
+            key = self.keys.of("engine", "ping", token)
+            get_redis(self.config.redis_url).set(key, uptime_s, ex=300)
+        return {"ok": True, "uptime_s": uptime_s}

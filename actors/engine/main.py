@@ -19,6 +19,31 @@ log = logging.getLogger("zapx.engine")
 STOP_TIMEOUT_S = 10.0
 
 
+class Clock(threading.Thread):
+    """Tells the Directory ``tick`` every ``TICK_S`` seconds (scheduled starts, wake-ups, sweeps).
+
+    A thread rather than an actor: an actor cannot wait on a timer without blocking its inbox.
+    """
+
+    TICK_S = 0.25
+
+    def __init__(self, directory):
+        super().__init__(name="zapx-clock", daemon=True)
+        self.directory = directory
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.wait(self.TICK_S):
+            try:
+                self.directory.handle({"kind": "tick"})
+            except pykka.ActorDeadError:
+                return
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join(timeout=5)
+
+
 class Engine:
     """The engine's parts, started in order and stopped in reverse order."""
 
@@ -26,6 +51,7 @@ class Engine:
         self.config = config
         self.directory = None
         self.consumer = None
+        self.clock = None
 
     def start(self) -> None:
         from actors import inbox
@@ -36,9 +62,13 @@ class Engine:
         # One consumer thread: commands are cheap; their work happens in the actors.
         self.consumer = dramatiq.Worker(inbox.broker, queues={"engine"}, worker_threads=1)
         self.consumer.start()
+        self.clock = Clock(self.directory.proxy())
+        self.clock.start()
         log.info("engine started", extra={"queues": ["engine"]})
 
     def stop(self) -> None:
+        if self.clock is not None:
+            self.clock.stop()
         if self.consumer is not None:
             self.consumer.stop(timeout=int(STOP_TIMEOUT_S * 1000))
         # The registry stops actors in reverse start order: children before the Directory.

@@ -258,3 +258,37 @@ def next_due_in_s(campaign_id: int) -> float | None:
         (campaign_id,),
     ).fetchone()
     return None if row[0] is None else max(0.0, float(row[0]))
+
+
+def stale_planned(older_than_s: float = 60.0) -> list[int]:
+    """Planned batches whose first slot passed ``older_than_s`` ago unclaimed (their Dramatiq
+    message was lost, e.g. the engine died between planning and enqueueing). Touched so the
+    next sweep does not return them again at once; re-sending is safe (the claim is the gate).
+    """
+    rows = db.execute_sql(
+        """
+        UPDATE campaign_batches SET updated_at = now()
+        WHERE status = 'planned' AND updated_at < now() - make_interval(secs => %s)
+          AND COALESCE((slots->>0)::float8, 0) < EXTRACT(EPOCH FROM now()) - %s
+        RETURNING id
+        """,
+        (older_than_s, older_than_s),
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def due_scheduled(limit: int = 1000) -> list[tuple[int, int]]:
+    """(company id, campaign id) of PROGRAMADA campaigns whose time has come."""
+    return db.execute_sql(
+        "SELECT company_id, id FROM campaigns WHERE status = 'PROGRAMADA' "
+        "AND scheduled_at <= now() ORDER BY scheduled_at LIMIT %s",
+        (limit,),
+    ).fetchall()
+
+
+def running_companies() -> list[int]:
+    """Companies with a campaign EM_ANDAMENTO (what a starting engine must pick up)."""
+    rows = db.execute_sql(
+        "SELECT DISTINCT company_id FROM campaigns WHERE status = 'EM_ANDAMENTO'"
+    ).fetchall()
+    return [r[0] for r in rows]

@@ -1,0 +1,292 @@
+"""CompanyActor: one company's running campaigns — start, plan batches, finish, pause on loss.
+
+PostgreSQL is the truth (DESIGN rule 2): the actor's state is a cache that a fresh actor rebuilds
+from the database in ``on_start``, so a crashed actor is simply replaced.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+
+import pykka
+
+from actors.engine.throttle import SessionThrottleActor
+from zapx.campaign_settings import get_settings
+from zapx.campaigns import batches, flags
+from zapx.campaigns.context import message_texts
+from zapx.campaigns.lifecycle import EM_ANDAMENTO, PAUSADA, PROGRAMADA
+from zapx.campaigns.pacing import PacingSettings
+from zapx.db import Tenant, WhatsappConnection, db, utcnow
+from zapx.db.campaign_models import Campaign
+from zapx.redis import Keys, get_redis
+
+log = logging.getLogger("zapx.engine.company")
+
+#: Contacts per batch (one Dramatiq message, one claim, one bulk record).
+BATCH_SIZE = 50
+#: A batch holds the slots that fall within this many seconds, so a worker never sleeps long.
+HORIZON_S = 2.0
+#: Seconds to wait for a throttle's answer.
+ASK_TIMEOUT_S = 10.0
+
+
+class Budget:
+    """In-flight batches each company may have; the Directory updates ``per_company``.
+
+    Shared read-only with the company actors (one int): telling thousands of actors about every
+    change would cost more than the work it shares out.
+    """
+
+    def __init__(self, total: int):
+        self.total = total
+        self.per_company = total
+
+    def share(self, active: int) -> None:
+        self.per_company = max(1, self.total // max(active, 1))
+
+
+@dataclasses.dataclass
+class Live:
+    """A running campaign as the actor tracks it."""
+
+    campaign_id: int
+    generation: int
+    whatsapp_id: int
+    in_flight: set = dataclasses.field(default_factory=set)
+    wake_at: float = 0.0
+
+
+class CompanyActor(pykka.ThreadingActor):
+    def __init__(self, company_id: int, directory, budget: Budget, config):
+        super().__init__()
+        self.company_id = company_id
+        self.tenant = Tenant(company_id)
+        self.directory = directory
+        self.budget = budget
+        self.config = config
+        self.keys = Keys(config.redis_prefix)
+        self.live: dict[int, Live] = {}
+        self.throttles: dict[int, pykka.ActorRef] = {}
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    def on_start(self) -> None:
+        with db.connection_context():
+            ids = [
+                c.id
+                for c in self.tenant.select(Campaign, Campaign.id).where(
+                    Campaign.status == EM_ANDAMENTO
+                )
+            ]
+        for campaign_id in ids:
+            self._refresh(campaign_id)
+
+    def on_stop(self) -> None:
+        for ref in self.throttles.values():
+            ref.stop(block=False)
+
+    def on_failure(self, exc_type, exc_value, traceback) -> None:
+        log.error(
+            "company actor crashed; it will be replaced",
+            extra={"company_id": self.company_id, "error": repr(exc_value)},
+        )
+        for ref in self.throttles.values():
+            ref.stop(block=False)
+
+    # --- messages ---------------------------------------------------------------------------
+
+    def refresh(self, campaign_id: int) -> None:
+        """The campaign changed (command, schedule, lease expiry): act on its current row."""
+        self._refresh(campaign_id)
+        self._idle_check()
+
+    def batch_done(self, report: dict) -> None:
+        live = self.live.get(report["campaign_id"])
+        if report.get("stop") == "throttle":
+            self._throttle(report["whatsapp_id"]).throttled(report.get("retry_after_s"))
+        if report.get("stop") == "auth":
+            self._connection_lost(report["whatsapp_id"], report.get("error") or "auth error")
+        if live is not None:
+            live.in_flight.discard(report["batch_id"])
+            with db.connection_context():
+                self._pump(live)
+        self._idle_check()
+
+    def pump(self) -> None:
+        """Plan what is due (the Directory's clock calls this at the wake-up time we gave)."""
+        with db.connection_context():
+            for live in list(self.live.values()):
+                self._pump(live)
+        self._idle_check()
+
+    def stats(self) -> dict:
+        return {
+            "companyId": self.company_id,
+            "campaigns": {
+                c.campaign_id: {"inFlight": len(c.in_flight), "generation": c.generation}
+                for c in self.live.values()
+            },
+        }
+
+    # --- internals --------------------------------------------------------------------------
+
+    def _redis(self):
+        return get_redis(self.config.redis_url)
+
+    def _refresh(self, campaign_id: int) -> None:
+        with db.connection_context():
+            row = self.tenant.select(Campaign).where(Campaign.id == campaign_id).first()
+            if row is not None and row.status == PROGRAMADA and row.scheduled_at <= utcnow():
+                row = self._start(row)
+            if row is None or row.status != EM_ANDAMENTO:
+                self.live.pop(campaign_id, None)
+                if row is None or row.status != PROGRAMADA:
+                    flags.clear_running(self._redis(), self.keys, campaign_id)
+                return
+            live = self.live.get(campaign_id)
+            if live is None or live.generation != row.generation:
+                live = Live(row.id, row.generation, row.whatsapp_id)
+                self.live[campaign_id] = live
+            flags.set_running(self._redis(), self.keys, row.id, row.generation)
+            self._pump(live)
+
+    def _start(self, row: Campaign) -> Campaign | None:
+        """PROGRAMADA -> EM_ANDAMENTO with the audience snapshot, in one transaction."""
+        whatsapp_id = row.whatsapp_id or self._default_connection()
+        if whatsapp_id is None or row.contact_list_id is None:
+            reason = "no WhatsApp connection" if whatsapp_id is None else "no contact list"
+            self._pause(row.id, f"cannot start: {reason}")
+            return self.tenant.select(Campaign).where(Campaign.id == row.id).first()
+        messages = len(message_texts(row)) or 1
+        with db.atomic():
+            started = (
+                Campaign.update(
+                    status=EM_ANDAMENTO,
+                    started_at=utcnow(),
+                    whatsapp=whatsapp_id,
+                    updated_at=utcnow(),
+                )
+                .where((Campaign.id == row.id) & (Campaign.status == PROGRAMADA))
+                .execute()
+            )
+            if started:
+                total = batches.snapshot_audience(
+                    row.id, self.company_id, row.contact_list_id, messages
+                )
+                Campaign.update(total=total).where(Campaign.id == row.id).execute()
+        if started:
+            log.info(
+                "campaign started",
+                extra={"company_id": self.company_id, "campaign_id": row.id},
+            )
+        return self.tenant.select(Campaign).where(Campaign.id == row.id).first()
+
+    def _default_connection(self) -> int | None:
+        row = (
+            self.tenant.select(WhatsappConnection, WhatsappConnection.id)
+            .order_by(WhatsappConnection.is_default.desc(), WhatsappConnection.id)
+            .first()
+        )
+        return row.id if row else None
+
+    def _throttle(self, whatsapp_id: int):
+        ref = self.throttles.get(whatsapp_id)
+        if ref is None or not ref.is_alive():
+            ref = SessionThrottleActor.start(
+                self.company_id, whatsapp_id, self._pacing(whatsapp_id)
+            )
+            self.throttles[whatsapp_id] = ref
+        return ref.proxy()
+
+    def _pacing(self, whatsapp_id: int) -> PacingSettings:
+        with db.connection_context():
+            settings = get_settings(self.tenant)
+            connection = WhatsappConnection.get_or_none(WhatsappConnection.id == whatsapp_id)
+        caps = (connection.settings or {}) if connection else {}
+        return PacingSettings(
+            message_interval_s=float(settings["messageInterval"]),
+            jitter=float(settings["jitter"]),
+            longer_interval_after=int(settings["longerIntervalAfter"]),
+            greater_interval_s=float(settings["greaterInterval"]),
+            max_per_s=float(caps.get("messagesPerSecond", 80)),
+            daily_cap=int(caps.get("dailyLimit", 0) or 0),
+        )
+
+    def _pump(self, live: Live) -> None:
+        """Plan batches while the company's share of the budget allows and rows are due."""
+        from actors.delivery import deliver_batch
+
+        throttle = self._throttle(live.whatsapp_id)
+        while len(live.in_flight) < self.budget.per_company:
+            slots, next_at = throttle.slots(BATCH_SIZE, HORIZON_S).get(timeout=ASK_TIMEOUT_S)
+            if not slots:
+                live.wake_at = next_at
+                self.directory.wake(self.company_id, next_at)
+                return
+            planned = batches.plan_batch(
+                live.campaign_id, self.company_id, live.whatsapp_id, live.generation, slots
+            )
+            if planned is None:
+                throttle.give_back(len(slots))
+                self._maybe_finish(live)
+                return
+            batch_id, size = planned
+            if size < len(slots):
+                throttle.give_back(len(slots) - size)
+            live.in_flight.add(batch_id)
+            delay_ms = max(0, int((slots[0] - time.time()) * 1000))
+            deliver_batch.send_with_options(args=(batch_id,), delay=delay_ms or None)
+
+    def _maybe_finish(self, live: Live) -> None:
+        if live.in_flight:
+            return
+        open_rows = batches.open_rows(live.campaign_id)
+        if not open_rows:
+            finished = (
+                Campaign.update(status="FINALIZADA", completed_at=utcnow(), updated_at=utcnow())
+                .where((Campaign.id == live.campaign_id) & (Campaign.status == EM_ANDAMENTO))
+                .execute()
+            )
+            flags.clear_running(self._redis(), self.keys, live.campaign_id)
+            self.live.pop(live.campaign_id, None)
+            if finished:
+                log.info(
+                    "campaign finished",
+                    extra={"company_id": self.company_id, "campaign_id": live.campaign_id},
+                )
+            return
+        due_in = batches.next_due_in_s(live.campaign_id)
+        if due_in is not None:
+            live.wake_at = time.time() + max(due_in, 0.2)
+            self.directory.wake(self.company_id, live.wake_at)
+        elif open_rows.get("queued"):
+            # Rows in batches this actor does not track (planned before an engine restart): the
+            # clock re-sends stale batches; look again shortly.
+            live.wake_at = time.time() + 5.0
+            self.directory.wake(self.company_id, live.wake_at)
+
+    def _pause(self, campaign_id: int, reason: str) -> None:
+        Campaign.update(status=PAUSADA, pause_reason=reason, updated_at=utcnow()).where(
+            (Campaign.id == campaign_id) & (Campaign.status.in_((EM_ANDAMENTO, PROGRAMADA)))
+        ).execute()
+        flags.clear_running(self._redis(), self.keys, campaign_id)
+        self.live.pop(campaign_id, None)
+        log.warning(
+            "campaign paused",
+            extra={"company_id": self.company_id, "campaign_id": campaign_id, "reason": reason},
+        )
+
+    def _connection_lost(self, whatsapp_id: int, error: str) -> None:
+        """The provider refused our credentials: pause every campaign on the connection."""
+        with db.connection_context():
+            WhatsappConnection.update(status="DISCONNECTED", updated_at=utcnow()).where(
+                WhatsappConnection.id == whatsapp_id
+            ).execute()
+            for live in [c for c in self.live.values() if c.whatsapp_id == whatsapp_id]:
+                self._pause(live.campaign_id, f"connection {whatsapp_id} lost: {error}")
+
+    def _idle_check(self) -> None:
+        if not self.live:
+            self.directory.company_idle(self.company_id)

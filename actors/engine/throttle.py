@@ -1,0 +1,62 @@
+"""SessionThrottleActor: the pacing of one WhatsApp connection, shared by its campaigns."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import pykka
+
+from zapx.campaigns.pacing import Pacer, PacingSettings
+
+log = logging.getLogger("zapx.engine.throttle")
+
+
+class SessionThrottleActor(pykka.ThreadingActor):
+    """Owns one :class:`~zapx.campaigns.pacing.Pacer`; asked once per batch, never per message."""
+
+    def __init__(self, company_id: int, whatsapp_id: int, settings: PacingSettings):
+        super().__init__()
+        self.company_id = company_id
+        self.whatsapp_id = whatsapp_id
+        self.pacer = Pacer(settings)
+
+    def configure(self, settings: PacingSettings) -> None:
+        """New settings (edited campaign-settings or connection caps) from the next slot on."""
+        self.pacer.settings = settings
+
+    def slots(self, count: int, horizon_s: float) -> tuple[list[float], float]:
+        """``(send times, next free time)``, epoch seconds, for up to ``count`` messages.
+
+        Empty when the next free slot is beyond ``horizon_s``: the company plans again then,
+        instead of parking a batch in the queue for minutes. Slots returned are committed.
+        """
+        now = time.time()
+        if self.pacer.next_at > now + horizon_s:
+            return [], self.pacer.next_at
+        slots = self.pacer.slots(count, now, horizon_s)
+        return slots, self.pacer.next_at
+
+    def give_back(self, unused: int) -> None:
+        self.pacer.give_back(unused)
+
+    def throttled(self, retry_after_s: float | None) -> None:
+        """The provider pushed back: halve the rate now (fire-and-forget from the company)."""
+        self.pacer.throttle(time.time(), retry_after_s)
+        log.warning(
+            "connection throttled",
+            extra={
+                "company_id": self.company_id,
+                "whatsapp_id": self.whatsapp_id,
+                "rate_per_s": round(self.pacer.rate(time.time()), 3),
+            },
+        )
+
+    def state(self) -> dict:
+        now = time.time()
+        return {
+            "whatsappId": self.whatsapp_id,
+            "ratePerS": round(self.pacer.rate(now), 3),
+            "throttled": self.pacer.throttled,
+            "nextSlotInS": round(max(0.0, self.pacer.next_at - now), 3),
+        }
