@@ -1,0 +1,92 @@
+"""``/campaigns``: CRUD, commands (pause, resume, cancel, restart) and the report."""
+
+from __future__ import annotations
+
+import falcon
+
+from actors.inbox import engine_command
+from api.openapi import doc
+from api.resources.base import Resource, body, ident, no_content, page
+from zapx.campaigns import flags, report, service
+from zapx.redis import Keys
+
+
+class CampaignsResource(Resource):
+    def _notify(self, req, campaign_id: int) -> None:
+        """Tell the engine (fire-and-forget); the clock would also find scheduled starts."""
+        engine_command.send(
+            {
+                "kind": "campaign_changed",
+                "company_id": req.context.company_id,
+                "campaign_id": campaign_id,
+            }
+        )
+
+    @doc("Campaigns, 20 a page, newest first", paged=True)
+    def on_get(self, req, resp):
+        resp.media = service.campaigns_page(req.context.tenant, *page(req))
+
+    @doc("Every campaign", returns="array")
+    def on_get_list(self, req, resp):
+        resp.media = service.campaigns_all(req.context.tenant)
+
+    @doc(
+        "Create a campaign (scheduledAt makes it PROGRAMADA)",
+        body=service.CAMPAIGN_FIELDS,
+        status=201,
+    )
+    def on_post(self, req, resp):
+        created = service.create_campaign(req.context.tenant, body(req))
+        if created["status"] == "PROGRAMADA":
+            self._notify(req, created["id"])
+        resp.media = created
+        resp.status = falcon.HTTP_201
+
+    @doc("One campaign")
+    def on_get_item(self, req, resp, id):
+        resp.media = service.get_campaign(req.context.tenant, ident(id))
+
+    @doc("Update a campaign (only INATIVA, PROGRAMADA or CANCELADA)", body=service.CAMPAIGN_FIELDS)
+    def on_put_item(self, req, resp, id):
+        updated = service.update_campaign(req.context.tenant, ident(id), body(req))
+        self._notify(req, updated["id"])
+        resp.media = updated
+
+    @doc("Delete a campaign (not while EM_ANDAMENTO)", status=204)
+    def on_delete_item(self, req, resp, id):
+        campaign_id = ident(id)
+        service.delete_campaign(req.context.tenant, campaign_id)
+        flags.clear_running(self.deps.redis, Keys(self.deps.config.redis_prefix), campaign_id)
+        no_content(resp)
+
+    @doc("Counts by status, confirmations, send rate and estimated end")
+    def on_get_report(self, req, resp, id):
+        resp.media = report.campaign_report(req.context.tenant, ident(id))
+
+    def _command(self, req, resp, id, name):
+        campaign_id = ident(id)
+        row = service.command(req.context.tenant, campaign_id, name, reason="paused by a user")
+        keys = Keys(self.deps.config.redis_prefix)
+        if row.status == "EM_ANDAMENTO":
+            flags.set_running(self.deps.redis, keys, row.id, row.generation)
+        else:
+            # Cleared here, before the engine hears of it: workers stop within one message.
+            flags.clear_running(self.deps.redis, keys, row.id)
+        self._notify(req, row.id)
+        no_content(resp)
+
+    @doc("Pause a running campaign (sending stops within one message)", status=204)
+    def on_post_pause(self, req, resp, id):
+        self._command(req, resp, id, "pause")
+
+    @doc("Resume a paused campaign", status=204)
+    def on_post_resume(self, req, resp, id):
+        self._command(req, resp, id, "resume")
+
+    @doc("Cancel a campaign (what was not sent stays unsent)", status=204)
+    def on_post_cancel(self, req, resp, id):
+        self._command(req, resp, id, "cancel")
+
+    @doc("Restart a cancelled campaign: send what was not sent", status=204)
+    def on_post_restart(self, req, resp, id):
+        self._command(req, resp, id, "restart")
