@@ -29,9 +29,12 @@ class OpenApiResource(Resource):
     auth_required = False
     uses_db = False
 
+    path = "/openapi.json"
+
     def __init__(self, deps: Deps, routes: list):
         super().__init__(deps)
-        self.spec = build(routes, zapx.__version__)
+        # The document describes every other route and itself.
+        self.spec = build([*routes, (self.path, self, None)], zapx.__version__)
 
     @doc("This OpenAPI document", public=True)
     def on_get(self, req, resp):
@@ -69,7 +72,7 @@ def routes(deps: Deps) -> list[tuple[str, object, str | None]]:
         ("/whatsapp", whatsapps, "list"),
         ("/whatsapp/{id}", whatsapps, "item"),
     ]
-    table.append(("/openapi.json", OpenApiResource(deps, table), None))
+    table.append((OpenApiResource.path, OpenApiResource(deps, table), None))
     return table
 
 

@@ -51,7 +51,7 @@ class BodyLimit:
         limit = getattr(resource, "max_body", None) or self.max_bytes
         length = req.content_length
         if length is not None and length > limit:
-            raise falcon.HTTPPayloadTooLarge(
+            raise falcon.HTTPContentTooLarge(
                 description=f"request body is {length} bytes; the limit is {limit} bytes"
             )
         if length is None and req.method in ("POST", "PUT", "PATCH"):

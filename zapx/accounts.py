@@ -10,7 +10,7 @@ from zapx import auth
 from zapx.db import Company, Tenant, User, db, utcnow
 from zapx.errors import AuthError, Conflict, Forbidden, LimitExceeded, NotFound, ValidationError
 from zapx.paging import paginate
-from zapx.text import like_pattern
+from zapx.text import folded, like_pattern
 from zapx.validation import Field, parse
 
 
@@ -137,7 +137,7 @@ def list_companies(principal: auth.Principal, search: str | None, number: int) -
     require_super(principal)
     query = Company.select().order_by(Company.name, Company.id)
     if search:
-        query = query.where(Company.name.ilike(like_pattern(search)))
+        query = query.where(folded(Company.name) % like_pattern(search))
     return paginate(query, number, company_dict)
 
 
@@ -200,7 +200,7 @@ def list_users(principal: auth.Principal, search: str | None, number: int) -> di
     query = Tenant(principal.company_id).select(User).order_by(User.name, User.id)
     if search:
         pattern = like_pattern(search)
-        query = query.where(User.name.ilike(pattern) | User.email.ilike(pattern))
+        query = query.where((folded(User.name) % pattern) | User.email.ilike(pattern))
     return paginate(query, number, user_dict)
 
 

@@ -12,7 +12,7 @@ from peewee import EXCLUDED
 
 from zapx.db import CampaignSetting, Tenant, db, utcnow
 from zapx.errors import ValidationError
-from zapx.validation import Field, parse
+from zapx.validation import Field, parse, text_problem
 
 BUILTIN_VARIABLES = ("nome", "name", "numero", "email", "condominio", "endereco", "cargo")
 _VAR_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
@@ -38,6 +38,9 @@ def _variables(value: list) -> list[dict[str, str]]:
                 f"variables[{i}].value must be a string of at most 4096 characters",
                 field="variables",
             )
+        problem = text_problem(val)
+        if problem:
+            raise ValidationError(f"variables[{i}].value {problem}", field="variables")
         if key in seen:
             raise ValidationError(f"variables has a duplicate key {key!r}", field="variables")
         seen.add(key)

@@ -62,7 +62,9 @@ def _int(lo: int, hi: int):
 def _url(*schemes: str):
     def parse(raw: str) -> str:
         parts = urlparse(raw)
-        if parts.scheme not in schemes or not parts.hostname:
+        # A unix socket URL (unix:///path/to/socket) names a path instead of a host.
+        located = parts.path.startswith("/") if parts.scheme == "unix" else parts.hostname
+        if parts.scheme not in schemes or not located:
             raise ValueError(f"must look like {schemes[0]}://host[:port]/..., got {raw!r}")
         try:
             parts.port  # noqa: B018 - raises ValueError on a non-numeric port

@@ -14,7 +14,7 @@ from peewee import IntegrityError, fn
 from zapx.db import CONNECTION_STATUSES, PROVIDERS, Company, Tenant, WhatsappConnection, db, utcnow
 from zapx.errors import Conflict, LimitExceeded, NotFound, ValidationError
 from zapx.paging import paginate
-from zapx.text import like_pattern
+from zapx.text import folded, like_pattern
 from zapx.validation import Field, parse
 
 #: Meta's messaging tiers: unique users per 24 h (0 = unlimited).
@@ -136,7 +136,7 @@ def _clear_default(tenant: Tenant, keep_id: int | None) -> None:
 def connections_page(tenant: Tenant, search: str | None, number: int) -> dict:
     query = tenant.select(WhatsappConnection).order_by(WhatsappConnection.name)
     if search and search.strip():
-        query = query.where(WhatsappConnection.name.ilike(like_pattern(search)))
+        query = query.where(folded(WhatsappConnection.name) % like_pattern(search))
     return paginate(query, number, connection_dict)
 
 

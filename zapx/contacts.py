@@ -12,8 +12,8 @@ from peewee import IntegrityError, fn
 from zapx.db import Contact, ContactList, ContactListItem, Tenant, db, utcnow
 from zapx.errors import Conflict, ValidationError
 from zapx.numbers import normalize_number
-from zapx.paging import paginate
-from zapx.text import like_pattern, search_text
+from zapx.paging import paginate, paginate_matches
+from zapx.text import folded, like_pattern, search_text
 from zapx.validation import Field, extra_info, parse, positive_id
 
 
@@ -108,10 +108,18 @@ def _duplicate(number: str, where: str) -> Conflict:
 # --- contacts ----------------------------------------------------------------------------------
 
 
-def contacts_page(tenant: Tenant, search: str | None, number: int) -> dict:
+def contacts_query(tenant: Tenant, search: str | None):
+    """The ordered query behind :func:`contacts_page` (also what the benchmark EXPLAINs)."""
     query = tenant.select(Contact).order_by(Contact.name, Contact.id)
     if search and search.strip():
         query = query.where(Contact.search % like_pattern(search))
+    return query
+
+
+def contacts_page(tenant: Tenant, search: str | None, number: int) -> dict:
+    query = contacts_query(tenant, search)
+    if search and search.strip():
+        return paginate_matches(query, number, contact_dict)
     return paginate(query, number, contact_dict)
 
 
@@ -173,7 +181,7 @@ def lists_page(tenant: Tenant, search: str | None, number: int) -> dict:
     query = tenant.select(ContactList, ContactList, _items_count())
     query = query.order_by(ContactList.name, ContactList.id)
     if search and search.strip():
-        query = query.where(ContactList.name.ilike(like_pattern(search)))
+        query = query.where(folded(ContactList.name) % like_pattern(search))
     return paginate(query, number, lambda cl: list_dict(cl, cl.contacts_count))
 
 
@@ -264,8 +272,10 @@ def update_item(tenant: Tenant, item_id: int, body: object, region: str) -> dict
     data = _person(body, region, schema=ITEM_FIELDS, partial=True)
     with db.atomic():
         row = tenant.get(ContactListItem, item_id, label="ContactListItem")
-        if isinstance(body, dict) and body.get("contactListId") not in (None, row.contact_list_id):
-            data["contact_list"] = _own_list(tenant, body["contactListId"]).id
+        if isinstance(body, dict) and body.get("contactListId") is not None:
+            list_id = positive_id(body["contactListId"], "contactListId")
+            if list_id != row.contact_list_id:
+                data["contact_list"] = _own_list(tenant, list_id).id
         data = _with_search(data, row)
         try:
             with db.atomic():

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import unicodedata
 
+from peewee import fn
+
 
 def fold(text: str) -> str:
     """``"João Condomínio"`` -> ``"joao condominio"``: strip accents, lower-case."""
@@ -23,3 +25,17 @@ def like_pattern(term: str) -> str:
     folded = fold(term.strip())
     escaped = folded.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
+
+
+# Latin letters with accents, and what ``fold`` makes of each (one character each).
+_ACCENTED = "ÀÁÂÃÄÅàáâãäåÇçÈÉÊËèéêëÌÍÎÏìíîïÑñÒÓÔÕÖòóôõöÙÚÛÜùúûüÝýÿ"
+_PLAIN = fold(_ACCENTED)
+assert len(_PLAIN) == len(_ACCENTED)
+
+
+def folded(column):
+    """SQL for ``column`` folded like :func:`fold` (Latin accents), to match a ``like_pattern``.
+
+    For name columns without a ``search`` copy: ``folded(Model.name) % like_pattern(term)``.
+    """
+    return fn.lower(fn.translate(column, _ACCENTED, _PLAIN))

@@ -48,6 +48,17 @@ class Field:
         return self.attr or self.name
 
 
+def text_problem(value: str) -> str | None:
+    """Why ``value`` cannot be stored as PostgreSQL text or jsonb, or None when it can."""
+    if "\x00" in value:
+        return "must not contain NUL characters"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "must be valid Unicode text (no unpaired surrogates)"
+    return None
+
+
 def _check(field: Field, value: Any) -> Any:
     name = field.name
     if value is None:
@@ -57,7 +68,8 @@ def _check(field: Field, value: Any) -> Any:
     kind = field.type
     if kind is float:
         ok = isinstance(value, int | float) and not isinstance(value, bool)
-        if ok and not math.isfinite(value):
+        # Only floats can be NaN/inf (math.isfinite overflows on a huge int, e.g. 10**400).
+        if ok and isinstance(value, float) and not math.isfinite(value):
             ok = False
     elif kind is int:
         ok = isinstance(value, int) and not isinstance(value, bool)
@@ -68,8 +80,9 @@ def _check(field: Field, value: Any) -> Any:
     if kind is str:
         if field.strip:
             value = value.strip()
-        if "\x00" in value:
-            raise ValidationError(f"{name} must not contain NUL characters", field=name)
+        problem = text_problem(value)
+        if problem:
+            raise ValidationError(f"{name} {problem}", field=name)
     if kind in (str, list, dict):
         if field.max_len is not None and len(value) > field.max_len:
             unit = "characters" if kind is str else "items"
@@ -111,7 +124,7 @@ def parse(body: Any, schema: tuple[Field, ...], *, partial: bool = False) -> dic
 
 def positive_id(value: Any, name: str) -> int:
     """An id from a URL or body: a positive 32-bit integer (digits in a string allowed)."""
-    if isinstance(value, str) and value.isdigit() and len(value) <= 10:
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 10:
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**31:
         raise ValidationError(f"{name} must be a positive integer id", field=name)
@@ -137,6 +150,10 @@ def extra_info(value: list) -> list[dict[str, str]]:
                 f"extraInfo[{i}].value must be a string of at most 1000 characters",
                 field="extraInfo",
             )
+        for part, text in (("name", name), ("value", val)):
+            problem = text_problem(text)
+            if problem:
+                raise ValidationError(f"extraInfo[{i}].{part} {problem}", field="extraInfo")
         if name.strip() in seen:
             raise ValidationError(f"extraInfo has a duplicate name {name!r}", field="extraInfo")
         seen.add(name.strip())

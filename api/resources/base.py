@@ -10,7 +10,7 @@ import redis
 from zapx.config import Config
 from zapx.errors import ValidationError
 from zapx.paging import page_number
-from zapx.validation import positive_id
+from zapx.validation import positive_id, text_problem
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,7 +38,10 @@ class Resource:
 
 def body(req: falcon.Request) -> object:
     """The decoded JSON body; malformed or missing JSON is a 400 from Falcon's media handler."""
-    return req.get_media()
+    try:
+        return req.get_media()
+    except RecursionError:
+        raise ValidationError("request body is nested too deeply") from None
 
 
 def ident(raw: str, name: str = "id") -> int:
@@ -51,6 +54,9 @@ def page(req: falcon.Request) -> tuple[str | None, int]:
     search = req.get_param("searchParam")
     if search is not None and len(search) > 200:
         raise ValidationError("searchParam must be at most 200 characters", field="searchParam")
+    problem = text_problem(search) if search is not None else None
+    if problem:
+        raise ValidationError(f"searchParam {problem}", field="searchParam")
     return search, page_number(req.get_param("pageNumber"))
 
 

@@ -12,13 +12,18 @@ from peewee import ModelSelect
 from zapx.errors import NotFound
 
 
+def _is_id(value) -> bool:
+    """A possible primary key: an ``int`` (not a ``bool``) that fits a PostgreSQL ``serial``."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**31
+
+
 class Tenant:
     """Company-scoped queries. ``company_id`` comes from the authenticated request only."""
 
     __slots__ = ("company_id",)
 
     def __init__(self, company_id: int):
-        if not isinstance(company_id, int) or company_id <= 0:
+        if isinstance(company_id, bool) or not isinstance(company_id, int) or company_id <= 0:
             raise ValueError(f"a tenant needs a positive company id, got {company_id!r}")
         self.company_id = company_id
 
@@ -32,7 +37,7 @@ class Tenant:
     def get(self, model, object_id, *, label: str | None = None):
         """The row ``object_id`` of ``model`` in this company, or :class:`NotFound`."""
         row = None
-        if isinstance(object_id, int) and 0 < object_id < 2**31:
+        if _is_id(object_id):
             row = self.select(model).where(model.id == object_id).first()
         if row is None:
             raise NotFound(f"{label or model.__name__} {object_id} not found")
@@ -40,11 +45,13 @@ class Tenant:
 
     def update(self, model, object_id, **values) -> int:
         """Update one row of this company; NotFound when it is not ours."""
-        count = (
-            model.update(**values)
-            .where((model.id == object_id) & (model.company == self.company_id))
-            .execute()
-        )
+        count = 0
+        if _is_id(object_id):  # anything else would be a database error, not a NotFound
+            count = (
+                model.update(**values)
+                .where((model.id == object_id) & (model.company == self.company_id))
+                .execute()
+            )
         if not count:
             raise NotFound(f"{model.__name__} {object_id} not found")
         return count
@@ -52,7 +59,7 @@ class Tenant:
     def delete(self, model, object_id, *, label: str | None = None) -> None:
         """Delete one row of this company; NotFound when it is not ours."""
         count = 0
-        if isinstance(object_id, int) and 0 < object_id < 2**31:
+        if _is_id(object_id):
             count = (
                 model.delete()
                 .where((model.id == object_id) & (model.company == self.company_id))

@@ -1,0 +1,142 @@
+"""``/contact-list-items`` and ``/contact-list-items/list``."""
+
+from __future__ import annotations
+
+from tests.api.helpers import assert_error, counts, phone, row, snapshot
+from zapx.db import ContactListItem, db
+
+
+def _list(client, acct, name="Lista") -> int:
+    resp = client.simulate_post("/contact-lists", json={"name": name}, headers=acct.headers)
+    assert resp.status_code == 201, resp.text
+    return resp.json["id"]
+
+
+def _item(client, acct, list_id, **fields):
+    body = {"name": "Item", "number": phone(), "contactListId": list_id} | fields
+    return client.simulate_post("/contact-list-items", json=body, headers=acct.headers)
+
+
+def test_item_crud(client, alice):
+    h = alice.headers
+    list_id = _list(client, alice)
+    resp = _item(
+        client,
+        alice,
+        str(list_id),  # digits in a string are accepted too
+        name="Zé Ninguém",
+        number="21 2345-6789",
+        email="ZE@x.test",
+        extraInfo=[{"name": "apto", "value": "101"}],
+    )
+    assert resp.status_code == 201, resp.text
+    item = resp.json
+    assert item["contactListId"] == list_id
+    assert item["number"] == "552123456789"
+    assert item["email"] == "ze@x.test"
+    assert item["isWhatsappValid"] is None  # unknown until checked
+    assert item["companyId"] == alice.company_id
+    url = f"/contact-list-items/{item['id']}"
+    assert client.simulate_get(url, headers=h).json == item
+
+    resp = client.simulate_put(url, json={"isWhatsappValid": True, "cargo": "Zelador"}, headers=h)
+    assert resp.status_code == 200
+    assert resp.json["isWhatsappValid"] is True and resp.json["cargo"] == "Zelador"
+    assert resp.json["name"] == "Zé Ninguém"
+
+    assert client.simulate_delete(url, headers=h).status_code == 204
+    assert row(ContactListItem, item["id"]) is None
+    assert_error(client.simulate_get(url, headers=h), 404, "ERR_NOT_FOUND")
+
+
+def test_duplicate_number_in_a_list_is_409_but_fine_in_another(client, alice):
+    first, second = _list(client, alice, "One"), _list(client, alice, "Two")
+    assert _item(client, alice, first, number="11987654321").status_code == 201
+    before = counts()
+    resp = _item(client, alice, first, number="+55 11 98765-4321")
+    assert_error(resp, 409, "ERR_CONFLICT", field="number", contains="5511987654321")
+    assert counts() == before
+    assert _item(client, alice, second, number="11987654321").status_code == 201
+
+
+def test_moving_an_item_between_lists(client, alice):
+    first, second = _list(client, alice, "One"), _list(client, alice, "Two")
+    item = _item(client, alice, first, number="11987654321").json
+    clash = _item(client, alice, second, number="11987654321").json
+    url = f"/contact-list-items/{item['id']}"
+    # Into a list that already has the number: 409, nothing moved.
+    before = snapshot()
+    resp = client.simulate_put(url, json={"contactListId": second}, headers=alice.headers)
+    assert_error(resp, 409, "ERR_CONFLICT", field="number")
+    assert snapshot() == before
+    # Free the number, then the move goes through.
+    client.simulate_delete(f"/contact-list-items/{clash['id']}", headers=alice.headers)
+    resp = client.simulate_put(url, json={"contactListId": second}, headers=alice.headers)
+    assert resp.status_code == 200 and resp.json["contactListId"] == second
+    # Sending the current list back (as Whaticket does) is not a move.
+    resp = client.simulate_put(url, json=resp.json | {"name": "Same"}, headers=alice.headers)
+    assert resp.status_code == 200 and resp.json["contactListId"] == second
+
+
+def test_unknown_list_is_404_and_writes_nothing(client, alice):
+    before = counts()
+    assert_error(_item(client, alice, 999999), 404, "ERR_NOT_FOUND", contains="999999")
+    resp = client.simulate_get(
+        "/contact-list-items", params={"contactListId": 999999}, headers=alice.headers
+    )
+    assert_error(resp, 404, "ERR_NOT_FOUND")
+    assert counts() == before
+
+
+def test_filter_pagination_and_search(client, alice):
+    first, second = _list(client, alice, "One"), _list(client, alice, "Two")
+    with db.connection_context(), db.atomic():
+        for i in range(22):
+            ContactListItem.create(
+                company=alice.company_id,
+                contact_list=first,
+                name=f"Item {i:02d}",
+                number=f"55119{i:08d}",
+                search=f"item {i:02d} 55119{i:08d}",
+            )
+    assert _item(client, alice, second, name="Conceição").status_code == 201
+    h = alice.headers
+    everything = client.simulate_get("/contact-list-items", headers=h).json
+    assert everything["count"] == 23 and everything["hasMore"] is True
+
+    params = {"contactListId": str(first)}
+    page1 = client.simulate_get("/contact-list-items", params=params, headers=h).json
+    assert (len(page1["records"]), page1["count"], page1["hasMore"]) == (20, 22, True)
+    page2 = client.simulate_get(
+        "/contact-list-items", params=params | {"pageNumber": "2"}, headers=h
+    ).json
+    assert (len(page2["records"]), page2["count"], page2["hasMore"]) == (2, 22, False)
+    assert {r["contactListId"] for r in page1["records"] + page2["records"]} == {first}
+
+    found = client.simulate_get(
+        "/contact-list-items", params={"searchParam": "CONCEICAO"}, headers=h
+    ).json
+    assert [r["name"] for r in found["records"]] == ["Conceição"]
+    none = client.simulate_get(
+        "/contact-list-items",
+        params={"searchParam": "conceicao", "contactListId": first},
+        headers=h,
+    ).json
+    assert none["records"] == []
+    digits = client.simulate_get(
+        "/contact-list-items", params={"searchParam": "00000007"}, headers=h
+    ).json
+    assert [r["name"] for r in digits["records"]] == ["Item 07"]
+
+    listed = client.simulate_get("/contact-list-items/list", params=params, headers=h).json
+    assert len(listed) == 22 and {r["contactListId"] for r in listed} == {first}
+    assert len(client.simulate_get("/contact-list-items/list", headers=h).json) == 23
+
+
+def test_item_requires_a_list(client, alice):
+    before = counts()
+    resp = client.simulate_post(
+        "/contact-list-items", json={"name": "x", "number": phone()}, headers=alice.headers
+    )
+    assert_error(resp, 400, "ERR_VALIDATION", field="contactListId", contains="required")
+    assert counts() == before

@@ -1,0 +1,195 @@
+"""``/whatsapps`` and the ``/whatsapp`` alias: providers, secrets, the default, plan limits."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.api.helpers import assert_error, counts, row, snapshot
+from zapx.db import WhatsappConnection
+
+CLOUD = {
+    "phoneNumberId": "1234567890",
+    "accessToken": "EAAG-very-secret-access-token",
+    "appSecret": "app-secret-value",
+    "verifyToken": "verify-token-value",
+}
+SECRETS = ("EAAG-very-secret-access-token", "app-secret-value", "verify-token-value")
+
+
+def _create(client, acct, name="Main", **fields):
+    return client.simulate_post("/whatsapps", json={"name": name} | fields, headers=acct.headers)
+
+
+def test_sandbox_connection_by_default(client, alice, config):
+    resp = _create(client, alice)
+    assert resp.status_code == 201, resp.text
+    conn = resp.json
+    assert conn["provider"] == "sandbox"
+    assert conn["status"] == "CONNECTED"
+    assert conn["isDefault"] is True  # the first connection is the default
+    assert conn["settings"]["baseUrl"] == f"http://{config.sandbox_bind}"
+    assert conn["secretsSet"] == ["accessToken"]
+    assert "accessToken" not in conn["settings"]
+    assert conn["companyId"] == alice.company_id
+
+
+def test_secrets_are_never_returned(client, alice):
+    resp = _create(client, alice, provider="cloud", settings=CLOUD, number="5511999990000")
+    assert resp.status_code == 201, resp.text
+    conn = resp.json
+    assert conn["secretsSet"] == ["accessToken", "appSecret", "verifyToken"]
+    assert conn["settings"] == {
+        "phoneNumberId": "1234567890",
+        "apiVersion": "v21.0",
+        "baseUrl": "https://graph.facebook.com",
+        "messagesPerSecond": 80,
+    }
+    stored = row(WhatsappConnection, conn["id"])["settings"]
+    assert stored["accessToken"] == CLOUD["accessToken"]  # stored, just not shown
+    h = alice.headers
+    responses = {
+        "create": resp,
+        "page": client.simulate_get("/whatsapps", headers=h),
+        "list": client.simulate_get("/whatsapps/list", headers=h),
+        "alias list": client.simulate_get("/whatsapp", headers=h),
+        "get": client.simulate_get(f"/whatsapps/{conn['id']}", headers=h),
+        "alias get": client.simulate_get(f"/whatsapp/{conn['id']}", headers=h),
+        "put": client.simulate_put(f"/whatsapps/{conn['id']}", json={"name": "Renamed"}, headers=h),
+        "alias put": client.simulate_put(
+            f"/whatsapp/{conn['id']}", json={"settings": {"apiVersion": "v22.0"}}, headers=h
+        ),
+    }
+    for label, r in responses.items():
+        assert r.status_code in (200, 201), (label, r.text)
+        for secret in SECRETS:
+            assert secret not in r.text, label
+        for record in r.json.get("records", []) if isinstance(r.json, dict) else r.json:
+            assert "accessToken" not in record["settings"], label
+    assert responses["alias put"].json["secretsSet"] == ["accessToken", "appSecret", "verifyToken"]
+
+
+def test_secrets_are_kept_when_a_put_omits_them(client, alice):
+    conn = _create(client, alice, provider="cloud", settings=CLOUD).json
+    url = f"/whatsapps/{conn['id']}"
+    # Whaticket sends back what it got: settings without secrets, plus read-only keys.
+    resp = client.simulate_put(
+        url,
+        json=conn | {"settings": conn["settings"] | {"wabaId": "waba-1"}},
+        headers=alice.headers,
+    )
+    assert resp.status_code == 200, resp.text
+    stored = row(WhatsappConnection, conn["id"])["settings"]
+    assert {k: stored[k] for k in ("accessToken", "appSecret", "verifyToken")} == {
+        k: CLOUD[k] for k in ("accessToken", "appSecret", "verifyToken")
+    }
+    assert stored["wabaId"] == "waba-1"
+    # A new secret replaces the old one.
+    resp = client.simulate_put(
+        url, json={"settings": {"accessToken": "rotated-token"}}, headers=alice.headers
+    )
+    assert resp.status_code == 200
+    assert "rotated-token" not in resp.text
+    assert row(WhatsappConnection, conn["id"])["settings"]["accessToken"] == "rotated-token"
+
+
+def test_changing_provider_does_not_carry_secrets_over(client, alice):
+    conn = _create(client, alice, provider="cloud", settings=CLOUD).json
+    url = f"/whatsapps/{conn['id']}"
+    before = snapshot()
+    resp = client.simulate_put(url, json={"provider": "evolution"}, headers=alice.headers)
+    assert_error(resp, 400, "ERR_VALIDATION", field="settings")
+    assert snapshot() == before
+    resp = client.simulate_put(
+        url,
+        json={
+            "provider": "evolution",
+            "settings": {"baseUrl": "https://evo.test/", "instance": "i1", "apiKey": "evo-key"},
+        },
+        headers=alice.headers,
+    )
+    assert resp.status_code == 200, resp.text
+    assert resp.json["secretsSet"] == ["apiKey"]
+    assert resp.json["settings"]["baseUrl"] == "https://evo.test"
+    stored = row(WhatsappConnection, conn["id"])["settings"]
+    assert "accessToken" not in stored and stored["apiKey"] == "evo-key"
+
+
+def test_unknown_provider_settings_are_400(client, alice):
+    before = snapshot()
+    resp = _create(client, alice, provider="cloud", settings=CLOUD | {"token": "x", "foo": 1})
+    body = assert_error(resp, 400, "ERR_VALIDATION", field="settings")
+    assert "foo, token" in body["message"] and "cloud" in body["message"]
+    assert snapshot() == before
+
+
+def test_only_one_default(client, alice):
+    first = _create(client, alice, "First").json
+    second = _create(client, alice, "Second").json
+    assert (first["isDefault"], second["isDefault"]) == (True, False)
+    third = _create(client, alice, "Third", isDefault=True).json
+    assert third["isDefault"] is True
+    h = alice.headers
+    defaults = [
+        w["name"] for w in client.simulate_get("/whatsapp", headers=h).json if w["isDefault"]
+    ]
+    assert defaults == ["Third"]
+    resp = client.simulate_put(f"/whatsapps/{first['id']}", json={"isDefault": True}, headers=h)
+    assert resp.status_code == 200
+    defaults = [
+        w["name"] for w in client.simulate_get("/whatsapp", headers=h).json if w["isDefault"]
+    ]
+    assert defaults == ["First"]
+
+
+def test_duplicate_name_is_409(client, alice, bob):
+    assert _create(client, alice, "Main").status_code == 201
+    other = _create(client, alice, "Other").json
+    before = snapshot()
+    assert_error(_create(client, alice, "Main"), 409, "ERR_CONFLICT", field="name")
+    resp = client.simulate_put(
+        f"/whatsapps/{other['id']}", json={"name": "Main"}, headers=alice.headers
+    )
+    assert_error(resp, 409, "ERR_CONFLICT", field="name")
+    assert snapshot() == before
+    assert _create(client, bob, "Main").status_code == 201
+
+
+def test_pages_and_search(client, account):
+    acct = account("many", max_connections=30)
+    for i in range(21):
+        assert _create(client, acct, f"Conexão {i:02d}").status_code == 201
+    h = acct.headers
+    page1 = client.simulate_get("/whatsapps", headers=h).json
+    assert (len(page1["records"]), page1["count"], page1["hasMore"]) == (20, 21, True)
+    page2 = client.simulate_get("/whatsapps", params={"pageNumber": 2}, headers=h).json
+    assert (len(page2["records"]), page2["count"], page2["hasMore"]) == (1, 21, False)
+    found = client.simulate_get("/whatsapps", params={"searchParam": "conexão 1"}, headers=h).json
+    assert found["count"] == 10
+    # Accents and case do not matter, either way round.
+    for term, count in (("CONEXAO 2", 1), ("conexão 0", 10), ("Conexao", 21)):
+        found = client.simulate_get("/whatsapps", params={"searchParam": term}, headers=h).json
+        assert found["count"] == count, term
+    assert len(client.simulate_get("/whatsapps/list", headers=h).json) == 21
+
+
+@pytest.mark.parametrize("limit", [0, 2])
+def test_max_connections_reached_is_403_plan_limit(client, account, limit):
+    acct = account("small", max_connections=limit)
+    for i in range(limit):
+        assert _create(client, acct, f"W{i}").status_code == 201
+    before = counts()
+    resp = _create(client, acct, "One too many")
+    body = assert_error(resp, 403, "ERR_PLAN_LIMIT")
+    assert body["message"] == (f"the plan allows {limit} connections and the company has {limit}")
+    assert counts() == before
+
+
+def test_delete_connection(client, alice):
+    conn = _create(client, alice).json
+    assert (
+        client.simulate_delete(f"/whatsapp/{conn['id']}", headers=alice.headers).status_code == 204
+    )
+    assert row(WhatsappConnection, conn["id"]) is None
+    assert_error(
+        client.simulate_get(f"/whatsapps/{conn['id']}", headers=alice.headers), 404, "ERR_NOT_FOUND"
+    )

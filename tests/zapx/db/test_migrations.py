@@ -1,0 +1,272 @@
+"""migrations/ against zapx.db.models: the migrated schema must equal the one the models describe.
+
+Two fresh databases of the test's own: M is built by ``zapx.db.migrate`` (what production runs),
+D by ``create_tables(MODELS)`` plus ``EXTRA_INDEXES`` and the two extensions. Their catalogs
+(columns, indexes, constraints) are compared table by table.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import re
+import threading
+import uuid
+
+import pytest
+from playhouse.migrations import Runner
+from playhouse.postgres_ext import PooledPostgresqlExtDatabase, PostgresqlExtDatabase
+
+from migrations import DIRECTORY
+from zapx.db import EXTRA_INDEXES, MODELS, drop_database, ensure_database, migrate
+from zapx.db.database import connect_params
+from zapx.db.migrate import status
+
+#: The table where peewee's migration Runner records what it applied (not part of the models).
+BOOKKEEPING = inspect.signature(Runner).parameters["table_name"].default
+EXTENSIONS = ("pg_trgm", "btree_gin")
+MODEL_TABLES = {m._meta.table_name for m in MODELS}
+
+
+def _url(name: str) -> str:
+    base = os.environ.get("TEST_DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/"
+    return base.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture(scope="module")
+def fresh_database():
+    """Factory: ``fresh_database(pooled=False)`` -> a peewee database on a new, empty database.
+
+    Every database made here is dropped at the end of the module, whatever happened.
+    """
+    made: list[tuple[str, object]] = []
+
+    def make(pooled: bool = False):
+        url = _url(f"zapx_test_schema_{uuid.uuid4().hex[:12]}")
+        assert ensure_database(url) is True
+        params = connect_params(url)
+        name = params.pop("database")
+        cls = PooledPostgresqlExtDatabase if pooled else PostgresqlExtDatabase
+        database = cls(name, autoconnect=False, **params)
+        made.append((url, database))
+        return database
+
+    try:
+        yield make
+    finally:
+        for url, database in made:
+            try:
+                if hasattr(database, "close_all"):
+                    database.close_all()
+                else:
+                    database.close()
+            finally:
+                drop_database(url)
+
+
+def _normalise_default(default: str | None) -> str | None:
+    if default is None:
+        return None
+    return re.sub(r"nextval\('[^']+'::regclass\)", "nextval(<sequence>)", default)
+
+
+def catalog(database) -> dict:
+    """``{table: {"columns": ..., "indexes": ..., "constraints": ...}}`` of the public schema."""
+    out: dict[str, dict[str, dict]] = {}
+
+    def table(name: str) -> dict:
+        return out.setdefault(name, {"columns": {}, "indexes": {}, "constraints": {}})
+
+    with database.connection_context():
+        for (
+            name,
+            column,
+            data_type,
+            udt,
+            length,
+            precision,
+            nullable,
+            default,
+        ) in database.execute_sql(
+            "SELECT table_name, column_name, data_type, udt_name, character_maximum_length, "
+            "numeric_precision, is_nullable, column_default "
+            "FROM information_schema.columns WHERE table_schema = 'public'"
+        ).fetchall():
+            table(name)["columns"][column] = (
+                data_type,
+                udt,
+                length,
+                precision,
+                nullable,
+                _normalise_default(default),
+            )
+        for name, index, definition in database.execute_sql(
+            "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'"
+        ).fetchall():
+            table(name)["indexes"][index] = definition
+        for name, constraint, kind, definition in database.execute_sql(
+            "SELECT conrelid::regclass::text, conname, contype, pg_get_constraintdef(oid) "
+            "FROM pg_constraint WHERE connamespace = 'public'::regnamespace "
+            "AND contype IN ('p', 'u', 'f', 'c', 'x')"
+        ).fetchall():
+            table(name)["constraints"][constraint] = (kind, definition)
+        extensions = {
+            row[0] for row in database.execute_sql("SELECT extname FROM pg_extension").fetchall()
+        }
+    out.pop(BOOKKEEPING, None)
+    return {"tables": out, "extensions": extensions & set(EXTENSIONS)}
+
+
+def differences(migrated: dict, modelled: dict) -> list[str]:
+    """Human-readable differences between two catalogs; empty when they agree."""
+    diffs = []
+    if migrated["extensions"] != modelled["extensions"]:
+        diffs.append(f"extensions: {migrated['extensions']} != {modelled['extensions']}")
+    a, b = migrated["tables"], modelled["tables"]
+    for name in sorted(a.keys() | b.keys()):
+        if name not in a or name not in b:
+            diffs.append(f"table {name}: only in {'migrations' if name in a else 'models'}")
+            continue
+        for part in ("columns", "indexes", "constraints"):
+            x, y = a[name][part], b[name][part]
+            for key in sorted(x.keys() | y.keys()):
+                if x.get(key) != y.get(key):
+                    diffs.append(
+                        f"{name} {part} {key}: migrations {x.get(key)!r} / models {y.get(key)!r}"
+                    )
+    return diffs
+
+
+@pytest.fixture(scope="module")
+def migrated(fresh_database):
+    """Database M: built by ``migrate``; returns (database, names applied by the first run)."""
+    database = fresh_database()
+    return database, migrate(database)
+
+
+@pytest.fixture(scope="module")
+def modelled(fresh_database):
+    """Database D: built from the models, their extra indexes and the extensions."""
+    database = fresh_database()
+    with database.connection_context():
+        for extension in EXTENSIONS:
+            database.execute_sql(f"CREATE EXTENSION IF NOT EXISTS {extension}")
+        with database.bind_ctx(MODELS):
+            database.create_tables(MODELS)
+        for _table, _name, definition in EXTRA_INDEXES:
+            database.execute_sql(definition)
+    return database
+
+
+def test_bookkeeping_table_is_the_runners(migrated):
+    database, _ = migrated
+    assert BOOKKEEPING == "schema_migration"
+    with database.connection_context():
+        tables = set(database.get_tables())
+        recorded = [r[0] for r in database.execute_sql(f"SELECT name FROM {BOOKKEEPING}")]
+    assert tables == MODEL_TABLES | {BOOKKEEPING}
+    assert recorded == ["001_initial"]
+
+
+def test_migrated_schema_equals_the_models(migrated, modelled):
+    m, d = catalog(migrated[0]), catalog(modelled)
+    assert set(m["tables"]) == MODEL_TABLES
+    assert m["extensions"] == set(EXTENSIONS)
+    assert differences(m, d) == []
+    # The comparison saw something: every table has columns, a primary key and an index.
+    for name, parts in m["tables"].items():
+        assert "id" in parts["columns"], name
+        assert f"{name}_pkey" in parts["indexes"], name
+        assert any(kind == "p" for kind, _ in parts["constraints"].values()), name
+
+
+def test_extra_indexes_are_declared_as_postgresql_prints_them(migrated):
+    tables = catalog(migrated[0])["tables"]
+    for table, name, definition in EXTRA_INDEXES:
+        assert tables[table]["indexes"].get(name) == definition
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ("DROP INDEX contacts_company_name", "contacts indexes contacts_company_name"),
+        ("DROP INDEX users_email", "users indexes users_email"),
+        ("ALTER TABLE contacts ALTER COLUMN email DROP NOT NULL", "contacts columns email"),
+        ("ALTER TABLE contacts ALTER COLUMN cargo SET DEFAULT ''", "contacts columns cargo"),
+        ("ALTER TABLE rate_limits ALTER COLUMN kind TYPE varchar(32)", "rate_limits columns kind"),
+        (
+            "ALTER TABLE users DROP CONSTRAINT users_company_id_fkey, ADD CONSTRAINT "
+            "users_company_id_fkey FOREIGN KEY (company_id) REFERENCES companies (id)",
+            "users constraints users_company_id_fkey",
+        ),
+        ("ALTER TABLE companies ADD COLUMN extra integer", "companies columns extra"),
+        ("DROP TABLE rate_limits", "table rate_limits: only in migrations"),
+        ("DROP EXTENSION btree_gin CASCADE", "extensions"),
+    ],
+)
+def test_comparison_can_fail(migrated, modelled, change, expected):
+    """Sanity: a one-statement change to D is reported (inside a transaction rolled back)."""
+    with modelled.connection_context(), modelled.atomic() as txn:
+        modelled.execute_sql(change)
+        changed = catalog(modelled)
+        txn.rollback()
+    diffs = differences(catalog(migrated[0]), changed)
+    assert any(diff.startswith(expected) for diff in diffs), diffs
+    # And D is back to what it was.
+    assert differences(catalog(migrated[0]), catalog(modelled)) == []
+
+
+def test_migrate_applies_the_initial_migration_once(migrated):
+    database, first = migrated
+    assert first == ["001_initial"]
+    assert migrate(database) == []
+    assert migrate(database) == []
+    assert status(database) == [("001_initial", True)]
+
+
+def test_status_of_an_empty_database(fresh_database):
+    assert status(fresh_database()) == [("001_initial", False)]
+
+
+def test_concurrent_migrations_take_turns(fresh_database, migrated):
+    # Two processes starting at once: separate database objects (one pooled), same database.
+    first = fresh_database()
+    params = connect_params(_url(first.database))
+    params.pop("database")
+    second = PooledPostgresqlExtDatabase(first.database, autoconnect=False, **params)
+    barrier = threading.Barrier(2)
+    results: dict[int, list[str]] = {}
+    errors: list[BaseException] = []
+
+    def run(i: int, database) -> None:
+        try:
+            barrier.wait(timeout=10)
+            results[i] = migrate(database)
+        except BaseException as exc:  # reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i, d)) for i, d in enumerate((first, second))]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+    finally:
+        second.close_all()
+    assert errors == []
+    assert sorted(results.values()) == [[], ["001_initial"]]
+    assert differences(catalog(first), catalog(migrated[0])) == []
+    with first.connection_context():
+        count = first.execute_sql(f"SELECT count(*) FROM {BOOKKEEPING}").fetchone()[0]
+    assert count == 1
+
+
+def test_down_then_up_round_trips(fresh_database):
+    database = fresh_database()
+    assert migrate(database) == ["001_initial"]
+    before = catalog(database)
+    with database.connection_context():
+        assert Runner(database, DIRECTORY).down() == ["001_initial"]
+        assert set(database.get_tables()) == {BOOKKEEPING}
+    assert migrate(database) == ["001_initial"]
+    assert differences(catalog(database), before) == []

@@ -1,0 +1,169 @@
+"""zapx.config: defaults, parsing of every variable, and refusals that name the variable."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from zapx.config import DEFAULTS, Config, load_config
+from zapx.errors import ConfigError
+
+GOOD_SECRET = "s" * 40
+
+# (variable, Config field, a good raw value, what it parses to)
+GOOD = [
+    ("ZAPX_ENV", "env", " TEST ", "test"),
+    (
+        "DATABASE_URL",
+        "database_url",
+        "postgresql://app:pw@db.example:6543/zapx",
+        "postgresql://app:pw@db.example:6543/zapx",
+    ),
+    ("DATABASE_URL", "database_url", "postgres://db.example/zapx", "postgres://db.example/zapx"),
+    ("DB_POOL_SIZE", "db_pool_size", "7", 7),
+    ("DB_POOL_SIZE", "db_pool_size", "1", 1),
+    ("DB_POOL_SIZE", "db_pool_size", "500", 500),
+    ("REDIS_URL", "redis_url", "rediss://r.example:6380/2", "rediss://r.example:6380/2"),
+    ("REDIS_URL", "redis_url", "unix:///run/redis.sock?db=1", "unix:///run/redis.sock?db=1"),
+    ("REDIS_PREFIX", "redis_prefix", "acme:prod-1.", "acme:prod-1."),
+    ("SECRET_KEY", "secret_key", GOOD_SECRET, GOOD_SECRET),
+    ("SECRET_KEY", "secret_key", "k" * 32, "k" * 32),
+    ("JWT_TTL_S", "jwt_ttl_s", "3600", 3600),
+    ("JWT_TTL_S", "jwt_ttl_s", "60", 60),
+    ("PHONE_DEFAULT_REGION", "phone_region", " us ", "US"),
+    ("MAX_BODY_BYTES", "max_body_bytes", "2048", 2048),
+    ("UPLOAD_MAX_BYTES", "upload_max_bytes", "1048576", 1048576),
+    ("API_BIND", "api_bind", "0.0.0.0:8000", "0.0.0.0:8000"),
+    ("API_WORKERS", "api_workers", "3", 3),
+    ("API_THREADS", "api_threads", "8", 8),
+    ("SANDBOX_BIND", "sandbox_bind", "[::1]:9091", "[::1]:9091"),
+    ("LOG_LEVEL", "log_level", "debug", "DEBUG"),
+    ("LOG_FORMAT", "log_format", "TEXT", "text"),
+]
+
+# (variable, a bad raw value, a fragment of the reason the message must give)
+BAD = [
+    ("ZAPX_ENV", "staging", "must be one of development, test, production"),
+    ("DATABASE_URL", "mysql://db.example/zapx", "must look like postgresql://host"),
+    ("DATABASE_URL", "postgresql:///zapx", "must look like postgresql://host"),
+    ("DATABASE_URL", "postgresql://db.example:port/zapx", "invalid port"),
+    ("DATABASE_URL", "postgresql://db.example:99999/zapx", "invalid port"),
+    ("DB_POOL_SIZE", "seven", "must be an integer"),
+    ("DB_POOL_SIZE", "0", "must be between 1 and 500"),
+    ("DB_POOL_SIZE", "501", "must be between 1 and 500"),
+    ("REDIS_URL", "http://r.example:6379/0", "must look like redis://host"),
+    ("REDIS_URL", "unix://", "must look like redis://host"),
+    ("REDIS_PREFIX", "has space", "1-64 characters"),
+    ("REDIS_PREFIX", "p" * 65, "1-64 characters"),
+    ("SECRET_KEY", "k" * 31, "at least 32 characters"),
+    ("JWT_TTL_S", "59", "must be between 60 and 2592000"),
+    ("JWT_TTL_S", "1h", "must be an integer"),
+    ("PHONE_DEFAULT_REGION", "ZZ", "ISO 3166 region code"),
+    ("MAX_BODY_BYTES", "1023", "must be between 1024 and"),
+    ("UPLOAD_MAX_BYTES", "-1", "must be between 1024 and"),
+    ("API_BIND", "8000", "must be host:port"),
+    ("API_BIND", "localhost:70000", "must be host:port"),
+    ("API_WORKERS", "65", "must be between 1 and 64"),
+    ("API_THREADS", "1.5", "must be an integer"),
+    ("SANDBOX_BIND", "localhost:", "must be host:port"),
+    ("LOG_LEVEL", "verbose", "must be one of debug, info, warning, error"),
+    ("LOG_FORMAT", "xml", "must be one of json, text"),
+]
+
+
+def test_every_variable_is_covered_by_these_tables():
+    assert {name for name, *_ in GOOD} == set(DEFAULTS)
+    assert {name for name, *_ in BAD} == set(DEFAULTS)
+
+
+def test_defaults_when_environment_is_empty():
+    config = load_config({})
+    assert config == Config()
+    assert config.env == "development"
+    assert not config.is_production
+    assert config.database_url == "postgresql://postgres@127.0.0.1:5432/zapx"
+    assert config.db_pool_size == 20
+    assert config.redis_url == "redis://127.0.0.1:6379/0"
+    assert config.redis_prefix == "zapx:"
+    assert len(config.secret_key) >= 32
+    assert config.jwt_ttl_s == 8 * 3600
+    assert config.phone_region == "BR"
+    assert config.max_body_bytes == 1024 * 1024
+    assert config.upload_max_bytes == 50 * 1024 * 1024
+    assert config.api_bind == "127.0.0.1:8080"
+    assert (config.api_workers, config.api_threads) == (2, 4)
+    assert config.sandbox_bind == "127.0.0.1:9090"
+    assert (config.log_level, config.log_format) == ("INFO", "json")
+
+
+def test_defaults_table_matches_config_defaults():
+    assert DEFAULTS["DB_POOL_SIZE"] == 20
+    assert DEFAULTS["PHONE_DEFAULT_REGION"] == "BR"
+    assert len(DEFAULTS) == len(dataclasses.fields(Config))
+
+
+def test_empty_value_means_default():
+    assert load_config({"DB_POOL_SIZE": "", "LOG_LEVEL": ""}) == Config()
+
+
+def test_reads_os_environ_by_default(monkeypatch):
+    for name in DEFAULTS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("API_WORKERS", "5")
+    assert load_config().api_workers == 5
+
+
+@pytest.mark.parametrize(("name", "field", "raw", "expected"), GOOD)
+def test_each_variable_is_parsed(name, field, raw, expected):
+    config = load_config({name: raw})
+    assert getattr(config, field) == expected
+    # Nothing else moved.
+    others = {f.name for f in dataclasses.fields(Config)} - {field}
+    assert {f: getattr(config, f) for f in others} == {f: getattr(Config(), f) for f in others}
+
+
+@pytest.mark.parametrize(("name", "raw", "reason"), BAD)
+def test_bad_value_names_the_variable_and_the_problem(name, raw, reason):
+    with pytest.raises(ConfigError) as excinfo:
+        load_config({name: raw})
+    message = excinfo.value.message
+    assert f"{name} " in message
+    assert reason in message
+    assert excinfo.value.code == "ERR_CONFIG"
+
+
+def test_several_bad_variables_are_reported_at_once():
+    env = {"DB_POOL_SIZE": "lots", "LOG_FORMAT": "xml", "API_BIND": "nowhere", "API_WORKERS": "3"}
+    with pytest.raises(ConfigError) as excinfo:
+        load_config(env)
+    message = excinfo.value.message
+    for name in ("DB_POOL_SIZE", "LOG_FORMAT", "API_BIND"):
+        assert name in message
+    assert "API_WORKERS" not in message
+    assert message.count(";") == 2
+
+
+def test_production_without_secret_key_is_refused():
+    with pytest.raises(ConfigError, match="SECRET_KEY must be set in production"):
+        load_config({"ZAPX_ENV": "production"})
+
+
+def test_production_with_the_development_secret_is_refused():
+    with pytest.raises(ConfigError, match="SECRET_KEY must be set in production"):
+        load_config({"ZAPX_ENV": "production", "SECRET_KEY": Config().secret_key})
+
+
+def test_production_with_a_secret_key_starts():
+    config = load_config({"ZAPX_ENV": "production", "SECRET_KEY": GOOD_SECRET})
+    assert config.is_production
+    assert config.secret_key == GOOD_SECRET
+
+
+@pytest.mark.parametrize("env", ["development", "production"])
+def test_short_secret_key_is_refused(env):
+    with pytest.raises(ConfigError) as excinfo:
+        load_config({"ZAPX_ENV": env, "SECRET_KEY": "too-short-secret"})
+    assert "SECRET_KEY must be at least 32 characters long" in excinfo.value.message
+    # The secret itself is never echoed into logs.
+    assert "too-short-secret" not in excinfo.value.message
