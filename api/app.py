@@ -11,6 +11,7 @@ from api.middleware import BodyLimit, DatabaseScope, RequestContext
 from api.openapi import build, doc
 from api.resources.auth import LoginResource, MeResource
 from api.resources.base import Deps, Resource
+from api.resources.campaigns import CampaignsResource
 from api.resources.companies import CompaniesResource, UsersResource
 from api.resources.contacts import (
     ContactListItemsResource,
@@ -46,6 +47,7 @@ def routes(deps: Deps) -> list[tuple[str, object, str | None]]:
     companies, users = CompaniesResource(deps), UsersResource(deps)
     contacts_, lists = ContactsResource(deps), ContactListsResource(deps)
     items, whatsapps = ContactListItemsResource(deps), WhatsappsResource(deps)
+    campaigns = CampaignsResource(deps)
     table: list[tuple[str, object, str | None]] = [
         ("/health", HealthResource(deps), None),
         ("/auth/login", LoginResource(deps), None),
@@ -65,6 +67,14 @@ def routes(deps: Deps) -> list[tuple[str, object, str | None]]:
         ("/contact-list-items/list", items, "list"),
         ("/contact-list-items/{id}", items, "item"),
         ("/campaign-settings", CampaignSettingsResource(deps), None),
+        ("/campaigns", campaigns, None),
+        ("/campaigns/list", campaigns, "list"),
+        ("/campaigns/{id}", campaigns, "item"),
+        ("/campaigns/{id}/report", campaigns, "report"),
+        ("/campaigns/{id}/pause", campaigns, "pause"),
+        ("/campaigns/{id}/resume", campaigns, "resume"),
+        ("/campaigns/{id}/cancel", campaigns, "cancel"),
+        ("/campaigns/{id}/restart", campaigns, "restart"),
         ("/whatsapps", whatsapps, None),
         ("/whatsapps/list", whatsapps, "list"),
         ("/whatsapps/{id}", whatsapps, "item"),

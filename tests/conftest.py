@@ -14,24 +14,34 @@ import uuid
 import falcon.testing
 import pytest
 
+_RUN = uuid.uuid4().hex[:10]
+_DATABASE_URL = (
+    os.environ.get("TEST_DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/"
+).rsplit("/", 1)[0] + f"/zapx_test_{_RUN}"
+_REDIS_URL = os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/0"
+# Modules that read the environment when imported (the Dramatiq broker, the delivery actor) must
+# see this session's database and Redis prefix, never a real install's: set them before imports.
+os.environ.update(
+    {
+        "ZAPX_ENV": "test",
+        "DATABASE_URL": _DATABASE_URL,
+        "REDIS_URL": _REDIS_URL,
+        "REDIS_PREFIX": f"zapx:test:{_RUN}:",
+    }
+)
+
 from api import Deps, create_app
 from zapx import auth
 from zapx.config import load_config
 from zapx.db import MODELS, Company, User, db, drop_database, ensure_database, init_db, migrate
 from zapx.redis import close_all, get_redis
 
-_RUN = uuid.uuid4().hex[:10]
 PASSWORD = "correct-horse-battery"
-
-
-def _base(var: str, default: str) -> str:
-    return os.environ.get(var) or default
 
 
 @pytest.fixture(scope="session")
 def database_url():
-    base = _base("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/")
-    url = base.rsplit("/", 1)[0] + f"/zapx_test_{_RUN}"
+    url = _DATABASE_URL
     ensure_database(url)
     init_db(url, pool_size=16, application_name="zapx-test")
     migrate()
@@ -43,12 +53,12 @@ def database_url():
 
 @pytest.fixture(scope="session")
 def redis_url():
-    return _base("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    return _REDIS_URL
 
 
 @pytest.fixture(scope="session")
 def redis_prefix(redis_url):
-    prefix = f"zapx:test:{_RUN}:"
+    prefix = os.environ["REDIS_PREFIX"]
     yield prefix
     client = get_redis(redis_url)
     keys = list(client.scan_iter(match=prefix + "*", count=1000))
@@ -173,13 +183,10 @@ def process_env(config):
 
 @pytest.fixture(scope="session")
 def broker(process_env):
-    """The Dramatiq broker of this process, on the session's Redis prefix.
-
-    ``actors.broker`` reads the environment when first imported, so the variables are set first.
-    """
-    for name in ("REDIS_URL", "REDIS_PREFIX"):
-        os.environ[name] = process_env[name]
+    """The Dramatiq broker of this process, on the session's Redis prefix (set at the top)."""
     from actors.broker import broker as configured
+
+    assert configured.namespace.startswith(process_env["REDIS_PREFIX"])
 
     yield configured
     configured.flush_all()

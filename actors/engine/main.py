@@ -89,9 +89,15 @@ def run(config: Config) -> int:
     signal.signal(signal.SIGINT, on_signal)
     engine = Engine(config)
     engine.start()
+    code = 0
     try:
         while not stopping.wait(1.0):
-            pass
+            if not engine.directory.is_alive():
+                # The root actor died: exit so that supervisord replaces the whole process,
+                # which rebuilds every company's state from the database.
+                log.error("directory actor died; exiting for a restart")
+                code = 1
+                break
     finally:
         engine.stop()
-    return 0
+    return code

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import falcon
 import redis
@@ -19,6 +20,16 @@ class Deps:
 
     config: Config
     redis: redis.Redis
+    #: Sends a command to the engine (fire-and-forget); by default through the ``engine`` queue.
+    notify: Callable[[dict], None] | None = None
+
+    def notify_engine(self, command: dict) -> None:
+        if self.notify is not None:
+            self.notify(command)
+            return
+        from actors.inbox import engine_command  # the broker is configured on first use
+
+        engine_command.send(command)
 
     @property
     def sandbox_url(self) -> str:

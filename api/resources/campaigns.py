@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import falcon
 
-from actors.inbox import engine_command
 from api.openapi import doc
 from api.resources.base import Resource, body, ident, no_content, page
 from zapx.campaigns import flags, report, service
@@ -14,7 +13,7 @@ from zapx.redis import Keys
 class CampaignsResource(Resource):
     def _notify(self, req, campaign_id: int) -> None:
         """Tell the engine (fire-and-forget); the clock would also find scheduled starts."""
-        engine_command.send(
+        self.deps.notify_engine(
             {
                 "kind": "campaign_changed",
                 "company_id": req.context.company_id,

@@ -1,12 +1,19 @@
 """Database access: the deferred database, the models, the tenant helper, migrations."""
 
+from zapx.db.campaign_models import (
+    CAMPAIGN_INDEXES,
+    CAMPAIGN_MODELS,
+    CAMPAIGN_STATUSES,
+    SHIPPING_STATUSES,
+    Campaign,
+    CampaignBatch,
+    CampaignShipping,
+)
 from zapx.db.database import db, init_db
 from zapx.db.fields import utcnow
 from zapx.db.migrate import drop_database, ensure_database, migrate
 from zapx.db.models import (
     CONNECTION_STATUSES,
-    EXTRA_INDEXES,
-    MODELS,
     PROFILES,
     PROVIDERS,
     RATE_LIMIT_KINDS,
@@ -19,9 +26,20 @@ from zapx.db.models import (
     User,
     WhatsappConnection,
 )
+from zapx.db.models import EXTRA_INDEXES as _BASE_INDEXES
+from zapx.db.models import MODELS as _BASE_MODELS
 from zapx.db.tenant import Tenant
 
+#: Every model, parents first; and the indexes peewee cannot declare (created by migrations).
+MODELS = _BASE_MODELS + CAMPAIGN_MODELS
+EXTRA_INDEXES = _BASE_INDEXES + CAMPAIGN_INDEXES
+
 __all__ = [
+    "CAMPAIGN_STATUSES",
+    "SHIPPING_STATUSES",
+    "Campaign",
+    "CampaignBatch",
+    "CampaignShipping",
     "CONNECTION_STATUSES",
     "EXTRA_INDEXES",
     "MODELS",

@@ -26,6 +26,8 @@ from zapx.db.migrate import status
 BOOKKEEPING = inspect.signature(Runner).parameters["table_name"].default
 EXTENSIONS = ("pg_trgm", "btree_gin")
 MODEL_TABLES = {m._meta.table_name for m in MODELS}
+#: Every migration file, in the order they apply.
+ALL = sorted(f[:-3] for f in os.listdir(DIRECTORY) if re.fullmatch(r"\d{3}_\w+\.py", f))
 
 
 def _url(name: str) -> str:
@@ -165,7 +167,7 @@ def test_bookkeeping_table_is_the_runners(migrated):
         tables = set(database.get_tables())
         recorded = [r[0] for r in database.execute_sql(f"SELECT name FROM {BOOKKEEPING}")]
     assert tables == MODEL_TABLES | {BOOKKEEPING}
-    assert recorded == ["001_initial"]
+    assert recorded == ALL
 
 
 def test_migrated_schema_equals_the_models(migrated, modelled):
@@ -218,14 +220,14 @@ def test_comparison_can_fail(migrated, modelled, change, expected):
 
 def test_migrate_applies_the_initial_migration_once(migrated):
     database, first = migrated
-    assert first == ["001_initial"]
+    assert first == ALL and ALL[0] == "001_initial"
     assert migrate(database) == []
     assert migrate(database) == []
-    assert status(database) == [("001_initial", True)]
+    assert status(database) == [(name, True) for name in ALL]
 
 
 def test_status_of_an_empty_database(fresh_database):
-    assert status(fresh_database()) == [("001_initial", False)]
+    assert status(fresh_database()) == [(name, False) for name in ALL]
 
 
 def test_concurrent_migrations_take_turns(fresh_database, migrated):
@@ -254,19 +256,19 @@ def test_concurrent_migrations_take_turns(fresh_database, migrated):
     finally:
         second.close_all()
     assert errors == []
-    assert sorted(results.values()) == [[], ["001_initial"]]
+    assert sorted(results.values()) == [[], ALL]
     assert differences(catalog(first), catalog(migrated[0])) == []
     with first.connection_context():
         count = first.execute_sql(f"SELECT count(*) FROM {BOOKKEEPING}").fetchone()[0]
-    assert count == 1
+    assert count == len(ALL)
 
 
 def test_down_then_up_round_trips(fresh_database):
     database = fresh_database()
-    assert migrate(database) == ["001_initial"]
+    assert migrate(database) == ALL
     before = catalog(database)
     with database.connection_context():
-        assert Runner(database, DIRECTORY).down() == ["001_initial"]
+        assert Runner(database, DIRECTORY).down(ALL[0]) == ALL[::-1]
         assert set(database.get_tables()) == {BOOKKEEPING}
-    assert migrate(database) == ["001_initial"]
+    assert migrate(database) == ALL
     assert differences(catalog(database), before) == []
