@@ -10,6 +10,7 @@ from zapx.config import load_config
 from zapx.db import init_db
 from zapx.logs import setup_logging
 
+#: Must match ``zapx.cli.WORKER_QUEUES``: the worker never consumes the engine's queue.
 QUEUES = ("delivery", "housekeeping")
 
 _config = load_config()

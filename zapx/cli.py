@@ -17,6 +17,8 @@ from zapx.config import FIELDS, Config, load_config
 from zapx.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
+#: Queues the workers consume; ``engine`` is the engine process's alone (``actors.worker``).
+WORKER_QUEUES = ("delivery", "housekeeping")
 
 
 def _exec(argv: list[str]) -> int:
@@ -117,7 +119,7 @@ def cmd_engine(config: Config, args) -> int:
 
 def cmd_worker(config: Config, args) -> int:
     argv = [_bin("dramatiq"), "actors.worker", "--processes", str(args.processes)]
-    argv += ["--threads", str(args.threads)]
+    argv += ["--threads", str(args.threads), "--queues", *WORKER_QUEUES]
     return _exec(argv)
 
 

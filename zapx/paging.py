@@ -59,6 +59,24 @@ def paginate_matches(query, number: int, serialize: Callable, *, size: int = PAG
     ``serialize`` receives plain objects with the table's columns as attributes (``company_id``,
     ``extra_info``...), not model instances.
     """
+    sql, params = matches_page_sql(query, number, size=size)
+    cursor = query.model._meta.database.execute_sql(sql, params)
+    names = [column.name for column in cursor.description]
+    # Plain rows with the columns as attributes: the driver already returns what the fields would
+    # (aware datetimes, decoded JSON, booleans), and building model instances costs more than the
+    # rest of the page's Python work.
+    rows = [SimpleNamespace(**dict(zip(names, values, strict=True))) for values in cursor]
+    if rows:
+        count = rows[0].matches_count
+    elif number == 1:
+        count = 0
+    else:  # a page past the last one: the rows say nothing about the total
+        count = query.order_by().count()
+    return _page(rows, count, number, size, serialize)
+
+
+def matches_page_sql(query, number: int, *, size: int = PAGE_SIZE) -> tuple[str, tuple]:
+    """The SQL and parameters :func:`paginate_matches` runs for page ``number`` of ``query``."""
     model = query.model
     meta = model._meta
     keys = []
@@ -69,7 +87,7 @@ def paginate_matches(query, number: int, serialize: Callable, *, size: int = PAG
     if meta.primary_key not in keys:
         keys.append(meta.primary_key)  # a total order, so pages never overlap
     matches_sql, params = query.order_by().select(*keys).sql()
-    order = ", ".join(f'"m"."{k.column_name}"' for k in keys)
+    inner_order = ", ".join(f'"m"."{k.column_name}"' for k in keys)
     outer_order = ", ".join(f'"t"."{k.column_name}"' for k in keys)
     columns = ", ".join(f'"t"."{f.column_name}"' for f in meta.sorted_fields)
     pk = meta.primary_key.column_name
@@ -78,18 +96,7 @@ def paginate_matches(query, number: int, serialize: Callable, *, size: int = PAG
         f"SELECT {columns}, (SELECT COUNT(*) FROM matches) AS matches_count "
         f'FROM "{meta.table_name}" AS "t" '
         f'WHERE "t"."{pk}" IN '
-        f'(SELECT "m"."{pk}" FROM matches AS "m" ORDER BY {order} LIMIT %s OFFSET %s) '
+        f'(SELECT "m"."{pk}" FROM matches AS "m" ORDER BY {inner_order} LIMIT %s OFFSET %s) '
         f"ORDER BY {outer_order}"
     )
-    offset = (number - 1) * size
-    cursor = meta.database.execute_sql(sql, (*params, size, offset))
-    names = [column.name for column in cursor.description]
-    # Plain rows with the columns as attributes: the driver already returns what the fields would
-    # (aware datetimes, decoded JSON, booleans), and building model instances costs more than the
-    # rest of the page's Python work.
-    rows = [SimpleNamespace(**dict(zip(names, values, strict=True))) for values in cursor]
-    if rows:
-        count = rows[0].matches_count
-    else:  # no match at all, or a page past the last one
-        count = 0 if number == 1 else query.order_by().count()
-    return _page(rows, count, number, size, serialize)
+    return sql, (*params, size, (number - 1) * size)
