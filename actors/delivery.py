@@ -37,7 +37,7 @@ def _backoff_s(attempts: int) -> float:
 def deliver_batch(batch_id: int) -> None:
     """Send batch ``batch_id``. Safe to run twice: the second run finds the batch claimed."""
     with db.connection_context():
-        claim = batches.claim_batch(batch_id)
+        claim = batches.claim_batch(batch_id, _config.batch_lease_s)
         if claim is None:
             return
         report = _send(claim)
@@ -79,16 +79,21 @@ def _send(claim: batches.Claim) -> dict:
         elif result.outcome == AMBIGUOUS:
             outcomes.append((row.id, "unknown", None, result.error, text, 0.0))
             counts["unknown"] += 1
+        elif result.outcome == THROTTLE:
+            delay = result.retry_after_s or _backoff_s(1)
+            outcomes.append((row.id, "throttled", None, result.error, None, delay))
+            counts["retry"] += 1
+            stop_reason, retry_after = THROTTLE, result.retry_after_s
+            break  # sending more now only collects more 429s
         elif row.attempts >= batches.MAX_ATTEMPTS:
             outcomes.append((row.id, "failed", None, f"gave up: {result.error}", text, 0.0))
             counts["failed"] += 1
         else:
-            outcomes.append((row.id, "pending", None, result.error, None, _backoff_s(row.attempts)))
+            delay = _backoff_s(row.attempts)
+            outcomes.append((row.id, "pending", None, result.error, None, delay))
             counts["retry"] += 1
-            if result.outcome in (THROTTLE, AUTH):
-                # Sending more now only collects more 429s (or more auth errors): stop here.
-                stop_reason = result.outcome
-                retry_after = result.retry_after_s
+            if result.outcome == AUTH:
+                stop_reason = AUTH  # the connection is gone: the engine pauses its campaigns
                 break
     with db.atomic():
         batches.record(outcomes)
@@ -113,5 +118,6 @@ def _send(claim: batches.Claim) -> dict:
         "generation": claim.generation,
         "stop": stop_reason,
         "retry_after_s": retry_after,
+        "error": outcomes[-1][3] if outcomes else None,
         **counts,
     }

@@ -39,6 +39,7 @@ class Config:
     sandbox_bind: str = "127.0.0.1:9090"
     log_level: str = "INFO"
     log_format: str = "json"
+    batch_lease_s: int = 120
 
     @property
     def is_production(self) -> bool:
@@ -133,6 +134,7 @@ _VARIABLES: tuple[tuple[str, str, object], ...] = (
     ("SANDBOX_BIND", "sandbox_bind", _bind),
     ("LOG_LEVEL", "log_level", _level),
     ("LOG_FORMAT", "log_format", _choice("json", "text")),
+    ("BATCH_LEASE_S", "batch_lease_s", _int(2, 86_400)),
 )
 
 #: Variable name -> Config field name.

@@ -104,7 +104,7 @@ class DirectoryActor(pykka.ThreadingActor):
                     continue
                 self.starting[campaign_id] = now
                 self._company(company_id).refresh(campaign_id)
-            if now - self.last_sweep >= SWEEP_S:
+            if now - self.last_sweep >= min(SWEEP_S, self.config.batch_lease_s / 2):
                 self.last_sweep = now
                 self._sweep()
         self.starting = {k: v for k, v in self.starting.items() if v > now - 5}
@@ -144,7 +144,7 @@ class DirectoryActor(pykka.ThreadingActor):
                 extra={"company_id": company_id, "campaign_id": campaign_id},
             )
             self._company(company_id).refresh(campaign_id)
-        for batch_id in batches.stale_planned():
+        for batch_id in batches.stale_planned(self.config.batch_lease_s):
             log.warning("re-sending a lost batch message", extra={"batch_id": batch_id})
             deliver_batch.send(batch_id)
 

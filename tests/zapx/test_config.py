@@ -40,6 +40,7 @@ GOOD = [
     ("SANDBOX_BIND", "sandbox_bind", "[::1]:9091", "[::1]:9091"),
     ("LOG_LEVEL", "log_level", "debug", "DEBUG"),
     ("LOG_FORMAT", "log_format", "TEXT", "text"),
+    ("BATCH_LEASE_S", "batch_lease_s", "30", 30),
 ]
 
 # (variable, a bad raw value, a fragment of the reason the message must give)
@@ -69,6 +70,7 @@ BAD = [
     ("SANDBOX_BIND", "localhost:", "must be host:port"),
     ("LOG_LEVEL", "verbose", "must be one of debug, info, warning, error"),
     ("LOG_FORMAT", "xml", "must be one of json, text"),
+    ("BATCH_LEASE_S", "1", "must be between 2 and 86400"),
 ]
 
 

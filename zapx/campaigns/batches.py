@@ -12,8 +12,6 @@ import json
 
 from zapx.db import db
 
-#: Seconds a claimed batch may stay unfinished before its leftovers are declared ``unknown``.
-LEASE_S = 300
 #: Attempts before a transiently failing row is given up as ``failed``.
 MAX_ATTEMPTS = 6
 
@@ -113,21 +111,22 @@ def plan_batch(
     return batch_id, size
 
 
-def claim_batch(batch_id: int) -> Claim | None:
+def claim_batch(batch_id: int, lease_s: float) -> Claim | None:
     """Take a planned batch and move its rows to ``sending``; None when already taken.
 
     A duplicate Dramatiq message (redelivery after a crash) finds the batch claimed and sends
-    nothing: the claim is the at-most-once gate.
+    nothing: the claim is the at-most-once gate. After ``lease_s`` seconds (BATCH_LEASE_S) an
+    unfinished batch is presumed dead and its rows still ``sending`` become ``unknown``.
     """
     with db.atomic():
         head = db.execute_sql(
-            f"""
+            """
             UPDATE campaign_batches SET status = 'claimed', claimed_at = now(),
-                lease_until = now() + interval '{LEASE_S} seconds', updated_at = now()
+                lease_until = now() + make_interval(secs => %s), updated_at = now()
             WHERE id = %s AND status = 'planned'
             RETURNING campaign_id, company_id, whatsapp_id, generation, slots
             """,
-            (batch_id,),
+            (lease_s, batch_id),
         ).fetchone()
         if head is None:
             return None
@@ -149,7 +148,9 @@ def record(outcomes: list[tuple]) -> int:
     """Write a batch's outcomes in one statement.
 
     ``outcomes``: ``(row id, status, provider message id, error, message text, retry delay s)``.
-    Only rows still ``sending`` change, so a late duplicate cannot overwrite a final status.
+    Status ``throttled`` goes back to pending without using up an attempt: a provider asking us
+    to slow down says nothing about the message. Only rows still ``sending`` change, so a late
+    duplicate cannot overwrite a final status.
     """
     if not outcomes:
         return 0
@@ -158,12 +159,15 @@ def record(outcomes: list[tuple]) -> int:
     cursor = db.execute_sql(
         f"""
         UPDATE campaign_shipping s SET
-            status = v.status,
+            status = CASE WHEN v.status = 'throttled' THEN 'pending' ELSE v.status END,
+            attempts = CASE WHEN v.status = 'throttled' THEN GREATEST(s.attempts - 1, 0)
+                ELSE s.attempts END,
             provider_message_id = COALESCE(v.mid, s.provider_message_id),
             error = v.err,
             message = COALESCE(v.msg, s.message),
-            batch_id = CASE WHEN v.status = 'pending' THEN NULL ELSE s.batch_id END,
-            next_attempt_at = CASE WHEN v.status = 'pending'
+            batch_id = CASE WHEN v.status IN ('pending', 'throttled') THEN NULL
+                ELSE s.batch_id END,
+            next_attempt_at = CASE WHEN v.status IN ('pending', 'throttled')
                 THEN now() + make_interval(secs => v.delay) ELSE NULL END,
             sent_at = CASE WHEN v.status = 'sent' THEN now() ELSE s.sent_at END,
             failed_at = CASE WHEN v.status = 'failed' THEN now() ELSE s.failed_at END,

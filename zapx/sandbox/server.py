@@ -5,15 +5,20 @@ with keep-alive and a minimal parser. Control routes live under ``/_sandbox/``:
 
 - ``GET /_sandbox/messages?after=SEQ&limit=N`` — recorded messages after sequence ``SEQ``
 - ``GET /_sandbox/stats`` — counts; ``POST /_sandbox/reset`` — forget everything
+- ``GET|POST /_sandbox/config`` — faults: ``latencyMs``, ``rate429``, ``rate130429``, ``rate5xx``,
+  ``rateTimeout`` (rates are fractions 0..1 of message requests; a timed-out request is not
+  recorded and never answered; its connection closes after ``timeoutS``)
 - ``GET /health``
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import json
 import logging
+import random
 import signal
 import time
 import uuid
@@ -23,6 +28,30 @@ log = logging.getLogger("zapx.sandbox")
 
 MAX_BODY_BYTES = 1024 * 1024
 _REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 413: "Payload Too Large"}
+
+
+@dataclasses.dataclass
+class Faults:
+    """What the sandbox does wrong, on purpose. Rates are fractions of message requests."""
+
+    latency_ms: float = 0.0
+    rate429: float = 0.0
+    rate130429: float = 0.0
+    rate5xx: float = 0.0
+    rate_timeout: float = 0.0
+    timeout_s: float = 30.0
+
+    NAMES = {
+        "latencyMs": "latency_ms",
+        "rate429": "rate429",
+        "rate130429": "rate130429",
+        "rate5xx": "rate5xx",
+        "rateTimeout": "rate_timeout",
+        "timeoutS": "timeout_s",
+    }
+
+    def as_dict(self) -> dict:
+        return {k: getattr(self, v) for k, v in self.NAMES.items()}
 
 
 class Recorder:
@@ -111,9 +140,22 @@ class SandboxProtocol(asyncio.Protocol):
             self.buffer = self.buffer[end + 4 + length :]
             keep_alive = headers.get("connection", "").lower() != "close" and version == "HTTP/1.1"
             status, payload = self.app.handle(method, target, body)
-            self._send(status, payload, keep_alive)
+            if status == 0:  # an injected timeout: never answer, drop the connection later
+                loop = asyncio.get_running_loop()
+                loop.call_later(self.app.faults.timeout_s, self._drop)
+                return
+            delay = self.app.faults.latency_ms / 1000 if status != 404 else 0
+            if delay > 0:
+                loop = asyncio.get_running_loop()
+                loop.call_later(delay, self._send, status, payload, keep_alive)
+            else:
+                self._send(status, payload, keep_alive)
             if not keep_alive:
                 return
+
+    def _drop(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.abort()
 
     def _send(self, status: int, payload: dict, keep_alive: bool) -> None:
         if self.transport is None or self.transport.is_closing():
@@ -128,7 +170,10 @@ class SandboxServer:
 
     def __init__(self):
         self.recorder = Recorder()
+        self.faults = Faults()
         self.requests = 0
+        self.injected: dict[str, int] = {"429": 0, "130429": 0, "5xx": 0, "timeout": 0}
+        self.rng = random.Random()
 
     def handle(self, method: str, target: str, body: bytes) -> tuple[int, dict]:
         self.requests += 1
@@ -149,13 +194,63 @@ class SandboxServer:
             messages = self.recorder.after(after, limit)
             return 200, {"messages": messages, "count": len(self.recorder.messages)}
         if path == "/_sandbox/stats" and method == "GET":
-            return 200, {"messages": len(self.recorder.messages), "requests": self.requests}
+            return 200, {
+                "messages": len(self.recorder.messages),
+                "requests": self.requests,
+                "injected": self.injected,
+            }
         if path == "/_sandbox/reset" and method == "POST":
             self.recorder.reset()
+            self.faults = Faults()
+            self.injected = dict.fromkeys(self.injected, 0)
             return 200, {"ok": True}
+        if path == "/_sandbox/config":
+            if method == "POST":
+                return self._configure(body)
+            return 200, self.faults.as_dict()
         return _error(404, f"unknown route {method} {path}")
 
+    def _configure(self, body: bytes) -> tuple[int, dict]:
+        try:
+            given = json.loads(body or b"{}")
+        except ValueError:
+            return _error(400, "body is not JSON")
+        if not isinstance(given, dict):
+            return _error(400, "body must be a JSON object")
+        unknown = sorted(set(given) - set(Faults.NAMES))
+        if unknown:
+            return _error(400, f"unknown settings {unknown}; known: {sorted(Faults.NAMES)}")
+        for key, value in given.items():
+            is_number = isinstance(value, int | float) and not isinstance(value, bool)
+            if not is_number or value < 0 or (key.startswith("rate") and value > 1):
+                return _error(400, f"{key} must be a number (a rate between 0 and 1)")
+            setattr(self.faults, Faults.NAMES[key], float(value))
+        return 200, self.faults.as_dict()
+
+    def _fault(self) -> tuple[int, dict] | None:
+        f, roll = self.faults, self.rng.random()
+        for rate, name in (
+            (f.rate_timeout, "timeout"),
+            (f.rate429, "429"),
+            (f.rate130429, "130429"),
+            (f.rate5xx, "5xx"),
+        ):
+            if roll < rate:
+                self.injected[name] += 1
+                if name == "timeout":
+                    return 0, {}
+                if name == "429":
+                    return _error(429, "(#4) Application request limit reached", 4)
+                if name == "130429":
+                    return _error(400, "(#130429) Rate limit hit", 130429)
+                return _error(503, "(#131016) Service unavailable", 131016)
+            roll -= rate
+        return None
+
     def _message(self, phone_id: str, body: bytes) -> tuple[int, dict]:
+        fault = self._fault()
+        if fault is not None:
+            return fault
         try:
             payload = json.loads(body)
         except ValueError:
