@@ -149,6 +149,11 @@ class CompanyActor(pykka.ThreadingActor):
             if live is None or live.generation != row.generation:
                 live = Live(row.id, row.generation, row.whatsapp_id)
                 self.live[campaign_id] = live
+                # (Re)starting: pacing settings may have been edited since the throttle began,
+                # and slots promised before a pause belong to batches that were released.
+                throttle = self._throttle(row.whatsapp_id)
+                throttle.configure(self._pacing(row.whatsapp_id))
+                throttle.rewind()
             flags.set_running(self._redis(), self.keys, row.id, row.generation)
             self._pump(live)
 
@@ -236,7 +241,7 @@ class CompanyActor(pykka.ThreadingActor):
             if size < len(slots):
                 throttle.give_back(len(slots) - size)
             live.in_flight.add(batch_id)
-            delay_ms = max(0, int((slots[0] - time.time()) * 1000))
+            delay_ms = max(0, int((slots[0][0] - time.time()) * 1000))
             deliver_batch.send_with_options(args=(batch_id,), delay=delay_ms or None)
 
     def _maybe_finish(self, live: Live) -> None:

@@ -25,8 +25,8 @@ class SessionThrottleActor(pykka.ThreadingActor):
         """New settings (edited campaign-settings or connection caps) from the next slot on."""
         self.pacer.settings = settings
 
-    def slots(self, count: int, horizon_s: float) -> tuple[list[float], float]:
-        """``(send times, next free time)``, epoch seconds, for up to ``count`` messages.
+    def slots(self, count: int, horizon_s: float) -> tuple[list[tuple[float, float]], float]:
+        """``([(send time, gap before)], next free time)``, seconds, for up to ``count`` sends.
 
         Empty when the next free slot is beyond ``horizon_s``: the company plans again then,
         instead of parking a batch in the queue for minutes. Slots returned are committed.
@@ -36,6 +36,12 @@ class SessionThrottleActor(pykka.ThreadingActor):
             return [], self.pacer.next_at
         slots = self.pacer.slots(count, now, horizon_s)
         return slots, self.pacer.next_at
+
+    def rewind(self) -> None:
+        """Forget slots promised to batches that a pause or cancel released, so that a resumed
+        campaign starts now. Spacing from the last real send still holds: paced sends reserve
+        their time against it in Redis (``flags.reserve``)."""
+        self.pacer.next_at = min(self.pacer.next_at, time.time())
 
     def give_back(self, unused: int) -> None:
         self.pacer.give_back(unused)

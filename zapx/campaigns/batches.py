@@ -74,9 +74,11 @@ def snapshot_audience(campaign_id: int, company_id: int, list_id: int, messages:
 
 
 def plan_batch(
-    campaign_id: int, company_id: int, whatsapp_id: int, generation: int, slots: list[float]
+    campaign_id: int, company_id: int, whatsapp_id: int, generation: int, slots: list
 ) -> tuple[int, int] | None:
     """Reserve up to ``len(slots)`` due pending rows into a new batch: (batch id, size) or None.
+
+    ``slots`` are ``[send time, gap before]`` pairs (epoch seconds, seconds) from the throttle.
 
     ``FOR UPDATE SKIP LOCKED`` keeps two planners (an engine being replaced) from taking the
     same rows; the batch row and the rows' moves commit together.
@@ -273,7 +275,7 @@ def stale_planned(older_than_s: float = 60.0) -> list[int]:
         """
         UPDATE campaign_batches SET updated_at = now()
         WHERE status = 'planned' AND updated_at < now() - make_interval(secs => %s)
-          AND COALESCE((slots->>0)::float8, 0) < EXTRACT(EPOCH FROM now()) - %s
+          AND COALESCE((slots->0->>0)::float8, 0) < EXTRACT(EPOCH FROM now()) - %s
         RETURNING id
         """,
         (older_than_s, older_than_s),

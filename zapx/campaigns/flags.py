@@ -12,6 +12,23 @@ import redis
 
 from zapx.redis import Keys
 
+# Atomically: the send time of a connection's next message, at least its planned slot and at
+# least ``gap`` after the previous one on the connection (whatever worker sent it).
+_RESERVE = """
+local last = tonumber(redis.call('GET', KEYS[1]) or '0')
+local t = math.max(tonumber(ARGV[1]), last + tonumber(ARGV[2]), tonumber(ARGV[3]))
+redis.call('SET', KEYS[1], tostring(t), 'EX', 86400)
+return tostring(t)
+"""
+
+
+def reserve(
+    client: redis.Redis, keys: Keys, whatsapp_id: int, slot: float, gap: float, now: float
+) -> float:
+    """When (epoch s) to send a message planned at ``slot``, ``gap`` s after the previous one."""
+    key = keys.of("whatsapp", whatsapp_id, "last_send")
+    return float(client.eval(_RESERVE, 1, key, repr(slot), repr(gap), repr(now)))
+
 
 def run_key(keys: Keys, campaign_id: int) -> str:
     return keys.of("campaign", campaign_id, "run")

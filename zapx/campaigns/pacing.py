@@ -44,6 +44,7 @@ class Pacer:
         self.settings = settings
         self.rng = rng or random.Random()
         self.next_at = 0.0  # earliest time of the next slot
+        self.gap_before_next = 0.0  # the spacing promised before that slot
         self.sent_since_pause = 0
         self.factor = 1.0
         self.factor_at = 0.0
@@ -76,18 +77,21 @@ class Pacer:
         high = s.message_interval_s * (1 + s.jitter)
         return max(cap_gap, self.rng.uniform(low, high))
 
-    def slots(self, count: int, now: float, horizon_s: float) -> list[float]:
-        """Up to ``count`` slot times, none beyond ``now + horizon_s`` (at least one slot).
+    def slots(self, count: int, now: float, horizon_s: float) -> list[tuple[float, float]]:
+        """Up to ``count`` ``(slot time, gap before it)``, none beyond ``now + horizon_s``.
 
-        The slots are committed: the next call continues after the last one given.
+        At least one slot is given. The gap is the spacing promised since the previous slot of
+        this connection, so a worker that starts a batch late can keep it (``flags.reserve``)
+        instead of sending the overdue slots back to back. Slots are committed: the next call
+        continues after the last one given.
         """
         s = self.settings
         at = max(self.next_at, now)
-        out: list[float] = []
+        out: list[tuple[float, float]] = []
         while len(out) < count:
             if out and at > now + horizon_s:
                 break
-            out.append(at)
+            out.append((at, self.gap_before_next))
             self.sent_since_pause += 1
             gap = self._gap(at)
             if (
@@ -97,6 +101,7 @@ class Pacer:
             ):
                 gap = max(gap, s.greater_interval_s)
                 self.sent_since_pause = 0
+            self.gap_before_next = gap
             at += gap
         self.next_at = at
         return out

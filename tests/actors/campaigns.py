@@ -1,0 +1,103 @@
+"""Helpers for campaign tests through the real processes: API -> engine -> workers -> sandbox."""
+
+from __future__ import annotations
+
+import datetime
+
+import urllib3
+
+from tests.processes import wait_for
+from zapx.db import ContactList, ContactListItem, db
+
+
+def sandbox_messages(base: str) -> list[dict]:
+    http = urllib3.PoolManager()
+    out, after = [], 0
+    while True:
+        page = http.request("GET", f"{base}/_sandbox/messages?after={after}&limit=5000").json()
+        out += page["messages"]
+        if not page["messages"]:
+            return out
+        after = out[-1]["seq"]
+
+
+def make_list(company_id: int, size: int, name: str = "audience", prefix: str = "55119") -> int:
+    with db.connection_context(), db.atomic():
+        contact_list = ContactList.create(company=company_id, name=name)
+        rows = [
+            {
+                "company": company_id,
+                "contact_list": contact_list.id,
+                "name": f"Pessoa {i}",
+                "number": f"{prefix}{i:08d}",
+                "condominio": f"Condomínio {i % 7}",
+            }
+            for i in range(size)
+        ]
+        for start in range(0, size, 5000):
+            ContactListItem.insert_many(rows[start : start + 5000]).execute()
+    return contact_list.id
+
+
+def setup_company(client, account, sandbox: str, name: str, **settings) -> dict:
+    """A company with a sandbox connection; ``settings`` override campaign-settings (pacing off
+    by default)."""
+    acct = account(name)
+    resp = client.simulate_post(
+        "/whatsapps",
+        json={"name": "sb", "provider": "sandbox", "settings": {"baseUrl": sandbox}},
+        headers=acct.headers,
+    )
+    assert resp.status_code == 201, resp.text
+    resp = client.simulate_post(
+        "/campaign-settings",
+        json={"settings": {"messageInterval": 0, "longerIntervalAfter": 0} | settings},
+        headers=acct.headers,
+    )
+    assert resp.status_code == 200, resp.text
+    return {
+        "account": acct,
+        "whatsapp_id": client.simulate_get("/whatsapps/list", headers=acct.headers).json[0]["id"],
+    }
+
+
+def start_campaign(client, acct, list_id: int, whatsapp_id: int, **fields) -> int:
+    body = {
+        "name": "Black Friday",
+        "contactListId": list_id,
+        "whatsappId": whatsapp_id,
+        "message1": "Olá {nome}, do {condominio}!",
+        "message2": "Oi {name}, tudo bem?",
+        "scheduledAt": datetime.datetime.now(datetime.UTC).isoformat(),
+        **fields,
+    }
+    resp = client.simulate_post("/campaigns", json=body, headers=acct.headers)
+    assert resp.status_code == 201, resp.text
+    assert resp.json["status"] == "PROGRAMADA"
+    return resp.json["id"]
+
+
+def wait_status(client, acct, campaign_id: int, status: str, timeout_s: float = 120) -> dict:
+    last = {}
+
+    def done():
+        nonlocal last
+        last = client.simulate_get(f"/campaigns/{campaign_id}/report", headers=acct.headers).json
+        return last.get("status") == status
+
+    try:
+        wait_for(done, timeout_s=timeout_s, what=f"campaign {status}")
+    except AssertionError:
+        raise AssertionError(f"campaign never {status}; last report: {last}") from None
+    return last
+
+
+def sandbox_count(base: str) -> int:
+    return urllib3.PoolManager().request("GET", base + "/_sandbox/stats").json()["messages"]
+
+
+def sandbox_reset(base: str, **faults) -> None:
+    http = urllib3.PoolManager()
+    http.request("POST", base + "/_sandbox/reset")
+    if faults:
+        assert http.request("POST", base + "/_sandbox/config", json=faults).status == 200

@@ -1,0 +1,64 @@
+"""The process stack campaign tests run against."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.processes import ZAPX, Process, free_port, wait_http
+from zapx.db import MODELS, db
+
+
+class Stack:
+    """sandbox + engine + worker processes; each can be killed and started again."""
+
+    def __init__(self, env: dict, tmp):
+        self.env, self.tmp = env, tmp
+        port = free_port()
+        self.env = env | {"SANDBOX_BIND": f"127.0.0.1:{port}"}
+        self.sandbox = f"http://127.0.0.1:{port}"
+        self.procs: dict[str, Process] = {}
+        self.starts = 0
+
+    def start(self, name: str) -> Process:
+        self.starts += 1
+        argv = {
+            "sandbox": [ZAPX, "sandbox"],
+            "engine": [ZAPX, "engine"],
+            "worker": [ZAPX, "worker", "--processes", "1", "--threads", "8"],
+        }[name]
+        proc = Process(argv, self.env, self.tmp, f"{name}-{self.starts}")
+        self.procs[name] = proc
+        if name == "sandbox":
+            wait_http(self.sandbox + "/health", proc=proc)
+        return proc
+
+    def stop(self) -> None:
+        for name in ("worker", "engine", "sandbox"):
+            if name in self.procs:
+                self.procs[name].stop(timeout_s=60)
+
+
+def make_stack(process_env, tmp, **env) -> Stack:
+    stack = Stack(process_env | env, tmp)
+    for name in ("sandbox", "engine", "worker"):
+        stack.start(name)
+    return stack
+
+
+@pytest.fixture(scope="module")
+def stack(process_env, tmp_path_factory, broker):
+    """One stack shared by a module's tests (their companies never see each other)."""
+    started = make_stack(process_env, tmp_path_factory.mktemp("stack"))
+    yield started
+    started.stop()
+
+
+@pytest.fixture
+def clean_db(database_url):
+    """Like the global one, but ids keep growing: the long-lived engine and worker processes
+    cache per-company and per-campaign state by id, as they may in production, where an id is
+    never reused."""
+    yield
+    tables = ", ".join(m._meta.table_name for m in MODELS)
+    with db.connection_context():
+        db.execute_sql(f"TRUNCATE {tables} CASCADE")

@@ -1,0 +1,160 @@
+"""Pause, resume, cancel and restart mid-campaign; pacing; 429 storms; tenant isolation."""
+
+from __future__ import annotations
+
+import time
+
+import urllib3
+
+from tests.actors.campaigns import (
+    make_list,
+    sandbox_count,
+    sandbox_messages,
+    sandbox_reset,
+    setup_company,
+    start_campaign,
+    wait_status,
+)
+from tests.processes import wait_for
+from zapx.db import CampaignShipping, db
+
+#: Slack for one message being on the wire when a command lands.
+ONE_MESSAGE = 1
+
+
+def _command(client, acct, campaign_id: int, name: str) -> None:
+    resp = client.simulate_post(f"/campaigns/{campaign_id}/{name}", headers=acct.headers)
+    assert resp.status_code == 204, resp.text
+
+
+def test_pause_resume_cancel_restart_take_effect_within_one_message(client, account, stack):
+    sandbox_reset(stack.sandbox)
+    setup = setup_company(client, account, stack.sandbox, "ctl", messageInterval=0.05, jitter=0)
+    acct = setup["account"]
+    campaign_id = start_campaign(
+        client, acct, make_list(acct.company_id, 300), setup["whatsapp_id"]
+    )
+    wait_for(lambda: sandbox_count(stack.sandbox) >= 20, timeout_s=30, what="20 sends")
+
+    _command(client, acct, campaign_id, "pause")
+    at_pause = sandbox_count(stack.sandbox)
+    time.sleep(1.0)
+    assert sandbox_count(stack.sandbox) - at_pause <= ONE_MESSAGE
+    report = client.simulate_get(f"/campaigns/{campaign_id}/report", headers=acct.headers).json
+    assert report["status"] == "PAUSADA" and report["pauseReason"]
+    # A second pause is refused with a 409 that says why.
+    resp = client.simulate_post(f"/campaigns/{campaign_id}/pause", headers=acct.headers)
+    assert resp.status_code == 409 and "PAUSADA" in resp.json["message"]
+
+    before = sandbox_count(stack.sandbox)
+    resumed = time.monotonic()
+    _command(client, acct, campaign_id, "resume")
+    wait_for(lambda: sandbox_count(stack.sandbox) > before, timeout_s=5, what="resumed sending")
+    assert time.monotonic() - resumed < 1.5
+    wait_for(lambda: sandbox_count(stack.sandbox) >= before + 20, timeout_s=30, what="more sends")
+
+    _command(client, acct, campaign_id, "cancel")
+    at_cancel = sandbox_count(stack.sandbox)
+    time.sleep(1.0)
+    assert sandbox_count(stack.sandbox) - at_cancel <= ONE_MESSAGE
+    report = client.simulate_get(f"/campaigns/{campaign_id}/report", headers=acct.headers).json
+    assert report["status"] == "CANCELADA" and report["remaining"] > 0
+
+    _command(client, acct, campaign_id, "restart")
+    report = wait_status(client, acct, campaign_id, "FINALIZADA", timeout_s=60)
+    numbers = [m["to"] for m in sandbox_messages(stack.sandbox)]
+    assert len(numbers) == 300 and len(set(numbers)) == 300
+    assert report["counts"]["sent"] == 300
+
+
+def test_paced_gaps_never_fall_below_the_minimum(client, account, stack):
+    sandbox_reset(stack.sandbox)
+    interval, jitter, every, pause = 0.2, 0.3, 5, 1.0
+    setup = setup_company(
+        client,
+        account,
+        stack.sandbox,
+        "paced",
+        messageInterval=interval,
+        jitter=jitter,
+        longerIntervalAfter=every,
+        greaterInterval=pause,
+    )
+    acct = setup["account"]
+    campaign_id = start_campaign(client, acct, make_list(acct.company_id, 16), setup["whatsapp_id"])
+    wait_status(client, acct, campaign_id, "FINALIZADA", timeout_s=60)
+    stamps = sorted(m["ts"] for m in sandbox_messages(stack.sandbox))
+
+    assert len(stamps) == 16
+    gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+    # Arrival times carry a little loopback jitter; 5 ms is far below the gaps being checked.
+    tolerance = 0.005
+    assert min(gaps) >= interval * (1 - jitter) - tolerance, gaps
+    long_gaps = [g for g in gaps if g >= pause - tolerance]
+    assert len(long_gaps) == len(stamps) // every - (1 if len(stamps) % every == 0 else 0), gaps
+    # Jitter is real: the short gaps are not all equal.
+    short = [g for g in gaps if g < pause - tolerance]
+    assert max(short) - min(short) > 0.02, short
+
+
+def test_a_429_storm_slows_the_connection_and_loses_nothing(client, account, stack):
+    sandbox_reset(stack.sandbox, rate429=0.15, rate130429=0.05)
+    setup = setup_company(client, account, stack.sandbox, "storm")
+    acct = setup["account"]
+    campaign_id = start_campaign(
+        client, acct, make_list(acct.company_id, 300), setup["whatsapp_id"]
+    )
+    report = wait_status(client, acct, campaign_id, "FINALIZADA", timeout_s=180)
+    stats = urllib3.PoolManager().request("GET", stack.sandbox + "/_sandbox/stats").json()
+    assert stats["injected"]["429"] > 0 and stats["injected"]["130429"] > 0
+    numbers = [m["to"] for m in sandbox_messages(stack.sandbox)]
+    assert len(numbers) == 300 and len(set(numbers)) == 300
+    assert report["counts"]["sent"] == 300 and report["counts"]["failed"] == 0
+    with db.connection_context():
+        # Throttled sends were retried without using up attempts.
+        worst = max(
+            r.attempts
+            for r in CampaignShipping.select().where(CampaignShipping.campaign == campaign_id)
+        )
+    assert worst <= 2
+
+
+def test_two_companies_never_see_each_others_contacts_or_settings(client, account, stack):
+    sandbox_reset(stack.sandbox)
+    ids = {}
+    for name, prefix, promo in (("alpha", "55219", "ALFA10"), ("beta", "55319", "BETA20")):
+        setup = setup_company(client, account, stack.sandbox, name)
+        acct = setup["account"]
+        resp = client.simulate_post(
+            "/campaign-settings",
+            json={"settings": {"variables": [{"key": "promo", "value": promo}]}},
+            headers=acct.headers,
+        )
+        assert resp.status_code == 200
+        list_id = make_list(acct.company_id, 100, prefix=prefix)
+        ids[name] = (
+            acct,
+            start_campaign(
+                client,
+                acct,
+                list_id,
+                setup["whatsapp_id"],
+                message1="{nome}: cupom {promo}",
+                message2="",
+            ),
+            prefix,
+            promo,
+        )
+        # The other company's campaign is a 404 to this one.
+    for name, (acct, campaign_id, _, _) in ids.items():
+        other = ids["beta" if name == "alpha" else "alpha"][1]
+        assert client.simulate_get(f"/campaigns/{other}", headers=acct.headers).status_code == 404
+        wait_status(client, acct, campaign_id, "FINALIZADA", timeout_s=60)
+    messages = sandbox_messages(stack.sandbox)
+    assert len(messages) == 200
+    for _, (_, campaign_id, prefix, promo) in ids.items():
+        with db.connection_context():
+            rows = list(CampaignShipping.select().where(CampaignShipping.campaign == campaign_id))
+        assert len(rows) == 100
+        assert all(r.number.startswith(prefix) for r in rows)
+        assert all(r.message.endswith(f"cupom {promo}") for r in rows)
