@@ -246,6 +246,9 @@ class CompanyActor(pykka.ThreadingActor):
 
     def _maybe_finish(self, live: Live) -> None:
         if live.in_flight:
+            # Reports die with a killed worker; the database knows which batches are done.
+            live.in_flight -= batches.finished(sorted(live.in_flight))
+        if live.in_flight:
             return
         open_rows = batches.open_rows(live.campaign_id)
         if not open_rows:

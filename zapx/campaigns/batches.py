@@ -298,3 +298,14 @@ def running_companies() -> list[int]:
         "SELECT DISTINCT company_id FROM campaigns WHERE status = 'EM_ANDAMENTO'"
     ).fetchall()
     return [r[0] for r in rows]
+
+
+def finished(batch_ids: list[int]) -> set[int]:
+    """Which of ``batch_ids`` are done (their report may have been lost with a worker)."""
+    if not batch_ids:
+        return set()
+    rows = db.execute_sql(
+        "SELECT id FROM campaign_batches WHERE id = ANY(%s) AND status = 'done'",
+        (list(batch_ids),),
+    ).fetchall()
+    return {r[0] for r in rows}

@@ -1,0 +1,85 @@
+"""kill -9 of a worker mid-batch and of the engine mid-campaign: the campaign still ends, no
+contact is sent twice (the sandbox's record shows it) and every row has a final status."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from tests.actors.campaigns import (
+    make_list,
+    sandbox_count,
+    sandbox_messages,
+    sandbox_reset,
+    setup_company,
+    start_campaign,
+    wait_status,
+)
+from tests.actors.conftest import make_stack
+from tests.processes import wait_for
+from zapx.db import CampaignShipping, db
+
+CONTACTS = 1000
+LEASE_S = 4
+
+
+@pytest.fixture(scope="module")
+def crash_stack(process_env, tmp_path_factory, broker):
+    started = make_stack(process_env, tmp_path_factory.mktemp("crash"), BATCH_LEASE_S=str(LEASE_S))
+    yield started
+    started.stop()
+
+
+def _kill(proc) -> None:
+    os.killpg(proc.proc.pid, signal.SIGKILL)
+    proc.proc.wait(10)
+
+
+def _check_outcome(stack, campaign_id: int) -> dict:
+    messages = sandbox_messages(stack.sandbox)
+    numbers = [m["to"] for m in messages]
+    assert len(numbers) == len(set(numbers)), "a contact was sent twice"
+    with db.connection_context():
+        rows = list(CampaignShipping.select().where(CampaignShipping.campaign == campaign_id))
+    assert len(rows) == CONTACTS
+    statuses = {r.status for r in rows}
+    assert statuses <= {"sent", "unknown"}, statuses
+    sent_rows = {r.number: r for r in rows if r.status == "sent"}
+    by_number = {m["to"]: m for m in messages}
+    for number, row in sent_rows.items():
+        assert by_number[number]["id"] == row.provider_message_id
+    # Every message the sandbox accepted is either recorded as sent or honestly unknown.
+    unknown = {r.number for r in rows if r.status == "unknown"}
+    assert set(by_number) <= set(sent_rows) | unknown
+    return {"sent": len(sent_rows), "unknown": len(unknown), "accepted": len(messages)}
+
+
+def _run_and_crash(client, account, stack, name: str, victim: str) -> dict:
+    sandbox_reset(stack.sandbox)
+    setup = setup_company(client, account, stack.sandbox, name, messageInterval=0.01, jitter=0)
+    acct = setup["account"]
+    list_id = make_list(acct.company_id, CONTACTS)
+    campaign_id = start_campaign(client, acct, list_id, setup["whatsapp_id"])
+    wait_for(lambda: sandbox_count(stack.sandbox) >= 200, timeout_s=60, what="200 sends")
+    _kill(stack.procs[victim])
+    at_kill = sandbox_count(stack.sandbox)
+    stack.start(victim)
+    wait_status(client, acct, campaign_id, "FINALIZADA", timeout_s=120)
+    outcome = _check_outcome(stack, campaign_id)
+    assert outcome["accepted"] > at_kill  # it carried on after the crash
+    return outcome
+
+
+def test_worker_killed_mid_batch(client, account, crash_stack):
+    outcome = _run_and_crash(client, account, crash_stack, "wkill", "worker")
+    # Only what was on the wire at the kill can be unknown: at most a batch per worker thread.
+    assert outcome["unknown"] <= 8 * 50
+    assert outcome["sent"] + outcome["unknown"] == CONTACTS
+
+
+def test_engine_killed_mid_campaign(client, account, crash_stack):
+    outcome = _run_and_crash(client, account, crash_stack, "ekill", "engine")
+    # The workers were not touched: nothing is left unknown.
+    assert outcome["unknown"] == 0 and outcome["sent"] == CONTACTS
