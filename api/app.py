@@ -20,6 +20,7 @@ from api.resources.contacts import (
 )
 from api.resources.health import HealthResource
 from api.resources.settings import CampaignSettingsResource
+from api.resources.webhooks import CloudWebhookResource
 from api.resources.whatsapps import WhatsappsResource
 from zapx.config import load_config
 from zapx.db import init_db
@@ -81,6 +82,7 @@ def routes(deps: Deps) -> list[tuple[str, object, str | None]]:
         # The Whaticket frontend calls the singular form for the full list and single items.
         ("/whatsapp", whatsapps, "list"),
         ("/whatsapp/{id}", whatsapps, "item"),
+        ("/webhooks/cloud", CloudWebhookResource(deps), None),
     ]
     table.append((OpenApiResource.path, OpenApiResource(deps, table), None))
     return table

@@ -14,6 +14,7 @@ STATEMENTS = (
     "CREATE INDEX campaigns_scheduled ON campaigns USING btree (scheduled_at) WHERE ((status)::text = 'PROGRAMADA'::text)",
     "CREATE UNIQUE INDEX campaign_shipping_provider_message_id ON campaign_shipping USING btree (provider_message_id) WHERE (provider_message_id IS NOT NULL)",
     "CREATE INDEX campaign_shipping_batch ON campaign_shipping USING btree (batch_id) WHERE (batch_id IS NOT NULL)",
+    "CREATE INDEX campaign_shipping_awaiting ON campaign_shipping USING btree (number) WHERE ((status)::text = 'awaiting'::text)",
     "CREATE INDEX campaign_batches_lease ON campaign_batches USING btree (lease_until) WHERE ((status)::text = 'claimed'::text)",
 )
 

@@ -64,9 +64,10 @@ SCHEMAS: dict[str, tuple[tuple[Field, ...], frozenset[str], dict]] = {
             Field("phoneNumberId", min_len=1, max_len=64),
             Field("accessToken", max_len=1024),
             Field("appSecret", max_len=255),
+            Field("verifyToken", max_len=255),
         )
         + _CAPS,
-        frozenset({"accessToken", "appSecret"}),
+        frozenset({"accessToken", "appSecret", "verifyToken"}),
         {"accessToken": "sandbox", "messagesPerSecond": 1000},
     ),
 }

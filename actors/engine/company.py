@@ -269,6 +269,11 @@ class CompanyActor(pykka.ThreadingActor):
         if due_in is not None:
             live.wake_at = time.time() + max(due_in, 0.2)
             self.directory.wake(self.company_id, live.wake_at)
+        elif open_rows.get("awaiting") and not (open_rows.keys() - {"awaiting"}):
+            # Only confirmations outstanding: a reply re-opens a row (and notifies us); look
+            # again now and then so the campaign ends when the window closes.
+            live.wake_at = time.time() + 60.0
+            self.directory.wake(self.company_id, live.wake_at)
         elif open_rows.get("queued"):
             # Rows in batches this actor does not track (planned before an engine restart): the
             # clock re-sends stale batches; look again shortly.

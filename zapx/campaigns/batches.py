@@ -246,12 +246,18 @@ def expire_leases() -> list[tuple[int, int]]:
     return sorted({(e[1], e[2]) for e in expired})
 
 
+#: Seconds a contact has to answer a confirmation message; until then the campaign stays open.
+CONFIRMATION_WINDOW_S = 24 * 3600
+
+
 def open_rows(campaign_id: int) -> dict[str, int]:
-    """Counts of rows with work ahead (pending, queued, sending) by status."""
+    """Counts of rows with work ahead by status: pending, queued, sending, and awaiting a
+    confirmation reply within ``CONFIRMATION_WINDOW_S``."""
     rows = db.execute_sql(
         "SELECT status, count(*) FROM campaign_shipping WHERE campaign_id = %s "
-        "AND status IN ('pending', 'queued', 'sending') GROUP BY status",
-        (campaign_id,),
+        "AND (status IN ('pending', 'queued', 'sending') OR (status = 'awaiting' "
+        "AND confirmation_requested_at > now() - make_interval(secs => %s))) GROUP BY status",
+        (campaign_id, CONFIRMATION_WINDOW_S),
     ).fetchall()
     return dict(rows)
 

@@ -163,6 +163,12 @@ CAMPAIGN_INDEXES = (
         "WHERE (batch_id IS NOT NULL)",
     ),
     (
+        "campaign_shipping",
+        "campaign_shipping_awaiting",
+        "CREATE INDEX campaign_shipping_awaiting ON public.campaign_shipping USING btree (number) "
+        "WHERE ((status)::text = 'awaiting'::text)",
+    ),
+    (
         "campaign_batches",
         "campaign_batches_lease",
         "CREATE INDEX campaign_batches_lease ON public.campaign_batches USING btree (lease_until) "

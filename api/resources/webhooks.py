@@ -1,0 +1,58 @@
+"""``/webhooks/cloud``: Meta's subscription check and signed status/message notifications."""
+
+from __future__ import annotations
+
+import json
+
+import falcon
+
+from api.openapi import doc
+from api.resources.base import Resource
+from zapx import webhooks
+from zapx.errors import ValidationError
+
+
+class CloudWebhookResource(Resource):
+    auth_required = False  # signed with the app secret instead
+
+    @doc(
+        "Subscription check: echoes hub.challenge when hub.verify_token matches",
+        public=True,
+        query=("hub.mode", "hub.verify_token", "hub.challenge"),
+    )
+    def on_get(self, req, resp):
+        challenge = webhooks.verify_challenge(
+            req.get_param("hub.mode"),
+            req.get_param("hub.verify_token"),
+            req.get_param("hub.challenge"),
+        )
+        resp.content_type = falcon.MEDIA_TEXT
+        resp.text = challenge
+
+    @doc(
+        "Statuses (sent, delivered, read, failed) and replies, signed X-Hub-Signature-256",
+        body={
+            "type": "object",
+            "properties": {"object": {"type": "string"}, "entry": {"type": "array"}},
+        },
+        public=True,
+    )
+    def on_post(self, req, resp):
+        raw = req.bounded_stream.read()
+        try:
+            payload = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise ValidationError("body is not JSON") from None
+        if not isinstance(payload, dict):
+            raise ValidationError("body must be a JSON object")
+        webhooks.check_signature(raw, req.get_header("X-Hub-Signature-256"), payload)
+        result = webhooks.apply(payload)
+        for company_id, campaign_id in result["reopened"]:
+            self.deps.notify_engine(
+                {"kind": "campaign_changed", "company_id": company_id, "campaign_id": campaign_id}
+            )
+        resp.media = {
+            "statuses": result["statuses"],
+            "updated": result["updated"],
+            "reopened": len(result["reopened"]),
+        }
