@@ -121,12 +121,17 @@ def _check(tenant: Tenant, row: Campaign) -> None:
     )
     if row.status == PROGRAMADA:
         if not any(texts[n].strip() for n in MESSAGE_FIELDS):
-            raise ValidationError("a scheduled campaign needs at least one message", "message1")
+            raise ValidationError(
+                "a scheduled campaign needs at least one message", field="message1"
+            )
         if row.contact_list_id is None:
-            raise ValidationError("a scheduled campaign needs a contactListId", "contactListId")
+            raise ValidationError(
+                "a scheduled campaign needs a contactListId", field="contactListId"
+            )
         if row.confirmation and not any(texts[c].strip() for c in CONFIRMATION_FIELDS):
             raise ValidationError(
-                "confirmation is on: give at least one confirmationMessage", "confirmationMessage1"
+                "confirmation is on: give at least one confirmationMessage",
+                field="confirmationMessage1",
             )
 
 
