@@ -48,7 +48,7 @@ def deliver_batch(batch_id: int) -> None:
 
 def _send(claim: batches.Claim) -> dict:
     redis = get_redis(_config.redis_url)
-    ctx = load_context(claim.campaign_id, claim.whatsapp_id, claim.generation)
+    ctx = load_context(claim.campaign_id, claim.whatsapp_id, claim.generation, _config.public_base)
     outcomes: list[tuple] = []
     counts = {"sent": 0, "retry": 0, "failed": 0, "unknown": 0}
     stop_reason = None

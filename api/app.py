@@ -19,6 +19,7 @@ from api.resources.contacts import (
     ContactsResource,
 )
 from api.resources.health import HealthResource
+from api.resources.media import CampaignMediaResource, PublicMediaResource
 from api.resources.settings import CampaignSettingsResource
 from api.resources.webhooks import CloudWebhookResource
 from api.resources.whatsapps import WhatsappsResource
@@ -76,6 +77,8 @@ def routes(deps: Deps) -> list[tuple[str, object, str | None]]:
         ("/campaigns/{id}/resume", campaigns, "resume"),
         ("/campaigns/{id}/cancel", campaigns, "cancel"),
         ("/campaigns/{id}/restart", campaigns, "restart"),
+        ("/campaigns/{id}/media-upload", CampaignMediaResource(deps), None),
+        ("/public/media/{company}/{campaign}/{token}/{name}", PublicMediaResource(deps), None),
         ("/whatsapps", whatsapps, None),
         ("/whatsapps/list", whatsapps, "list"),
         ("/whatsapps/{id}", whatsapps, "item"),

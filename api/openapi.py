@@ -80,7 +80,14 @@ def body_schema(body: tuple[Field, ...] | dict) -> dict:
 
 def _operation(path: str, method: str, info: dict) -> dict:
     params = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": {"type": "integer", "minimum": 1}
+            if name in ("id", "company", "campaign")
+            else {"type": "string"},
+        }
         for name in re.findall(r"{(\w+)}", path)
     ]
     params += [

@@ -68,7 +68,12 @@ def redis_prefix(redis_url):
 
 
 @pytest.fixture(scope="session")
-def config(database_url, redis_url, redis_prefix):
+def media_dir(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("media"))
+
+
+@pytest.fixture(scope="session")
+def config(database_url, redis_url, redis_prefix, media_dir):
     return load_config(
         {
             "ZAPX_ENV": "test",
@@ -76,6 +81,7 @@ def config(database_url, redis_url, redis_prefix):
             "REDIS_URL": redis_url,
             "REDIS_PREFIX": redis_prefix,
             "LOG_LEVEL": "warning",
+            "MEDIA_DIR": media_dir,
         }
     )
 
@@ -176,6 +182,7 @@ def process_env(config):
             "LOG_LEVEL": "info",
             "LOG_FORMAT": "json",
             "DB_POOL_SIZE": "4",
+            "MEDIA_DIR": config.media_dir,
         }
     )
     return env

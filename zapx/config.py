@@ -40,6 +40,13 @@ class Config:
     log_level: str = "INFO"
     log_format: str = "json"
     batch_lease_s: int = 120
+    media_dir: str = "var/media"
+    public_url: str = ""
+
+    @property
+    def public_base(self) -> str:
+        """Where providers fetch campaign media: ``PUBLIC_URL`` or the API's own address."""
+        return (self.public_url or f"http://{self.api_bind}").rstrip("/")
 
     @property
     def is_production(self) -> bool:
@@ -113,6 +120,12 @@ def _secret(raw: str) -> str:
     return raw
 
 
+def _path(raw: str) -> str:
+    if "\x00" in raw or not raw.strip():
+        raise ValueError("must be a directory path")
+    return raw
+
+
 def _level(raw: str) -> str:
     return _choice("debug", "info", "warning", "error")(raw).upper()
 
@@ -135,6 +148,8 @@ _VARIABLES: tuple[tuple[str, str, object], ...] = (
     ("LOG_LEVEL", "log_level", _level),
     ("LOG_FORMAT", "log_format", _choice("json", "text")),
     ("BATCH_LEASE_S", "batch_lease_s", _int(2, 86_400)),
+    ("MEDIA_DIR", "media_dir", _path),
+    ("PUBLIC_URL", "public_url", _url("http", "https")),
 )
 
 #: Variable name -> Config field name.

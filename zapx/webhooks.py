@@ -58,7 +58,8 @@ def check_signature(raw: bytes, header: str | None, payload: dict) -> None:
         raise ValidationError("payload names no metadata.phone_number_id")
     secrets = db.execute_sql(
         "SELECT DISTINCT settings->>'appSecret' FROM whatsapps "
-        "WHERE provider IN ('cloud', 'sandbox') AND settings->>'phoneNumberId' = ANY(%s) "
+        "WHERE provider IN ('cloud', 'sandbox') "
+        "AND coalesce(settings->>'phoneNumberId', 'sandbox') = ANY(%s) "
         "AND coalesce(settings->>'appSecret', '') <> ''",
         (ids,),
     ).fetchall()

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import datetime
+import hashlib
+import hmac
+import json
 import time
 
 import urllib3
 
 from tests.actors.campaigns import (
     make_list,
+    sandbox_count,
     sandbox_messages,
+    sandbox_reset,
     setup_company,
     start_campaign,
     wait_status,
 )
+from tests.processes import wait_for
 from zapx.db import CampaignShipping, db
 
 
@@ -43,3 +50,123 @@ def test_a_1000_contact_campaign_sends_each_contact_exactly_once(client, account
     # Both messages are used (a fair random choice over 1000 contacts).
     assert 300 < sum(r.message_index == 0 for r in rows) < 700
     print(f"1000 messages in {elapsed:.1f} s")
+
+
+def _multipart(content: bytes, name: str, ctype: str) -> tuple[bytes, dict]:
+    b = "zapxB"
+    body = (
+        (
+            f'--{b}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+            f"Content-Type: {ctype}\r\n\r\n"
+        ).encode()
+        + content
+        + f"\r\n--{b}--\r\n".encode()
+    )
+    return body, {"Content-Type": f"multipart/form-data; boundary={b}"}
+
+
+def test_media_goes_with_the_text_as_caption(client, account, stack):
+    sandbox_reset(stack.sandbox)
+    setup = setup_company(client, account, stack.sandbox, "media")
+    acct = setup["account"]
+    list_id = make_list(acct.company_id, 5)
+    resp = client.simulate_post(
+        "/campaigns",
+        json={
+            "name": "Com foto",
+            "contactListId": list_id,
+            "whatsappId": setup["whatsapp_id"],
+            "message1": "Foto para {nome}",
+        },
+        headers=acct.headers,
+    )
+    campaign_id = resp.json["id"]
+    body, headers = _multipart(b"\x89PNG\r\n\x1a\n" + b"1" * 100, "foto.png", "image/png")
+    up = client.simulate_post(
+        f"/campaigns/{campaign_id}/media-upload", body=body, headers=acct.headers | headers
+    )
+    assert up.status_code == 200, up.text
+    when = datetime.datetime.now(datetime.UTC).isoformat()
+    client.simulate_put(
+        f"/campaigns/{campaign_id}", json={"scheduledAt": when}, headers=acct.headers
+    )
+    wait_status(client, acct, campaign_id, "FINALIZADA")
+    payloads = [m["payload"] for m in sandbox_messages(stack.sandbox)]
+    assert len(payloads) == 5
+    for p in payloads:
+        assert p["type"] == "image"
+        assert p["image"]["link"].endswith("/public/media/" + up.json["mediaPath"])
+        assert p["image"]["caption"].startswith("Foto para Pessoa ")
+
+
+def _reply(client, number: str) -> None:
+    raw = json.dumps(
+        {
+            "entry": [
+                {
+                    "changes": [
+                        {
+                            "value": {
+                                "metadata": {"phone_number_id": "sandbox"},
+                                "messages": [
+                                    {
+                                        "from": number,
+                                        "id": f"in.{number}",
+                                        "type": "text",
+                                        "text": {"body": "sim"},
+                                    }
+                                ],
+                            }
+                        }
+                    ]
+                }
+            ]
+        }
+    ).encode()
+    sig = "sha256=" + hmac.new(b"confirm-secret", raw, hashlib.sha256).hexdigest()
+    resp = client.simulate_post("/webhooks/cloud", body=raw, headers={"X-Hub-Signature-256": sig})
+    assert resp.status_code == 200 and resp.json["reopened"] == 1, resp.text
+
+
+def test_confirmation_first_then_the_message_after_a_reply(client, account, stack):
+    sandbox_reset(stack.sandbox)
+    acct = account("confirm")
+    resp = client.simulate_post(
+        "/whatsapps",
+        json={
+            "name": "sb",
+            "provider": "sandbox",
+            "settings": {"baseUrl": stack.sandbox, "appSecret": "confirm-secret"},
+        },
+        headers=acct.headers,
+    )
+    whatsapp_id = resp.json["id"]
+    client.simulate_post(
+        "/campaign-settings", headers=acct.headers, json={"settings": {"messageInterval": 0}}
+    )
+    list_id = make_list(acct.company_id, 4)
+    campaign_id = start_campaign(
+        client,
+        acct,
+        list_id,
+        whatsapp_id,
+        confirmation=True,
+        confirmationMessage1="{nome}, podemos enviar a oferta? Responda SIM",
+        message1="Oferta para {nome}",
+        message2="",
+    )
+    wait_for(lambda: sandbox_count(stack.sandbox) == 4, timeout_s=30, what="confirmations")
+    first = sandbox_messages(stack.sandbox)
+    assert all("podemos enviar" in m["payload"]["text"]["body"] for m in first)
+    repliers = sorted(m["to"] for m in first)[:2]
+    for number in repliers:
+        _reply(client, number)
+    wait_for(lambda: sandbox_count(stack.sandbox) == 6, timeout_s=30, what="main messages")
+    time.sleep(0.5)
+    later = sandbox_messages(stack.sandbox)[4:]
+    assert len(later) == 2
+    assert sorted(m["to"] for m in later) == repliers
+    assert all(m["payload"]["text"]["body"].startswith("Oferta para") for m in later)
+    report = client.simulate_get(f"/campaigns/{campaign_id}/report", headers=acct.headers).json
+    assert report["confirmations"] == 2 and report["counts"]["awaiting"] == 2
+    assert report["status"] == "EM_ANDAMENTO"  # the others may still answer

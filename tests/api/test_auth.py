@@ -103,6 +103,7 @@ def test_every_route_but_the_public_ones_needs_a_token(client, deps, config, ali
         ("/openapi.json", "GET"),
         ("/webhooks/cloud", "GET"),
         ("/webhooks/cloud", "POST"),
+        ("/public/media/1/1/1/1", "GET"),
     }
     expired = _token(config, alice.user_id, alice.company_id, ttl=-10)
     other_secret = jwt.encode(

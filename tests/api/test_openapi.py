@@ -163,6 +163,7 @@ def test_operations_are_well_formed(spec):
         ("/openapi.json", "get"),
         ("/webhooks/cloud", "get"),
         ("/webhooks/cloud", "post"),
+        ("/public/media/{company}/{campaign}/{token}/{name}", "get"),
     }
     assert spec["openapi"].startswith("3.")
     assert spec["security"] == [{"bearer": []}]

@@ -11,6 +11,7 @@ import dataclasses
 import threading
 import time
 
+from zapx.campaigns.media import public_url
 from zapx.campaigns.templates import Template, extra_map
 from zapx.db import CampaignSetting, WhatsappConnection
 from zapx.db.campaign_models import Campaign
@@ -55,7 +56,10 @@ def message_texts(campaign: Campaign, prefix: str = "message") -> list[str]:
     return [t for t in texts if t and t.strip()]
 
 
-def load_context(campaign_id: int, whatsapp_id: int, generation: int) -> CampaignContext:
+def load_context(
+    campaign_id: int, whatsapp_id: int, generation: int, public_base: str
+) -> CampaignContext:
+    """``public_base``: the URL prefix providers fetch media from (``Config.public_base``)."""
     key = (campaign_id, whatsapp_id, generation)
     now = time.monotonic()
     with _lock:
@@ -82,7 +86,7 @@ def load_context(campaign_id: int, whatsapp_id: int, generation: int) -> Campaig
         confirmation=campaign.confirmation and bool(confirmations),
         variables=variables,
         provider=make_provider(connection.provider, connection.settings or {}),
-        media_url=campaign.media_path or None,
+        media_url=public_url(public_base, campaign.media_path) if campaign.media_path else None,
         media_type=campaign.media_type or None,
         media_name=campaign.media_name or None,
     )
