@@ -41,6 +41,8 @@ GOOD = [
     ("LOG_LEVEL", "log_level", "debug", "DEBUG"),
     ("LOG_FORMAT", "log_format", "TEXT", "text"),
     ("BATCH_LEASE_S", "batch_lease_s", "30", 30),
+    ("MEDIA_DIR", "media_dir", "/srv/media", "/srv/media"),
+    ("PUBLIC_URL", "public_url", "https://zapx.example.com", "https://zapx.example.com"),
 ]
 
 # (variable, a bad raw value, a fragment of the reason the message must give)
@@ -71,6 +73,8 @@ BAD = [
     ("LOG_LEVEL", "verbose", "must be one of debug, info, warning, error"),
     ("LOG_FORMAT", "xml", "must be one of json, text"),
     ("BATCH_LEASE_S", "1", "must be between 2 and 86400"),
+    ("MEDIA_DIR", " ", "must be a directory path"),
+    ("PUBLIC_URL", "ftp://x", "must look like http"),
 ]
 
 
