@@ -7,6 +7,8 @@ import falcon
 from api.openapi import doc
 from api.resources.base import Resource, body, ident, no_content, page
 from zapx import connections
+from zapx.campaigns import flags, service
+from zapx.redis import Keys
 
 
 class WhatsappsResource(Resource):
@@ -35,9 +37,26 @@ class WhatsappsResource(Resource):
 
     @doc("Update a connection (omitted secrets are kept)", body=connections.CONNECTION_FIELDS)
     def on_put_item(self, req, resp, id):
-        resp.media = connections.update_connection(
-            req.context.tenant, ident(id), body(req), self.deps.sandbox_url
+        connection_id = ident(id)
+        updated = connections.update_connection(
+            req.context.tenant, connection_id, body(req), self.deps.sandbox_url
         )
+        if updated["status"] == "DISCONNECTED":
+            # A disconnected session never leaves its campaigns "running" with nothing sent.
+            keys = Keys(self.deps.config.redis_prefix)
+            paused = service.pause_for_connection(
+                req.context.tenant, connection_id, f"connection {updated['name']} disconnected"
+            )
+            for campaign in paused:
+                flags.clear_running(self.deps.redis, keys, campaign.id)
+                self.deps.notify_engine(
+                    {
+                        "kind": "campaign_changed",
+                        "company_id": req.context.company_id,
+                        "campaign_id": campaign.id,
+                    }
+                )
+        resp.media = updated
 
     @doc("Delete a connection", status=204)
     def on_delete_item(self, req, resp, id):

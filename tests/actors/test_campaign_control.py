@@ -158,3 +158,42 @@ def test_two_companies_never_see_each_others_contacts_or_settings(client, accoun
         assert len(rows) == 100
         assert all(r.number.startswith(prefix) for r in rows)
         assert all(r.message.endswith(f"cupom {promo}") for r in rows)
+
+
+def test_a_lost_connection_pauses_its_campaigns_with_a_reason(client, account, stack):
+    sandbox_reset(stack.sandbox, rateAuth=1.0)
+    setup = setup_company(client, account, stack.sandbox, "lost")
+    acct = setup["account"]
+    campaign_id = start_campaign(client, acct, make_list(acct.company_id, 50), setup["whatsapp_id"])
+    report = wait_status(client, acct, campaign_id, "PAUSADA", timeout_s=30)
+    assert "lost" in report["pauseReason"] and report["remaining"] == 50
+    wa = client.simulate_get(f"/whatsapps/{setup['whatsapp_id']}", headers=acct.headers).json
+    assert wa["status"] == "DISCONNECTED"
+    # Reconnected and resumed, it finishes; nothing was sent twice.
+    sandbox_reset(stack.sandbox)
+    client.simulate_put(
+        f"/whatsapps/{setup['whatsapp_id']}", json={"status": "CONNECTED"}, headers=acct.headers
+    )
+    _command(client, acct, campaign_id, "resume")
+    wait_status(client, acct, campaign_id, "FINALIZADA", timeout_s=30)
+    numbers = [m["to"] for m in sandbox_messages(stack.sandbox)]
+    assert len(numbers) == 50 and len(set(numbers)) == 50
+
+
+def test_disconnecting_a_connection_pauses_its_campaigns(client, account, stack):
+    sandbox_reset(stack.sandbox)
+    setup = setup_company(client, account, stack.sandbox, "unplug", messageInterval=0.05, jitter=0)
+    acct = setup["account"]
+    campaign_id = start_campaign(
+        client, acct, make_list(acct.company_id, 200), setup["whatsapp_id"]
+    )
+    wait_for(lambda: sandbox_count(stack.sandbox) >= 5, timeout_s=30, what="sending")
+    resp = client.simulate_put(
+        f"/whatsapps/{setup['whatsapp_id']}", json={"status": "DISCONNECTED"}, headers=acct.headers
+    )
+    assert resp.status_code == 200
+    at = sandbox_count(stack.sandbox)
+    time.sleep(1.0)
+    assert sandbox_count(stack.sandbox) - at <= ONE_MESSAGE
+    report = client.simulate_get(f"/campaigns/{campaign_id}/report", headers=acct.headers).json
+    assert report["status"] == "PAUSADA" and "disconnected" in report["pauseReason"]

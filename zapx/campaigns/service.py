@@ -11,7 +11,7 @@ import datetime
 from peewee import fn
 
 from zapx.campaigns import lifecycle, templates
-from zapx.campaigns.lifecycle import INATIVA, PROGRAMADA
+from zapx.campaigns.lifecycle import EM_ANDAMENTO, INATIVA, PROGRAMADA
 from zapx.db import (
     CampaignSetting,
     Company,
@@ -222,3 +222,17 @@ def command(tenant: Tenant, campaign_id: int, name: str, reason: str = "") -> Ca
             ).execute()
         row.save()
     return row
+
+
+def pause_for_connection(tenant: Tenant, whatsapp_id: int, reason: str) -> list[Campaign]:
+    """Pause the company's running campaigns on a connection (it was disconnected)."""
+    with db.atomic():
+        rows = list(
+            tenant.select(Campaign)
+            .where((Campaign.whatsapp == whatsapp_id) & (Campaign.status == EM_ANDAMENTO))
+            .for_update()
+        )
+        for row in rows:
+            row.status, row.pause_reason = lifecycle.PAUSADA, reason
+            row.save()
+    return rows

@@ -6,8 +6,9 @@ with keep-alive and a minimal parser. Control routes live under ``/_sandbox/``:
 - ``GET /_sandbox/messages?after=SEQ&limit=N`` — recorded messages after sequence ``SEQ``
 - ``GET /_sandbox/stats`` — counts; ``POST /_sandbox/reset`` — forget everything
 - ``GET|POST /_sandbox/config`` — faults: ``latencyMs``, ``rate429``, ``rate130429``, ``rate5xx``,
-  ``rateTimeout`` (rates are fractions 0..1 of message requests; a timed-out request is not
-  recorded and never answered; its connection closes after ``timeoutS``)
+  ``rateTimeout``, ``rateAuth`` (a 401 "token expired"). Rates are fractions 0..1 of message
+  requests; a timed-out request is not recorded and never answered, and its connection closes
+  after ``timeoutS``
 - ``GET /health``
 """
 
@@ -39,6 +40,7 @@ class Faults:
     rate130429: float = 0.0
     rate5xx: float = 0.0
     rate_timeout: float = 0.0
+    rate_auth: float = 0.0
     timeout_s: float = 30.0
 
     NAMES = {
@@ -47,6 +49,7 @@ class Faults:
         "rate130429": "rate130429",
         "rate5xx": "rate5xx",
         "rateTimeout": "rate_timeout",
+        "rateAuth": "rate_auth",
         "timeoutS": "timeout_s",
     }
 
@@ -172,7 +175,13 @@ class SandboxServer:
         self.recorder = Recorder()
         self.faults = Faults()
         self.requests = 0
-        self.injected: dict[str, int] = {"429": 0, "130429": 0, "5xx": 0, "timeout": 0}
+        self.injected: dict[str, int] = {
+            "429": 0,
+            "130429": 0,
+            "5xx": 0,
+            "timeout": 0,
+            "auth": 0,
+        }
         self.rng = random.Random()
 
     def handle(self, method: str, target: str, body: bytes) -> tuple[int, dict]:
@@ -234,6 +243,7 @@ class SandboxServer:
             (f.rate429, "429"),
             (f.rate130429, "130429"),
             (f.rate5xx, "5xx"),
+            (f.rate_auth, "auth"),
         ):
             if roll < rate:
                 self.injected[name] += 1
@@ -241,6 +251,8 @@ class SandboxServer:
                     return 0, {}
                 if name == "429":
                     return _error(429, "(#4) Application request limit reached", 4)
+                if name == "auth":
+                    return _error(401, "Error validating access token: Session has expired", 190)
                 if name == "130429":
                     return _error(400, "(#130429) Rate limit hit", 130429)
                 return _error(503, "(#131016) Service unavailable", 131016)
