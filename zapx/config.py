@@ -40,6 +40,8 @@ class Config:
     log_level: str = "INFO"
     log_format: str = "json"
     batch_lease_s: int = 120
+    batch_size: int = 50
+    engine_budget: int = 64
     media_dir: str = "var/media"
     public_url: str = ""
 
@@ -148,6 +150,8 @@ _VARIABLES: tuple[tuple[str, str, object], ...] = (
     ("LOG_LEVEL", "log_level", _level),
     ("LOG_FORMAT", "log_format", _choice("json", "text")),
     ("BATCH_LEASE_S", "batch_lease_s", _int(2, 86_400)),
+    ("BATCH_SIZE", "batch_size", _int(1, 500)),
+    ("ENGINE_BUDGET", "engine_budget", _int(1, 100_000)),
     ("MEDIA_DIR", "media_dir", _path),
     ("PUBLIC_URL", "public_url", _url("http", "https")),
 )

@@ -29,7 +29,12 @@ def _url(value: str) -> str:
 
 
 _CAPS = (
-    Field("messagesPerSecond", int, min=1, max=1000),
+    Field("messagesPerSecond", int, min=1, max=1000),  # the Cloud API's highest throughput
+    Field("dailyLimit", int, choices=DAILY_TIERS),
+)
+# The sandbox is also a load-testing target: it may be driven far beyond a real number's cap.
+_SANDBOX_CAPS = (
+    Field("messagesPerSecond", int, min=1, max=1_000_000),
     Field("dailyLimit", int, choices=DAILY_TIERS),
 )
 #: provider -> (fields, secret field names, defaults)
@@ -66,7 +71,7 @@ SCHEMAS: dict[str, tuple[tuple[Field, ...], frozenset[str], dict]] = {
             Field("appSecret", max_len=255),
             Field("verifyToken", max_len=255),
         )
-        + _CAPS,
+        + _SANDBOX_CAPS,
         frozenset({"accessToken", "appSecret", "verifyToken"}),
         {"accessToken": "sandbox", "messagesPerSecond": 1000},
     ),

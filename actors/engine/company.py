@@ -24,8 +24,6 @@ from zapx.redis import Keys, get_redis
 
 log = logging.getLogger("zapx.engine.company")
 
-#: Contacts per batch (one Dramatiq message, one claim, one bulk record).
-BATCH_SIZE = 50
 #: A batch holds the slots that fall within this many seconds, so a worker never sleeps long.
 HORIZON_S = 2.0
 #: Seconds to wait for a throttle's answer.
@@ -225,7 +223,9 @@ class CompanyActor(pykka.ThreadingActor):
 
         throttle = self._throttle(live.whatsapp_id)
         while len(live.in_flight) < self.budget.per_company:
-            slots, next_at = throttle.slots(BATCH_SIZE, HORIZON_S).get(timeout=ASK_TIMEOUT_S)
+            slots, next_at = throttle.slots(self.config.batch_size, HORIZON_S).get(
+                timeout=ASK_TIMEOUT_S
+            )
             if not slots:
                 live.wake_at = next_at
                 self.directory.wake(self.company_id, next_at)

@@ -17,8 +17,6 @@ from zapx.redis import Keys, get_redis
 
 log = logging.getLogger("zapx.engine")
 
-#: Batches in flight across all companies, shared fairly between companies with live work.
-DEFAULT_BUDGET = 64
 #: Seconds between sweeps for expired leases and lost batch messages.
 SWEEP_S = 10.0
 #: Seconds to wait for a company actor's answer.
@@ -28,11 +26,11 @@ ASK_TIMEOUT_S = 10.0
 class DirectoryActor(pykka.ThreadingActor):
     """Commands are plain dicts with a ``kind`` and ids, never rows."""
 
-    def __init__(self, config: Config, budget: int = DEFAULT_BUDGET):
+    def __init__(self, config: Config, budget: int | None = None):
         super().__init__()
         self.config = config
         self.keys = Keys(config.redis_prefix)
-        self.budget = Budget(budget)
+        self.budget = Budget(budget or config.engine_budget)
         self.companies: dict[int, pykka.ActorRef] = {}
         self.wakes: dict[int, float] = {}
         self.starting: dict[int, float] = {}

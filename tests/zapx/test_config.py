@@ -41,6 +41,8 @@ GOOD = [
     ("LOG_LEVEL", "log_level", "debug", "DEBUG"),
     ("LOG_FORMAT", "log_format", "TEXT", "text"),
     ("BATCH_LEASE_S", "batch_lease_s", "30", 30),
+    ("BATCH_SIZE", "batch_size", "10", 10),
+    ("ENGINE_BUDGET", "engine_budget", "128", 128),
     ("MEDIA_DIR", "media_dir", "/srv/media", "/srv/media"),
     ("PUBLIC_URL", "public_url", "https://zapx.example.com", "https://zapx.example.com"),
 ]
@@ -73,6 +75,8 @@ BAD = [
     ("LOG_LEVEL", "verbose", "must be one of debug, info, warning, error"),
     ("LOG_FORMAT", "xml", "must be one of json, text"),
     ("BATCH_LEASE_S", "1", "must be between 2 and 86400"),
+    ("BATCH_SIZE", "0", "must be between 1 and 500"),
+    ("ENGINE_BUDGET", "x", "must be an integer"),
     ("MEDIA_DIR", " ", "must be a directory path"),
     ("PUBLIC_URL", "ftp://x", "must look like http"),
 ]
