@@ -19,6 +19,8 @@ from zapx.errors import ConfigError
 ROOT = Path(__file__).resolve().parents[1]
 #: Queues the workers consume; ``engine`` is the engine process's alone (``actors.worker``).
 WORKER_QUEUES = ("delivery", "housekeeping")
+#: Longest idle poll interval of the Dramatiq consumers, ms.
+POLL_MS = 50
 
 
 def _exec(argv: list[str]) -> int:
@@ -118,6 +120,9 @@ def cmd_engine(config: Config, args) -> int:
 
 
 def cmd_worker(config: Config, args) -> int:
+    # An idle Dramatiq consumer backs off up to this many ms between polls (default 1,000): that
+    # is the latency of the first batch after a quiet spell, so keep it short.
+    os.environ.setdefault("dramatiq_worker_timeout", str(POLL_MS))
     argv = [_bin("dramatiq"), "actors.worker", "--processes", str(args.processes)]
     argv += ["--threads", str(args.threads), "--queues", *WORKER_QUEUES]
     return _exec(argv)

@@ -15,6 +15,8 @@ from zapx.logs import setup_logging
 
 log = logging.getLogger("zapx.engine")
 
+#: Longest idle poll interval of the engine queue's consumer, ms.
+POLL_MS = 50
 #: Seconds each actor gets to stop at shutdown.
 STOP_TIMEOUT_S = 10.0
 
@@ -60,7 +62,10 @@ class Engine:
         init_db(self.config.database_url, self.config.db_pool_size, application_name="zapx-engine")
         self.directory = DirectoryActor.start(self.config)
         # One consumer thread: commands are cheap; their work happens in the actors.
-        self.consumer = dramatiq.Worker(inbox.broker, queues={"engine"}, worker_threads=1)
+        # A short idle poll (ms): reports and commands reach the actors within POLL_MS of sending.
+        self.consumer = dramatiq.Worker(
+            inbox.broker, queues={"engine"}, worker_threads=1, worker_timeout=POLL_MS
+        )
         self.consumer.start()
         self.clock = Clock(self.directory.proxy())
         self.clock.start()
