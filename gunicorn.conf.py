@@ -13,6 +13,9 @@ _config = load_config()  # a bad variable stops gunicorn here, before any worker
 bind = [os.environ.get("GUNICORN_BIND", _config.api_bind)]
 workers = _config.api_workers
 # gthread: each worker serves API_THREADS requests at once; the DB pool is per worker.
+# On 2 cores the searched contacts page is PostgreSQL-bound: 2x4 (the default), 4x2 and 2x8
+# measure alike and 4x4 worse (more processes and queries competing for the same cores); see
+# docs/BENCHMARKS.md before changing API_WORKERS / API_THREADS.
 worker_class = "gthread"
 threads = _config.api_threads
 keepalive = 5  # seconds

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 
 import falcon
+import psycopg2.extensions
 
 from zapx.db import db
 
@@ -61,13 +63,50 @@ class BodyLimit:
 
 
 class DatabaseScope:
-    """One pooled connection per request, returned to the pool when the response is done."""
+    """A pooled connection for each request that uses the database.
+
+    A worker thread keeps its connection from one request to the next while it stays busy: a
+    check-out from peewee's pool costs a ``SELECT 1`` liveness round trip made under a lock the
+    whole process shares, and under load the threads queued on that lock (docs/BENCHMARKS.md).
+    The connection goes back to the pool, which pings it on the next check-out and recycles it
+    when stale, as soon as it has been idle for ``REUSE_WITHIN_S``, held for ``HOLD_AT_MOST_S``,
+    or a request ends with it inside a transaction, broken, or with an error. So a connection is
+    only reused unchecked within a second of a request that used it successfully.
+    """
+
+    REUSE_WITHIN_S = 1.0
+    HOLD_AT_MOST_S = 60.0
+
+    def __init__(self):
+        self._held = threading.local()  # per worker thread: (checked out at, last released at)
 
     def process_resource(self, req, resp, resource, params):
-        if resource is not None and getattr(resource, "uses_db", True):
-            db.connect(reuse_if_open=True)
-            req.context.db_open = True
+        if resource is None or not getattr(resource, "uses_db", True):
+            return
+        now = time.monotonic()
+        held = getattr(self._held, "times", None)
+        if not db.is_closed() and (
+            held is None
+            or now - held[1] > self.REUSE_WITHIN_S
+            or now - held[0] > self.HOLD_AT_MOST_S
+            or db.connection().closed
+        ):
+            self._release()
+        if db.connect(reuse_if_open=True):
+            self._held.times = (now, now)
+        req.context.db_open = True
 
     def process_response(self, req, resp, resource, req_succeeded):
-        if getattr(req.context, "db_open", False) and not db.is_closed():
-            db.close()
+        if not getattr(req.context, "db_open", False) or db.is_closed():
+            return
+        conn = db.connection()
+        idle = psycopg2.extensions.TRANSACTION_STATUS_IDLE
+        if req_succeeded and not conn.closed and conn.get_transaction_status() == idle:
+            self._held.times = (self._held.times[0], time.monotonic())
+        else:
+            self._release()
+
+    def _release(self) -> None:
+        """Give the thread's connection back to the pool (which rolls back what is left open)."""
+        self._held.times = None
+        db.close()

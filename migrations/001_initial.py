@@ -23,7 +23,7 @@ STATEMENTS = (
     'CREATE UNIQUE INDEX "campaign_settings_company_id_key" ON "campaign_settings" ("company_id", "key")',
     'CREATE TABLE "rate_limits" ("id" SERIAL NOT NULL PRIMARY KEY, "created_at" TIMESTAMPTZ NOT NULL, "updated_at" TIMESTAMPTZ NOT NULL, "company_id" INTEGER NOT NULL, "kind" VARCHAR(16) NOT NULL, "scope" VARCHAR(64) NOT NULL, "max_count" INTEGER NOT NULL, "period_s" DOUBLE PRECISION NOT NULL, FOREIGN KEY ("company_id") REFERENCES "companies" ("id") ON DELETE CASCADE)',
     'CREATE UNIQUE INDEX "rate_limits_company_id_kind_scope" ON "rate_limits" ("company_id", "kind", "scope")',
-    "CREATE INDEX contacts_company_search_trgm ON contacts USING gin (company_id, search gin_trgm_ops)",
+    "CREATE INDEX contacts_company_search_trgm ON contacts USING gin (company_id, search gin_trgm_ops) WITH (fastupdate = off)",
     "CREATE INDEX contacts_company_name ON contacts USING btree (company_id, name)",
     "CREATE INDEX contact_list_items_list_search_trgm ON contact_list_items USING gin (contact_list_id, search gin_trgm_ops)",
     "CREATE INDEX contact_list_items_list_name ON contact_list_items USING btree (contact_list_id, name)",
