@@ -44,6 +44,7 @@ class Config:
     engine_budget: int = 64
     media_dir: str = "var/media"
     public_url: str = ""
+    query_cache_ttl_s: int = 60
 
     @property
     def public_base(self) -> str:
@@ -154,6 +155,7 @@ _VARIABLES: tuple[tuple[str, str, object], ...] = (
     ("ENGINE_BUDGET", "engine_budget", _int(1, 100_000)),
     ("MEDIA_DIR", "media_dir", _path),
     ("PUBLIC_URL", "public_url", _url("http", "https")),
+    ("QUERY_CACHE_TTL_S", "query_cache_ttl_s", _int(0, 86_400)),
 )
 
 #: Variable name -> Config field name.

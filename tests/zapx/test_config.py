@@ -45,6 +45,8 @@ GOOD = [
     ("ENGINE_BUDGET", "engine_budget", "128", 128),
     ("MEDIA_DIR", "media_dir", "/srv/media", "/srv/media"),
     ("PUBLIC_URL", "public_url", "https://zapx.example.com", "https://zapx.example.com"),
+    ("QUERY_CACHE_TTL_S", "query_cache_ttl_s", "0", 0),
+    ("QUERY_CACHE_TTL_S", "query_cache_ttl_s", "300", 300),
 ]
 
 # (variable, a bad raw value, a fragment of the reason the message must give)
@@ -79,6 +81,8 @@ BAD = [
     ("ENGINE_BUDGET", "x", "must be an integer"),
     ("MEDIA_DIR", " ", "must be a directory path"),
     ("PUBLIC_URL", "ftp://x", "must look like http"),
+    ("QUERY_CACHE_TTL_S", "-1", "must be between 0 and 86400"),
+    ("QUERY_CACHE_TTL_S", "off", "must be an integer"),
 ]
 
 
@@ -105,6 +109,7 @@ def test_defaults_when_environment_is_empty():
     assert (config.api_workers, config.api_threads) == (2, 4)
     assert config.sandbox_bind == "127.0.0.1:9090"
     assert (config.log_level, config.log_format) == ("INFO", "json")
+    assert config.query_cache_ttl_s == 60
 
 
 def test_defaults_table_matches_config_defaults():
