@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from peewee import IntegrityError, fn
 
+from zapx.cache import QueryCache, dumps
 from zapx.db import Contact, ContactList, ContactListItem, Tenant, db, utcnow
 from zapx.errors import Conflict, ValidationError
 from zapx.numbers import normalize_number
@@ -121,12 +122,43 @@ def contacts_query(tenant: Tenant, search: str | None):
 TRIGRAM_MIN_CHARS = 3
 
 
+#: The query-cache namespace of the contacts pages (``zapx.cache``): every write to a company's
+#: contacts must call ``zapx.cache.bump(redis, prefix, company_id, CONTACTS_NAMESPACE)`` after it
+#: commits (:func:`contacts_changed`).
+CONTACTS_NAMESPACE = "contacts"
+
+
 def contacts_page(tenant: Tenant, search: str | None, number: int) -> dict:
     query = contacts_query(tenant, search)
     if search and len(fold(search.strip())) >= TRIGRAM_MIN_CHARS:
         # One pass over the matches through the trigram index (docs/BENCHMARKS.md).
         return paginate_matches(query, number, contact_dict)
     return paginate(query, number, contact_dict)
+
+
+def contacts_page_json(
+    tenant: Tenant, search: str | None, number: int, cache: QueryCache | None = None
+) -> bytes:
+    """:func:`contacts_page` as JSON bytes, through the query cache when one is given.
+
+    The key is what the query depends on: the term as it is matched (stripped and folded, so
+    ``" José"`` and ``"jose"`` share an entry) and the page number.
+    """
+    if cache is None:
+        return dumps(contacts_page(tenant, search, number))
+    term = fold(search.strip()) if search else ""
+    return cache.get_or_compute(
+        tenant.company_id,
+        CONTACTS_NAMESPACE,
+        (term, number),
+        lambda: contacts_page(tenant, search, number),
+    )
+
+
+def contacts_changed(cache: QueryCache | None, company_id: int) -> None:
+    """Invalidate the company's cached contacts pages; call after a write commits."""
+    if cache is not None:
+        cache.bump(company_id, CONTACTS_NAMESPACE)
 
 
 def contacts_all(tenant: Tenant, limit: int = 10_000) -> list[dict]:
@@ -144,17 +176,22 @@ def get_contact(tenant: Tenant, contact_id: int) -> dict:
     return contact_dict(tenant.get(Contact, contact_id, label="Contact"))
 
 
-def create_contact(tenant: Tenant, body: object, region: str) -> dict:
+def create_contact(
+    tenant: Tenant, body: object, region: str, cache: QueryCache | None = None
+) -> dict:
     data = _with_search(_person(body, region))
     try:
         with db.atomic():
             row = Contact.create(company=tenant.company_id, **data)
     except IntegrityError:
         raise _duplicate(data["number"], "company") from None
+    contacts_changed(cache, tenant.company_id)
     return contact_dict(row)
 
 
-def update_contact(tenant: Tenant, contact_id: int, body: object, region: str) -> dict:
+def update_contact(
+    tenant: Tenant, contact_id: int, body: object, region: str, cache: QueryCache | None = None
+) -> dict:
     data = _person(body, region, partial=True)
     with db.atomic():
         row = tenant.get(Contact, contact_id, label="Contact")
@@ -164,12 +201,14 @@ def update_contact(tenant: Tenant, contact_id: int, body: object, region: str) -
                 tenant.update(Contact, contact_id, updated_at=utcnow(), **data)
         except IntegrityError:
             raise _duplicate(data["number"], "company") from None
+    contacts_changed(cache, tenant.company_id)
     return get_contact(tenant, contact_id)
 
 
-def delete_contact(tenant: Tenant, contact_id: int) -> None:
+def delete_contact(tenant: Tenant, contact_id: int, cache: QueryCache | None = None) -> None:
     with db.atomic():
         tenant.delete(Contact, contact_id, label="Contact")
+    contacts_changed(cache, tenant.company_id)
 
 
 # --- contact lists -----------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import falcon
 import redis
 
+from zapx.cache import QueryCache
 from zapx.config import Config
 from zapx.errors import ValidationError
 from zapx.paging import page_number
@@ -34,6 +35,11 @@ class Deps:
     @property
     def sandbox_url(self) -> str:
         return f"http://{self.config.sandbox_bind}"
+
+    @property
+    def query_cache(self) -> QueryCache:
+        """The Redis query cache (``QUERY_CACHE_TTL_S``; 0 reads without it, writes still bump)."""
+        return QueryCache(self.redis, self.config.redis_prefix, self.config.query_cache_ttl_s)
 
 
 class Resource:

@@ -1,0 +1,26 @@
+"""API-test fixtures: a clean query cache for every test.
+
+``clean_db`` restarts the id sequences after each test, so the next test's company 1 is another
+company than this one's. The query cache (``zapx.cache``) keys entries by company id, which real
+ids never reuse; here the entries must go with the rows.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from zapx.redis import get_redis
+
+
+def _drop_cache_keys(redis_url: str, prefix: str) -> None:
+    client = get_redis(redis_url)
+    keys = list(client.scan_iter(match=prefix + "cache:*", count=1000))
+    if keys:
+        client.delete(*keys)
+
+
+@pytest.fixture(autouse=True)
+def _clean_query_cache(redis_url, redis_prefix):
+    _drop_cache_keys(redis_url, redis_prefix)
+    yield
+    _drop_cache_keys(redis_url, redis_prefix)
