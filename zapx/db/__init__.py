@@ -11,6 +11,13 @@ from zapx.db.campaign_models import (
 )
 from zapx.db.database import db, init_db
 from zapx.db.fields import utcnow
+from zapx.db.import_models import (
+    IMPORT_INDEXES,
+    IMPORT_MODELS,
+    IMPORT_STATES,
+    ContactImport,
+    ImportRejection,
+)
 from zapx.db.migrate import drop_database, ensure_database, migrate
 from zapx.db.models import (
     CONNECTION_STATUSES,
@@ -31,8 +38,8 @@ from zapx.db.models import MODELS as _BASE_MODELS
 from zapx.db.tenant import Tenant
 
 #: Every model, parents first; and the indexes peewee cannot declare (created by migrations).
-MODELS = _BASE_MODELS + CAMPAIGN_MODELS
-EXTRA_INDEXES = _BASE_INDEXES + CAMPAIGN_INDEXES
+MODELS = _BASE_MODELS + CAMPAIGN_MODELS + IMPORT_MODELS
+EXTRA_INDEXES = _BASE_INDEXES + CAMPAIGN_INDEXES + IMPORT_INDEXES
 
 __all__ = [
     "CAMPAIGN_STATUSES",
@@ -40,6 +47,9 @@ __all__ = [
     "Campaign",
     "CampaignBatch",
     "CampaignShipping",
+    "ContactImport",
+    "IMPORT_STATES",
+    "ImportRejection",
     "CONNECTION_STATUSES",
     "EXTRA_INDEXES",
     "MODELS",
