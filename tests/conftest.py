@@ -73,7 +73,12 @@ def media_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def config(database_url, redis_url, redis_prefix, media_dir):
+def import_dir(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("imports"))
+
+
+@pytest.fixture(scope="session")
+def config(database_url, redis_url, redis_prefix, media_dir, import_dir):
     return load_config(
         {
             "ZAPX_ENV": "test",
@@ -82,6 +87,7 @@ def config(database_url, redis_url, redis_prefix, media_dir):
             "REDIS_PREFIX": redis_prefix,
             "LOG_LEVEL": "warning",
             "MEDIA_DIR": media_dir,
+            "IMPORT_DIR": import_dir,
         }
     )
 
@@ -183,6 +189,7 @@ def process_env(config):
             "LOG_FORMAT": "json",
             "DB_POOL_SIZE": "4",
             "MEDIA_DIR": config.media_dir,
+            "IMPORT_DIR": config.import_dir,
         }
     )
     return env

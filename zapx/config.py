@@ -43,6 +43,7 @@ class Config:
     batch_size: int = 50
     engine_budget: int = 64
     media_dir: str = "var/media"
+    import_dir: str = "var/imports"
     public_url: str = ""
     query_cache_ttl_s: int = 60
 
@@ -154,6 +155,7 @@ _VARIABLES: tuple[tuple[str, str, object], ...] = (
     ("BATCH_SIZE", "batch_size", _int(1, 500)),
     ("ENGINE_BUDGET", "engine_budget", _int(1, 100_000)),
     ("MEDIA_DIR", "media_dir", _path),
+    ("IMPORT_DIR", "import_dir", _path),
     ("PUBLIC_URL", "public_url", _url("http", "https")),
     ("QUERY_CACHE_TTL_S", "query_cache_ttl_s", _int(0, 86_400)),
 )
