@@ -57,7 +57,9 @@ def normalize_number(raw: object, region: str = "BR") -> str:
         raise ValidationError(f"number {raw!r} has no digits", field="number")
     if len(digits) > MAX_DIGITS + 2:
         raise ValidationError(f"number {raw!r} is too long to be a phone number", field="number")
-    if region == "BR" and not text.startswith("+"):
+    if (region == "BR" and not text.startswith("+")) or (
+        text.startswith("+55") and len(digits) in (12, 13)
+    ):
         fast = _fast_br(digits)
         if fast is not None:
             return fast
