@@ -1,0 +1,223 @@
+"""Loading a chunk of records into PostgreSQL in bulk, in one transaction with its checkpoint.
+
+Per chunk (about 50,000 source rows), one transaction:
+
+1. lock the import row and check its checkpoint is where this run left it (another run that got
+   further wins; this one stops);
+2. read the chunk's numbers that already exist (one ``= ANY`` query, rows locked) and merge:
+   the file's non-empty values win, empty cells keep what is there, custom fields merge by name;
+   rows that would not change are left alone;
+3. ``COPY`` the new and changed rows into a temporary staging table, then one
+   ``INSERT ... SELECT ... ON CONFLICT (company_id, number) DO UPDATE`` (``(contact_list_id,
+   number)`` for a list) counting inserts and updates with ``RETURNING (xmax = 0)``;
+4. ``COPY`` the rejected rows, and move the checkpoint and the counters.
+
+A kill anywhere loses at most the open transaction; the next run starts after the checkpoint and
+writes the same rows (the upsert merges, so even a repeated chunk duplicates nothing).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+
+from zapx.db import db
+from zapx.imports.headers import header_key
+from zapx.imports.rows import (
+    CARGO,
+    CONDOMINIO,
+    EMAIL,
+    ENDERECO,
+    EXTRA,
+    NAME,
+    NUMBER,
+    extra_json,
+    search_of,
+)
+
+_STAGE = (
+    "CREATE TEMP TABLE IF NOT EXISTS zapx_import_stage (number text, name text, email text, "
+    "condominio text, endereco text, cargo text, extra_info jsonb, search text) "
+    "ON COMMIT DELETE ROWS"
+)
+_COPY_STAGE = (
+    "COPY zapx_import_stage FROM STDIN WITH (FORMAT csv, FORCE_NOT_NULL "
+    "(number, name, email, condominio, endereco, cargo, search))"
+)
+_COPY_REJECTED = (
+    "COPY import_rejections (import_id, row_number, values, reason) FROM STDIN WITH (FORMAT csv)"
+)
+_FIELDS = "name, email, condominio, endereco, cargo, extra_info, search"
+_SET = ", ".join(f"{f} = excluded.{f}" for f in _FIELDS.split(", "))
+_UPSERT = {
+    "contacts": (
+        "WITH up AS (INSERT INTO contacts AS t (created_at, updated_at, company_id, number, "
+        f"{_FIELDS}, is_group) SELECT now(), now(), %s, number, {_FIELDS}, false "
+        "FROM zapx_import_stage ON CONFLICT (company_id, number) DO UPDATE SET "
+        f"updated_at = now(), {_SET} RETURNING (t.xmax = 0) AS fresh) "
+        "SELECT count(*) FILTER (WHERE fresh), count(*) FILTER (WHERE NOT fresh) FROM up"
+    ),
+    "list": (
+        "WITH up AS (INSERT INTO contact_list_items AS t (created_at, updated_at, company_id, "
+        f"contact_list_id, number, {_FIELDS}) SELECT now(), now(), %s, %s, number, {_FIELDS} "
+        "FROM zapx_import_stage ON CONFLICT (contact_list_id, number) DO UPDATE SET "
+        f"updated_at = now(), {_SET} RETURNING (t.xmax = 0) AS fresh) "
+        "SELECT count(*) FILTER (WHERE fresh), count(*) FILTER (WHERE NOT fresh) FROM up"
+    ),
+}
+_EXISTING = {
+    "contacts": (
+        "SELECT number, name, email, condominio, endereco, cargo, extra_info FROM contacts "
+        "WHERE company_id = %s AND number = ANY(%s) FOR UPDATE"
+    ),
+    "list": (
+        "SELECT number, name, email, condominio, endereco, cargo, extra_info "
+        "FROM contact_list_items WHERE contact_list_id = %s AND number = ANY(%s) FOR UPDATE"
+    ),
+}
+
+
+class Superseded(Exception):
+    """Another run of the same import committed past this run's position; this run stops."""
+
+
+@dataclasses.dataclass
+class Chunk:
+    """Source rows ``(first_row, last_row]``: their records by number, and the rejected rows."""
+
+    first_row: int
+    last_row: int = 0
+    rows_read: int = 0
+    merged: int = 0
+    records: dict = dataclasses.field(default_factory=dict)
+    rejected: list = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass
+class Counts:
+    rows_read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+
+    def add(self, other: Counts) -> None:
+        for f in dataclasses.fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+
+def _merged_with(record: list, row: tuple) -> list | None:
+    """``record`` merged over the existing ``row``; None when nothing would change."""
+    _, name, email, condominio, endereco, cargo, extra_info = row
+    final = [
+        record[NUMBER],
+        record[NAME] or name,
+        record[EMAIL] or email,
+        record[CONDOMINIO] or condominio,
+        record[ENDERECO] or endereco,
+        record[CARGO] or cargo,
+        None,
+    ]
+    old = {item.get("name"): item.get("value", "") for item in extra_info or ()}
+    extra = dict(old)
+    if record[EXTRA]:
+        # A custom field matches an existing one whatever its case or accents ("plano", "Plano").
+        known = {header_key(key): key for key in old}
+        for key, value in record[EXTRA].items():
+            extra[known.get(header_key(key), key)] = value
+    final[EXTRA] = extra or None
+    same = (name, email, condominio, endereco, cargo) == tuple(final[1:6]) and old == extra
+    return None if same else final
+
+
+def _stage_line(writer, record: list) -> None:
+    number, name, email = record[NUMBER], record[NAME] or record[NUMBER], record[EMAIL]
+    writer.writerow(
+        (
+            number,
+            name,
+            email,
+            record[CONDOMINIO],
+            record[ENDERECO],
+            record[CARGO],
+            extra_json(record[EXTRA]),
+            search_of(name, number, email),
+        )
+    )
+
+
+class Loader:
+    """Writes chunks of one import into its target; one instance per thread that loads."""
+
+    def __init__(self, import_id: int, target: str, company_id: int, list_id: int | None):
+        self.import_id = import_id
+        self.target = target
+        self.owner = list_id if target == "list" else company_id
+        self.upsert_args = (company_id, list_id) if target == "list" else (company_id,)
+
+    def load(self, chunk: Chunk, expected_checkpoint: int) -> Counts:
+        """Commit ``chunk``; Superseded when the import is no longer at ``expected_checkpoint``."""
+        counts = Counts(rows_read=chunk.rows_read, rejected=len(chunk.rejected))
+        with db.atomic():
+            cur = db.cursor()
+            # Only this transaction's commit waits for no flush: a crash loses it whole,
+            # checkpoint included, and the next run redoes it.
+            cur.execute("SET LOCAL synchronous_commit = off")
+            cur.execute(
+                "SELECT checkpoint FROM imports WHERE id = %s FOR UPDATE", (self.import_id,)
+            )
+            found = cur.fetchone()
+            if found is None or found[0] != expected_checkpoint:
+                raise Superseded(f"import {self.import_id} moved on to row {found and found[0]}")
+            if chunk.records:
+                self._upsert(cur, chunk.records, counts)
+            if chunk.rejected:
+                buf = io.StringIO()
+                writer = csv.writer(buf)
+                for row_number, cells, reason in chunk.rejected:
+                    writer.writerow(
+                        (self.import_id, row_number, json.dumps(cells, ensure_ascii=False), reason)
+                    )
+                buf.seek(0)
+                cur.copy_expert(_COPY_REJECTED, buf)
+            cur.execute(
+                "UPDATE imports SET checkpoint = %s, rows_read = rows_read + %s, "
+                "inserted = inserted + %s, updated = updated + %s, unchanged = unchanged + %s, "
+                "rejected = rejected + %s, updated_at = now() WHERE id = %s",
+                (
+                    chunk.last_row,
+                    counts.rows_read,
+                    counts.inserted,
+                    counts.updated,
+                    counts.unchanged,
+                    counts.rejected,
+                    self.import_id,
+                ),
+            )
+        return counts
+
+    def _upsert(self, cur, records: dict, counts: Counts) -> None:
+        cur.execute(_EXISTING[self.target], (self.owner, list(records)))
+        existing = cur.fetchall()
+        for row in existing:
+            final = _merged_with(records[row[0]], row)
+            if final is None:
+                del records[row[0]]
+                counts.unchanged += 1
+            else:
+                records[row[0]] = final
+        if not records:
+            return
+        cur.execute(_STAGE)
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        for record in records.values():
+            _stage_line(writer, record)
+        buf.seek(0)
+        cur.copy_expert(_COPY_STAGE, buf)
+        cur.execute(_UPSERT[self.target], self.upsert_args)
+        inserted, updated = cur.fetchone()
+        counts.inserted += inserted
+        counts.updated += updated
