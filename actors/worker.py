@@ -5,13 +5,13 @@ themselves with the broker on import.
 """
 
 from actors import broker as _broker  # noqa: F401 - first: the broker must exist before actors
-from actors import delivery, housekeeping  # noqa: F401
+from actors import delivery, housekeeping, imports  # noqa: F401
 from zapx.config import load_config
 from zapx.db import init_db
 from zapx.logs import setup_logging
 
 #: Must match ``zapx.cli.WORKER_QUEUES``: the worker never consumes the engine's queue.
-QUEUES = ("delivery", "housekeeping")
+QUEUES = ("delivery", "housekeeping", "imports")
 
 _config = load_config()
 # Dramatiq's CLI set up its own text logging; zapx logs one JSON line per event everywhere.

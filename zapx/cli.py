@@ -18,7 +18,7 @@ from zapx.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Queues the workers consume; ``engine`` is the engine process's alone (``actors.worker``).
-WORKER_QUEUES = ("delivery", "housekeeping")
+WORKER_QUEUES = ("delivery", "housekeeping", "imports")
 #: Longest idle poll interval of the Dramatiq consumers, ms.
 POLL_MS = 50
 
@@ -128,6 +128,57 @@ def cmd_worker(config: Config, args) -> int:
     return _exec(argv)
 
 
+def cmd_import(config: Config, args) -> int:
+    """Import a CSV or XLSX file into a company's contacts (or one of its lists), in process."""
+    import time
+
+    from zapx.db import ContactList, Tenant, db, init_db
+    from zapx.errors import ZapxError
+    from zapx.imports import create_import, get_import, run_import
+
+    init_db(config.database_url, 4, application_name="zapx-import")
+    started = time.monotonic()
+
+    def bar(rows: int, fraction: float) -> None:
+        rate = rows / max(time.monotonic() - started, 1e-6)
+        filled = int(fraction * 30)
+        sys.stderr.write(
+            f"\r[{'#' * filled}{'.' * (30 - filled)}] {fraction:4.0%} {rows:,} rows {rate:,.0f}/s"
+        )
+        sys.stderr.flush()
+
+    try:
+        with db.connection_context():
+            tenant = Tenant(args.company)
+            list_id = None
+            if args.list:
+                with db.atomic():
+                    row, _ = ContactList.get_or_create(company=args.company, name=args.list)
+                list_id = row.id
+            imp = create_import(
+                tenant, args.file, os.path.basename(args.file), list_id=list_id,
+                sheet=args.sheet, owned=False,
+            )  # fmt: skip
+            run_import(imp.id, config.phone_region, progress=bar)
+            result = get_import(tenant, imp.id)
+    except (ZapxError, ValueError) as exc:
+        print(f"\nzapx import: {getattr(exc, 'message', exc)}", file=sys.stderr)
+        return 1
+    elapsed = time.monotonic() - started
+    sys.stderr.write("\n")
+    print(
+        f"import {result['id']} {result['state']} in {elapsed:.1f} s: {result['rowsRead']:,} rows "
+        f"read ({result['rowsRead'] / max(elapsed, 1e-6):,.0f}/s), {result['inserted']:,} "
+        f"inserted, {result['updated']:,} updated, {result['unchanged']:,} unchanged, "
+        f"{result['merged']:,} merged duplicates, {result['rejected']:,} rejected"
+    )
+    if result["error"]:
+        print(f"error: {result['error']}")
+    if result["rejected"]:
+        print(f"rejected rows: GET {result['rejectedUrl']}")
+    return 0 if result["state"] == "done" else 1
+
+
 def cmd_sandbox(config: Config, args) -> int:
     from zapx.logs import setup_logging
     from zapx.sandbox import serve
@@ -150,6 +201,11 @@ def parser() -> argparse.ArgumentParser:
     w = sub.add_parser("worker", help="run Dramatiq delivery workers")
     w.add_argument("--processes", type=int, default=2, help="worker processes (default 2)")
     w.add_argument("--threads", type=int, default=8, help="threads per process (default 8)")
+    i = sub.add_parser("import", help="import a CSV or XLSX file of contacts")
+    i.add_argument("file", help="CSV or XLSX file")
+    i.add_argument("--company", type=int, required=True, help="company id")
+    i.add_argument("--list", help="import into this contact list (created when missing)")
+    i.add_argument("--sheet", help="XLSX sheet (default: the first)")
     s = sub.add_parser("sandbox", help="run the WhatsApp Cloud API sandbox")
     s.add_argument("--bind", help="host:port (default SANDBOX_BIND)")
     return p
@@ -164,6 +220,7 @@ COMMANDS = {
     "engine": cmd_engine,
     "worker": cmd_worker,
     "sandbox": cmd_sandbox,
+    "import": cmd_import,
 }
 
 
