@@ -19,6 +19,7 @@ from api.resources.contacts import (
     ContactsResource,
 )
 from api.resources.health import HealthResource
+from api.resources.imports import ContactsUploadResource, ImportsResource, ListUploadResource
 from api.resources.media import CampaignMediaResource, PublicMediaResource
 from api.resources.settings import CampaignSettingsResource
 from api.resources.webhooks import CloudWebhookResource
@@ -61,10 +62,14 @@ def routes(deps: Deps) -> list[tuple[str, object, str | None]]:
         ("/users/{id}", users, "item"),
         ("/contacts", contacts_, None),
         ("/contacts/list", contacts_, "list"),
+        ("/contacts/upload", ContactsUploadResource(deps), None),
         ("/contacts/{id}", contacts_, "item"),
         ("/contact-lists", lists, None),
         ("/contact-lists/list", lists, "list"),
         ("/contact-lists/{id}", lists, "item"),
+        ("/contact-lists/{id}/upload", ListUploadResource(deps), None),
+        ("/imports/{id}", ImportsResource(deps), "item"),
+        ("/imports/{id}/rejected.csv", ImportsResource(deps), "rejected"),
         ("/contact-list-items", items, None),
         ("/contact-list-items/list", items, "list"),
         ("/contact-list-items/{id}", items, "item"),

@@ -1,0 +1,115 @@
+"""Contact imports: ``POST /contacts/upload``, ``POST /contact-lists/{id}/upload`` (multipart
+``file``, optional ``sheet``), ``GET /imports/{id}`` and ``GET /imports/{id}/rejected.csv``.
+
+A small file is imported inside the request (201, the final summary); a larger one is queued for
+a worker (202, ``importId`` to poll). A file refused on sight (format, header, size) is a 400
+and records nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import falcon
+
+from api.openapi import doc
+from api.resources.base import Resource, ident
+from zapx import imports
+from zapx.db import ContactList
+from zapx.errors import ValidationError
+
+_UPLOAD = {
+    "type": "object",
+    "properties": {
+        "file": {"type": "string", "format": "binary", "description": "CSV or XLSX"},
+        "sheet": {"type": "string", "description": "XLSX sheet name (default: the first)"},
+    },
+    "required": ["file"],
+}
+
+
+def enqueue(import_id: int) -> None:
+    """Queue a large import for a worker (tests replace this)."""
+    from actors.imports import import_contacts  # the broker is configured on first use
+
+    import_contacts.send(import_id)
+
+
+class _Upload(Resource):
+    @property
+    def max_body(self) -> int:
+        return self.deps.config.upload_max_bytes
+
+    def _upload(self, req, resp, list_id: int | None) -> None:
+        if not (req.content_type or "").startswith("multipart/form-data"):
+            raise ValidationError(
+                "send the file as multipart/form-data in a field named 'file'", field="file"
+            )
+        tenant, cfg = req.context.tenant, self.deps.config
+        if list_id is not None:
+            tenant.get(ContactList, list_id, label="ContactList")
+        path, filename, sheet = None, "", req.get_param("sheet")
+        try:
+            for part in req.get_media():
+                if part.name == "file" and path is None:
+                    filename = part.filename or "upload"
+                    path = imports.save_upload(
+                        part.stream, cfg.import_dir, tenant.company_id, filename,
+                        cfg.upload_max_bytes,
+                    )  # fmt: skip
+                elif part.name == "sheet":
+                    sheet = part.get_text().strip() or sheet
+        except BaseException:
+            if path:
+                Path(path).unlink(missing_ok=True)
+            raise
+        if path is None:
+            raise ValidationError("no multipart field named 'file'", field="file")
+        imp = imports.create_import(tenant, path, filename, list_id=list_id, sheet=sheet)
+        if imports.runs_inline(imp):
+            imports.run_import(imp.id, self.region)
+            result = imports.get_import(tenant, imp.id)
+            if result["state"] == "failed":
+                raise ValidationError(result["error"] or "the file could not be read", field="file")
+            resp.media, resp.status = result, falcon.HTTP_201
+            return
+        enqueue(imp.id)
+        resp.media, resp.status = imports.import_dict(imp), falcon.HTTP_202
+
+
+class ContactsUploadResource(_Upload):
+    @doc(
+        "Import contacts from a CSV or XLSX file (small: 201 with the summary; large: 202, "
+        "poll GET /imports/{id})",
+        body=_UPLOAD,
+        query=("sheet",),
+        status=201,
+    )
+    def on_post(self, req, resp):
+        self._upload(req, resp, None)
+
+
+class ListUploadResource(_Upload):
+    @doc(
+        "Import a CSV or XLSX file into a contact list (small: 201; large: 202)",
+        body=_UPLOAD,
+        query=("sheet",),
+        status=201,
+    )
+    def on_post(self, req, resp, id):
+        self._upload(req, resp, ident(id))
+
+
+class ImportsResource(Resource):
+    @doc("An import's progress: state, rows read, inserted, updated, unchanged, rejected")
+    def on_get_item(self, req, resp, id):
+        resp.media = imports.get_import(req.context.tenant, ident(id))
+
+    @doc("The rejected rows as CSV: row number, the file's own columns, reason")
+    def on_get_rejected(self, req, resp, id):
+        import_id = ident(id)
+        resp.stream = imports.rejected_csv(req.context.tenant, import_id)
+        resp.content_type = "text/csv; charset=utf-8"
+        resp.set_header(
+            "Content-Disposition", f'attachment; filename="import-{import_id}-rejected.csv"'
+        )
