@@ -1,0 +1,202 @@
+"""The import end to end in one process: formats, merging, updates, rejections, resuming."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import openpyxl
+import pytest
+
+from tests.zapx.imports.conftest import contacts_of, items_of, make_list
+from tests.zapx.imports.generate import number_of, write_csv
+from zapx.db import Contact, ContactImport, ImportRejection, db
+from zapx.errors import ValidationError
+from zapx.imports import create_import, get_import, rejected_csv, run_import
+from zapx.imports import load as load_module
+from zapx.text import search_text
+
+
+def run(tenant, path, *, list_id=None, sheet=None, chunk_rows=50_000) -> dict:
+    with db.connection_context():
+        imp = create_import(tenant, str(path), path.name, list_id=list_id, sheet=sheet, owned=False)
+        run_import(imp.id, "BR", chunk_rows=chunk_rows)
+        return get_import(tenant, imp.id)
+
+
+def write(path, text: str, encoding="utf-8"):
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def rejected_rows(tenant, import_id) -> list[list[str]]:
+    with db.connection_context():
+        text = b"".join(rejected_csv(tenant, import_id)).decode("utf-8-sig")
+    return list(csv.reader(io.StringIO(text)))
+
+
+def test_csv_with_aliases_custom_fields_duplicates_and_rejections(company, tmp_path):
+    acme = company()
+    path = write(
+        tmp_path / "c.csv",
+        "\ufeffNOME;Número;E-Mail;Condomínio;Plano;Obs\r\n"
+        'João da Silva;(11) 98765-4321;JOAO@EX.COM;Sol;Ouro;=HYPERLINK("x")\r\n'
+        'Ana;+55 21 99876-5432;;;;"linha 1\nlinha 2"\r\n'
+        ";;;;;\r\n"
+        "Sem número;;a@b.c;;;\r\n"
+        "Ruim;123;;;;\r\n"
+        "E-mail ruim;11 91234-5678;not-an-email;;;\r\n"
+        ";11987654321;;Lua;Prata;\r\n",
+    )
+    result = run(acme, path)
+    assert result["state"] == "done"
+    assert result["delimiter"] == ";" and result["encoding"] == "utf-8-sig"
+    assert (result["rowsRead"], result["inserted"], result["rejected"]) == (6, 2, 3)
+    assert result["merged"] == 1  # the last row merged into João's
+    rows = contacts_of(acme)
+    assert set(rows) == {"5511987654321", "5521998765432"}
+    joao = rows["5511987654321"]
+    assert joao["name"] == "João da Silva" and joao["email"] == "joao@ex.com"
+    assert joao["condominio"] == "Lua"  # the later non-empty value wins
+    assert joao["extra_info"] == [
+        {"name": "Plano", "value": "Prata"},
+        {"name": "Obs", "value": '=HYPERLINK("x")'},  # stored as text, as written
+    ]
+    assert joao["search"] == search_text("João da Silva", "5511987654321", "joao@ex.com")
+    assert rows["5521998765432"]["extra_info"] == [{"name": "Obs", "value": "linha 1\nlinha 2"}]
+    rejected = rejected_rows(acme, result["id"])
+    assert rejected[0] == [
+        "row",
+        "NOME",
+        "Número",
+        "E-Mail",
+        "Condomínio",
+        "Plano",
+        "Obs",
+        "reason",
+    ]
+    assert [r[0] for r in rejected[1:]] == ["5", "6", "7"]  # spreadsheet row numbers
+    assert "number is empty" in rejected[1][-1]
+    assert "not a valid phone number" in rejected[2][-1]
+    assert "e-mail" in rejected[3][-1]
+
+
+def test_latin1_tab_file_and_existing_contacts_updated_not_duplicated(company, tmp_path):
+    acme = company()
+    with db.connection_context(), db.atomic():
+        extra = [{"name": "Plano", "value": "Bronze"}, {"name": "K", "value": "v"}]
+        Contact.create(
+            company=acme.company_id, name="Old", number="5511987654321", email="old@x.com",
+            cargo="Síndico", extra_info=extra, search="old 5511987654321 old@x.com",
+        )  # fmt: skip
+    path = write(
+        tmp_path / "l.csv",
+        "nome\ttelefone\temail\tplano\nJosé Conceição\t11987654321\t\tOuro\n"
+        "Márcia\t21998765432\tm@x.com\t\n",
+        "cp1252",
+    )
+    result = run(acme, path)
+    assert result["encoding"] == "cp1252" and result["delimiter"] == "\t"
+    assert (result["inserted"], result["updated"], result["unchanged"]) == (1, 1, 0)
+    rows = contacts_of(acme)
+    assert len(rows) == 2
+    old = rows["5511987654321"]
+    assert old["name"] == "José Conceição"
+    assert old["email"] == "old@x.com" and old["cargo"] == "Síndico"  # empty cells keep values
+    assert old["extra_info"] == [{"name": "Plano", "value": "Ouro"}, {"name": "K", "value": "v"}]
+    assert old["search"] == search_text("José Conceição", "5511987654321", "old@x.com")
+    again = run(acme, path)
+    assert (again["inserted"], again["updated"], again["unchanged"]) == (0, 0, 2)
+    assert contacts_of(acme) == rows
+
+
+def test_into_a_list(company, tmp_path):
+    acme = company()
+    list_id = make_list(acme)
+    path = tmp_path / "g.csv"
+    write_csv(path, 300)
+    result = run(acme, path, list_id=list_id)
+    assert result["state"] == "done" and result["target"] == "list"
+    items = items_of(list_id)
+    assert len(items) == result["inserted"] > 250
+    assert contacts_of(acme) == {}
+    assert items[number_of(0)]["condominio"] == ""
+
+
+def test_xlsx_numbers_named_sheet_and_formula_text(company, tmp_path):
+    acme = company()
+    wb = openpyxl.Workbook()
+    wb.active.title = "Outra"
+    wb.active.append(["x"])
+    ws = wb.create_sheet("Contatos")
+    ws.append(["Nome", "Celular", "Nascimento", "Nota"])
+    ws.append(["Ana", 5511987654321, None, "@SUM(A1)"])
+    ws.append(["Bia", 21998765432.0, 3, "-2"])
+    path = tmp_path / "w.xlsx"
+    wb.save(path)
+    with pytest.raises(ValidationError, match="no number column"), db.connection_context():
+        create_import(acme, str(path), "w.xlsx", owned=False)
+    with pytest.raises(ValidationError, match="no sheet named 'Nope'"), db.connection_context():
+        create_import(acme, str(path), "w.xlsx", sheet="Nope", owned=False)
+    result = run(acme, path, sheet="Contatos")
+    assert result["format"] == "xlsx" and result["inserted"] == 2
+    rows = contacts_of(acme)
+    assert rows["5511987654321"]["extra_info"] == [{"name": "Nota", "value": "@SUM(A1)"}]
+    assert rows["5521998765432"]["extra_info"] == [
+        {"name": "Nascimento", "value": "3"},
+        {"name": "Nota", "value": "-2"},
+    ]
+
+
+def test_resume_after_a_crash_gives_the_same_rows(company, tmp_path, monkeypatch):
+    path = tmp_path / "big.csv"
+    write_csv(path, 2000)
+    whole = company("whole")
+    expected = run(whole, path, chunk_rows=300)
+    crashed = company("crashed")
+    real_load = load_module.Loader.load
+    calls = {"n": 0}
+
+    def dying_load(self, chunk, expected_checkpoint):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("killed")
+        return real_load(self, chunk, expected_checkpoint)
+
+    monkeypatch.setattr(load_module.Loader, "load", dying_load)
+    with db.connection_context():
+        imp = create_import(crashed, str(path), "big.csv", owned=False)
+        with pytest.raises(RuntimeError, match="killed"):
+            run_import(imp.id, "BR", chunk_rows=300)
+        halfway = ContactImport.get_by_id(imp.id)
+        assert halfway.state == "running" and halfway.checkpoint == 601
+        assert 0 < len(contacts_of(crashed)) < len(contacts_of(whole))
+        monkeypatch.setattr(load_module.Loader, "load", real_load)
+        assert run_import(imp.id, "BR", chunk_rows=300) == "done"
+        resumed = get_import(crashed, imp.id)
+        rejections = ImportRejection.select().where(ImportRejection.contact_import == imp.id)
+        assert rejections.count() == resumed["rejected"] == expected["rejected"]
+    assert contacts_of(crashed) == contacts_of(whole)
+    for key in ("rowsRead", "inserted", "updated", "unchanged", "rejected"):
+        assert resumed[key] == expected[key], key
+
+
+def test_a_finished_import_does_not_run_again(company, tmp_path):
+    acme = company()
+    path = write(tmp_path / "a.csv", "telefone\n11987654321\n")
+    result = run(acme, path)
+    with db.connection_context():
+        assert run_import(result["id"], "BR") == "done"
+        assert get_import(acme, result["id"])["inserted"] == 1
+
+
+def test_rejected_values_keep_their_text(company, tmp_path):
+    acme = company()
+    path = write(tmp_path / "r.csv", "nome,numero\n\"=cmd|' /C calc'!A0\",abc\n")
+    result = run(acme, path)
+    with db.connection_context():
+        row = ImportRejection.get(ImportRejection.contact_import == result["id"])
+    assert row.values == ["=cmd|' /C calc'!A0", "abc"]
+    assert json.dumps(row.values)
+    assert rejected_rows(acme, result["id"])[1][:3] == ["2", "'=cmd|' /C calc'!A0", "abc"]
