@@ -32,5 +32,5 @@ _config = load_config()
 def import_contacts(import_id: int) -> None:
     """Run or resume import ``import_id``."""
     with db.connection_context():
-        state = run_import(import_id, _config.phone_region)
+        state = run_import(import_id, _config.phone_region, chunk_rows=_config.import_chunk_rows)
     log.info("import ended", extra={"import_id": import_id, "state": state})

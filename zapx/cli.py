@@ -159,7 +159,9 @@ def cmd_import(config: Config, args) -> int:
                 tenant, args.file, os.path.basename(args.file), list_id=list_id,
                 sheet=args.sheet, owned=False,
             )  # fmt: skip
-            run_import(imp.id, config.phone_region, progress=bar)
+            run_import(
+                imp.id, config.phone_region, progress=bar, chunk_rows=config.import_chunk_rows
+            )
             result = get_import(tenant, imp.id)
     except (ZapxError, ValueError) as exc:
         print(f"\nzapx import: {getattr(exc, 'message', exc)}", file=sys.stderr)

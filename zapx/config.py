@@ -44,6 +44,7 @@ class Config:
     engine_budget: int = 64
     media_dir: str = "var/media"
     import_dir: str = "var/imports"
+    import_chunk_rows: int = 50_000
     public_url: str = ""
     query_cache_ttl_s: int = 60
 
@@ -156,6 +157,7 @@ _VARIABLES: tuple[tuple[str, str, object], ...] = (
     ("ENGINE_BUDGET", "engine_budget", _int(1, 100_000)),
     ("MEDIA_DIR", "media_dir", _path),
     ("IMPORT_DIR", "import_dir", _path),
+    ("IMPORT_CHUNK_ROWS", "import_chunk_rows", _int(100, 1_000_000)),
     ("PUBLIC_URL", "public_url", _url("http", "https")),
     ("QUERY_CACHE_TTL_S", "query_cache_ttl_s", _int(0, 86_400)),
 )

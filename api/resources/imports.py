@@ -67,7 +67,7 @@ class _Upload(Resource):
             raise ValidationError("no multipart field named 'file'", field="file")
         imp = imports.create_import(tenant, path, filename, list_id=list_id, sheet=sheet)
         if imports.runs_inline(imp):
-            imports.run_import(imp.id, self.region)
+            imports.run_import(imp.id, self.region, chunk_rows=cfg.import_chunk_rows)
             result = imports.get_import(tenant, imp.id)
             if result["state"] == "failed":
                 raise ValidationError(result["error"] or "the file could not be read", field="file")
