@@ -27,6 +27,10 @@ _keys = Keys(_config.redis_prefix)
 #: Gaps (seconds) from which sends are spaced through Redis: paced campaigns and low caps.
 #: Unpaced sends at high caps skip it: a late batch there costs speed, not an account.
 RESERVE_MIN_GAP_S = 0.01
+#: The run flag is read again before a send when this many seconds passed since the last read:
+#: before every paced send (their gaps are longer), every few sends of an unpaced burst, where
+#: the thread's other in-flight sends bound a pause's reach anyway.
+FLAG_RECHECK_S = 0.005
 
 
 def _backoff_s(attempts: int) -> float:
@@ -54,18 +58,23 @@ def _send(claim: batches.Claim) -> dict:
     stop_reason = None
     retry_after = None
     attempted = 0
+    last_check = float("-inf")
+    paced = any(gap >= RESERVE_MIN_GAP_S for _, gap in claim.slots)
     for i, row in enumerate(claim.rows):
         slot, gap = claim.slots[i] if i < len(claim.slots) else (0.0, 0.0)
-        if gap >= RESERVE_MIN_GAP_S:
+        if paced:
             # Paced: keep the promised spacing even when this batch starts late or another
             # worker sends on the same connection (one Redis script call per message).
             slot = flags.reserve(redis, _keys, claim.whatsapp_id, slot, gap, time.time())
         wait = slot - time.time()
         if wait > 0:
             time.sleep(min(wait, 60.0))
-        if flags.running_generation(redis, _keys, claim.campaign_id) != claim.generation:
-            stop_reason = "stopped"
-            break
+        checked_at = time.monotonic()
+        if checked_at - last_check >= FLAG_RECHECK_S:
+            last_check = checked_at
+            if flags.running_generation(redis, _keys, claim.campaign_id) != claim.generation:
+                stop_reason = "stopped"
+                break
         confirming = ctx.confirmation and not row.confirmed
         text = ctx.render(row, confirming)
         result = ctx.provider.send(
@@ -74,6 +83,8 @@ def _send(claim: batches.Claim) -> dict:
             else OutMessage(row.number, text)
         )
         attempted += 1
+        if paced:
+            flags.sent(redis, _keys, claim.whatsapp_id, time.time())
         if result.outcome == SENT:
             status = "awaiting" if confirming else "sent"
             outcomes.append((row.id, status, result.message_id, None, text, 0.0))

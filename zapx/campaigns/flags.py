@@ -30,6 +30,20 @@ def reserve(
     return float(client.eval(_RESERVE, 1, key, repr(slot), repr(gap), repr(now)))
 
 
+_SENT = """
+local last = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) > last then redis.call('SET', KEYS[1], ARGV[1], 'EX', 86400) end
+return 1
+"""
+
+
+def sent(client: redis.Redis, keys: Keys, whatsapp_id: int, completed: float) -> None:
+    """A paced send completed at ``completed`` (epoch s): the next gap counts from here, since
+    the provider saw the message at the latest by then."""
+    key = keys.of("whatsapp", whatsapp_id, "last_send")
+    client.eval(_SENT, 1, key, repr(completed))
+
+
 def run_key(keys: Keys, campaign_id: int) -> str:
     return keys.of("campaign", campaign_id, "run")
 

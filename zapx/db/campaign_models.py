@@ -115,7 +115,9 @@ class CampaignShipping(BaseModel):
         table_name = "campaign_shipping"
         indexes = (
             (("campaign", "contact_id"), True),
-            (("campaign", "status"), False),
+            # With id last, planning reads the next pending rows in order and stops at LIMIT
+            # instead of sorting every pending row of a big campaign for each batch.
+            (("campaign", "status", "id"), False),
         )
 
 
