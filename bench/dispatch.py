@@ -22,6 +22,7 @@ import argparse
 import datetime
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -337,6 +338,8 @@ def main() -> int:
     ap.add_argument("--processes", type=int, default=2, help="worker processes (and loop's)")
     ap.add_argument("--threads", type=int, default=8, help="threads per worker process")
     args = ap.parse_args()
+    # SIGTERM unwinds like Ctrl-C, so the finally blocks stop the processes and drop the database.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     logdir = tempfile.mkdtemp(prefix="zapx-bench-dispatch-")
     env = dict(os.environ) | {"LOG_LEVEL": "warning", "BATCH_LEASE_S": "600"}
     ensure_database(DB_URL)
