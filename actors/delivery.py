@@ -38,8 +38,7 @@ def _backoff_s(attempts: int) -> float:
     return min(300.0, 2.0**attempts) * random.uniform(0.5, 1.5)
 
 
-@dramatiq.actor(queue_name="delivery", max_retries=3, time_limit=600_000, throws=())
-def deliver_batch(batch_id: int) -> None:
+def _deliver(batch_id: int) -> None:
     """Send batch ``batch_id``. Safe to run twice: the second run finds the batch claimed."""
     with db.connection_context():
         claim = batches.claim_batch(batch_id, _config.batch_lease_s)
@@ -48,6 +47,19 @@ def deliver_batch(batch_id: int) -> None:
         report = _send(claim)
         batches.finish_batch(batch_id)
     engine_command.send(report)
+
+
+_OPTIONS = {"max_retries": 3, "time_limit": 600_000, "throws": ()}
+#: Every batch but a campaign's first.
+deliver_batch = dramatiq.actor(
+    _deliver, actor_name="deliver_batch", queue_name="delivery", priority=10, **_OPTIONS
+)
+#: A campaign's first batch: its own queue, and taken before ``deliver_batch`` work a worker
+#: already holds (a lower number is a higher priority), so a company starting a small campaign
+#: sees its first message while another company's big campaign fills the delivery queue.
+deliver_first = dramatiq.actor(
+    _deliver, actor_name="deliver_first", queue_name="delivery_first", priority=0, **_OPTIONS
+)
 
 
 def _send(claim: batches.Claim) -> dict:

@@ -11,7 +11,7 @@ from zapx.db import init_db
 from zapx.logs import setup_logging
 
 #: Must match ``zapx.cli.WORKER_QUEUES``: the worker never consumes the engine's queue.
-QUEUES = ("delivery", "housekeeping", "imports")
+QUEUES = ("delivery_first", "delivery", "housekeeping", "imports")
 
 _config = load_config()
 # Dramatiq's CLI set up its own text logging; zapx logs one JSON line per event everywhere.

@@ -18,7 +18,7 @@ from zapx.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Queues the workers consume; ``engine`` is the engine process's alone (``actors.worker``).
-WORKER_QUEUES = ("delivery", "housekeeping", "imports")
+WORKER_QUEUES = ("delivery_first", "delivery", "housekeeping", "imports")
 #: Longest idle poll interval of the Dramatiq consumers, ms.
 POLL_MS = 50
 

@@ -24,6 +24,8 @@ from zapx.redis import Keys, get_redis
 
 log = logging.getLogger("zapx.engine.company")
 
+#: Contacts in a campaign's first batch, sent ahead of other work: its first message is fast.
+FIRST_BATCH_SIZE = 5
 #: A batch holds the slots that fall within this many seconds, so a worker never sleeps long.
 HORIZON_S = 2.0
 #: Seconds to wait for a throttle's answer.
@@ -54,6 +56,7 @@ class Live:
     whatsapp_id: int
     in_flight: set = dataclasses.field(default_factory=set)
     wake_at: float = 0.0
+    planned: int = 0  # batches planned by this actor (0: the next is the campaign's first)
 
 
 class CompanyActor(pykka.ThreadingActor):
@@ -219,13 +222,15 @@ class CompanyActor(pykka.ThreadingActor):
 
     def _pump(self, live: Live) -> None:
         """Plan batches while the company's share of the budget allows and rows are due."""
-        from actors.delivery import deliver_batch
+        from actors.delivery import deliver_batch, deliver_first
 
         throttle = self._throttle(live.whatsapp_id)
         while len(live.in_flight) < self.budget.per_company:
-            slots, next_at = throttle.slots(self.config.batch_size, HORIZON_S).get(
-                timeout=ASK_TIMEOUT_S
+            first = live.planned == 0
+            size = (
+                min(self.config.batch_size, FIRST_BATCH_SIZE) if first else self.config.batch_size
             )
+            slots, next_at = throttle.slots(size, HORIZON_S).get(timeout=ASK_TIMEOUT_S)
             if not slots:
                 live.wake_at = next_at
                 self.directory.wake(self.company_id, next_at)
@@ -241,8 +246,10 @@ class CompanyActor(pykka.ThreadingActor):
             if size < len(slots):
                 throttle.give_back(len(slots) - size)
             live.in_flight.add(batch_id)
+            live.planned += 1
             delay_ms = max(0, int((slots[0][0] - time.time()) * 1000))
-            deliver_batch.send_with_options(args=(batch_id,), delay=delay_ms or None)
+            actor = deliver_first if first else deliver_batch
+            actor.send_with_options(args=(batch_id,), delay=delay_ms or None)
 
     def _maybe_finish(self, live: Live) -> None:
         if live.in_flight:
