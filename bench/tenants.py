@@ -93,7 +93,7 @@ def start(company_ids: list[int], text: str) -> float:
             """,
             (text, company_ids),
         ).fetchall()
-    return min(r[0] for r in row)
+    return float(min(r[0] for r in row))
 
 
 def sandbox_messages(base: str) -> list[dict]:
@@ -201,6 +201,10 @@ def main() -> int:
             if left == 0:
                 break
         finished_at = time.time()
+        with db.connection_context():
+            engine_start = [float(r[0]) for r in db.execute_sql(
+                "SELECT EXTRACT(EPOCH FROM started_at - scheduled_at) FROM campaigns "
+                "WHERE company_id <> %s AND started_at IS NOT NULL", (first,)).fetchall()]
         messages = sandbox_messages(base)
         first_ts: dict[int, float] = {}
         big_in_window = 0
@@ -236,6 +240,8 @@ def main() -> int:
         "first_msg_p99_s": round(pct(latencies, 0.99), 3) if latencies else None,
         "first_msg_max_s": round(max(latencies), 3) if latencies else None,
         "small_without_message": missing,
+        "engine_start_p50_s": round(pct(engine_start, 0.5), 3) if engine_start else None,
+        "engine_start_p99_s": round(pct(engine_start, 0.99), 3) if engine_start else None,
         "engine_peak_rss_mb": round(rss_peak, 1),
         "big_msgs_per_s_meanwhile": round(big_in_window / window, 1),
         "big_started_s_before_smalls": round(window_start - big_start, 1),

@@ -97,6 +97,16 @@ class DirectoryActor(pykka.ThreadingActor):
         """The clock: due scheduled starts, due wake-ups, and every SWEEP_S the sweeps."""
         now = time.time()
         with db.connection_context():
+            # Every due campaign starts in one transaction, however many come due at once;
+            # their company actors then only plan.
+            for company_id, campaign_id in batches.start_due():
+                log.info(
+                    "campaign started",
+                    extra={"company_id": company_id, "campaign_id": campaign_id},
+                )
+                self._company(company_id).refresh(campaign_id)
+            # What start_due left (no list, no connection) goes to the company actor, which
+            # pauses it with the reason.
             for company_id, campaign_id in batches.due_scheduled():
                 if self.starting.get(campaign_id, 0) > now - 5:
                     continue

@@ -315,3 +315,69 @@ def finished(batch_ids: list[int]) -> set[int]:
         (list(batch_ids),),
     ).fetchall()
     return {r[0] for r in rows}
+
+
+_MESSAGES = " + ".join(f"(btrim(c.message{i}) <> '')::int" for i in range(1, 6))
+
+
+def start_due(limit: int = 1000) -> list[tuple[int, int]]:
+    """Start every due PROGRAMADA campaign (up to ``limit``) in one transaction: status, audience
+    snapshot and totals for all of them in three statements, however many start at once.
+
+    Campaigns without a list, or whose company has no connection, are left to the company actor,
+    which pauses them with a reason. Returns (company id, campaign id) of those started.
+    """
+    with db.atomic():
+        started = db.execute_sql(
+            f"""
+            UPDATE campaigns c SET status = 'EM_ANDAMENTO', started_at = now(),
+                updated_at = now(), whatsapp_id = d.whatsapp_id
+            FROM (
+                SELECT c2.id, COALESCE(c2.whatsapp_id, (
+                    SELECT w.id FROM whatsapps w WHERE w.company_id = c2.company_id
+                    ORDER BY w.is_default DESC, w.id LIMIT 1)) AS whatsapp_id
+                FROM campaigns c2
+                WHERE c2.status = 'PROGRAMADA' AND c2.scheduled_at <= now()
+                  AND c2.contact_list_id IS NOT NULL
+                ORDER BY c2.scheduled_at LIMIT %s FOR UPDATE SKIP LOCKED
+            ) d
+            WHERE c.id = d.id AND d.whatsapp_id IS NOT NULL
+            RETURNING c.company_id, c.id, c.contact_list_id, GREATEST({_MESSAGES}, 1)
+            """,
+            (limit,),
+        ).fetchall()
+        if not started:
+            return []
+        ids = [r[1] for r in started]
+        db.execute_sql(
+            """
+            INSERT INTO campaign_shipping (created_at, updated_at, campaign_id, company_id,
+                contact_id, number, name, email, condominio, endereco, cargo, extra_info,
+                message_index, status, attempts)
+            SELECT now(), now(), s.campaign_id, s.company_id, i.id, i.number, i.name, i.email,
+                   i.condominio, i.endereco, i.cargo, i.extra_info,
+                   abs(hashtext(s.campaign_id::text || ':' || i.id::text)) %% s.messages,
+                   'pending', 0
+            FROM unnest(%s::int[], %s::int[], %s::int[], %s::int[])
+                AS s(company_id, campaign_id, list_id, messages)
+            JOIN contact_list_items i ON i.contact_list_id = s.list_id
+                AND i.company_id = s.company_id AND i.is_whatsapp_valid IS NOT FALSE
+            ON CONFLICT (campaign_id, contact_id) DO NOTHING
+            """,
+            (
+                [r[0] for r in started],
+                ids,
+                [r[2] for r in started],
+                [r[3] for r in started],
+            ),
+        )
+        db.execute_sql(
+            """
+            UPDATE campaigns c SET total = t.n FROM (
+                SELECT campaign_id, count(*) AS n FROM campaign_shipping
+                WHERE campaign_id = ANY(%s) GROUP BY campaign_id) t
+            WHERE c.id = t.campaign_id
+            """,
+            (ids,),
+        )
+    return [(r[0], r[1]) for r in started]
