@@ -8,9 +8,13 @@ loads ``--contacts`` Brazilian-looking contacts with COPY, creates a company and
 starts ``gunicorn -c gunicorn.conf.py`` once per ``--configs`` entry (``WORKERSxTHREADS``) and logs
 in through the API. ``wrk`` (C, one event-loop thread) then drives ``--clients`` keep-alive
 connections at (a) ``GET /contacts?searchParam=<term>&pageNumber=1`` with varied realistic terms
-and (b) ``POST /contacts`` with unique numbers. It prints requests/s, p50/p90/p99 latency and
-errors for each, the ``EXPLAIN (ANALYZE, BUFFERS)`` of the page's queries, and, as its last line,
-one JSON object with the figures (those of the first configuration at the top level).
+and (b) ``POST /contacts`` with unique numbers. On the first configuration it also runs the page
+against a second gunicorn with the query cache off (``QUERY_CACHE_TTL_S=0``), alternating with the
+cached one, and with a think time per client (``--think-ms``, wrk's ``delay()``: 50 people
+searching, not 50 connections back to back). It prints requests/s, p50/p90/p99 latency, errors
+and the query-cache hit rate for each, the ``EXPLAIN (ANALYZE, BUFFERS)`` of the page's queries,
+and, as its last line, one JSON object with the figures (those of the first configuration at the
+top level, the cache-off ones under ``uncached``).
 
 Results are written up in docs/BENCHMARKS.md.
 """
@@ -41,7 +45,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from zapx import auth, contacts  # noqa: E402
+from zapx import auth, cache, contacts  # noqa: E402
 from zapx.db import (  # noqa: E402
     Company,
     Tenant,
@@ -523,6 +527,15 @@ function request()
 end
 """
 
+#: Appended to a script: each connection waits a random think time before each request, as a
+#: person does between searches; wrk's latency excludes it (it starts when the request is sent).
+LUA_THINK = r"""
+math.randomseed(os.time())
+function delay()
+  return math.random(%(low)d, %(high)d)
+end
+"""
+
 LUA_ME = r"""
 local headers = {["Authorization"] = "Bearer %(token)s"}
 function request()
@@ -673,6 +686,10 @@ def match_counts(tenant: Tenant) -> dict[str, int]:
         return {t: contacts.contacts_query(tenant, t).order_by().count() for t in SEARCH_TERMS}
 
 
+def cache_counts(client, prefix: str) -> dict:
+    return cache.stats(client, prefix).get(contacts.CONTACTS_NAMESPACE, {"hit": 0, "miss": 0})
+
+
 def line(label: str, r: dict) -> str:
     text = (
         f"{label:<34} {r['req_per_s']:8.1f} req/s  p50 {r['p50_ms']:7.2f} ms"
@@ -683,6 +700,8 @@ def line(label: str, r: dict) -> str:
             f"  CPU/request: gunicorn {r['app_cpu_ms_per_req']:.2f} ms,"
             f" PostgreSQL {r['db_cpu_ms_per_req']:.2f} ms"
         )
+    if "cache_hit_rate" in r:
+        text += f"  cache hits {100 * r['cache_hit_rate']:.1f}%"
     return text
 
 
@@ -696,6 +715,23 @@ def set_fastupdate(value: str) -> None:
         vacuum_analyze()
 
 
+def login_token(url: str) -> str:
+    status, login = call(
+        url + "/auth/login", "POST", {"email": "admin@bench.example", "password": PASSWORD}
+    )
+    if status != 200:
+        raise RuntimeError(f"login failed: {status} {login}")
+    return login["token"]
+
+
+def think_range(text: str) -> tuple[int, int]:
+    low, _, high = text.partition("-")
+    low_ms, high_ms = int(low), int(high or low)
+    if not 0 <= low_ms <= high_ms:
+        raise argparse.ArgumentTypeError(f"--think-ms must be LOW-HIGH in ms, got {text!r}")
+    return low_ms, high_ms
+
+
 def run_config(
     args,
     env: dict,
@@ -706,29 +742,38 @@ def run_config(
     workers: int,
     threads: int,
 ) -> dict:
-    """Start gunicorn with ``workers`` x ``threads`` and run every load against it."""
+    """Start gunicorn with ``workers`` x ``threads`` and run every load against it.
+
+    On the first configuration, a second gunicorn with the query cache off
+    (``QUERY_CACHE_TTL_S=0``) runs next to it, and the page loads alternate between the two, so
+    cached and uncached figures come from the same minutes of the same run.
+    """
     label = f"{workers}x{threads}"
+    sizing = {"API_WORKERS": str(workers), "API_THREADS": str(threads)}
     server = Gunicorn(
-        env | {"API_WORKERS": str(workers), "API_THREADS": str(threads)},
+        env | sizing | {"QUERY_CACHE_TTL_S": str(args.cache_ttl)},
         tmp / f"gunicorn-{label}.log",
     )
+    plain = None
+    if index == 0 and args.compare_uncached:
+        plain = Gunicorn(
+            env | sizing | {"QUERY_CACHE_TTL_S": "0"}, tmp / f"gunicorn-{label}-uncached.log"
+        )
+    redis_client = get_redis(args.redis_url)
     out: dict = {"config": label}
     try:
         server.wait_healthy()
-        status, login = call(
-            server.url + "/auth/login",
-            "POST",
-            {"email": "admin@bench.example", "password": PASSWORD},
-        )
-        if status != 200:
-            raise RuntimeError(f"login failed: {status} {login}")
-        token = login["token"]
+        token = login_token(server.url)
         check_pages(server.url, token, tenant)
+        check_pages(server.url, token, tenant)  # the second time from the cache, if it is on
         terms = ", ".join(lua_str(urllib.parse.quote(t)) for t in SEARCH_TERMS)
         names = ", ".join(
             lua_str(f"{f} {s}") for (f, _), (s, _) in zip(FIRST_NAMES, SURNAMES, strict=False)
         )
         page_script = LUA_PAGE % {"terms": terms, "token": token}
+        low, high = args.think_ms
+        think_script = page_script + LUA_THINK % {"low": low, "high": high}
+        pages = (page_script, think_script)
         me_script = LUA_ME % {"token": token}
         create_script = LUA_CREATE % {
             "names": names,
@@ -736,34 +781,74 @@ def run_config(
             "ddd": DDDS[index % len(DDDS)][0],
         }
 
-        meter = CpuMeter(server.proc.pid, database)
-
-        def load(script: str, seconds: float = args.seconds, clients: int = args.clients):
-            return run_wrk(
-                server.url,
+        def load(
+            target: Gunicorn,
+            script: str,
+            seconds: float = args.seconds,
+            clients: int = args.clients,
+        ):
+            before = cache_counts(redis_client, env["REDIS_PREFIX"])
+            result = run_wrk(
+                target.url,
                 script,
                 tmp,
                 clients=clients,
                 seconds=seconds,
                 threads=min(args.wrk_threads, clients),
-                meter=meter,
+                meter=CpuMeter(target.proc.pid, database),
             )
+            after = cache_counts(redis_client, env["REDIS_PREFIX"])
+            hits, misses = after["hit"] - before["hit"], after["miss"] - before["miss"]
+            # Only page runs: a run's window can also catch the last requests of the one before.
+            if target is server and script in pages and args.cache_ttl > 0 and hits + misses:
+                result["cache_hit_rate"] = round(hits / (hits + misses), 4)
+            return result
 
+        def report(key: str, text: str) -> None:
+            print(line(f"[{label}] {text}", out[key]), flush=True)
+
+        if plain is not None:
+            plain.wait_healthy()
+            plain_token = login_token(plain.url)
+            check_pages(plain.url, plain_token, tenant)
+            plain_page = LUA_PAGE % {"terms": terms, "token": plain_token}
+            plain_think = plain_page + LUA_THINK % {"low": low, "high": high}
         if args.warmup > 0:
-            load(page_script, args.warmup)
-        out["page"] = load(page_script)
-        print(line(f"[{label}] page, {args.clients} clients", out["page"]), flush=True)
+            load(server, page_script, args.warmup)
+            if plain is not None:
+                load(plain, plain_page, args.warmup)
+        out["page"] = load(server, page_script)
+        report("page", f"page, {args.clients} clients")
+        if plain is not None:
+            out["page_uncached"] = load(plain, plain_page)
+            report("page_uncached", f"page, {args.clients} clients, no cache")
         if index == 0:
-            out["page_1_client"] = load(page_script, clients=1)
-            print(line(f"[{label}] page, 1 client", out["page_1_client"]), flush=True)
-            out["me"] = load(me_script)
-            print(line(f"[{label}] GET /auth/me, {args.clients} clients", out["me"]), flush=True)
-        out["create"] = load(create_script)
-        print(line(f"[{label}] create, {args.clients} clients", out["create"]), flush=True)
-        out["page_after_writes"] = load(page_script)
-        print(line(f"[{label}] page after the creations", out["page_after_writes"]), flush=True)
+            out["page_1_client"] = load(server, page_script, clients=1)
+            report("page_1_client", "page, 1 client")
+            if plain is not None:
+                out["page_1_client_uncached"] = load(plain, plain_page, clients=1)
+                report("page_1_client_uncached", "page, 1 client, no cache")
+            out["page_think"] = load(server, think_script)
+            report("page_think", f"page, {args.clients} clients, think {low}-{high} ms")
+            if plain is not None:
+                out["page_think_uncached"] = load(plain, plain_think)
+                report(
+                    "page_think_uncached",
+                    f"page, {args.clients} clients, think {low}-{high} ms, no cache",
+                )
+            out["me"] = load(server, me_script)
+            report("me", f"GET /auth/me, {args.clients} clients")
+        if plain is not None:
+            plain.stop()  # before the writes: one server writes and reads from here on
+            plain = None
+        out["create"] = load(server, create_script)
+        report("create", f"create, {args.clients} clients")
+        out["page_after_writes"] = load(server, page_script)
+        report("page_after_writes", "page after the creations")
     finally:
         server.stop()
+        if plain is not None:
+            plain.stop()
         if args.keep_log:
             print(server.tail())
     return out
@@ -789,6 +874,25 @@ def main(argv: list[str] | None = None) -> int:
         choices=("default", "on", "off"),
         default="default",
         help="override fastupdate of the contacts trigram index in the benchmark database",
+    )
+    ap.add_argument(
+        "--cache-ttl",
+        type=int,
+        default=60,
+        help="QUERY_CACHE_TTL_S of the measured gunicorn (60, the default; 0: no query cache)",
+    )
+    ap.add_argument(
+        "--no-compare-uncached",
+        dest="compare_uncached",
+        action="store_false",
+        help="skip the second gunicorn with the query cache off (first configuration)",
+    )
+    ap.add_argument(
+        "--think-ms",
+        type=think_range,
+        default=(200, 400),
+        help="think time of each client before each request in the think-time runs, "
+        "LOW-HIGH ms, uniformly random (200-400)",
     )
     ap.add_argument("--seed", type=int, default=7, help="random seed of the data (7)")
     ap.add_argument(
@@ -859,6 +963,8 @@ def main(argv: list[str] | None = None) -> int:
                     "DELETE FROM contacts WHERE id > %s", (loaded_max_id,)
                 ).rowcount
                 vacuum_analyze()
+            # A write behind the API's back, like an import: it must retire the cached pages.
+            cache.bump(get_redis(args.redis_url), prefix, company.id, contacts.CONTACTS_NAMESPACE)
             print(f"[{result['config']}] {result['created']} contacts created (now deleted)")
             results.append(result)
 
@@ -900,9 +1006,17 @@ def main(argv: list[str] | None = None) -> int:
         "create_errors": head["create"]["errors"],
         "page_1_client_p50_ms": head["page_1_client"]["p50_ms"],
         "page_1_client_p99_ms": head["page_1_client"]["p99_ms"],
+        "page_cache_hit_rate": head["page"].get("cache_hit_rate"),
+        "page_think_req_per_s": head["page_think"]["req_per_s"],
+        "page_think_p50_ms": head["page_think"]["p50_ms"],
+        "page_think_p99_ms": head["page_think"]["p99_ms"],
+        "page_think_errors": head["page_think"]["errors"],
+        "page_think_cache_hit_rate": head["page_think"].get("cache_hit_rate"),
         "me_req_per_s": head["me"]["req_per_s"],
         "me_p99_ms": head["me"]["p99_ms"],
         "page_db_mean_ms": round(sum(times.values()) / len(times), 2),
+        "cache_ttl_s": args.cache_ttl,
+        "think_ms": list(args.think_ms),
         "configs": {
             r["config"]: {
                 "page_req_per_s": r["page"]["req_per_s"],
@@ -916,6 +1030,19 @@ def main(argv: list[str] | None = None) -> int:
             for r in results
         },
     }
+    if "page_uncached" in head:
+        summary["uncached"] = {
+            "page_req_per_s": head["page_uncached"]["req_per_s"],
+            "page_p50_ms": head["page_uncached"]["p50_ms"],
+            "page_p99_ms": head["page_uncached"]["p99_ms"],
+            "page_errors": head["page_uncached"]["errors"],
+            "page_1_client_p50_ms": head["page_1_client_uncached"]["p50_ms"],
+            "page_1_client_p99_ms": head["page_1_client_uncached"]["p99_ms"],
+            "page_think_req_per_s": head["page_think_uncached"]["req_per_s"],
+            "page_think_p50_ms": head["page_think_uncached"]["p50_ms"],
+            "page_think_p99_ms": head["page_think_uncached"]["p99_ms"],
+            "page_think_errors": head["page_think_uncached"]["errors"],
+        }
     print(json.dumps(summary))
     return 0
 
