@@ -17,6 +17,8 @@ from zapx.config import load_config
 from zapx.db import db
 from zapx.errors import ValidationError
 from zapx.imports import run_import
+from zapx.imports.service import invalidator
+from zapx.redis import get_redis
 
 log = logging.getLogger("zapx.imports")
 _config = load_config()
@@ -32,5 +34,10 @@ _config = load_config()
 def import_contacts(import_id: int) -> None:
     """Run or resume import ``import_id``."""
     with db.connection_context():
-        state = run_import(import_id, _config.phone_region, chunk_rows=_config.import_chunk_rows)
+        state = run_import(
+            import_id,
+            _config.phone_region,
+            chunk_rows=_config.import_chunk_rows,
+            after_chunk=invalidator(get_redis(_config.redis_url), _config.redis_prefix),
+        )
     log.info("import ended", extra={"import_id": import_id, "state": state})

@@ -135,6 +135,8 @@ def cmd_import(config: Config, args) -> int:
     from zapx.db import ContactList, Tenant, db, init_db
     from zapx.errors import ZapxError
     from zapx.imports import create_import, get_import, run_import
+    from zapx.imports.service import invalidator
+    from zapx.redis import get_redis
 
     init_db(config.database_url, 4, application_name="zapx-import")
     started = time.monotonic()
@@ -160,7 +162,11 @@ def cmd_import(config: Config, args) -> int:
                 sheet=args.sheet, owned=False,
             )  # fmt: skip
             run_import(
-                imp.id, config.phone_region, progress=bar, chunk_rows=config.import_chunk_rows
+                imp.id,
+                config.phone_region,
+                progress=bar,
+                chunk_rows=config.import_chunk_rows,
+                after_chunk=invalidator(get_redis(config.redis_url), config.redis_prefix),
             )
             result = get_import(tenant, imp.id)
     except (ZapxError, ValueError) as exc:

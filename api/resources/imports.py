@@ -17,6 +17,7 @@ from api.resources.base import Resource, ident
 from zapx import imports
 from zapx.db import ContactList
 from zapx.errors import ValidationError
+from zapx.imports.service import invalidator
 
 _UPLOAD = {
     "type": "object",
@@ -67,7 +68,12 @@ class _Upload(Resource):
             raise ValidationError("no multipart field named 'file'", field="file")
         imp = imports.create_import(tenant, path, filename, list_id=list_id, sheet=sheet)
         if imports.runs_inline(imp):
-            imports.run_import(imp.id, self.region, chunk_rows=cfg.import_chunk_rows)
+            imports.run_import(
+                imp.id,
+                self.region,
+                chunk_rows=cfg.import_chunk_rows,
+                after_chunk=invalidator(self.deps.redis, cfg.redis_prefix),
+            )
             result = imports.get_import(tenant, imp.id)
             if result["state"] == "failed":
                 raise ValidationError(result["error"] or "the file could not be read", field="file")

@@ -138,3 +138,12 @@ def test_imports_need_auth_and_ids(client, alice):
     assert client.simulate_get("/imports/1").status_code == 401
     assert_error(client.simulate_get("/imports/abc", headers=alice.headers), 400)
     assert_error(client.simulate_get("/imports/999", headers=alice.headers), 404)
+
+
+def test_an_import_empties_the_cached_contact_pages(client, alice):
+    first = client.simulate_get("/contacts", headers=alice.headers).json
+    assert first["count"] == 0  # now cached
+    data = "nome;telefone\nAna;11 98888-0001\nBia;11 98888-0002\n".encode()
+    assert upload(client, alice, data).status_code == 201
+    again = client.simulate_get("/contacts", headers=alice.headers).json
+    assert again["count"] == 2

@@ -17,6 +17,8 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from zapx import cache
+from zapx.contacts import CONTACTS_NAMESPACE
 from zapx.db import ContactImport, ContactList, ImportRejection, Tenant, db, utcnow
 from zapx.errors import ValidationError
 from zapx.imports import readers
@@ -132,12 +134,14 @@ def run_import(
     *,
     progress: Progress | None = None,
     chunk_rows: int = CHUNK_ROWS,
+    after_chunk: Callable[[int], None] | None = None,
 ) -> str:
     """Run (or resume) import ``import_id``; returns its state afterwards.
 
     Safe to call twice at once (the second returns at once) or again after a crash (it resumes
     after the checkpoint). A bad file ends the import ``failed`` with the reason; a database
-    error leaves it to be resumed and is raised.
+    error leaves it to be resumed and is raised. ``after_chunk(company_id)`` runs after each
+    chunk commits into the company's contacts (see :func:`invalidator`).
     """
     got = db.execute_sql(
         "SELECT pg_try_advisory_lock(%s, %s)", (_LOCK_CLASS, import_id)
@@ -155,7 +159,7 @@ def run_import(
             ).where(ContactImport.id == import_id).execute()
         path, owned = _file(imp)
         try:
-            _run(imp, path, region, progress, chunk_rows)
+            _run(imp, path, region, progress, chunk_rows, after_chunk)
         except ValidationError as exc:
             _finish(import_id, "failed", exc.message)
             log.warning("import failed", extra={"import_id": import_id, "error": exc.message})
@@ -170,7 +174,14 @@ def run_import(
         db.execute_sql("SELECT pg_advisory_unlock(%s, %s)", (_LOCK_CLASS, import_id))
 
 
-def _run(imp: ContactImport, path: str, region: str, progress, chunk_rows: int) -> None:
+def invalidator(redis, prefix: str) -> Callable[[int], None]:
+    """``after_chunk`` for :func:`run_import`: empties the company's cached contact pages."""
+    return lambda company_id: cache.bump(redis, prefix, company_id, CONTACTS_NAMESPACE)
+
+
+def _run(
+    imp: ContactImport, path: str, region: str, progress, chunk_rows: int, after_chunk=None
+) -> None:
     if not os.path.exists(path):
         raise ValidationError("the uploaded file is gone; upload it again", field="file")
     source = readers.open_source(path, imp.sheet or None)
@@ -178,7 +189,10 @@ def _run(imp: ContactImport, path: str, region: str, progress, chunk_rows: int) 
     rows = iter(reader)
     _, columns = _header(rows)
     builder = RowBuilder(columns, region)
-    loader = _LoaderThread(Loader(imp.id, imp.target, imp.company_id, imp.contact_list_id))
+    bump = None
+    if after_chunk is not None and imp.target == "contacts":
+        bump = lambda: after_chunk(imp.company_id)  # noqa: E731
+    loader = _LoaderThread(Loader(imp.id, imp.target, imp.company_id, imp.contact_list_id), bump)
     checkpoint = imp.checkpoint
     chunk = Chunk(first_row=checkpoint)
     done_rows, last_report = imp.rows_read, time.monotonic()
@@ -224,8 +238,9 @@ class _LoaderThread:
     error in the thread is raised from the next ``put`` or from ``close``.
     """
 
-    def __init__(self, loader: Loader):
+    def __init__(self, loader: Loader, after_chunk: Callable[[], None] | None = None):
         self.loader = loader
+        self.after_chunk = after_chunk
         self.total = Counts()
         self.error: BaseException | None = None
         self._queue: queue.Queue = queue.Queue(maxsize=1)
@@ -237,6 +252,8 @@ class _LoaderThread:
             with db.connection_context():
                 while (chunk := self._queue.get()) is not None:
                     self.total.add(self.loader.load(chunk, chunk.first_row))
+                    if self.after_chunk is not None:
+                        self.after_chunk()  # the chunk committed: cached pages are stale
         except BaseException as exc:  # handed to the reader thread
             self.error = exc
             while self._queue.get() is not None:  # drain, so put() never blocks forever
