@@ -202,9 +202,14 @@ def main() -> int:
                 break
         finished_at = time.time()
         with db.connection_context():
-            engine_start = [float(r[0]) for r in db.execute_sql(
-                "SELECT EXTRACT(EPOCH FROM started_at - scheduled_at) FROM campaigns "
-                "WHERE company_id <> %s AND started_at IS NOT NULL", (first,)).fetchall()]
+            engine_start = [
+                float(r[0])
+                for r in db.execute_sql(
+                    "SELECT EXTRACT(EPOCH FROM started_at - scheduled_at) FROM campaigns "
+                    "WHERE company_id <> %s AND started_at IS NOT NULL",
+                    (first,),
+                ).fetchall()
+            ]
         messages = sandbox_messages(base)
         first_ts: dict[int, float] = {}
         big_in_window = 0

@@ -143,7 +143,7 @@ def test_imports_need_auth_and_ids(client, alice):
 def test_an_import_empties_the_cached_contact_pages(client, alice):
     first = client.simulate_get("/contacts", headers=alice.headers).json
     assert first["count"] == 0  # now cached
-    data = "nome;telefone\nAna;11 98888-0001\nBia;11 98888-0002\n".encode()
+    data = b"nome;telefone\nAna;11 98888-0001\nBia;11 98888-0002\n"
     assert upload(client, alice, data).status_code == 201
     again = client.simulate_get("/contacts", headers=alice.headers).json
     assert again["count"] == 2
