@@ -146,6 +146,13 @@ class DirectoryActor(pykka.ThreadingActor):
     def _sweep(self) -> None:
         from actors.delivery import deliver_batch
 
+        # A company actor that crashed with nothing left to tell it would leave its campaigns
+        # running with nothing sent: every running campaign's company has a live actor.
+        for company_id in batches.running_companies():
+            ref = self.companies.get(company_id)
+            if ref is None or not ref.is_alive():
+                self._company(company_id)  # rebuilds from the database in on_start
+
         for company_id, campaign_id in batches.expire_leases():
             log.warning(
                 "batch lease expired",

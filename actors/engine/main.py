@@ -59,7 +59,14 @@ class Engine:
         from actors import inbox
         from actors.engine.directory import DirectoryActor
 
-        init_db(self.config.database_url, self.config.db_pool_size, application_name="zapx-engine")
+        # Thousands of company actors may queue for the pool at once (mass starts): they wait
+        # rather than crash.
+        init_db(
+            self.config.database_url,
+            self.config.db_pool_size,
+            application_name="zapx-engine",
+            wait_s=120,
+        )
         self.directory = DirectoryActor.start(self.config)
         # One consumer thread: commands are cheap; their work happens in the actors.
         # A short idle poll (ms): reports and commands reach the actors within POLL_MS of sending.

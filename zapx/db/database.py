@@ -29,10 +29,13 @@ def connect_params(url: str) -> dict:
     return params
 
 
-def init_db(url: str, pool_size: int = 20, *, application_name: str = "zapx") -> None:
+def init_db(
+    url: str, pool_size: int = 20, *, application_name: str = "zapx", wait_s: float = 10
+) -> None:
     """Point :data:`db` at ``url`` with a pool of at most ``pool_size`` connections per process.
 
-    Waits at most 10 s for a free pooled connection; idle connections are recycled after 300 s.
+    Waits at most ``wait_s`` seconds for a free pooled connection; idle connections are recycled
+    after 300 s.
     """
     params = connect_params(url)
     name = params.pop("database")
@@ -40,7 +43,7 @@ def init_db(url: str, pool_size: int = 20, *, application_name: str = "zapx") ->
         name,
         max_connections=pool_size,
         stale_timeout=300,
-        timeout=10,
+        timeout=wait_s,
         application_name=application_name,
         connect_timeout=5,
         **params,
