@@ -12,7 +12,7 @@ import time
 
 import pykka
 
-from actors.engine.throttle import SessionThrottleActor
+from actors.engine.throttle import SessionThrottle
 from zapx.campaign_settings import get_settings
 from zapx.campaigns import batches, flags
 from zapx.campaigns.context import message_texts
@@ -28,8 +28,6 @@ log = logging.getLogger("zapx.engine.company")
 FIRST_BATCH_SIZE = 5
 #: A batch holds the slots that fall within this many seconds, so a worker never sleeps long.
 HORIZON_S = 2.0
-#: Seconds to wait for a throttle's answer.
-ASK_TIMEOUT_S = 10.0
 
 
 class Budget:
@@ -56,11 +54,11 @@ class Live:
     whatsapp_id: int
     in_flight: set = dataclasses.field(default_factory=set)
     wake_at: float = 0.0
-    planned: int = 0  # batches planned by this actor (0: the next is the campaign's first)
+    planned: int = 0  # batches planned or adopted by this actor (0: the next is the first)
 
 
 class CompanyActor(pykka.ThreadingActor):
-    def __init__(self, company_id: int, directory, budget: Budget, config):
+    def __init__(self, company_id: int, directory, budget: Budget, config, adopted=None):
         super().__init__()
         self.company_id = company_id
         self.tenant = Tenant(company_id)
@@ -69,7 +67,10 @@ class CompanyActor(pykka.ThreadingActor):
         self.config = config
         self.keys = Keys(config.redis_prefix)
         self.live: dict[int, Live] = {}
-        self.throttles: dict[int, pykka.ActorRef] = {}
+        self.throttles: dict[int, SessionThrottle] = {}
+        #: First batches the Directory planned in bulk, not yet counted: campaign id ->
+        #: (generation, batch id, rows). Given before ``on_start`` for a new actor.
+        self.adopted: dict[int, tuple[int, int, int]] = dict(adopted or {})
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -84,17 +85,11 @@ class CompanyActor(pykka.ThreadingActor):
         for campaign_id in ids:
             self._refresh(campaign_id)
 
-    def on_stop(self) -> None:
-        for ref in self.throttles.values():
-            ref.stop(block=False)
-
     def on_failure(self, exc_type, exc_value, traceback) -> None:
         log.error(
             "company actor crashed; it will be replaced",
             extra={"company_id": self.company_id, "error": repr(exc_value)},
         )
-        for ref in self.throttles.values():
-            ref.stop(block=False)
 
     # --- messages ---------------------------------------------------------------------------
 
@@ -102,6 +97,12 @@ class CompanyActor(pykka.ThreadingActor):
         """The campaign changed (command, schedule, lease expiry): act on its current row."""
         self._refresh(campaign_id)
         self._idle_check()
+
+    def adopt(self, campaign_id: int, generation: int, batch_id: int, rows: int) -> None:
+        """The Directory started the campaign and planned its first batch (``rows`` rows, sent
+        now): count it in flight and in the throttle, then plan from the second batch on."""
+        self.adopted[campaign_id] = (generation, batch_id, rows)
+        self.refresh(campaign_id)
 
     def batch_done(self, report: dict) -> None:
         live = self.live.get(report["campaign_id"])
@@ -143,6 +144,7 @@ class CompanyActor(pykka.ThreadingActor):
                 row = self._start(row)
             if row is None or row.status != EM_ANDAMENTO:
                 self.live.pop(campaign_id, None)
+                self.adopted.pop(campaign_id, None)
                 if row is None or row.status != PROGRAMADA:
                     flags.clear_running(self._redis(), self.keys, campaign_id)
                 return
@@ -152,9 +154,16 @@ class CompanyActor(pykka.ThreadingActor):
                 self.live[campaign_id] = live
                 # (Re)starting: pacing settings may have been edited since the throttle began,
                 # and slots promised before a pause belong to batches that were released.
-                throttle = self._throttle(row.whatsapp_id)
-                throttle.configure(self._pacing(row.whatsapp_id))
-                throttle.rewind()
+                if row.whatsapp_id in self.throttles:
+                    self.throttles[row.whatsapp_id].configure(self._pacing(row.whatsapp_id))
+                self._throttle(row.whatsapp_id).rewind()
+            adopted = self.adopted.pop(campaign_id, None)
+            if adopted is not None and adopted[0] == live.generation:
+                _, batch_id, rows = adopted
+                if batch_id not in live.in_flight:
+                    live.in_flight.add(batch_id)
+                    live.planned += 1
+                    self._throttle(live.whatsapp_id).taken(rows)
             flags.set_running(self._redis(), self.keys, row.id, row.generation)
             self._pump(live)
 
@@ -197,14 +206,12 @@ class CompanyActor(pykka.ThreadingActor):
         )
         return row.id if row else None
 
-    def _throttle(self, whatsapp_id: int):
-        ref = self.throttles.get(whatsapp_id)
-        if ref is None or not ref.is_alive():
-            ref = SessionThrottleActor.start(
-                self.company_id, whatsapp_id, self._pacing(whatsapp_id)
-            )
-            self.throttles[whatsapp_id] = ref
-        return ref.proxy()
+    def _throttle(self, whatsapp_id: int) -> SessionThrottle:
+        throttle = self.throttles.get(whatsapp_id)
+        if throttle is None:
+            throttle = SessionThrottle(self.company_id, whatsapp_id, self._pacing(whatsapp_id))
+            self.throttles[whatsapp_id] = throttle
+        return throttle
 
     def _pacing(self, whatsapp_id: int) -> PacingSettings:
         with db.connection_context():
@@ -230,7 +237,7 @@ class CompanyActor(pykka.ThreadingActor):
             size = (
                 min(self.config.batch_size, FIRST_BATCH_SIZE) if first else self.config.batch_size
             )
-            slots, next_at = throttle.slots(size, HORIZON_S).get(timeout=ASK_TIMEOUT_S)
+            slots, next_at = throttle.slots(size, HORIZON_S)
             if not slots:
                 live.wake_at = next_at
                 self.directory.wake(self.company_id, next_at)

@@ -9,8 +9,8 @@ import time
 
 import pykka
 
-from actors.engine.company import Budget, CompanyActor
-from zapx.campaigns import batches
+from actors.engine.company import FIRST_BATCH_SIZE, Budget, CompanyActor
+from zapx.campaigns import batches, flags
 from zapx.config import Config
 from zapx.db import db
 from zapx.redis import Keys, get_redis
@@ -97,14 +97,12 @@ class DirectoryActor(pykka.ThreadingActor):
         """The clock: due scheduled starts, due wake-ups, and every SWEEP_S the sweeps."""
         now = time.time()
         with db.connection_context():
-            # Every due campaign starts in one transaction, however many come due at once;
-            # their company actors then only plan.
-            for company_id, campaign_id in batches.start_due():
-                log.info(
-                    "campaign started",
-                    extra={"company_id": company_id, "campaign_id": campaign_id},
-                )
-                self._company(company_id).refresh(campaign_id)
+            # Every due campaign starts in one transaction, however many come due at once, and
+            # gets its first batch in three more statements: its first message does not wait
+            # for its company actor; the actor plans from the second batch on.
+            started = batches.start_due()
+            if started:
+                self._first_batches(started)
             # What start_due left (no list, no connection) goes to the company actor, which
             # pauses it with the reason.
             for company_id, campaign_id in batches.due_scheduled():
@@ -130,12 +128,42 @@ class DirectoryActor(pykka.ThreadingActor):
 
     # --- internals --------------------------------------------------------------------------
 
-    def _company(self, company_id: int):
+    def _first_batches(self, started: list[tuple[int, int]]) -> None:
+        from actors.delivery import deliver_first
+
+        firsts = batches.plan_first_batches(started, min(self.config.batch_size, FIRST_BATCH_SIZE))
+        # The run flags first: a worker drops a batch whose campaign is not flagged running.
+        pipe = get_redis(self.config.redis_url).pipeline(transaction=False)
+        for _, campaign_id, generation, _, _ in firsts:
+            pipe.set(flags.run_key(self.keys, campaign_id), generation)
+        pipe.execute()
+        for _, _, _, batch_id, _ in firsts:
+            deliver_first.send(batch_id)
+        adopted = {f[1]: f for f in firsts}
+        for company_id, campaign_id in started:
+            log.info(
+                "campaign started",
+                extra={"company_id": company_id, "campaign_id": campaign_id},
+            )
+            first = adopted.get(campaign_id)
+            if first is None:
+                self._company(company_id).refresh(campaign_id)
+                continue
+            _, _, generation, batch_id, rows = first
+            ref = self.companies.get(company_id)
+            if ref is not None and ref.is_alive():
+                ref.proxy().adopt(campaign_id, generation, batch_id, rows)
+            else:  # a new actor counts it from on_start, before it plans anything
+                self._company(company_id, {campaign_id: (generation, batch_id, rows)})
+
+    def _company(self, company_id: int, adopted: dict | None = None):
         ref = self.companies.get(company_id)
         if ref is None or not ref.is_alive():
             if ref is not None:
                 log.warning("replacing a stopped company actor", extra={"company_id": company_id})
-            ref = CompanyActor.start(company_id, self.actor_ref.proxy(), self.budget, self.config)
+            ref = CompanyActor.start(
+                company_id, self.actor_ref.proxy(), self.budget, self.config, adopted
+            )
             self.companies[company_id] = ref
             self._share()
         return ref.proxy()

@@ -1,22 +1,23 @@
-"""SessionThrottleActor: the pacing of one WhatsApp connection, shared by its campaigns."""
+"""SessionThrottle: the pacing of one WhatsApp connection, shared by its campaigns.
+
+A plain object owned by the connection's ``CompanyActor`` (only that actor's thread uses it), not
+an actor of its own: see docs/ENGINE.md, "Throttle inside the company actor".
+"""
 
 from __future__ import annotations
 
 import logging
 import time
 
-import pykka
-
 from zapx.campaigns.pacing import Pacer, PacingSettings
 
 log = logging.getLogger("zapx.engine.throttle")
 
 
-class SessionThrottleActor(pykka.ThreadingActor):
+class SessionThrottle:
     """Owns one :class:`~zapx.campaigns.pacing.Pacer`; asked once per batch, never per message."""
 
     def __init__(self, company_id: int, whatsapp_id: int, settings: PacingSettings):
-        super().__init__()
         self.company_id = company_id
         self.whatsapp_id = whatsapp_id
         self.pacer = Pacer(settings)
@@ -36,6 +37,11 @@ class SessionThrottleActor(pykka.ThreadingActor):
             return [], self.pacer.next_at
         slots = self.pacer.slots(count, now, horizon_s)
         return slots, self.pacer.next_at
+
+    def taken(self, count: int) -> None:
+        """``count`` slots from now were used by a batch planned elsewhere (the Directory's bulk
+        first batches): the next slots come after them, with the pacing's gaps and long pauses."""
+        self.pacer.slots(count, time.time(), float("inf"))
 
     def rewind(self) -> None:
         """Forget slots promised to batches that a pause or cancel released, so that a resumed

@@ -20,7 +20,7 @@ from tests.actors.campaigns import (
     wait_status,
 )
 from tests.processes import wait_for
-from zapx.db import CampaignShipping, db
+from zapx.db import CampaignBatch, CampaignShipping, db
 
 
 def test_a_1000_contact_campaign_sends_each_contact_exactly_once(client, account, stack):
@@ -170,3 +170,35 @@ def test_confirmation_first_then_the_message_after_a_reply(client, account, stac
     report = client.simulate_get(f"/campaigns/{campaign_id}/report", headers=acct.headers).json
     assert report["confirmations"] == 2 and report["counts"]["awaiting"] == 2
     assert report["status"] == "EM_ANDAMENTO"  # the others may still answer
+
+
+def test_the_first_batch_is_planned_by_the_directory_in_bulk(client, account, stack):
+    sandbox_reset(stack.sandbox)
+    setup = setup_company(client, account, stack.sandbox, "bulkfirst")
+    acct = setup["account"]
+    # Due a little later: the Directory's clock starts it (start_due) and plans its first batch.
+    at = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=1.5)
+    campaign_id = start_campaign(
+        client,
+        acct,
+        make_list(acct.company_id, 30),
+        setup["whatsapp_id"],
+        scheduledAt=at.isoformat(),
+    )
+    report = wait_status(client, acct, campaign_id, "FINALIZADA", timeout_s=60)
+    numbers = [m["to"] for m in sandbox_messages(stack.sandbox)]
+    assert len(numbers) == 30 and len(set(numbers)) == 30
+    assert report["counts"]["sent"] == 30 and report["remaining"] == 0
+    with db.connection_context():
+        planned = list(
+            CampaignBatch.select()
+            .where(CampaignBatch.campaign == campaign_id)
+            .order_by(CampaignBatch.id)
+        )
+    assert sum(b.size for b in planned) == 30
+    # The Directory's first batch: 5 rows, each spaced by the connection's cap; a company
+    # actor's fresh throttle would give the first slot no gap.
+    first = planned[0]
+    gaps = [gap for _, gap in first.slots]
+    assert first.size == 5 and gaps[0] > 0 and gaps == [gaps[0]] * 5
+    assert all(b.status == "done" for b in planned)

@@ -381,3 +381,93 @@ def start_due(limit: int = 1000) -> list[tuple[int, int]]:
             (ids,),
         )
     return [(r[0], r[1]) for r in started]
+
+
+def plan_first_batches(
+    started: list[tuple[int, int]], size: int = 5
+) -> list[tuple[int, int, int, int, int]]:
+    """Plan the first batch of every campaign in ``started`` ((company id, campaign id) pairs,
+    as from :func:`start_due`) at once: (company id, campaign id, generation, batch id, rows).
+
+    The first message goes now: every batch's slots start at the current time. Unpaced
+    campaigns get ``size`` rows spaced by the connection's cap; paced ones (``messageInterval``
+    > 0) one row, with the minimum gap as its gap, so the send is spaced through Redis
+    (``flags.reserve``) against the connection's other sends. The company actor then counts the
+    batch and its slots (it plans from the campaign's second batch on). Campaigns without a
+    pending row get no batch. Three statements, however many campaigns start at once.
+    """
+    import time
+
+    if not started:
+        return []
+    heads = db.execute_sql(
+        """
+        SELECT c.id, c.company_id, c.whatsapp_id, c.generation,
+            COALESCE((SELECT (s.value #>> '{}')::float8 FROM campaign_settings s
+                      WHERE s.company_id = c.company_id AND s.key = 'messageInterval'), 20),
+            COALESCE((SELECT (s.value #>> '{}')::float8 FROM campaign_settings s
+                      WHERE s.company_id = c.company_id AND s.key = 'jitter'), 0.3),
+            COALESCE(NULLIF(w.settings ->> 'messagesPerSecond', '')::float8, 80)
+        FROM campaigns c JOIN whatsapps w ON w.id = c.whatsapp_id
+        WHERE c.id = ANY(%s) AND c.status = 'EM_ANDAMENTO'
+        """,
+        ([campaign_id for _, campaign_id in started],),
+    ).fetchall()
+    if not heads:
+        return []
+    now = time.time()
+    plans = []
+    for campaign_id, company_id, whatsapp_id, generation, interval, jitter, cap in heads:
+        gap = 1.0 / max(cap, 1e-6)
+        count = size
+        if interval > 0:
+            gap, count = max(gap, interval * (1 - jitter)), 1
+        slots = [[now + i * gap, gap] for i in range(count)]
+        plans.append((campaign_id, company_id, whatsapp_id, generation, json.dumps(slots)))
+    with db.atomic():
+        batches = db.execute_sql(
+            """
+            INSERT INTO campaign_batches (created_at, updated_at, campaign_id, company_id,
+                whatsapp_id, generation, status, size, slots)
+            SELECT now(), now(), p.campaign_id, p.company_id, p.whatsapp_id, p.generation,
+                'planned', 0, p.slots::jsonb
+            FROM unnest(%s::int[], %s::int[], %s::int[], %s::int[], %s::text[])
+                AS p(campaign_id, company_id, whatsapp_id, generation, slots)
+            RETURNING id, campaign_id
+            """,
+            tuple(list(col) for col in zip(*plans, strict=True)),
+        ).fetchall()
+        db.execute_sql(
+            """
+            UPDATE campaign_shipping s SET status = 'queued', batch_id = r.batch_id,
+                updated_at = now()
+            FROM (
+                SELECT s2.id, b.id AS batch_id, jsonb_array_length(b.slots) AS n,
+                    row_number() OVER (PARTITION BY s2.campaign_id ORDER BY s2.id) AS k
+                FROM campaign_shipping s2 JOIN campaign_batches b ON b.campaign_id = s2.campaign_id
+                WHERE b.id = ANY(%s) AND s2.status = 'pending'
+                  AND (s2.next_attempt_at IS NULL OR s2.next_attempt_at <= now())
+            ) r
+            WHERE s.id = r.id AND r.k <= r.n AND s.status = 'pending'
+            """,
+            ([b[0] for b in batches],),
+        )
+        sized = db.execute_sql(
+            """
+            UPDATE campaign_batches b SET size = t.n, slots = (
+                SELECT jsonb_agg(e ORDER BY o) FROM jsonb_array_elements(b.slots)
+                    WITH ORDINALITY x(e, o) WHERE o <= t.n)
+            FROM (SELECT batch_id, count(*) AS n FROM campaign_shipping
+                  WHERE batch_id = ANY(%s) GROUP BY batch_id) t
+            WHERE b.id = t.batch_id
+            RETURNING b.id, b.campaign_id, b.size
+            """,
+            ([b[0] for b in batches],),
+        ).fetchall()
+        empty = sorted({b[0] for b in batches} - {s[0] for s in sized})
+        if empty:
+            db.execute_sql("DELETE FROM campaign_batches WHERE id = ANY(%s)", (empty,))
+    by_campaign = {p[0]: p for p in plans}
+    return [
+        (by_campaign[c][1], c, by_campaign[c][3], batch_id, n) for batch_id, c, n in sorted(sized)
+    ]
