@@ -1,7 +1,8 @@
 """``deliver_batch(batch_id)``: the Dramatiq actor that sends one planned batch.
 
 Claim (one statement) -> for each row at its slot: check the campaign still runs (a Redis GET),
-render, send -> record every outcome in one statement -> report the batch to the engine.
+render, send -> record every outcome, release the rows not reached and mark the batch done in one
+statement -> report the batch to the engine.
 """
 
 from __future__ import annotations
@@ -29,8 +30,11 @@ _keys = Keys(_config.redis_prefix)
 RESERVE_MIN_GAP_S = 0.01
 #: The run flag is read again before a send when this many seconds passed since the last read:
 #: before every paced send (their gaps are longer), every few sends of an unpaced burst, where
-#: the thread's other in-flight sends bound a pause's reach anyway.
+#: the process's other in-flight sends bound a pause's reach anyway.
 FLAG_RECHECK_S = 0.005
+#: Unpaced bursts share the last read of a campaign's run flag between the process's threads:
+#: campaign id -> (monotonic time of the read, generation). Paced sends always read it.
+_flag_seen: dict[int, tuple[float, int | None]] = {}
 
 
 def _backoff_s(attempts: int) -> float:
@@ -44,8 +48,8 @@ def _deliver(batch_id: int) -> None:
         claim = batches.claim_batch(batch_id, _config.batch_lease_s)
         if claim is None:
             return
-        report = _send(claim)
-        batches.finish_batch(batch_id)
+        report, outcomes = _send(claim)
+        batches.finish_batch(batch_id, outcomes)
     engine_command.send(report)
 
 
@@ -62,15 +66,26 @@ deliver_first = dramatiq.actor(
 )
 
 
-def _send(claim: batches.Claim) -> dict:
+def _running(redis, campaign_id: int, shared: bool) -> int | None:
+    """The campaign's running generation; ``shared``: a read by any of the process's threads in
+    the last FLAG_RECHECK_S will do (unpaced bursts), else always read Redis (paced sends)."""
+    now = time.monotonic()
+    if shared:
+        seen = _flag_seen.get(campaign_id)
+        if seen is not None and now - seen[0] < FLAG_RECHECK_S:
+            return seen[1]
+    generation = flags.running_generation(redis, _keys, campaign_id)
+    _flag_seen[campaign_id] = (now, generation)
+    return generation
+
+
+def _send(claim: batches.Claim) -> tuple[dict, list[tuple]]:
     redis = get_redis(_config.redis_url)
     ctx = load_context(claim.campaign_id, claim.whatsapp_id, claim.generation, _config.public_base)
     outcomes: list[tuple] = []
     counts = {"sent": 0, "retry": 0, "failed": 0, "unknown": 0}
     stop_reason = None
     retry_after = None
-    attempted = 0
-    last_check = float("-inf")
     paced = any(gap >= RESERVE_MIN_GAP_S for _, gap in claim.slots)
     for i, row in enumerate(claim.rows):
         slot, gap = claim.slots[i] if i < len(claim.slots) else (0.0, 0.0)
@@ -81,12 +96,9 @@ def _send(claim: batches.Claim) -> dict:
         wait = slot - time.time()
         if wait > 0:
             time.sleep(min(wait, 60.0))
-        checked_at = time.monotonic()
-        if checked_at - last_check >= FLAG_RECHECK_S:
-            last_check = checked_at
-            if flags.running_generation(redis, _keys, claim.campaign_id) != claim.generation:
-                stop_reason = "stopped"
-                break
+        if _running(redis, claim.campaign_id, not paced) != claim.generation:
+            stop_reason = "stopped"
+            break
         confirming = ctx.confirmation and not row.confirmed
         text = ctx.render(row, confirming)
         result = ctx.provider.send(
@@ -94,7 +106,6 @@ def _send(claim: batches.Claim) -> dict:
             if not confirming
             else OutMessage(row.number, text)
         )
-        attempted += 1
         if paced:
             flags.sent(redis, _keys, claim.whatsapp_id, time.time())
         if result.outcome == SENT:
@@ -123,9 +134,6 @@ def _send(claim: batches.Claim) -> dict:
             if result.outcome == AUTH:
                 stop_reason = AUTH  # the connection is gone: the engine pauses its campaigns
                 break
-    with db.atomic():
-        batches.record(outcomes)
-        batches.release_unsent(claim.batch_id, [r.id for r in claim.rows[attempted:]])
     log.info(
         "batch delivered",
         extra={
@@ -148,4 +156,4 @@ def _send(claim: batches.Claim) -> dict:
         "retry_after_s": retry_after,
         "error": outcomes[-1][3] if outcomes else None,
         **counts,
-    }
+    }, outcomes

@@ -119,100 +119,100 @@ def claim_batch(batch_id: int, lease_s: float) -> Claim | None:
     A duplicate Dramatiq message (redelivery after a crash) finds the batch claimed and sends
     nothing: the claim is the at-most-once gate. After ``lease_s`` seconds (BATCH_LEASE_S) an
     unfinished batch is presumed dead and its rows still ``sending`` become ``unknown``.
+
+    One statement (one round trip, its own transaction): the batch's claim and its rows' move
+    commit together.
     """
-    with db.atomic():
-        head = db.execute_sql(
-            """
+    head = db.execute_sql(
+        """
+        WITH b AS (
             UPDATE campaign_batches SET status = 'claimed', claimed_at = now(),
                 lease_until = now() + make_interval(secs => %s), updated_at = now()
             WHERE id = %s AND status = 'planned'
-            RETURNING campaign_id, company_id, whatsapp_id, generation, slots
-            """,
-            (lease_s, batch_id),
-        ).fetchone()
-        if head is None:
-            return None
-        rows = db.execute_sql(
-            """
-            UPDATE campaign_shipping SET status = 'sending', attempts = attempts + 1,
+            RETURNING id, campaign_id, company_id, whatsapp_id, generation, slots
+        ), r AS (
+            UPDATE campaign_shipping s SET status = 'sending', attempts = s.attempts + 1,
                 updated_at = now()
-            WHERE batch_id = %s AND status = 'queued'
-            RETURNING id, contact_id, number, name, email, condominio, endereco, cargo,
-                extra_info, message_index, attempts, confirmed_at IS NOT NULL
-            """,
-            (batch_id,),
-        ).fetchall()
-    rows = sorted((Row(*r) for r in rows), key=lambda r: r.id)
+            FROM b WHERE s.batch_id = b.id AND s.status = 'queued'
+            RETURNING s.id, s.contact_id, s.number, s.name, s.email, s.condominio, s.endereco,
+                s.cargo, s.extra_info, s.message_index, s.attempts,
+                s.confirmed_at IS NOT NULL AS confirmed
+        )
+        SELECT b.campaign_id, b.company_id, b.whatsapp_id, b.generation, b.slots,
+            (SELECT json_agg(json_build_array(r.id, r.contact_id, r.number, r.name, r.email,
+                r.condominio, r.endereco, r.cargo, r.extra_info, r.message_index, r.attempts,
+                r.confirmed) ORDER BY r.id) FROM r)
+        FROM b
+        """,
+        (lease_s, batch_id),
+    ).fetchone()
+    if head is None:
+        return None
+    rows = [Row(*r) for r in head[5] or ()]
     return Claim(batch_id, head[0], head[1], head[2], head[3], head[4], rows)
 
 
-def record(outcomes: list[tuple]) -> int:
-    """Write a batch's outcomes in one statement.
+def finish_batch(batch_id: int, outcomes: list[tuple]) -> int:
+    """Record a batch's outcomes, return the rows it did not reach to pending and mark it done:
+    one statement (one round trip, one transaction). Returns the number of outcomes written.
 
     ``outcomes``: ``(row id, status, provider message id, error, message text, retry delay s)``.
     Status ``throttled`` goes back to pending without using up an attempt: a provider asking us
-    to slow down says nothing about the message. Only rows still ``sending`` change, so a late
-    duplicate cannot overwrite a final status.
+    to slow down says nothing about the message. Only this batch's rows still ``sending`` change,
+    so a late duplicate cannot overwrite a final status (nor rows a lease expiry made
+    ``unknown``). Rows without an outcome were never attempted (the campaign stopped, or the
+    batch broke off on a throttle): they go back to pending and get their attempt back.
     """
-    if not outcomes:
-        return 0
-    values = ",".join(["(%s::bigint, %s, %s, %s, %s, %s::float8)"] * len(outcomes))
-    params = [v for o in outcomes for v in o]
+    cols = list(zip(*outcomes, strict=True)) if outcomes else [()] * 6
     cursor = db.execute_sql(
-        f"""
-        UPDATE campaign_shipping s SET
-            status = CASE WHEN v.status = 'throttled' THEN 'pending' ELSE v.status END,
-            attempts = CASE WHEN v.status = 'throttled' THEN GREATEST(s.attempts - 1, 0)
-                ELSE s.attempts END,
-            provider_message_id = COALESCE(v.mid, s.provider_message_id),
-            error = v.err,
-            message = COALESCE(v.msg, s.message),
-            batch_id = CASE WHEN v.status IN ('pending', 'throttled') THEN NULL
-                ELSE s.batch_id END,
-            next_attempt_at = CASE WHEN v.status IN ('pending', 'throttled')
-                THEN now() + make_interval(secs => v.delay) ELSE NULL END,
-            sent_at = CASE WHEN v.status = 'sent' THEN now() ELSE s.sent_at END,
-            failed_at = CASE WHEN v.status = 'failed' THEN now() ELSE s.failed_at END,
-            confirmation_requested_at = CASE WHEN v.status = 'awaiting' THEN now()
-                ELSE s.confirmation_requested_at END,
-            updated_at = now()
-        FROM (VALUES {values}) AS v(id, status, mid, err, msg, delay)
-        WHERE s.id = v.id AND s.status = 'sending'
+        """
+        WITH v AS (
+            SELECT * FROM unnest(%(id)s::bigint[], %(st)s::text[], %(mid)s::text[],
+                %(err)s::text[], %(msg)s::text[], %(delay)s::float8[])
+                AS v(id, status, mid, err, msg, delay)
+        ), rec AS (
+            UPDATE campaign_shipping s SET
+                status = CASE WHEN v.status = 'throttled' THEN 'pending' ELSE v.status END,
+                attempts = CASE WHEN v.status = 'throttled' THEN GREATEST(s.attempts - 1, 0)
+                    ELSE s.attempts END,
+                provider_message_id = COALESCE(v.mid, s.provider_message_id),
+                error = v.err,
+                message = COALESCE(v.msg, s.message),
+                batch_id = CASE WHEN v.status IN ('pending', 'throttled') THEN NULL
+                    ELSE s.batch_id END,
+                next_attempt_at = CASE WHEN v.status IN ('pending', 'throttled')
+                    THEN now() + make_interval(secs => v.delay) ELSE NULL END,
+                sent_at = CASE WHEN v.status = 'sent' THEN now() ELSE s.sent_at END,
+                failed_at = CASE WHEN v.status = 'failed' THEN now() ELSE s.failed_at END,
+                confirmation_requested_at = CASE WHEN v.status = 'awaiting' THEN now()
+                    ELSE s.confirmation_requested_at END,
+                updated_at = now()
+            FROM v
+            WHERE s.id = v.id AND s.batch_id = %(b)s AND s.status = 'sending'
+            RETURNING s.id
+        ), rel AS (
+            UPDATE campaign_shipping SET status = 'pending', batch_id = NULL,
+                attempts = GREATEST(attempts - 1, 0), updated_at = now()
+            WHERE batch_id = %(b)s AND status IN ('queued', 'sending')
+              AND NOT (id = ANY(%(id)s::bigint[]))
+            RETURNING id
+        ), done AS (
+            UPDATE campaign_batches SET status = 'done', done_at = now(), updated_at = now()
+            WHERE id = %(b)s RETURNING id
+        )
+        SELECT (SELECT count(*) FROM rec), (SELECT count(*) FROM rel), (SELECT count(*) FROM done)
         """,
-        params,
+        {
+            "b": batch_id,
+            "id": list(cols[0]),
+            "st": list(cols[1]),
+            "mid": list(cols[2]),
+            "err": list(cols[3]),
+            "msg": list(cols[4]),
+            "delay": [float(d) for d in cols[5]],
+        },
     )
-    return cursor.rowcount
-
-
-def finish_batch(batch_id: int) -> None:
-    """Mark the batch done; rows it did not reach (stopped campaign) go back to pending."""
-    with db.atomic():
-        db.execute_sql(
-            """
-            UPDATE campaign_shipping SET status = 'pending', batch_id = NULL,
-                attempts = GREATEST(attempts - 1, 0), updated_at = now()
-            WHERE batch_id = %s AND status IN ('queued', 'sending')
-            """,
-            (batch_id,),
-        )
-        db.execute_sql(
-            "UPDATE campaign_batches SET status = 'done', done_at = now(), updated_at = now() "
-            "WHERE id = %s",
-            (batch_id,),
-        )
-
-
-def release_unsent(batch_id: int, row_ids: list[int]) -> None:
-    """Rows of a claimed batch that were never attempted (campaign stopped) back to pending."""
-    if row_ids:
-        db.execute_sql(
-            """
-            UPDATE campaign_shipping SET status = 'pending', batch_id = NULL,
-                attempts = GREATEST(attempts - 1, 0), updated_at = now()
-            WHERE batch_id = %s AND status = 'sending' AND id = ANY(%s)
-            """,
-            (batch_id, row_ids),
-        )
+    return cursor.fetchone()[0]
 
 
 def expire_leases() -> list[tuple[int, int]]:
