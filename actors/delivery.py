@@ -75,6 +75,8 @@ def _running(redis, campaign_id: int, shared: bool) -> int | None:
         if seen is not None and now - seen[0] < FLAG_RECHECK_S:
             return seen[1]
     generation = flags.running_generation(redis, _keys, campaign_id)
+    if len(_flag_seen) > 10_000:
+        _flag_seen.clear()  # entries are only useful for 5 ms: keep the map small
     _flag_seen[campaign_id] = (now, generation)
     return generation
 
