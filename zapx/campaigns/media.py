@@ -17,6 +17,7 @@ from zapx.campaigns import lifecycle
 from zapx.db import Tenant, db, utcnow
 from zapx.db.campaign_models import Campaign
 from zapx.errors import NotFound, ValidationError
+from zapx.uploads import write_limited
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _PART = re.compile(r"[A-Za-z0-9._-]{1,128}")
@@ -69,16 +70,8 @@ def save(
     relative = f"{tenant.company_id}/{campaign_id}/{token}/{name}"
     target = Path(media_dir) / relative
     target.parent.mkdir(parents=True, exist_ok=True)
-    size = 0
     try:
-        with open(target, "wb") as out:
-            while chunk := stream.read(64 * 1024):
-                size += len(chunk)
-                if size > max_bytes:
-                    raise ValidationError(
-                        f"file is larger than the limit of {max_bytes} bytes", field="file"
-                    )
-                out.write(chunk)
+        size = write_limited(stream, target, max_bytes)
         if size == 0:
             raise ValidationError("file is empty", field="file")
         with db.atomic():

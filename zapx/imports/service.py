@@ -25,6 +25,7 @@ from zapx.imports import readers
 from zapx.imports.headers import map_header
 from zapx.imports.load import Chunk, Counts, Loader, Superseded
 from zapx.imports.rows import Rejected, RowBuilder, SafeCsv, merge
+from zapx.uploads import write_limited
 
 log = logging.getLogger("zapx.imports")
 
@@ -43,19 +44,7 @@ def save_upload(stream, import_dir: str, company_id: int, filename: str, max_byt
     ext = ".xlsx" if (filename or "").lower().endswith(".xlsx") else ".csv"
     target = Path(import_dir) / str(company_id) / (secrets.token_hex(12) + ext)
     target.parent.mkdir(parents=True, exist_ok=True)
-    size = 0
-    try:
-        with open(target, "wb") as out:
-            while chunk := stream.read(256 * 1024):
-                size += len(chunk)
-                if size > max_bytes:
-                    raise ValidationError(
-                        f"file is larger than the limit of {max_bytes} bytes", field="file"
-                    )
-                out.write(chunk)
-    except BaseException:
-        target.unlink(missing_ok=True)
-        raise
+    write_limited(stream, target, max_bytes)
     return str(target)
 
 
