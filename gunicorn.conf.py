@@ -5,6 +5,8 @@
 
 import os
 
+from gunicorn.glogging import Logger
+
 from zapx.config import load_config
 from zapx.logs import setup_logging
 
@@ -16,6 +18,11 @@ workers = _config.api_workers
 # On 2 cores the searched contacts page is PostgreSQL-bound: 2x4 (the default), 4x2 and 2x8
 # measure alike and 4x4 worse (more processes and queries competing for the same cores); see
 # docs/BENCHMARKS.md before changing API_WORKERS / API_THREADS.
+# gunicorn is pinned at 23.0.0: from 24.0 on, gthread holds a pool thread on every new
+# connection until its first request arrives (up to 5 s), and finishes each request through the
+# main thread; on 2 cores that cut the cached page from 3,383 to 1,173 requests/s and gave 1% of
+# requests of clients that connect before they send (browsers preconnect) 130-160 ms of
+# waiting (docs/BENCHMARKS.md, "gunicorn 23 against 27").
 worker_class = "gthread"
 threads = _config.api_threads
 keepalive = 5  # seconds
@@ -23,7 +30,7 @@ timeout = 30  # seconds a worker may stay silent before it is replaced
 graceful_timeout = 20  # seconds to finish requests on SIGTERM
 max_requests = 100_000
 max_requests_jitter = 10_000
-accesslog = None  # the app logs one JSON line per request itself
+accesslog = None  # the app logs one JSON line per request itself (see QuietAccessLogger)
 errorlog = "-"
 proc_name = "zapx-api"
 wsgi_app = "api:get_app()"
@@ -58,6 +65,16 @@ def post_fork(server, worker):
     setup_logging("api", _config.log_level, _config.log_format)
 
 
-# A shared per-user control socket would clash between several gunicorns on one host (tests,
-# benchmarks); supervisorctl is the control interface here.
-control_socket_disable = True
+class QuietAccessLogger(Logger):
+    """gunicorn's logger without its access log.
+
+    With ``logconfig_dict`` set, gunicorn builds every access line's fields before its logger
+    drops the line: 6% of a cached request's CPU for nothing, since the app already writes one
+    JSON line per request (api.middleware.RequestContext).
+    """
+
+    def access(self, resp, req, environ, request_time):
+        return
+
+
+logger_class = QuietAccessLogger
