@@ -127,6 +127,13 @@ def main() -> int:
     )
     ap.add_argument("--processes", type=int, default=2)
     ap.add_argument("--threads", type=int, default=8)
+    ap.add_argument(
+        "--first-threads",
+        type=int,
+        default=4,
+        help="threads of the worker reserved for first batches, as deploy/supervisord.conf "
+        "runs it (4; 0: no reserved worker)",
+    )
     ap.add_argument("--timeout", type=float, default=900, help="seconds to wait for the smalls")
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind: clean up what we made
@@ -163,6 +170,16 @@ def main() -> int:
                 logdir,
             )
         )
+        if args.first_threads > 0:
+            procs.append(
+                Proc(
+                    "worker_first",
+                    [ZAPX, "worker", "--processes", "1", "--threads", str(args.first_threads)]
+                    + ["--queues", "delivery_first"],
+                    env,
+                    logdir,
+                )
+            )
         time.sleep(3)
         engine = procs[1]
         big_start = start([first], dispatch.TEXT)
@@ -241,6 +258,7 @@ def main() -> int:
         "small_contacts": args.small,
         "big_contacts": args.big,
         "start_rate_per_s": args.start_rate,
+        "first_worker_threads": args.first_threads,
         "first_msg_p50_s": round(pct(latencies, 0.5), 3) if latencies else None,
         "first_msg_p99_s": round(pct(latencies, 0.99), 3) if latencies else None,
         "first_msg_max_s": round(max(latencies), 3) if latencies else None,

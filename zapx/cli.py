@@ -124,7 +124,7 @@ def cmd_worker(config: Config, args) -> int:
     # is the latency of the first batch after a quiet spell, so keep it short.
     os.environ.setdefault("dramatiq_worker_timeout", str(POLL_MS))
     argv = [_bin("dramatiq"), "actors.worker", "--processes", str(args.processes)]
-    argv += ["--threads", str(args.threads), "--queues", *WORKER_QUEUES]
+    argv += ["--threads", str(args.threads), "--queues", *(args.queues or WORKER_QUEUES)]
     return _exec(argv)
 
 
@@ -209,6 +209,14 @@ def parser() -> argparse.ArgumentParser:
     w = sub.add_parser("worker", help="run Dramatiq delivery workers")
     w.add_argument("--processes", type=int, default=2, help="worker processes (default 2)")
     w.add_argument("--threads", type=int, default=8, help="threads per process (default 8)")
+    w.add_argument(
+        "--queues",
+        nargs="+",
+        choices=WORKER_QUEUES,
+        metavar="QUEUE",
+        help=f"consume only these queues (default all: {' '.join(WORKER_QUEUES)}); "
+        "deploy/supervisord.conf reserves a worker for delivery_first this way",
+    )
     i = sub.add_parser("import", help="import a CSV or XLSX file of contacts")
     i.add_argument("file", help="CSV or XLSX file")
     i.add_argument("--company", type=int, required=True, help="company id")

@@ -71,6 +71,9 @@ class CompanyActor(pykka.ThreadingActor):
         #: First batches the Directory planned in bulk, not yet counted: campaign id ->
         #: (generation, batch id, rows). Given before ``on_start`` for a new actor.
         self.adopted: dict[int, tuple[int, int, int]] = dict(adopted or {})
+        #: Messages taken from the Directory (refresh, adopt, batch_done, pump), told back with
+        #: ``company_idle`` so the Directory knows whether it sent anything since.
+        self.received = 0
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -95,16 +98,20 @@ class CompanyActor(pykka.ThreadingActor):
 
     def refresh(self, campaign_id: int) -> None:
         """The campaign changed (command, schedule, lease expiry): act on its current row."""
+        self.received += 1
         self._refresh(campaign_id)
         self._idle_check()
 
     def adopt(self, campaign_id: int, generation: int, batch_id: int, rows: int) -> None:
         """The Directory started the campaign and planned its first batch (``rows`` rows, sent
         now): count it in flight and in the throttle, then plan from the second batch on."""
+        self.received += 1
         self.adopted[campaign_id] = (generation, batch_id, rows)
-        self.refresh(campaign_id)
+        self._refresh(campaign_id)
+        self._idle_check()
 
     def batch_done(self, report: dict) -> None:
+        self.received += 1
         live = self.live.get(report["campaign_id"])
         if report.get("stop") == "throttle":
             self._throttle(report["whatsapp_id"]).throttled(report.get("retry_after_s"))
@@ -118,6 +125,7 @@ class CompanyActor(pykka.ThreadingActor):
 
     def pump(self) -> None:
         """Plan what is due (the Directory's clock calls this at the wake-up time we gave)."""
+        self.received += 1
         with db.connection_context():
             for live in list(self.live.values()):
                 self._pump(live)
@@ -316,4 +324,4 @@ class CompanyActor(pykka.ThreadingActor):
 
     def _idle_check(self) -> None:
         if not self.live:
-            self.directory.company_idle(self.company_id)
+            self.directory.company_idle(self.company_id, self.received)
