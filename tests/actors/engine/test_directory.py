@@ -1,0 +1,57 @@
+"""The Directory stops an idle company actor only when no message it sent is still unhandled."""
+
+from actors.engine.directory import DirectoryActor
+from zapx.config import load_config
+
+
+class FakeRef:
+    def __init__(self):
+        self.stopped = False
+
+    def is_alive(self):
+        return not self.stopped
+
+    def stop(self, block=True, timeout=None):
+        self.stopped = True
+
+
+class FakeProxy:
+    def __init__(self):
+        self.calls = []
+
+    def __getattr__(self, name):
+        return lambda *args: self.calls.append((name, args))
+
+
+def directory_with(company_id: int):
+    d = DirectoryActor(load_config())  # not started: its methods are called directly
+    ref, proxy = FakeRef(), FakeProxy()
+    d.companies[company_id], d.proxies[company_id], d.routed[company_id] = ref, proxy, 0
+    return d, ref, proxy
+
+
+def test_idle_after_the_last_message_stops_the_actor():
+    d, ref, proxy = directory_with(7)
+    d.handle({"kind": "campaign_changed", "company_id": 7, "campaign_id": 70})
+    d.handle({"kind": "batch_done", "company_id": 7, "campaign_id": 70, "batch_id": 1})
+    assert [name for name, _ in proxy.calls] == ["refresh", "batch_done"]
+    assert d.routed[7] == 2
+    d.company_idle(7, 2)
+    assert ref.stopped
+    assert 7 not in d.companies and 7 not in d.proxies and 7 not in d.routed
+
+
+def test_idle_reported_before_a_later_message_keeps_the_actor():
+    d, ref, _ = directory_with(7)
+    d.handle({"kind": "campaign_changed", "company_id": 7, "campaign_id": 70})
+    d.handle({"kind": "campaign_changed", "company_id": 7, "campaign_id": 71})
+    d.company_idle(7, 1)  # idle after the first: the second may give it work
+    assert not ref.stopped and d.companies[7] is ref
+    d.company_idle(7, 2)
+    assert ref.stopped
+
+
+def test_idle_of_an_unknown_or_replaced_company_is_ignored():
+    d, ref, _ = directory_with(7)
+    d.company_idle(8, 0)
+    assert not ref.stopped and set(d.companies) == {7}
