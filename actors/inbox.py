@@ -13,14 +13,21 @@ from actors.broker import broker  # noqa: F401 - configures the broker before th
 
 #: Seconds the inbox waits for the Directory to accept a command before the message is retried.
 ASK_TIMEOUT_S = 30.0
+#: The Directory's ref and proxy, found once: the registry lookup walks every actor (thousands of
+#: company actors) and building a proxy inspects the actor's attributes, on every command.
+_directory: list = [None, None]
 
 
 @dramatiq.actor(queue_name="engine", max_retries=20, time_limit=60_000, throws=())
 def engine_command(command: dict) -> None:
     """Deliver ``command`` to the running engine's Directory actor."""
-    from actors.engine.directory import DirectoryActor
+    ref, proxy = _directory
+    if ref is None or not ref.is_alive():
+        from actors.engine.directory import DirectoryActor
 
-    ref = pykka.ActorRegistry.get_by_class(DirectoryActor)
-    if not ref:
-        raise RuntimeError("no Directory actor in this process; is this the engine?")
-    ref[0].proxy().handle(command).get(timeout=ASK_TIMEOUT_S)
+        refs = pykka.ActorRegistry.get_by_class(DirectoryActor)
+        if not refs:
+            raise RuntimeError("no Directory actor in this process; is this the engine?")
+        _directory[:] = [refs[0], refs[0].proxy()]
+        ref, proxy = _directory
+    proxy.handle(command).get(timeout=ASK_TIMEOUT_S)

@@ -25,9 +25,13 @@ from zapx.redis import Keys, get_redis
 log = logging.getLogger("zapx.engine.company")
 
 #: Contacts in a campaign's first batch, sent ahead of other work: its first message is fast.
-FIRST_BATCH_SIZE = 5
+FIRST_BATCH_SIZE = 1
 #: A batch holds the slots that fall within this many seconds, so a worker never sleeps long.
 HORIZON_S = 2.0
+#: A campaign's second batch waits for its first one's report, at most this long (seconds): when
+#: many companies start at once, every first message goes out before any second batch competes
+#: with them for the workers. Bounded, because a killed worker never reports.
+FIRST_WAIT_S = 5.0
 
 
 class Budget:
@@ -55,6 +59,8 @@ class Live:
     in_flight: set = dataclasses.field(default_factory=set)
     wake_at: float = 0.0
     planned: int = 0  # batches planned or adopted by this actor (0: the next is the first)
+    first_batch: int | None = None  # the first batch, while the second waits for it
+    first_until: float = 0.0  # epoch seconds: the second batch waits no longer
 
 
 class CompanyActor(pykka.ThreadingActor):
@@ -171,6 +177,7 @@ class CompanyActor(pykka.ThreadingActor):
                 if batch_id not in live.in_flight:
                     live.in_flight.add(batch_id)
                     live.planned += 1
+                    live.first_batch, live.first_until = batch_id, time.time() + FIRST_WAIT_S
                     self._throttle(live.whatsapp_id).taken(rows)
             flags.set_running(self._redis(), self.keys, row.id, row.generation)
             self._pump(live)
@@ -241,6 +248,10 @@ class CompanyActor(pykka.ThreadingActor):
 
         throttle = self._throttle(live.whatsapp_id)
         while len(live.in_flight) < self.budget.per_company:
+            if live.first_batch in live.in_flight and time.time() < live.first_until:
+                live.wake_at = live.first_until
+                self.directory.wake(self.company_id, live.first_until)
+                return
             first = live.planned == 0
             size = (
                 min(self.config.batch_size, FIRST_BATCH_SIZE) if first else self.config.batch_size
@@ -262,6 +273,8 @@ class CompanyActor(pykka.ThreadingActor):
                 throttle.give_back(len(slots) - size)
             live.in_flight.add(batch_id)
             live.planned += 1
+            if first:
+                live.first_batch, live.first_until = batch_id, time.time() + FIRST_WAIT_S
             delay_ms = max(0, int((slots[0][0] - time.time()) * 1000))
             actor = deliver_first if first else deliver_batch
             actor.send_with_options(args=(batch_id,), delay=delay_ms or None)

@@ -35,7 +35,8 @@ class DirectoryActor(pykka.ThreadingActor):
         self.proxies: dict[int, pykka.ActorProxy] = {}
         #: Messages sent to each company's current actor (see ``company_idle``).
         self.routed: dict[int, int] = {}
-        self.me = None  # this actor's own proxy, handed to the company actors
+        self._me = None  # this actor's own proxy, handed to the company actors (private: pykka
+        # would inspect it, and warn, each time it builds a proxy of this actor)
         self.wakes: dict[int, float] = {}
         self.starting: dict[int, float] = {}
         self.started_at = 0.0
@@ -167,9 +168,9 @@ class DirectoryActor(pykka.ThreadingActor):
         if ref is None or not ref.is_alive():
             if ref is not None:
                 log.warning("replacing a stopped company actor", extra={"company_id": company_id})
-            if self.me is None:
-                self.me = self.actor_ref.proxy()
-            ref = CompanyActor.start(company_id, self.me, self.budget, self.config, adopted)
+            if self._me is None:
+                self._me = self.actor_ref.proxy()
+            ref = CompanyActor.start(company_id, self._me, self.budget, self.config, adopted)
             self.companies[company_id] = ref
             self.proxies[company_id] = ref.proxy()
             self.routed[company_id] = 0

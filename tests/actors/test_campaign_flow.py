@@ -10,6 +10,7 @@ import time
 
 import urllib3
 
+from actors.engine.company import FIRST_BATCH_SIZE
 from tests.actors.campaigns import (
     make_list,
     sandbox_count,
@@ -196,9 +197,13 @@ def test_the_first_batch_is_planned_by_the_directory_in_bulk(client, account, st
             .order_by(CampaignBatch.id)
         )
     assert sum(b.size for b in planned) == 30
-    # The Directory's first batch: 5 rows, each spaced by the connection's cap; a company
-    # actor's fresh throttle would give the first slot no gap.
-    first = planned[0]
+    # The Directory's first batch: FIRST_BATCH_SIZE rows, each spaced by the connection's cap
+    # (a company actor's fresh throttle would give the first slot no gap); the company actor
+    # plans the second batch once the first is done, so starts in a burst get their first
+    # messages before anyone's second batch.
+    first, second = planned[0], planned[1]
     gaps = [gap for _, gap in first.slots]
-    assert first.size == 5 and gaps[0] > 0 and gaps == [gaps[0]] * 5
+    assert first.size == FIRST_BATCH_SIZE and gaps[0] > 0
+    assert gaps == [gaps[0]] * FIRST_BATCH_SIZE
+    assert first.done_at is not None and second.created_at >= first.done_at
     assert all(b.status == "done" for b in planned)

@@ -437,18 +437,25 @@ def plan_first_batches(
             """,
             tuple(list(col) for col in zip(*plans, strict=True)),
         ).fetchall()
+        # Each batch takes its campaign's first pending rows through the (campaign_id, status,
+        # id) index, whatever the statistics say: the rows were inserted moments ago by
+        # start_due, before any ANALYZE, and a join with a window function over them took 5 s
+        # for 1,000 campaigns in the tenants benchmark (0.05 s this way).
         db.execute_sql(
             """
             UPDATE campaign_shipping s SET status = 'queued', batch_id = r.batch_id,
                 updated_at = now()
             FROM (
-                SELECT s2.id, b.id AS batch_id, jsonb_array_length(b.slots) AS n,
-                    row_number() OVER (PARTITION BY s2.campaign_id ORDER BY s2.id) AS k
-                FROM campaign_shipping s2 JOIN campaign_batches b ON b.campaign_id = s2.campaign_id
-                WHERE b.id = ANY(%s) AND s2.status = 'pending'
-                  AND (s2.next_attempt_at IS NULL OR s2.next_attempt_at <= now())
+                SELECT x.id, b.id AS batch_id
+                FROM campaign_batches b CROSS JOIN LATERAL (
+                    SELECT s2.id FROM campaign_shipping s2
+                    WHERE s2.campaign_id = b.campaign_id AND s2.status = 'pending'
+                      AND (s2.next_attempt_at IS NULL OR s2.next_attempt_at <= now())
+                    ORDER BY s2.id LIMIT jsonb_array_length(b.slots)
+                ) x
+                WHERE b.id = ANY(%s)
             ) r
-            WHERE s.id = r.id AND r.k <= r.n AND s.status = 'pending'
+            WHERE s.id = r.id AND s.status = 'pending'
             """,
             ([b[0] for b in batches],),
         )
