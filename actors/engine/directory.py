@@ -21,6 +21,8 @@ log = logging.getLogger("zapx.engine")
 SWEEP_S = 10.0
 #: Seconds to wait for a company actor's answer.
 ASK_TIMEOUT_S = 10.0
+#: Campaigns started (and their first batches planned) per transaction when many come due.
+START_CHUNK = 1000
 
 
 class DirectoryActor(pykka.ThreadingActor):
@@ -107,9 +109,17 @@ class DirectoryActor(pykka.ThreadingActor):
             # Every due campaign starts in one transaction, however many come due at once, and
             # gets its first batch in three more statements: its first message does not wait
             # for its company actor; the actor plans from the second batch on.
-            started = batches.start_due()
-            if started:
-                self._first_batches(started)
+            # Every chunk's first batches are enqueued before any company actor is made: making
+            # a thousand actors takes seconds, and the next thousand's start would wait on it.
+            chunks = []
+            while True:
+                started = batches.start_due(START_CHUNK)
+                if started:
+                    chunks.append((started, self._send_first_batches(started)))
+                if len(started) < START_CHUNK:
+                    break
+            for started, firsts in chunks:
+                self._adopt_first_batches(started, firsts)
             # What start_due left (no list, no connection) goes to the company actor, which
             # pauses it with the reason.
             for company_id, campaign_id in batches.due_scheduled():
@@ -135,7 +145,7 @@ class DirectoryActor(pykka.ThreadingActor):
 
     # --- internals --------------------------------------------------------------------------
 
-    def _first_batches(self, started: list[tuple[int, int]]) -> None:
+    def _send_first_batches(self, started: list[tuple[int, int]]) -> list[tuple]:
         from actors.delivery import deliver_first
 
         firsts = batches.plan_first_batches(started, min(self.config.batch_size, FIRST_BATCH_SIZE))
@@ -146,6 +156,10 @@ class DirectoryActor(pykka.ThreadingActor):
         pipe.execute()
         for _, _, _, batch_id, _ in firsts:
             deliver_first.send(batch_id)
+        return firsts
+
+    def _adopt_first_batches(self, started: list[tuple[int, int]], firsts: list[tuple]) -> None:
+        """Tell each started campaign's company actor (made now if new) of its first batch."""
         adopted = {f[1]: f for f in firsts}
         for company_id, campaign_id in started:
             log.info(
