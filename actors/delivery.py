@@ -35,6 +35,10 @@ FLAG_RECHECK_S = 0.005
 #: Unpaced bursts share the last read of a campaign's run flag between the process's threads:
 #: campaign id -> (monotonic time of the read, generation). Paced sends always read it.
 _flag_seen: dict[int, tuple[float, int | None]] = {}
+#: Campaigns whose flag one thread is reading now: the others keep the last read meanwhile (at
+#: most FLAG_WAIT_MAX_S old) instead of all queueing on Redis with the same GET.
+_flag_reading: set[int] = set()
+FLAG_WAIT_MAX_S = 0.05
 
 
 def _backoff_s(attempts: int) -> float:
@@ -72,9 +76,17 @@ def _running(redis, campaign_id: int, shared: bool) -> int | None:
     now = time.monotonic()
     if shared:
         seen = _flag_seen.get(campaign_id)
-        if seen is not None and now - seen[0] < FLAG_RECHECK_S:
+        if seen is not None and (
+            now - seen[0] < FLAG_RECHECK_S
+            or (campaign_id in _flag_reading and now - seen[0] < FLAG_WAIT_MAX_S)
+        ):
             return seen[1]
-    generation = flags.running_generation(redis, _keys, campaign_id)
+        _flag_reading.add(campaign_id)
+    try:
+        generation = flags.running_generation(redis, _keys, campaign_id)
+    finally:
+        if shared:
+            _flag_reading.discard(campaign_id)
     if len(_flag_seen) > 10_000:
         _flag_seen.clear()  # entries are only useful for 5 ms: keep the map small
     _flag_seen[campaign_id] = (now, generation)
