@@ -1,8 +1,10 @@
 """``deliver_batch(batch_id)``: the Dramatiq actor that sends one planned batch.
 
-Claim (one statement) -> for each row at its slot: check the campaign still runs (a Redis GET),
-render, send -> record every outcome, release the rows not reached and mark the batch done in one
-statement -> report the batch to the engine.
+Claim (one statement) -> for each row at its slot: render, check the campaign still runs and note
+the batch's progress (one Redis script call), send -> record every outcome, release the rows not
+reached and mark the batch done in one statement -> report the batch to the engine. The progress
+lets the engine finish the batch of a worker that died: done rows as recorded, the row on the
+wire ``unknown``, the rest pending again.
 """
 
 from __future__ import annotations
@@ -20,27 +22,23 @@ from zapx.campaigns.context import load_context
 from zapx.config import load_config
 from zapx.db import db
 from zapx.providers import AMBIGUOUS, AUTH, PERMANENT, SENT, THROTTLE, OutMessage
+from zapx.providers.http import CONNECT_TIMEOUT_S, READ_TIMEOUT_S
 from zapx.redis import Keys, get_redis
 
 log = logging.getLogger("zapx.delivery")
 _config = load_config()
 _keys = Keys(_config.redis_prefix)
+#: Seconds a batch's progress outlives its lease: the engine's sweep reads it after expiry.
+_progress_ttl_s = int(_config.batch_lease_s) * 2 + 600
+#: A batch starts no send later than this many seconds after its claim: the last send's
+#: timeouts (connect + read) and a margin still end before the lease does, so the engine never
+#: finishes a batch whose worker is alive and sending.
+_send_deadline_s = _config.batch_lease_s - min(
+    _config.batch_lease_s / 2, CONNECT_TIMEOUT_S + READ_TIMEOUT_S + 5
+)
 #: Gaps (seconds) from which sends are spaced through Redis: paced campaigns and low caps.
 #: Unpaced sends at high caps skip it: a late batch there costs speed, not an account.
 RESERVE_MIN_GAP_S = 0.01
-#: The run flag is read again before a send when this many seconds passed since the last read:
-#: before every paced send (their gaps are longer), every few sends of an unpaced burst, where
-#: the process's other in-flight sends bound a pause's reach anyway.
-FLAG_RECHECK_S = 0.005
-#: Unpaced bursts share the last read of a campaign's run flag between the process's threads:
-#: campaign id -> (monotonic time of the read, generation). Paced sends always read it.
-_flag_seen: dict[int, tuple[float, int | None]] = {}
-#: Campaigns whose flag one thread is reading now: the others keep the last read meanwhile (at
-#: most FLAG_WAIT_MAX_S old) instead of all queueing on Redis with the same GET.
-_flag_reading: set[int] = set()
-FLAG_WAIT_MAX_S = 0.05
-
-
 def _backoff_s(attempts: int) -> float:
     """Exponential with full jitter: about 2, 4, 8 ... seconds, at most 300."""
     return min(300.0, 2.0**attempts) * random.uniform(0.5, 1.5)
@@ -54,6 +52,7 @@ def _deliver(batch_id: int) -> None:
             return
         report, outcomes = _send(claim)
         batches.finish_batch(batch_id, outcomes)
+    flags.clear_progress(get_redis(_config.redis_url), _keys, batch_id)
     engine_command.send(report)
 
 
@@ -70,33 +69,12 @@ deliver_first = dramatiq.actor(
 )
 
 
-def _running(redis, campaign_id: int, shared: bool) -> int | None:
-    """The campaign's running generation; ``shared``: a read by any of the process's threads in
-    the last FLAG_RECHECK_S will do (unpaced bursts), else always read Redis (paced sends)."""
-    now = time.monotonic()
-    if shared:
-        seen = _flag_seen.get(campaign_id)
-        if seen is not None and (
-            now - seen[0] < FLAG_RECHECK_S
-            or (campaign_id in _flag_reading and now - seen[0] < FLAG_WAIT_MAX_S)
-        ):
-            return seen[1]
-        _flag_reading.add(campaign_id)
-    try:
-        generation = flags.running_generation(redis, _keys, campaign_id)
-    finally:
-        if shared:
-            _flag_reading.discard(campaign_id)
-    if len(_flag_seen) > 10_000:
-        _flag_seen.clear()  # entries are only useful for 5 ms: keep the map small
-    _flag_seen[campaign_id] = (now, generation)
-    return generation
-
-
 def _send(claim: batches.Claim) -> tuple[dict, list[tuple]]:
     redis = get_redis(_config.redis_url)
     ctx = load_context(claim.campaign_id, claim.whatsapp_id, claim.generation, _config.public_base)
     outcomes: list[tuple] = []
+    reported = 0  # outcomes already in the batch's progress
+    deadline = time.monotonic() + _send_deadline_s
     counts = {"sent": 0, "retry": 0, "failed": 0, "unknown": 0}
     stop_reason = None
     retry_after = None
@@ -110,11 +88,28 @@ def _send(claim: batches.Claim) -> tuple[dict, list[tuple]]:
         wait = slot - time.time()
         if wait > 0:
             time.sleep(min(wait, 60.0))
-        if _running(redis, claim.campaign_id, not paced) != claim.generation:
-            stop_reason = "stopped"
+        if time.monotonic() > deadline:
+            stop_reason = "lease"  # the engine may soon finish this batch from its progress
             break
         confirming = ctx.confirmation and not row.confirmed
         text = ctx.render(row, confirming)
+        # One call before the request leaves: is the campaign still running in this batch's
+        # generation (a pause or cancel stops the batch at the next message), and the batch's
+        # progress, so that if this worker dies the engine records what it did, this row
+        # becomes unknown and the rows after it go back to pending.
+        if not flags.before_send(
+            redis,
+            _keys,
+            claim.campaign_id,
+            claim.generation,
+            claim.batch_id,
+            i + 1,
+            outcomes[reported:],
+            _progress_ttl_s,
+        ):
+            stop_reason = "stopped"
+            break
+        reported = len(outcomes)
         result = ctx.provider.send(
             OutMessage(row.number, text, ctx.media_url, ctx.media_type, ctx.media_name)
             if not confirming

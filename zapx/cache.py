@@ -27,13 +27,14 @@ import dataclasses
 import hashlib
 import json
 import logging
-import os
 import threading
 import time
 import weakref
 from collections.abc import Callable, Sequence
 
 import redis
+
+from zapx.redis import run_script
 
 log = logging.getLogger("zapx.cache")
 
@@ -56,7 +57,6 @@ return {version, value}
 """
 
 _lock = threading.Lock()
-_scripts: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # client -> Script
 _paused_until: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # client -> monotonic
 #: In-process counts of what Redis cannot count: errors and reads served while paused.
 _local = {"errors": 0, "bypassed": 0}
@@ -103,53 +103,6 @@ def _pause(client, seconds: float) -> None:
         _paused_until[client] = max(until, _paused_until.get(client, 0.0))
 
 
-def _script(client):
-    script = _scripts.get(client)
-    if script is None:
-        with _lock:
-            script = _scripts.get(client)
-            if script is None:
-                script = _scripts[client] = client.register_script(_LOOKUP)
-    return script
-
-
-class _ThreadConnections(threading.local):
-    """Each thread's own connection for the lookup, by client.
-
-    The lookup is the one Redis call of a cached API read, and through the client's pool,
-    retry wrapper and ``Script`` object it cost a third of a cached request's CPU; on a
-    connection of its own it is one write and one read. Any failure drops the connection and
-    goes the ordinary way (which retries), so behaviour under errors is the client's.
-    """
-
-    def __init__(self):
-        self.by_client: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-        self.pid = os.getpid()
-
-
-_threads = _ThreadConnections()
-
-
-def _lookup(client, keys: list[str], args: list[str]):
-    script = _script(client)
-    if _threads.pid != os.getpid():  # a forked child never shares its parent's sockets
-        _threads.by_client = weakref.WeakKeyDictionary()
-        _threads.pid = os.getpid()
-    conn = _threads.by_client.get(client)
-    if conn is None:
-        pool = client.connection_pool
-        conn = _threads.by_client[client] = pool.connection_class(**pool.connection_kwargs)
-    try:
-        conn.send_command("EVALSHA", script.sha, len(keys), *keys, *args)
-        return conn.read_response()
-    except (redis.ConnectionError, redis.TimeoutError, redis.ResponseError):
-        # NOSCRIPT after a Redis restart, or a dropped socket: the script object reloads
-        # the script and the client reconnects and retries.
-        conn.disconnect()
-        _threads.by_client.pop(client, None)
-        return script(keys=keys, args=args)
-
-
 def get_or_compute(
     client: redis.Redis | None,
     prefix: str,
@@ -172,8 +125,9 @@ def get_or_compute(
     base = _base(prefix, company_id, namespace)
     digest = query_hash(key_parts)
     try:
-        version, value = _lookup(
-            client, [base + "v", stats_key(prefix)], [base, digest, namespace]
+        # On the thread's own connection: the lookup is the one Redis call of a cached read.
+        version, value = run_script(
+            client, _LOOKUP, [base + "v", stats_key(prefix)], [base, digest, namespace]
         )
     except redis.RedisError as exc:
         log.warning("query cache read failed, serving from the database: %s", exc)

@@ -8,6 +8,7 @@ import logging
 import time
 
 import pykka
+import redis
 
 from actors.engine.company import FIRST_BATCH_SIZE, Budget, CompanyActor
 from zapx.campaigns import batches, flags
@@ -212,7 +213,7 @@ class DirectoryActor(pykka.ThreadingActor):
             if ref is None or not ref.is_alive():
                 self._company(company_id)  # rebuilds from the database in on_start
 
-        for company_id, campaign_id in batches.expire_leases():
+        for company_id, campaign_id in batches.expire_leases(self._progress):
             log.warning(
                 "batch lease expired",
                 extra={"company_id": company_id, "campaign_id": campaign_id},
@@ -221,6 +222,15 @@ class DirectoryActor(pykka.ThreadingActor):
         for batch_id in batches.stale_planned(self.config.batch_lease_s):
             log.warning("re-sending a lost batch message", extra={"batch_id": batch_id})
             deliver_batch.send(batch_id)
+
+    def _progress(self, batch_ids: list[int]) -> dict:
+        """What workers that died left of their batches (``flags.batch_progress``); with Redis
+        unreachable nothing is known, and every row that may have left becomes unknown."""
+        try:
+            return flags.batch_progress(get_redis(self.config.redis_url), self.keys, batch_ids)
+        except redis.RedisError as exc:
+            log.warning("batch progress unreadable: %s", exc, extra={"batches": batch_ids})
+            return {}
 
     def _ping(self, command: dict) -> dict:
         # A liveness probe: the token, stored for 300 s, proves the engine consumed its queue.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 
 from zapx.db import db
 
@@ -215,33 +216,68 @@ def finish_batch(batch_id: int, outcomes: list[tuple]) -> int:
     return cursor.fetchone()[0]
 
 
-def expire_leases() -> list[tuple[int, int]]:
-    """Batches whose worker died: leftovers ``sending`` -> ``unknown``, ``queued`` -> pending.
+#: The error of a row that was on the wire when its worker died.
+LOST_MID_SEND = "worker lost mid-send; not resent (at most once)"
+
+
+def expire_leases(
+    progress: Callable[[list[int]], dict[int, tuple[int, list[tuple]]]] | None = None,
+) -> list[tuple[int, int]]:
+    """Batches whose worker died (lease over): finish them from what the worker left.
+
+    ``progress(batch ids)`` gives, per batch, how many rows (in id order, the order the worker
+    sends them) had started and the outcomes of those done (``flags.batch_progress``). Those
+    outcomes are recorded as the worker would have; the rows started but without an outcome
+    become ``unknown`` (they may have left: at most once); the rest go back to pending with
+    their attempt back, as do ``queued`` rows. A batch without progress (or no ``progress``)
+    makes every row still ``sending`` ``unknown``.
 
     Returns the (company id, campaign id) pairs touched, so the engine can re-plan them.
     """
     with db.atomic():
         expired = db.execute_sql(
             """
-            UPDATE campaign_batches SET status = 'done', done_at = now(), updated_at = now()
+            UPDATE campaign_batches SET status = 'claimed', lease_until = NULL, updated_at = now()
             WHERE status = 'claimed' AND lease_until < now()
             RETURNING id, company_id, campaign_id
             """
         ).fetchall()
         ids = [e[0] for e in expired]
-        if ids:
+        known = progress(ids) if (ids and progress is not None) else {}
+        sending: dict[int, list[int]] = {}
+        if known:
+            for batch_id, row_id in db.execute_sql(
+                "SELECT batch_id, id FROM campaign_shipping WHERE batch_id = ANY(%s) "
+                "AND status = 'sending' ORDER BY batch_id, id",
+                (list(known),),
+            ).fetchall():
+                sending.setdefault(batch_id, []).append(row_id)
+        for batch_id, (started, outcomes) in known.items():
+            rows = sending.get(batch_id, [])
+            done = {o[0] for o in outcomes}
+            lost = [r for r in rows[:started] if r not in done]
+            finish_batch(
+                batch_id,
+                [*outcomes, *((r, "unknown", None, LOST_MID_SEND, None, 0.0) for r in lost)],
+            )
+        rest = [i for i in ids if i not in known]
+        if rest:
             db.execute_sql(
                 """
-                UPDATE campaign_shipping SET status = 'unknown',
-                    error = 'worker lost mid-send; not resent (at most once)', updated_at = now()
+                UPDATE campaign_shipping SET status = 'unknown', error = %s, updated_at = now()
                 WHERE batch_id = ANY(%s) AND status = 'sending'
                 """,
-                (ids,),
+                (LOST_MID_SEND, rest),
             )
             db.execute_sql(
                 "UPDATE campaign_shipping SET status = 'pending', batch_id = NULL, "
                 "updated_at = now() WHERE batch_id = ANY(%s) AND status = 'queued'",
-                (ids,),
+                (rest,),
+            )
+            db.execute_sql(
+                "UPDATE campaign_batches SET status = 'done', done_at = now(), updated_at = now() "
+                "WHERE id = ANY(%s)",
+                (rest,),
             )
     return sorted({(e[1], e[2]) for e in expired})
 

@@ -8,9 +8,11 @@ longer than an engine restart.
 
 from __future__ import annotations
 
+import json
+
 import redis
 
-from zapx.redis import Keys
+from zapx.redis import Keys, run_script
 
 # Atomically: the send time of a connection's next message, at least its planned slot and at
 # least ``gap`` after the previous one on the connection (whatever worker sent it).
@@ -60,3 +62,74 @@ def clear_running(client: redis.Redis, keys: Keys, campaign_id: int) -> None:
 def running_generation(client: redis.Redis, keys: Keys, campaign_id: int) -> int | None:
     raw = client.get(run_key(keys, campaign_id))
     return int(raw) if raw is not None else None
+
+
+def progress_keys(keys: Keys, batch_id: int) -> tuple[str, str]:
+    """A batch's progress: rows started (a count) and the outcomes of the rows done (a list)."""
+    return keys.of("batch", batch_id, "started"), keys.of("batch", batch_id, "outcomes")
+
+
+# KEYS[1] the campaign's run flag, KEYS[2] rows started, KEYS[3] the outcomes list; ARGV[1] the
+# batch's generation, ARGV[2] rows started, ARGV[3] the TTL (s), ARGV[4...] outcomes (JSON).
+_BEFORE_SEND = """
+if #ARGV > 3 then
+  redis.call('RPUSH', KEYS[3], unpack(ARGV, 4))
+  redis.call('EXPIRE', KEYS[3], ARGV[3])
+end
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
+return 1
+"""
+
+
+def before_send(
+    client: redis.Redis,
+    keys: Keys,
+    campaign_id: int,
+    generation: int,
+    batch_id: int,
+    started: int,
+    outcomes: list[tuple],
+    ttl_s: int,
+) -> bool:
+    """Whether a batch's next row may go: the campaign still runs in ``generation``. Then the
+    batch's first ``started`` rows (by id) may have left; ``outcomes`` (the rows done since the
+    last call) are what became of them, kept either way. One script call on the thread's own
+    connection (it runs before every send). If the worker dies, the engine records those
+    outcomes, marks the row that was on the wire ``unknown`` and gives the rest back to
+    pending."""
+    started_key, outcomes_key = progress_keys(keys, batch_id)
+    return bool(
+        run_script(
+            client,
+            _BEFORE_SEND,
+            [run_key(keys, campaign_id), started_key, outcomes_key],
+            [generation, started, ttl_s, *(json.dumps(o) for o in outcomes)],
+        )
+    )
+
+
+def clear_progress(client: redis.Redis, keys: Keys, batch_id: int) -> None:
+    """The batch is recorded in PostgreSQL: its progress is no longer needed."""
+    client.delete(*progress_keys(keys, batch_id))
+
+
+def batch_progress(
+    client: redis.Redis, keys: Keys, batch_ids: list[int]
+) -> dict[int, tuple[int, list[tuple]]]:
+    """``{batch id: (rows started, [outcome, ...])}`` for the batches that left a progress mark
+    (the others: nothing is known of them)."""
+    if not batch_ids:
+        return {}
+    pipe = client.pipeline(transaction=False)
+    for batch_id in batch_ids:
+        started_key, outcomes_key = progress_keys(keys, batch_id)
+        pipe.get(started_key)
+        pipe.lrange(outcomes_key, 0, -1)
+    replies = pipe.execute()
+    out = {}
+    for i, batch_id in enumerate(batch_ids):
+        started, outcomes = replies[2 * i], replies[2 * i + 1]
+        if started is not None:
+            out[batch_id] = (int(started), [tuple(json.loads(o)) for o in outcomes])
+    return out

@@ -1,0 +1,81 @@
+"""A batch whose worker died is finished from the progress it left in Redis."""
+
+import datetime
+import time
+
+import pytest
+
+from tests.actors.campaigns import make_list
+from tests.conftest import make_company
+from zapx.campaigns import batches
+from zapx.db import CampaignBatch, CampaignShipping, WhatsappConnection, db
+from zapx.db.campaign_models import Campaign
+
+
+@pytest.fixture
+def claimed(clean_db):
+    """A running campaign of 5 contacts whose only batch was claimed and whose lease is over:
+    (batch id, row ids in the order the worker sends them)."""
+    company_id = make_company("expiry")
+    list_id = make_list(company_id, 5)
+    with db.connection_context():
+        whatsapp_id = WhatsappConnection.create(company=company_id, name="w").id
+        Campaign.create(
+            company=company_id,
+            name="c",
+            status="PROGRAMADA",
+            contact_list=list_id,
+            whatsapp=whatsapp_id,
+            message1="Oi {nome}",
+            scheduled_at=datetime.datetime.now(datetime.UTC),
+        )
+        [(_, campaign_id)] = batches.start_due()
+        now = time.time()
+        batch_id, size = batches.plan_batch(
+            campaign_id, company_id, whatsapp_id, 0, [[now, 0.0]] * 5
+        )
+        claim = batches.claim_batch(batch_id, 0.001)
+    assert size == 5 and len(claim.rows) == 5
+    time.sleep(0.01)
+    return batch_id, [r.id for r in claim.rows]
+
+
+def rows_of(ids):
+    with db.connection_context():
+        found = {r.id: r for r in CampaignShipping.select().where(CampaignShipping.id.in_(ids))}
+    return [found[i] for i in ids]
+
+
+def test_progress_finishes_the_batch_and_gives_back_the_rows_not_reached(claimed):
+    batch_id, ids = claimed
+    outcomes = [
+        (ids[0], "sent", "wamid.A", None, "Oi Pessoa 0", 0.0),
+        (ids[1], "failed", None, "131026: not on WhatsApp", "Oi Pessoa 1", 0.0),
+    ]
+    seen = []
+
+    def progress(batch_ids):
+        seen.append(batch_ids)
+        return {batch_id: (3, outcomes)}  # the third row was on the wire
+
+    with db.connection_context():
+        touched = batches.expire_leases(progress)
+        batch = CampaignBatch.get_by_id(batch_id)
+    assert seen == [[batch_id]] and len(touched) == 1
+    sent, failed, lost, *rest = rows_of(ids)
+    assert (sent.status, sent.provider_message_id) == ("sent", "wamid.A")
+    assert sent.message == "Oi Pessoa 0" and sent.sent_at is not None
+    assert (failed.status, failed.error) == ("failed", "131026: not on WhatsApp")
+    assert (lost.status, lost.error) == ("unknown", batches.LOST_MID_SEND)
+    assert [(r.status, r.batch_id, r.attempts) for r in rest] == [("pending", None, 0)] * 2
+    assert batch.status == "done" and batch.done_at is not None
+    with db.connection_context():
+        assert batches.expire_leases(progress) == []  # done once
+    assert len(seen) == 1
+
+
+def test_without_progress_every_row_that_may_have_left_is_unknown(claimed):
+    batch_id, ids = claimed
+    with db.connection_context():
+        batches.expire_leases(lambda batch_ids: {})
+    assert {r.status for r in rows_of(ids)} == {"unknown"}

@@ -1,0 +1,46 @@
+"""The call before every send: the run flag decides, the batch's progress is kept."""
+
+import pytest
+
+from zapx.campaigns import flags
+from zapx.redis import Keys, get_redis
+
+ONE = (7, "sent", "wamid.X", None, "Oi", 0.0)
+TWO = (8, "pending", None, "HTTP 503", None, 4.5)
+
+
+@pytest.fixture
+def redis_keys(config):
+    client, keys = get_redis(config.redis_url), Keys(config.redis_prefix + "flags-test:")
+    yield client, keys
+    found = list(client.scan_iter(match=keys.prefix + "*"))
+    if found:
+        client.delete(*found)
+
+
+def test_a_running_campaign_lets_the_row_go_and_keeps_the_progress(redis_keys):
+    client, keys = redis_keys
+    flags.set_running(client, keys, 5, 2)
+    assert flags.batch_progress(client, keys, [90]) == {}
+    assert flags.before_send(client, keys, 5, 2, 90, 1, [], 60)
+    assert flags.before_send(client, keys, 5, 2, 90, 2, [ONE], 60)
+    assert flags.before_send(client, keys, 5, 2, 90, 3, [TWO], 60)
+    assert flags.batch_progress(client, keys, [90, 91]) == {90: (3, [ONE, TWO])}
+    started, outcomes = flags.progress_keys(keys, 90)
+    assert 0 < client.ttl(started) <= 60 and 0 < client.ttl(outcomes) <= 60
+    flags.clear_progress(client, keys, 90)
+    assert flags.batch_progress(client, keys, [90]) == {}
+
+
+@pytest.mark.parametrize("state", ["paused", "restarted"])
+def test_a_stopped_campaign_stops_the_batch_but_keeps_what_was_done(redis_keys, state):
+    client, keys = redis_keys
+    flags.set_running(client, keys, 5, 2)
+    assert flags.before_send(client, keys, 5, 2, 90, 1, [], 60)
+    if state == "paused":
+        flags.clear_running(client, keys, 5)
+    else:
+        flags.set_running(client, keys, 5, 3)  # a new generation: this batch is stale
+    assert not flags.before_send(client, keys, 5, 2, 90, 2, [ONE], 60)
+    # The row that did not go is not counted as started; the one done before is recorded.
+    assert flags.batch_progress(client, keys, [90]) == {90: (1, [ONE])}
