@@ -59,11 +59,6 @@ def clear_running(client: redis.Redis, keys: Keys, campaign_id: int) -> None:
     client.delete(run_key(keys, campaign_id))
 
 
-def running_generation(client: redis.Redis, keys: Keys, campaign_id: int) -> int | None:
-    raw = client.get(run_key(keys, campaign_id))
-    return int(raw) if raw is not None else None
-
-
 def progress_keys(keys: Keys, batch_id: int) -> tuple[str, str]:
     """A batch's progress: rows started (a count) and the outcomes of the rows done (a list)."""
     return keys.of("batch", batch_id, "started"), keys.of("batch", batch_id, "outcomes")
