@@ -39,6 +39,8 @@ _send_deadline_s = _config.batch_lease_s - min(
 #: Gaps (seconds) from which sends are spaced through Redis: paced campaigns and low caps.
 #: Unpaced sends at high caps skip it: a late batch there costs speed, not an account.
 RESERVE_MIN_GAP_S = 0.01
+
+
 def _backoff_s(attempts: int) -> float:
     """Exponential with full jitter: about 2, 4, 8 ... seconds, at most 300."""
     return min(300.0, 2.0**attempts) * random.uniform(0.5, 1.5)

@@ -77,11 +77,11 @@ def run_script(client: redis.Redis, lua: str, keys: Sequence[str], args: Sequenc
     way (which loads the script after a Redis restart, reconnects and retries), so errors behave
     as the client's do.
     """
-    with _lock:
-        by_lua = _scripts.setdefault(client, {})
-        script = by_lua.get(lua)
-        if script is None:
-            script = by_lua[lua] = client.register_script(lua)
+    script = _scripts.get(client, {}).get(lua)
+    if script is None:
+        with _lock:
+            by_lua = _scripts.setdefault(client, {})
+            script = by_lua.get(lua) or by_lua.setdefault(lua, client.register_script(lua))
     if _threads.pid != os.getpid():  # a forked child never shares its parent's sockets
         _threads.by_client = weakref.WeakKeyDictionary()
         _threads.pid = os.getpid()
@@ -92,7 +92,10 @@ def run_script(client: redis.Redis, lua: str, keys: Sequence[str], args: Sequenc
     try:
         conn.send_command("EVALSHA", script.sha, len(keys), *keys, *args)
         return conn.read_response()
-    except (redis.ConnectionError, redis.TimeoutError, redis.ResponseError):
+    except (redis.ConnectionError, redis.TimeoutError, redis.exceptions.NoScriptError):
+        # NOSCRIPT: the server restarted and lost the script; the others: the socket. A call
+        # that timed out may have run: scripts given here must bear a second run (the client's
+        # own retry does the same).
         conn.disconnect()
         _threads.by_client.pop(client, None)
         return script(keys=list(keys), args=list(args))

@@ -107,11 +107,11 @@ class DirectoryActor(pykka.ThreadingActor):
         """The clock: due scheduled starts, due wake-ups, and every SWEEP_S the sweeps."""
         now = time.time()
         with db.connection_context():
-            # Every due campaign starts in one transaction, however many come due at once, and
-            # gets its first batch in three more statements: its first message does not wait
-            # for its company actor; the actor plans from the second batch on.
-            # Every chunk's first batches are enqueued before any company actor is made: making
-            # a thousand actors takes seconds, and the next thousand's start would wait on it.
+            # Due campaigns start in chunks of START_CHUNK, each in one transaction, and get
+            # their first batches in three more statements: a first message does not wait for
+            # its company actor, which plans from the second batch on. Every chunk's first
+            # batches are enqueued before any company actor is made: making a thousand actors
+            # takes seconds, and the next thousand's start would wait on it.
             chunks = []
             while True:
                 started = batches.start_due(START_CHUNK)

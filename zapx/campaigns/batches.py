@@ -253,6 +253,7 @@ def expire_leases(
             ).fetchall():
                 sending.setdefault(batch_id, []).append(row_id)
         for batch_id, (started, outcomes) in known.items():
+            outcomes = list({o[0]: o for o in outcomes}.values())  # a retried call's repeats
             rows = sending.get(batch_id, [])
             done = {o[0] for o in outcomes}
             lost = [r for r in rows[:started] if r not in done]
