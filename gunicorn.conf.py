@@ -22,7 +22,7 @@ workers = _config.api_workers
 # connection until its first request arrives (up to 5 s), and finishes each request through the
 # main thread; on 2 cores that cut the cached page from 3,383 to 1,173 requests/s and gave 1% of
 # requests of clients that connect before they send (browsers preconnect) 130-160 ms of
-# waiting (docs/BENCHMARKS.md, "gunicorn 23 against 27").
+# waiting (docs/BENCHMARKS.md, API run 4).
 worker_class = "gthread"
 threads = _config.api_threads
 keepalive = 5  # seconds
