@@ -81,6 +81,7 @@ def _send(claim: batches.Claim) -> tuple[dict, list[tuple]]:
     stop_reason = None
     retry_after = None
     paced = any(gap >= RESERVE_MIN_GAP_S for _, gap in claim.slots)
+    flags.mark_claimed(redis, _keys, claim.batch_id, _progress_ttl_s)
     for i, row in enumerate(claim.rows):
         slot, gap = claim.slots[i] if i < len(claim.slots) else (0.0, 0.0)
         if paced:

@@ -104,6 +104,12 @@ def before_send(
     )
 
 
+def mark_claimed(client: redis.Redis, keys: Keys, batch_id: int, ttl_s: int) -> None:
+    """The batch is claimed and nothing has left yet: if its worker dies before the first send,
+    every row goes back to pending (without this mark they would all become ``unknown``)."""
+    client.set(progress_keys(keys, batch_id)[0], 0, ex=ttl_s)
+
+
 def clear_progress(client: redis.Redis, keys: Keys, batch_id: int) -> None:
     """The batch is recorded in PostgreSQL: its progress is no longer needed."""
     client.delete(*progress_keys(keys, batch_id))

@@ -79,3 +79,10 @@ def test_without_progress_every_row_that_may_have_left_is_unknown(claimed):
     with db.connection_context():
         batches.expire_leases(lambda batch_ids: {})
     assert {r.status for r in rows_of(ids)} == {"unknown"}
+
+
+def test_a_batch_whose_worker_died_before_its_first_send_goes_back_to_pending(claimed):
+    batch_id, ids = claimed
+    with db.connection_context():
+        batches.expire_leases(lambda batch_ids: {batch_id: (0, [])})
+    assert [(r.status, r.batch_id, r.attempts) for r in rows_of(ids)] == [("pending", None, 0)] * 5

@@ -44,3 +44,9 @@ def test_a_stopped_campaign_stops_the_batch_but_keeps_what_was_done(redis_keys, 
     assert not flags.before_send(client, keys, 5, 2, 90, 2, [ONE], 60)
     # The row that did not go is not counted as started; the one done before is recorded.
     assert flags.batch_progress(client, keys, [90]) == {90: (1, [ONE])}
+
+
+def test_a_claimed_batch_has_started_nothing(redis_keys):
+    client, keys = redis_keys
+    flags.mark_claimed(client, keys, 91, 60)
+    assert flags.batch_progress(client, keys, [91]) == {91: (0, [])}
