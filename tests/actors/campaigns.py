@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime
+import os
+import signal
 
 import urllib3
 
 from tests.processes import wait_for
-from zapx.db import ContactList, ContactListItem, db
+from zapx.db import CampaignShipping, ContactList, ContactListItem, db
 
 
 def sandbox_messages(base: str) -> list[dict]:
@@ -101,3 +103,33 @@ def sandbox_reset(base: str, **faults) -> None:
     http.request("POST", base + "/_sandbox/reset")
     if faults:
         assert http.request("POST", base + "/_sandbox/config", json=faults).status == 200
+
+
+def check_exactly_once(base: str, campaign_id: int, contacts: int, statuses: set) -> dict:
+    """What every delivery test asserts at the end: the sandbox accepted no number twice, the
+    campaign has one row per contact, each with a final status among ``statuses``, every sent
+    row carries the id the sandbox gave it, and every accepted message is recorded as sent or
+    honestly ``unknown``. Returns ``{status: [rows]}``."""
+    messages = sandbox_messages(base)
+    numbers = [m["to"] for m in messages]
+    assert len(numbers) == len(set(numbers)), "a contact got the message twice"
+    with db.connection_context():
+        rows = list(CampaignShipping.select().where(CampaignShipping.campaign == campaign_id))
+    assert len(rows) == contacts
+    by_status: dict[str, list] = {}
+    for row in rows:
+        by_status.setdefault(row.status, []).append(row)
+    assert set(by_status) <= statuses, set(by_status)
+    accepted = {m["to"]: m["id"] for m in messages}
+    sent = by_status.get("sent", [])
+    for row in sent:
+        assert accepted.get(row.number) == row.provider_message_id
+    unknown = {row.number for row in by_status.get("unknown", [])}
+    assert set(accepted) <= {row.number for row in sent} | unknown
+    return by_status
+
+
+def kill9(proc) -> None:
+    """``kill -9`` of a started zapx process and everything it forked (its process group)."""
+    os.killpg(proc.proc.pid, signal.SIGKILL)
+    proc.proc.wait(10)

@@ -3,15 +3,13 @@ contact is sent twice (the sandbox's record shows it) and every row has a final 
 
 from __future__ import annotations
 
-import os
-import signal
-
 import pytest
 
 from tests.actors.campaigns import (
+    check_exactly_once,
+    kill9,
     make_list,
     sandbox_count,
-    sandbox_messages,
     sandbox_reset,
     setup_company,
     start_campaign,
@@ -19,7 +17,6 @@ from tests.actors.campaigns import (
 )
 from tests.actors.conftest import make_stack
 from tests.processes import wait_for
-from zapx.db import CampaignShipping, db
 
 CONTACTS = 1000
 LEASE_S = 4
@@ -32,28 +29,10 @@ def crash_stack(process_env, tmp_path_factory, broker):
     started.stop()
 
 
-def _kill(proc) -> None:
-    os.killpg(proc.proc.pid, signal.SIGKILL)
-    proc.proc.wait(10)
-
-
 def _check_outcome(stack, campaign_id: int) -> dict:
-    messages = sandbox_messages(stack.sandbox)
-    numbers = [m["to"] for m in messages]
-    assert len(numbers) == len(set(numbers)), "a contact was sent twice"
-    with db.connection_context():
-        rows = list(CampaignShipping.select().where(CampaignShipping.campaign == campaign_id))
-    assert len(rows) == CONTACTS
-    statuses = {r.status for r in rows}
-    assert statuses <= {"sent", "unknown"}, statuses
-    sent_rows = {r.number: r for r in rows if r.status == "sent"}
-    by_number = {m["to"]: m for m in messages}
-    for number, row in sent_rows.items():
-        assert by_number[number]["id"] == row.provider_message_id
-    # Every message the sandbox accepted is either recorded as sent or honestly unknown.
-    unknown = {r.number for r in rows if r.status == "unknown"}
-    assert set(by_number) <= set(sent_rows) | unknown
-    return {"sent": len(sent_rows), "unknown": len(unknown), "accepted": len(messages)}
+    by_status = check_exactly_once(stack.sandbox, campaign_id, CONTACTS, {"sent", "unknown"})
+    sent, unknown = by_status.get("sent", []), by_status.get("unknown", [])
+    return {"sent": len(sent), "unknown": len(unknown), "accepted": sandbox_count(stack.sandbox)}
 
 
 def _run_and_crash(client, account, stack, name: str, victim: str) -> dict:
@@ -63,7 +42,7 @@ def _run_and_crash(client, account, stack, name: str, victim: str) -> dict:
     list_id = make_list(acct.company_id, CONTACTS)
     campaign_id = start_campaign(client, acct, list_id, setup["whatsapp_id"])
     wait_for(lambda: sandbox_count(stack.sandbox) >= 200, timeout_s=60, what="200 sends")
-    _kill(stack.procs[victim])
+    kill9(stack.procs[victim])
     at_kill = sandbox_count(stack.sandbox)
     stack.start(victim)
     wait_status(client, acct, campaign_id, "FINALIZADA", timeout_s=120)
