@@ -228,7 +228,7 @@ class DirectoryActor(pykka.ThreadingActor):
         unreachable nothing is known, and every row that may have left becomes unknown."""
         try:
             return flags.batch_progress(get_redis(self.config.redis_url), self.keys, batch_ids)
-        except redis.RedisError as exc:
+        except (redis.RedisError, ValueError, TypeError) as exc:  # down, or not what we wrote
             log.warning("batch progress unreadable: %s", exc, extra={"batches": batch_ids})
             return {}
 
