@@ -1,7 +1,9 @@
 """The Directory stops an idle company actor only when no message it sent is still unhandled."""
 
 from actors.engine.directory import DirectoryActor
+from zapx.campaigns import flags
 from zapx.config import load_config
+from zapx.redis import get_redis
 
 
 class FakeRef:
@@ -55,3 +57,17 @@ def test_idle_of_an_unknown_or_replaced_company_is_ignored():
     d, ref, _ = directory_with(7)
     d.company_idle(8, 0)
     assert not ref.stopped and set(d.companies) == {7}
+
+
+def test_unreadable_batch_progress_counts_as_none():
+    d = DirectoryActor(load_config())
+    client = get_redis(d.config.redis_url)
+    started_key, outcomes_key = flags.progress_keys(d.keys, 987654)
+    try:
+        client.set(started_key, "not a count")
+        assert d._progress([987654]) == {}
+        client.set(started_key, 2)
+        client.rpush(outcomes_key, '[1, "sent", "wamid.A", null, "Oi", 0.0]')
+        assert d._progress([987654]) == {987654: (2, [(1, "sent", "wamid.A", None, "Oi", 0.0)])}
+    finally:
+        client.delete(started_key, outcomes_key)
