@@ -100,14 +100,7 @@ class Proc:
             return []
 
     def cpu_s(self) -> float:
-        total = 0.0
-        for p in self.tree():
-            try:
-                t = p.cpu_times()
-                total += t.user + t.system
-            except psutil.NoSuchProcess:
-                pass
-        return total
+        return cpu_s(self.tree())
 
     def peak_rss_mb(self) -> float:
         """Largest VmHWM among the process and its children, MB."""
@@ -136,15 +129,33 @@ class Proc:
 def postgres_cpu_s() -> float:
     """CPU of the PostgreSQL backends serving this benchmark's database (their process title
     names it); pooled connections live through a run, so their counters cover it."""
+    return cpu_s(
+        p
+        for p in psutil.process_iter(["cmdline"])
+        if any(f"zapx_bench_{RUN}" in part for part in p.info["cmdline"] or ())
+    )
+
+
+def cpu_s(processes) -> float:
+    """User + system CPU seconds of ``processes`` (those gone meanwhile count for nothing)."""
     total = 0.0
-    for p in psutil.process_iter(["cmdline"]):
-        if any(f"zapx_bench_{RUN}" in part for part in p.info["cmdline"] or ()):
-            try:
-                t = p.cpu_times()
-                total += t.user + t.system
-            except psutil.NoSuchProcess:
-                pass
+    for p in processes:
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except psutil.NoSuchProcess:
+            pass
     return total
+
+
+def cleanup(redis_url: str) -> None:
+    """Drop the benchmark's database and delete its Redis keys (whatever happened in the run)."""
+    db.close_all()
+    drop_database(DB_URL)
+    client = get_redis(redis_url)
+    keys = list(client.scan_iter(match=PREFIX + "*", count=1000))
+    if keys:
+        client.delete(*keys)
 
 
 # --- the ceiling ----------------------------------------------------------------------------
@@ -358,12 +369,7 @@ def main() -> int:
             args.batch1_contacts, 1, args.processes, args.threads, env, logdir, "batch1"
         )
     finally:
-        db.close_all()
-        drop_database(DB_URL)
-        client = get_redis(env.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
-        keys = list(client.scan_iter(match=PREFIX + "*", count=1000))
-        if keys:
-            client.delete(*keys)
+        cleanup(env.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
     runs = {"ceiling": ceiling, "zapx": zapx, "batch1": batch1}
     print(
         f"\n{'run':<8} {'msgs':>7} {'s':>7} {'msgs/s':>9}   CPU s per 1,000 msgs"

@@ -25,10 +25,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import dispatch  # noqa: E402 - sets the environment (database, Redis prefix) first
-from dispatch import DB_URL, PREFIX, ZAPX, Proc, free_port, wait_http  # noqa: E402
+from dispatch import DB_URL, ZAPX, Proc, free_port, wait_http  # noqa: E402
 
-from zapx.db import db, drop_database, ensure_database, init_db, migrate  # noqa: E402
-from zapx.redis import get_redis  # noqa: E402
+from zapx.db import db, ensure_database, init_db, migrate  # noqa: E402
 
 
 def seed(companies: int, small: int, big: int, base: str) -> int:
@@ -246,12 +245,7 @@ def main() -> int:
     finally:
         for p in reversed(procs):
             p.stop()
-        db.close_all()
-        drop_database(DB_URL)
-        client = get_redis(env.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
-        keys = list(client.scan_iter(match=PREFIX + "*", count=1000))
-        if keys:
-            client.delete(*keys)
+        dispatch.cleanup(env.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
     window = max(finished_at - window_start, 1e-9)
     summary = {
         "companies": args.companies,
