@@ -52,6 +52,9 @@ def _deliver(batch_id: int) -> None:
         claim = batches.claim_batch(batch_id, _config.batch_lease_s)
         if claim is None:
             return
+        # At once, before anything that can fail: a batch claimed with no progress at all is
+        # finished as if every row had left (all unknown).
+        flags.mark_claimed(get_redis(_config.redis_url), _keys, batch_id, _progress_ttl_s)
         report, outcomes = _send(claim)
         batches.finish_batch(batch_id, outcomes)
     flags.clear_progress(get_redis(_config.redis_url), _keys, batch_id)
@@ -81,7 +84,6 @@ def _send(claim: batches.Claim) -> tuple[dict, list[tuple]]:
     stop_reason = None
     retry_after = None
     paced = any(gap >= RESERVE_MIN_GAP_S for _, gap in claim.slots)
-    flags.mark_claimed(redis, _keys, claim.batch_id, _progress_ttl_s)
     for i, row in enumerate(claim.rows):
         slot, gap = claim.slots[i] if i < len(claim.slots) else (0.0, 0.0)
         if paced:
