@@ -48,16 +48,20 @@ def _backoff_s(attempts: int) -> float:
 
 def _deliver(batch_id: int) -> None:
     """Send batch ``batch_id``. Safe to run twice: the second run finds the batch claimed."""
+    redis = get_redis(_config.redis_url)
+    # Before the claim, not after: a batch claimed with no progress mark is finished as if every
+    # row had left (all unknown), and a worker can die between any two statements. When Redis
+    # cannot take the mark, nothing is claimed and Dramatiq retries the message.
+    marked = flags.mark_claiming(redis, _keys, batch_id, _progress_ttl_s)
     with db.connection_context():
         claim = batches.claim_batch(batch_id, _config.batch_lease_s)
         if claim is None:
+            if marked:  # already taken and finished: the mark would only linger
+                flags.clear_progress(redis, _keys, batch_id)
             return
-        # At once, before anything that can fail: a batch claimed with no progress at all is
-        # finished as if every row had left (all unknown).
-        flags.mark_claimed(get_redis(_config.redis_url), _keys, batch_id, _progress_ttl_s)
         report, outcomes = _send(claim)
         batches.finish_batch(batch_id, outcomes)
-    flags.clear_progress(get_redis(_config.redis_url), _keys, batch_id)
+    flags.clear_progress(redis, _keys, batch_id)
     engine_command.send(report)
 
 

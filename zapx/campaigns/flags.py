@@ -104,10 +104,12 @@ def before_send(
     )
 
 
-def mark_claimed(client: redis.Redis, keys: Keys, batch_id: int, ttl_s: int) -> None:
-    """The batch is claimed and nothing has left yet: if its worker dies before the first send,
-    every row goes back to pending (without this mark they would all become ``unknown``)."""
-    client.set(progress_keys(keys, batch_id)[0], 0, ex=ttl_s)
+def mark_claiming(client: redis.Redis, keys: Keys, batch_id: int, ttl_s: int) -> bool:
+    """Nothing of the batch has left yet: written *before* its claim commits, so a worker that
+    dies at any point after the claim leaves a progress mark, and its rows not yet started go
+    back to pending (without a mark every row becomes ``unknown``). A mark already there (the
+    batch run twice) is kept. True when this call wrote the mark."""
+    return bool(client.set(progress_keys(keys, batch_id)[0], 0, ex=ttl_s, nx=True))
 
 
 def clear_progress(client: redis.Redis, keys: Keys, batch_id: int) -> None:

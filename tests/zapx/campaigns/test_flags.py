@@ -48,5 +48,14 @@ def test_a_stopped_campaign_stops_the_batch_but_keeps_what_was_done(redis_keys, 
 
 def test_a_claimed_batch_has_started_nothing(redis_keys):
     client, keys = redis_keys
-    flags.mark_claimed(client, keys, 91, 60)
+    assert flags.mark_claiming(client, keys, 91, 60)
     assert flags.batch_progress(client, keys, [91]) == {91: (0, [])}
+
+
+def test_marking_again_keeps_the_progress_of_the_run_already_sending(redis_keys):
+    client, keys = redis_keys
+    flags.set_running(client, keys, 5, 2)
+    assert flags.mark_claiming(client, keys, 92, 60)
+    assert flags.before_send(client, keys, 5, 2, 92, 1, [], 60)
+    assert not flags.mark_claiming(client, keys, 92, 60)  # a duplicate message's run
+    assert flags.batch_progress(client, keys, [92])[92][0] == 1
