@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+
+import peewee
 import pytest
 
 from tests.processes import ZAPX, Process, free_port, wait_http
@@ -60,5 +63,14 @@ def clean_db(database_url):
     never reused."""
     yield
     tables = ", ".join(m._meta.table_name for m in MODELS)
-    with db.connection_context():
-        db.execute_sql(f"TRUNCATE {tables} CASCADE")
+    # The engine and workers keep running between tests: their statements lock tables in their
+    # own order, and PostgreSQL may pick this TRUNCATE as a deadlock's victim. Try again.
+    for attempt in range(5):
+        try:
+            with db.connection_context():
+                db.execute_sql(f"TRUNCATE {tables} CASCADE")
+            return
+        except peewee.OperationalError as exc:
+            if "deadlock" not in str(exc) or attempt == 4:
+                raise
+            time.sleep(0.2)
