@@ -44,7 +44,7 @@ class Config:
     engine_budget: int = 64
     media_dir: str = "var/media"
     import_dir: str = "var/imports"
-    import_chunk_rows: int = 50_000
+    import_chunk_rows: int = 25_000
     public_url: str = ""
     query_cache_ttl_s: int = 60
 

@@ -196,12 +196,6 @@ EXTRA_INDEXES = (
     ),
     (
         "contact_list_items",
-        "contact_list_items_list_search_trgm",
-        "CREATE INDEX contact_list_items_list_search_trgm ON public.contact_list_items "
-        "USING gin (contact_list_id, search gin_trgm_ops)",
-    ),
-    (
-        "contact_list_items",
         "contact_list_items_list_name",
         "CREATE INDEX contact_list_items_list_name ON public.contact_list_items "
         "USING btree (contact_list_id, name)",

@@ -23,13 +23,13 @@ from zapx.db import ContactImport, ContactList, ImportRejection, Tenant, db, utc
 from zapx.errors import ValidationError
 from zapx.imports import readers
 from zapx.imports.headers import map_header
-from zapx.imports.load import Chunk, Counts, Loader, Superseded
+from zapx.imports.load import Chunk, Counts, Loader, Superseded, stage
 from zapx.imports.rows import Rejected, RowBuilder, SafeCsv, merge
 from zapx.uploads import write_limited
 
 log = logging.getLogger("zapx.imports")
 
-CHUNK_ROWS = 50_000
+CHUNK_ROWS = 25_000
 #: Files up to these sizes are imported inside the request (201); larger ones by a worker (202).
 INLINE_CSV_BYTES = 1024 * 1024
 INLINE_XLSX_BYTES = 256 * 1024
@@ -205,12 +205,14 @@ def _run(
                         merge(known, record)
             if number - chunk.first_row >= chunk_rows:
                 done_rows += chunk.rows_read
+                stage(chunk)
                 loader.put(chunk)
                 chunk = Chunk(first_row=number)
             if progress and number % 10_000 == 0 and time.monotonic() - last_report > 0.2:
                 progress(done_rows + chunk.rows_read, reader.fraction())
                 last_report = time.monotonic()
         if chunk.last_row:
+            stage(chunk)
             loader.put(chunk)
         loader.close()
     finally:

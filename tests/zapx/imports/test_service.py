@@ -200,3 +200,46 @@ def test_rejected_values_keep_their_text(company, tmp_path):
     assert row.values == ["=cmd|' /C calc'!A0", "abc"]
     assert json.dumps(row.values)
     assert rejected_rows(acme, result["id"])[1][:3] == ["2", "'=cmd|' /C calc'!A0", "abc"]
+
+
+@pytest.mark.parametrize("skip_row_triggers", [True, False])
+def test_into_a_list_again_merges_with_and_without_row_triggers(
+    company, tmp_path, monkeypatch, skip_row_triggers
+):
+    # A role that may not set session_replication_role keeps the foreign-key triggers: the
+    # rows must come out the same either way, new, changed and unchanged ones in one chunk.
+    monkeypatch.setattr(load_module, "may_skip_row_triggers", lambda: skip_row_triggers)
+    acme = company()
+    list_id = make_list(acme)
+    first = write(
+        tmp_path / "1.csv", "nome,numero,cargo\nAna,11987654321,Síndica\nBia,21998765432,\n"
+    )
+    assert run(acme, first, list_id=list_id)["inserted"] == 2
+    again = write(
+        tmp_path / "2.csv",
+        "nome,numero,cargo\nAna,11987654321,Síndica\nBeatriz,21998765432,\nCaio,31987650000,x\n",
+    )
+    result = run(acme, again, list_id=list_id)
+    assert (result["inserted"], result["updated"], result["unchanged"]) == (1, 1, 1)
+    items = items_of(list_id)
+    assert {n: (i["name"], i["cargo"]) for n, i in items.items()} == {
+        "5511987654321": ("Ana", "Síndica"),
+        "5521998765432": ("Beatriz", ""),
+        "5531987650000": ("Caio", "x"),
+    }
+    assert items["5521998765432"]["search"] == search_text("Beatriz", "5521998765432", "")
+
+
+def test_a_chunk_for_a_list_of_another_company_writes_nothing(company, tmp_path):
+    acme, other = company("acme"), company("other")
+    theirs = make_list(other)
+    path = write(tmp_path / "a.csv", "telefone\n11987654321\n")
+    with db.connection_context():
+        imp = create_import(acme, str(path), "a.csv", owned=False)
+        loader = load_module.Loader(imp.id, "list", acme.company_id, theirs)
+        chunk = load_module.Chunk(first_row=imp.checkpoint, last_row=imp.checkpoint + 1)
+        chunk.records["5511987654321"] = ["5511987654321", "", "", "", "", "", None]
+        loader.skip_row_triggers = True  # the parents are checked before the triggers go
+        with pytest.raises(load_module.Superseded, match="is gone"):
+            loader.load(chunk, imp.checkpoint)
+    assert items_of(theirs) == {}
