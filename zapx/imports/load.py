@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import datetime
 import io
 import json
 
 import peewee
+import psycopg2.errors
 
 from zapx.db import db
 from zapx.imports.headers import header_key
@@ -39,15 +41,27 @@ from zapx.imports.rows import (
     search_of,
 )
 
+# The staged CSV lines carry the target table's leading columns too (created_at, updated_at,
+# company_id, then contact_list_id or is_group), so the same text can go straight into the
+# target table when none of the chunk's numbers exists yet (see ``Loader._upsert``).
+_LEADING = {
+    "contacts": "created_at, updated_at, company_id, is_group",
+    "list": "created_at, updated_at, company_id, contact_list_id",
+}
+_COLUMNS = "number, name, email, condominio, endereco, cargo, extra_info, search"
+_NOT_NULL = "FORCE_NOT_NULL (number, name, email, condominio, endereco, cargo, search)"
 _STAGE = (
-    "CREATE TEMP TABLE IF NOT EXISTS zapx_import_stage (number text, name text, email text, "
-    "condominio text, endereco text, cargo text, extra_info jsonb, search text) "
-    "ON COMMIT DELETE ROWS"
+    "CREATE TEMP TABLE IF NOT EXISTS zapx_import_stage (created_at text, updated_at text, "
+    "company_id text, scope text, number text, name text, email text, condominio text, "
+    "endereco text, cargo text, extra_info jsonb, search text) ON COMMIT DELETE ROWS"
 )
-_COPY_STAGE = (
-    "COPY zapx_import_stage FROM STDIN WITH (FORMAT csv, FORCE_NOT_NULL "
-    "(number, name, email, condominio, endereco, cargo, search))"
-)
+_COPY_STAGE = f"COPY zapx_import_stage FROM STDIN WITH (FORMAT csv, {_NOT_NULL})"
+_COPY_TARGET = {
+    "contacts": f"COPY contacts ({_LEADING['contacts']}, {_COLUMNS}) FROM STDIN "
+    f"WITH (FORMAT csv, {_NOT_NULL})",
+    "list": f"COPY contact_list_items ({_LEADING['list']}, {_COLUMNS}) FROM STDIN "
+    f"WITH (FORMAT csv, {_NOT_NULL})",
+}
 _COPY_REJECTED = (
     "COPY import_rejections (import_id, row_number, values, reason) FROM STDIN WITH (FORMAT csv)"
 )
@@ -124,9 +138,11 @@ class Chunk:
     merged: int = 0
     records: dict = dataclasses.field(default_factory=dict)
     rejected: list = dataclasses.field(default_factory=list)
-    #: The records as staging CSV text (:func:`stage`), and each number's ``(start, end)`` in it.
+    #: The records as CSV text (``Loader.stage``), each number's ``(start, end)`` in it, and
+    #: the text every line starts with (the leading columns, the same for the whole chunk).
     staged: str = ""
     offsets: dict = dataclasses.field(default_factory=dict)
+    leading: str = ""
 
 
 @dataclasses.dataclass
@@ -166,8 +182,9 @@ def _merged_with(record: list, row: tuple) -> list | None:
     return None if same else final
 
 
-def _stage_line(writer, record: list) -> None:
+def _stage_line(buf, writer, leading: str, record: list) -> None:
     number, name, email = record[NUMBER], record[NAME] or record[NUMBER], record[EMAIL]
+    buf.write(leading)  # the same for every line: written once, not quoted row by row
     writer.writerow(
         (
             number,
@@ -182,19 +199,10 @@ def _stage_line(writer, record: list) -> None:
     )
 
 
-def stage(chunk: Chunk) -> None:
-    """Write ``chunk``'s records as staging CSV text, before the chunk is handed to the loading
-    thread: that thread's time between statements is time PostgreSQL waits, so the text is
-    built in the reading thread, while PostgreSQL works on the chunk before. The loader only
-    rewrites the lines of numbers that already exist (usually none)."""
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    offsets = chunk.offsets
-    for number, record in chunk.records.items():
-        start = buf.tell()  # in characters, as str slicing counts
-        _stage_line(writer, record)
-        offsets[number] = (start, buf.tell())
-    chunk.staged = buf.getvalue()
+def _copy(cur, sql: str, text: str) -> None:
+    # One read of the whole text: in 8 kB reads (the default) each read waits for the GIL,
+    # which the reading thread holds while it builds the next chunk.
+    cur.copy_expert(sql, io.StringIO(text), size=max(len(text), 8192))
 
 
 class Loader:
@@ -206,6 +214,23 @@ class Loader:
         self.owner = list_id if target == "list" else company_id
         self.upsert_args = (company_id, list_id) if target == "list" else (company_id,)
         self.skip_row_triggers: bool | None = None  # decided on the first chunk
+        self._scope = list_id if target == "list" else "f"  # contact_list_id, or is_group
+
+    def stage(self, chunk: Chunk) -> None:
+        """Write ``chunk``'s records as CSV lines of the target table's columns. Called by the
+        reading thread before it hands the chunk over: the loading thread's time between
+        statements is time PostgreSQL waits. The loader only rewrites the lines of numbers that
+        already exist (usually none)."""
+        now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S.%f+00")
+        chunk.leading = f"{now},{now},{self.upsert_args[0]},{self._scope},"
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        offsets = chunk.offsets
+        for number, record in chunk.records.items():
+            start = buf.tell()  # in characters, as str slicing counts
+            _stage_line(buf, writer, chunk.leading, record)
+            offsets[number] = (start, buf.tell())
+        chunk.staged = buf.getvalue()
 
     def load(self, chunk: Chunk, expected_checkpoint: int) -> Counts:
         """Commit ``chunk``; Superseded when the import is no longer at ``expected_checkpoint``."""
@@ -234,7 +259,7 @@ class Loader:
                 cur.execute("SET LOCAL session_replication_role = replica")
             if chunk.records:
                 if len(chunk.offsets) != len(chunk.records):
-                    stage(chunk)
+                    self.stage(chunk)
                 self._upsert(cur, chunk, counts)
             if chunk.rejected:
                 buf = io.StringIO()
@@ -266,30 +291,44 @@ class Loader:
         # One text of digits and commas: adapting a list of strings one by one holds the GIL.
         cur.execute(_EXISTING[self.target], (self.owner, ",".join(records)))
         existing = cur.fetchall()
-        text = chunk.staged
-        if existing:
-            merged = {}
-            for row in existing:
-                final = _merged_with(records[row[0]], row)
-                if final is None:
-                    del records[row[0]]
-                    counts.unchanged += 1
-                else:
-                    records[row[0]] = merged[row[0]] = final
-            if not records:
-                return
+        merged = {}
+        for row in existing:
+            final = _merged_with(records[row[0]], row)
+            if final is None:
+                del records[row[0]]
+                counts.unchanged += 1
+            else:
+                records[row[0]] = merged[row[0]] = final
+        fresh, text = len(records) - len(merged), chunk.staged
+        if existing:  # usually none: only the lines of the numbers found change
+            text = "".join(
+                text[start:end]
+                for number, (start, end) in chunk.offsets.items()
+                if number in records and number not in merged
+            )
             buf = io.StringIO()
             writer = csv.writer(buf)
-            for number, (start, end) in chunk.offsets.items():
-                if number in merged:
-                    _stage_line(writer, merged[number])
-                elif number in records:
-                    buf.write(text[start:end])
-            text = buf.getvalue()
+            for final in merged.values():
+                _stage_line(buf, writer, chunk.leading, final)
+            upserted = buf.getvalue()
+        else:
+            upserted = ""
+        if fresh:
+            try:
+                # Numbers that did not exist when read: COPY straight into the table, 2.4 µs a
+                # row less for PostgreSQL than staging and upserting. A number another writer
+                # adds meanwhile makes it fail as a whole; the savepoint takes it back and the
+                # upsert below writes those rows too.
+                with db.atomic():
+                    _copy(cur, _COPY_TARGET[self.target], text)
+            except psycopg2.errors.UniqueViolation:
+                upserted += text
+            else:
+                counts.inserted += fresh
+        if not upserted:
+            return
         cur.execute(_STAGE)
-        # One read of the whole text: in 8 kB reads (the default) each read waits for the GIL,
-        # which the reading thread holds while it builds the next chunk.
-        cur.copy_expert(_COPY_STAGE, io.StringIO(text), size=max(len(text), 8192))
+        _copy(cur, _COPY_STAGE, upserted)
         cur.execute(_UPSERT[self.target], self.upsert_args)
         inserted, updated = cur.fetchone()
         counts.inserted += inserted

@@ -23,7 +23,7 @@ from zapx.db import ContactImport, ContactList, ImportRejection, Tenant, db, utc
 from zapx.errors import ValidationError
 from zapx.imports import readers
 from zapx.imports.headers import map_header
-from zapx.imports.load import Chunk, Counts, Loader, Superseded, stage
+from zapx.imports.load import Chunk, Counts, Loader, Superseded
 from zapx.imports.rows import Rejected, RowBuilder, SafeCsv, merge
 from zapx.uploads import write_limited
 
@@ -181,7 +181,8 @@ def _run(
     bump = None
     if after_chunk is not None and imp.target == "contacts":
         bump = lambda: after_chunk(imp.company_id)  # noqa: E731
-    loader = _LoaderThread(Loader(imp.id, imp.target, imp.company_id, imp.contact_list_id), bump)
+    target = Loader(imp.id, imp.target, imp.company_id, imp.contact_list_id)
+    loader = _LoaderThread(target, bump)
     checkpoint = imp.checkpoint
     chunk = Chunk(first_row=checkpoint)
     done_rows, last_report = imp.rows_read, time.monotonic()
@@ -205,14 +206,14 @@ def _run(
                         merge(known, record)
             if number - chunk.first_row >= chunk_rows:
                 done_rows += chunk.rows_read
-                stage(chunk)
+                target.stage(chunk)
                 loader.put(chunk)
                 chunk = Chunk(first_row=number)
             if progress and number % 10_000 == 0 and time.monotonic() - last_report > 0.2:
                 progress(done_rows + chunk.rows_read, reader.fraction())
                 last_report = time.monotonic()
         if chunk.last_row:
-            stage(chunk)
+            target.stage(chunk)
             loader.put(chunk)
         loader.close()
     finally:

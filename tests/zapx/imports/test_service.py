@@ -243,3 +243,24 @@ def test_a_chunk_for_a_list_of_another_company_writes_nothing(company, tmp_path)
         with pytest.raises(load_module.Superseded, match="is gone"):
             loader.load(chunk, imp.checkpoint)
     assert items_of(theirs) == {}
+
+
+def test_a_number_added_by_another_writer_during_the_chunk_is_upserted(
+    company, tmp_path, monkeypatch
+):
+    # The existing-rows read misses a row (as if another writer inserted it right after): the
+    # straight COPY fails on the unique index, and the chunk goes through the upsert instead.
+    acme = company()
+    list_id = make_list(acme)
+    first = write(tmp_path / "1.csv", "nome,numero\nAna,11987654321\n")
+    run(acme, first, list_id=list_id)
+    blind = load_module._EXISTING["list"].replace("WHERE", "WHERE false AND")
+    monkeypatch.setitem(load_module._EXISTING, "list", blind)
+    again = write(tmp_path / "2.csv", "nome,numero\nAna Maria,11987654321\nCaio,31987650000\n")
+    result = run(acme, again, list_id=list_id)
+    assert (result["inserted"], result["updated"]) == (1, 1)
+    items = items_of(list_id)
+    assert {n: i["name"] for n, i in items.items()} == {
+        "5511987654321": "Ana Maria",
+        "5531987650000": "Caio",
+    }
