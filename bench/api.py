@@ -644,6 +644,11 @@ def run_wrk(
         "max_ms": round(raw["max_us"] / 1000, 2),
         "requests": raw["requests"],
         "errors": errors,
+        # Which kind: a worker that reaches max_requests closes its keep-alive connections
+        # (read errors); a status error is a 4xx/5xx answer.
+        "error_kinds": {
+            k: raw[k] for k in raw if raw[k] and (k.endswith("_errors") or k == "timeouts")
+        },
     }
     if used and raw["requests"]:
         result["app_cpu_ms_per_req"] = round(used["app"] * 1000 / raw["requests"], 2)
@@ -695,6 +700,8 @@ def line(label: str, r: dict) -> str:
         f"{label:<34} {r['req_per_s']:8.1f} req/s  p50 {r['p50_ms']:7.2f} ms"
         f"  p90 {r['p90_ms']:7.2f} ms  p99 {r['p99_ms']:7.2f} ms  errors {r['errors']}"
     )
+    if r.get("error_kinds"):
+        text += " (" + ", ".join(f"{k} {v}" for k, v in r["error_kinds"].items()) + ")"
     if "app_cpu_ms_per_req" in r:
         text += (
             f"  CPU/request: gunicorn {r['app_cpu_ms_per_req']:.2f} ms,"
