@@ -71,7 +71,7 @@ def setup_logging(process: str, level: str = "INFO", fmt: str = "json") -> None:
     else:
         handler.setFormatter(TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     # No line shows the caller's file and line, nor thread or process names: skip finding them
-    # for every record (the logging HOWTO's "Optimization"; a third of a log call's cost).
+    # for every record (the logging HOWTO's "Optimization" section).
     logging._srcfile = None
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     root = logging.getLogger()

@@ -4,13 +4,19 @@ Per chunk (``IMPORT_CHUNK_ROWS`` source rows, 25,000 by default), one transactio
 
 1. lock the import row and check its checkpoint is where this run left it (another run that got
    further wins; this one stops);
-2. read the chunk's numbers that already exist (one ``= ANY`` query, rows locked) and merge:
+2. lock the company (and list) every row references, and skip the per-row foreign-key triggers
+   for this transaction when the role may (``may_skip_row_triggers``);
+3. read the chunk's numbers that already exist (one ``= ANY`` query, rows locked) and merge:
    the file's non-empty values win, empty cells keep what is there, custom fields merge by name;
    rows that would not change are left alone;
-3. ``COPY`` the new and changed rows into a temporary staging table, then one
-   ``INSERT ... SELECT ... ON CONFLICT (company_id, number) DO UPDATE`` (``(contact_list_id,
+4. ``COPY`` the new numbers straight into the table; the changed ones (and all of them, should
+   another writer add one of the new numbers meanwhile) go through a temporary staging table and
+   one ``INSERT ... SELECT ... ON CONFLICT (company_id, number) DO UPDATE`` (``(contact_list_id,
    number)`` for a list) counting inserts and updates with ``RETURNING (xmax = 0)``;
-4. ``COPY`` the rejected rows, and move the checkpoint and the counters.
+5. ``COPY`` the rejected rows, and move the checkpoint and the counters.
+
+The CSV text of step 4 is written by the reading thread (``Loader.stage``) before it hands the
+chunk over, so the loading thread spends its time waiting on PostgreSQL, not on Python.
 
 A kill anywhere loses at most the open transaction; the next run starts after the checkpoint and
 writes the same rows (the upsert merges, so even a repeated chunk duplicates nothing).

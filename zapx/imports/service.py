@@ -181,8 +181,8 @@ def _run(
     bump = None
     if after_chunk is not None and imp.target == "contacts":
         bump = lambda: after_chunk(imp.company_id)  # noqa: E731
-    target = Loader(imp.id, imp.target, imp.company_id, imp.contact_list_id)
-    loader = _LoaderThread(target, bump)
+    chunk_loader = Loader(imp.id, imp.target, imp.company_id, imp.contact_list_id)
+    loader = _LoaderThread(chunk_loader, bump)
     checkpoint = imp.checkpoint
     chunk = Chunk(first_row=checkpoint)
     done_rows, last_report = imp.rows_read, time.monotonic()
@@ -206,14 +206,14 @@ def _run(
                         merge(known, record)
             if number - chunk.first_row >= chunk_rows:
                 done_rows += chunk.rows_read
-                target.stage(chunk)
+                chunk_loader.stage(chunk)
                 loader.put(chunk)
                 chunk = Chunk(first_row=number)
             if progress and number % 10_000 == 0 and time.monotonic() - last_report > 0.2:
                 progress(done_rows + chunk.rows_read, reader.fraction())
                 last_report = time.monotonic()
         if chunk.last_row:
-            target.stage(chunk)
+            chunk_loader.stage(chunk)
             loader.put(chunk)
         loader.close()
     finally:
