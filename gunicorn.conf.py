@@ -4,6 +4,7 @@
 """
 
 import os
+import socket
 
 from gunicorn.glogging import Logger
 
@@ -14,19 +15,25 @@ _config = load_config()  # a bad variable stops gunicorn here, before any worker
 
 bind = [os.environ.get("GUNICORN_BIND", _config.api_bind)]
 workers = _config.api_workers
-# gthread: each worker serves API_THREADS requests at once; the DB pool is per worker.
-# On 2 cores the searched contacts page is PostgreSQL-bound: 2x4 (the default), 4x2 and 2x8
-# measure alike and 4x4 worse (more processes and queries competing for the same cores); see
-# docs/BENCHMARKS.md before changing API_WORKERS / API_THREADS.
+# sync (the default): each process serves one request at a time, so no request waits for the
+# GIL behind another or for a hand-over between threads. On 2 cores at 50 connections back to
+# back the cached page's p99 is 16 ms with 8 sync workers against 25 ms with gthread 2x4 at the
+# same 4,300-4,700 requests/s (docs/BENCHMARKS.md, API run 7). A sync worker blocks on the
+# connection it holds, so: TCP_DEFER_ACCEPT (when_ready below) keeps silent connections away
+# from the workers, and where the API faces the internet it runs behind the buffering reverse
+# proxy gunicorn asks for in front of sync workers (nginx, where TLS ends too), so slow clients
+# and uploads are the proxy's to wait for. API_WORKER_CLASS=gthread is there for a host that
+# cannot have one (API_THREADS each).
+worker_class = _config.api_worker_class
+# gunicorn turns "sync" into gthread whenever threads > 1: pass API_THREADS to gthread only.
+threads = _config.api_threads if worker_class == "gthread" else 1
 # gunicorn is pinned at 23.0.0: from 24.0 on, gthread holds a pool thread on every new
 # connection until its first request arrives (up to 5 s), and finishes each request through the
-# main thread; on 2 cores that cut the cached page from 3,383 to 1,173 requests/s and gave 1% of
-# requests of clients that connect before they send (browsers preconnect) 130-160 ms of
-# waiting (docs/BENCHMARKS.md, API run 4).
-worker_class = "gthread"
-threads = _config.api_threads
-keepalive = 5  # seconds
-timeout = 30  # seconds a worker may stay silent before it is replaced
+# main thread (docs/BENCHMARKS.md, API run 4).
+keepalive = 5  # seconds (gthread)
+# Seconds a worker may stay silent before it is replaced. A sync worker is silent for as long as
+# its request lasts, an upload from a slow client included when no proxy buffers it.
+timeout = 120 if worker_class == "sync" else 30
 graceful_timeout = 20  # seconds to finish requests on SIGTERM
 max_requests = 100_000
 max_requests_jitter = 10_000
@@ -78,3 +85,19 @@ class QuietAccessLogger(Logger):
 
 
 logger_class = QuietAccessLogger
+
+
+#: Seconds the kernel holds a new connection that has sent nothing before passing it on.
+DEFER_ACCEPT_S = 30
+
+
+def when_ready(server):
+    # A connection that opens and stays silent (a browser's preconnect, a port scan) reaches no
+    # worker until its request starts: a sync worker would otherwise sit on it. 50 clients that
+    # connect, then think before sending, made a hello-world's p99 131 ms instead of 0.96 ms.
+    if hasattr(socket, "TCP_DEFER_ACCEPT"):  # Linux
+        for listener in server.LISTENERS:
+            if listener.sock.family in (socket.AF_INET, socket.AF_INET6):
+                listener.sock.setsockopt(
+                    socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, DEFER_ACCEPT_S
+                )

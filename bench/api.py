@@ -660,10 +660,11 @@ def run_wrk(
 
 
 def parse_configs(text: str) -> list[tuple[int, int]]:
+    """``8`` -> (8, 0): 8 sync workers; ``2x4`` -> (2, 4): gthread, 2 workers of 4 threads."""
     out = []
     for part in text.split(","):
         workers, _, threads = part.strip().lower().partition("x")
-        out.append((int(workers), int(threads)))
+        out.append((int(workers), int(threads or 0)))
     return out
 
 
@@ -755,16 +756,21 @@ def run_config(
     (``QUERY_CACHE_TTL_S=0``) runs next to it, and the page loads alternate between the two, so
     cached and uncached figures come from the same minutes of the same run.
     """
-    label = f"{workers}x{threads}"
-    sizing = {"API_WORKERS": str(workers), "API_THREADS": str(threads)}
+    label = f"{workers}x{threads}" if threads else f"{workers} sync"
+    sizing = {
+        "API_WORKERS": str(workers),
+        "API_WORKER_CLASS": "gthread" if threads else "sync",
+        "API_THREADS": str(threads or 1),
+    }
     server = Gunicorn(
         env | sizing | {"QUERY_CACHE_TTL_S": str(args.cache_ttl)},
-        tmp / f"gunicorn-{label}.log",
+        tmp / f"gunicorn-{label.replace(' ', '-')}.log",
     )
     plain = None
     if index == 0 and args.compare_uncached:
         plain = Gunicorn(
-            env | sizing | {"QUERY_CACHE_TTL_S": "0"}, tmp / f"gunicorn-{label}-uncached.log"
+            env | sizing | {"QUERY_CACHE_TTL_S": "0"},
+            tmp / f"gunicorn-{label.replace(' ', '-')}-uncached.log",
         )
     redis_client = get_redis(args.redis_url)
     out: dict = {"config": label}

@@ -34,7 +34,8 @@ class Config:
     max_body_bytes: int = 1024 * 1024
     upload_max_bytes: int = 50 * 1024 * 1024
     api_bind: str = "127.0.0.1:8080"
-    api_workers: int = 2
+    api_worker_class: str = "sync"
+    api_workers: int = 8
     api_threads: int = 4
     sandbox_bind: str = "127.0.0.1:9090"
     log_level: str = "INFO"
@@ -147,6 +148,7 @@ _VARIABLES: tuple[tuple[str, str, object], ...] = (
     ("MAX_BODY_BYTES", "max_body_bytes", _int(1024, 64 * 1024 * 1024)),
     ("UPLOAD_MAX_BYTES", "upload_max_bytes", _int(1024, 4 * 1024 * 1024 * 1024)),
     ("API_BIND", "api_bind", _bind),
+    ("API_WORKER_CLASS", "api_worker_class", _choice("sync", "gthread")),
     ("API_WORKERS", "api_workers", _int(1, 64)),
     ("API_THREADS", "api_threads", _int(1, 256)),
     ("SANDBOX_BIND", "sandbox_bind", _bind),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import uuid
 
 import pytest
@@ -99,8 +100,11 @@ def test_gunicorn_serves_the_api(process_env, tmp_path):
     base = f"http://127.0.0.1:{port}"
     try:
         wait_http(base + "/health", proc=proc)
-        http = urllib3.PoolManager()
+        # A connection that never sends must not hold the one sync worker (TCP_DEFER_ACCEPT).
+        silent = socket.create_connection(("127.0.0.1", port))
+        http = urllib3.PoolManager(timeout=5.0, retries=False)
         assert http.request("GET", base + "/health").json()["status"] == "ok"
+        silent.close()
         login = http.request(
             "POST",
             base + "/auth/login",

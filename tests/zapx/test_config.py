@@ -35,6 +35,7 @@ GOOD = [
     ("MAX_BODY_BYTES", "max_body_bytes", "2048", 2048),
     ("UPLOAD_MAX_BYTES", "upload_max_bytes", "1048576", 1048576),
     ("API_BIND", "api_bind", "0.0.0.0:8000", "0.0.0.0:8000"),
+    ("API_WORKER_CLASS", "api_worker_class", "gthread", "gthread"),
     ("API_WORKERS", "api_workers", "3", 3),
     ("API_THREADS", "api_threads", "8", 8),
     ("SANDBOX_BIND", "sandbox_bind", "[::1]:9091", "[::1]:9091"),
@@ -73,6 +74,7 @@ BAD = [
     ("UPLOAD_MAX_BYTES", "-1", "must be between 1024 and"),
     ("API_BIND", "8000", "must be host:port"),
     ("API_BIND", "localhost:70000", "must be host:port"),
+    ("API_WORKER_CLASS", "gevent", "must be one of sync, gthread"),
     ("API_WORKERS", "65", "must be between 1 and 64"),
     ("API_THREADS", "1.5", "must be an integer"),
     ("SANDBOX_BIND", "localhost:", "must be host:port"),
@@ -110,7 +112,7 @@ def test_defaults_when_environment_is_empty():
     assert config.max_body_bytes == 1024 * 1024
     assert config.upload_max_bytes == 50 * 1024 * 1024
     assert config.api_bind == "127.0.0.1:8080"
-    assert (config.api_workers, config.api_threads) == (2, 4)
+    assert (config.api_worker_class, config.api_workers, config.api_threads) == ("sync", 8, 4)
     assert config.sandbox_bind == "127.0.0.1:9090"
     assert (config.log_level, config.log_format) == ("INFO", "json")
     assert config.query_cache_ttl_s == 60
