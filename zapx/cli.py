@@ -19,8 +19,10 @@ from zapx.errors import ConfigError
 ROOT = Path(__file__).resolve().parents[1]
 #: Queues the workers consume; ``engine`` is the engine process's alone (``actors.worker``).
 WORKER_QUEUES = ("delivery_first", "delivery", "housekeeping", "imports")
-#: Longest idle poll interval of the Dramatiq consumers, ms.
+#: Longest idle poll interval of the Dramatiq consumers, ms: of a worker that takes only first
+#: batches (the ``worker_first`` program), and of every other worker.
 POLL_MS = 50
+IDLE_POLL_MS = 250
 
 
 def _exec(argv: list[str]) -> int:
@@ -120,11 +122,15 @@ def cmd_engine(config: Config, args) -> int:
 
 
 def cmd_worker(config: Config, args) -> int:
-    # An idle Dramatiq consumer backs off up to this many ms between polls (default 1,000): that
-    # is the latency of the first batch after a quiet spell, so keep it short.
-    os.environ.setdefault("dramatiq_worker_timeout", str(POLL_MS))
+    # An idle Dramatiq consumer backs off up to this many ms between polls (default 1,000): how
+    # late a message is picked up after a quiet spell, and what each idle queue costs a busy
+    # worker (one Redis script call a poll: at 50 ms, 8% of a dispatching worker's CPU). Short
+    # for the worker of first batches, where the wait is a company's first message.
+    queues = args.queues or WORKER_QUEUES
+    poll_ms = POLL_MS if set(queues) == {"delivery_first"} else IDLE_POLL_MS
+    os.environ.setdefault("dramatiq_worker_timeout", str(poll_ms))
     argv = [_bin("dramatiq"), "actors.worker", "--processes", str(args.processes)]
-    argv += ["--threads", str(args.threads), "--queues", *(args.queues or WORKER_QUEUES)]
+    argv += ["--threads", str(args.threads), "--queues", *queues]
     return _exec(argv)
 
 

@@ -33,6 +33,19 @@ def test_worker_can_be_reserved_for_first_batches(execs):
     assert _queues(execs[0]) == ["delivery_first"]
 
 
+@pytest.mark.parametrize(
+    ("queues", "poll_ms"),
+    [(["delivery_first"], cli.POLL_MS), (["delivery"], cli.IDLE_POLL_MS), ([], cli.IDLE_POLL_MS)],
+)
+def test_only_the_first_batch_worker_polls_often(execs, monkeypatch, queues, poll_ms):
+    # setenv first, so that the undo removes what cli.main sets (it writes os.environ)
+    monkeypatch.setenv("dramatiq_worker_timeout", "unset")
+    monkeypatch.delenv("dramatiq_worker_timeout")
+    assert cli.main(["worker", *(["--queues", *queues] if queues else [])]) == 0
+    assert cli.os.environ["dramatiq_worker_timeout"] == str(poll_ms)
+    assert cli.POLL_MS < cli.IDLE_POLL_MS
+
+
 def test_worker_refuses_an_unknown_queue(execs, capsys):
     with pytest.raises(SystemExit) as exc:
         cli.main(["worker", "--queues", "engine"])
