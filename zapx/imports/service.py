@@ -181,8 +181,7 @@ def _run(
     bump = None
     if after_chunk is not None and imp.target == "contacts":
         bump = lambda: after_chunk(imp.company_id)  # noqa: E731
-    chunk_loader = Loader(imp.id, imp.target, imp.company_id, imp.contact_list_id)
-    loader = _LoaderThread(chunk_loader, bump)
+    loader = _LoaderThread(Loader(imp.id, imp.target, imp.company_id, imp.contact_list_id), bump)
     checkpoint = imp.checkpoint
     chunk = Chunk(first_row=checkpoint)
     done_rows, last_report = imp.rows_read, time.monotonic()
@@ -206,14 +205,12 @@ def _run(
                         merge(known, record)
             if number - chunk.first_row >= chunk_rows:
                 done_rows += chunk.rows_read
-                chunk_loader.stage(chunk)
                 loader.put(chunk)
                 chunk = Chunk(first_row=number)
             if progress and number % 10_000 == 0 and time.monotonic() - last_report > 0.2:
                 progress(done_rows + chunk.rows_read, reader.fraction())
                 last_report = time.monotonic()
         if chunk.last_row:
-            chunk_loader.stage(chunk)
             loader.put(chunk)
         loader.close()
     finally:
@@ -256,7 +253,9 @@ class _LoaderThread:
             raise self.error
 
     def put(self, chunk: Chunk) -> None:
+        """Hand ``chunk`` over (called by the reading thread, which also writes its CSV text)."""
         self._raise()
+        self.loader.stage(chunk)
         self._queue.put(chunk)
 
     def close(self) -> None:
