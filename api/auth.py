@@ -6,7 +6,8 @@ of a request come from the database. Each user's standing (token version, profil
 company and whether that company is active) is looked up in one indexed query and cached
 in-process for ``REVOCATION_CACHE_S`` seconds, so within that time a changed password, profile or
 company revokes the user's tokens, a deleted user's stop working, a demoted admin loses admin
-routes and a deactivated company's users are refused.
+routes and a deactivated company's users are refused. Then ``api/roles.py`` says whether the
+profile may call the route at all.
 
 A verified token is remembered (by its full text, signature included) until it expires, so the
 HS256 check and claim parsing run once per token and process, not on every request.
@@ -20,6 +21,7 @@ from collections.abc import Callable
 
 import jwt
 
+from api import roles
 from zapx import accounts
 from zapx.auth import Principal, decode_token
 from zapx.db import Tenant
@@ -108,6 +110,7 @@ class AuthMiddleware:
             raise AuthError("token revoked; log in again")
         if not company_active and not principal.is_super:
             raise AuthError("company is inactive")
+        roles.require(principal, req.uri_template, req.method)
         req.context.principal = principal
         req.context.tenant = Tenant(principal.company_id)
         req.context.company_id = principal.company_id

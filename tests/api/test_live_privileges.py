@@ -51,6 +51,8 @@ def test_a_demoted_admin_loses_admin_routes_within_the_cache_window(
         "/users", json={"name": "X", "email": "x@alice.test", "password": "password-123"}, headers=h
     )
     assert_error(resp, 403, "ERR_FORBIDDEN")
+    resp = client.simulate_post("/whatsapps", json={"name": "W", "provider": "sandbox"}, headers=h)
+    assert_error(resp, 403, "ERR_FORBIDDEN")
     assert snapshot() == before
     # The same token still works for what a user may do, and /auth/me tells the truth.
     assert client.simulate_get("/contacts", headers=h).status_code == 200
