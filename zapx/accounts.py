@@ -9,6 +9,7 @@ from peewee import IntegrityError, fn
 from zapx import auth
 from zapx.db import Company, Tenant, User, db, utcnow
 from zapx.errors import AuthError, Conflict, Forbidden, LimitExceeded, NotFound, ValidationError
+from zapx.login_limits import LoginLimiter
 from zapx.paging import paginate
 from zapx.text import folded, like_pattern
 from zapx.validation import Field, parse
@@ -98,15 +99,31 @@ def user_dict(u: User) -> dict:
 # --- login -------------------------------------------------------------------------------------
 
 
-def login(body: object, secret: str, ttl_s: int) -> dict:
-    """``{token, user}`` for valid credentials; one vague AuthError for every wrong case."""
+def login(
+    body: object,
+    secret: str,
+    ttl_s: int,
+    limiter: LoginLimiter | None = None,
+    address: str = "",
+) -> dict:
+    """``{token, user}`` for valid credentials; one vague AuthError for every wrong case.
+
+    With a ``limiter``, the attempt from client ``address`` is counted as a failure before the
+    password is checked (:class:`TooManyRequests` when too many came before it) and forgiven when
+    the password is right.
+    """
     data = parse(body, LOGIN_FIELDS)
-    user = User.get_or_none(User.email == data["email"].lower())
+    email = data["email"].lower()
+    if limiter is not None:
+        limiter.begin(email, address)
+    user = User.get_or_none(User.email == email)
     if user is None:
         auth.dummy_check(data["password"])
         raise AuthError("invalid e-mail or password")
     if not auth.check_password(data["password"], user.password_hash):
         raise AuthError("invalid e-mail or password")
+    if limiter is not None:
+        limiter.succeeded(email, address)
     company = Company.get_by_id(user.company_id)
     if not company.status and not user.super:
         raise AuthError("company is inactive")
