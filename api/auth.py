@@ -1,9 +1,14 @@
 """Bearer-token authentication middleware.
 
 Every route needs a valid token except those whose resource sets ``auth_required = False``
-(login, health, metrics, OpenAPI, webhooks). The token's version is compared with the user's
-current one, cached in-process for ``REVOCATION_CACHE_S`` seconds, so a changed password or a
-deleted user stops working within that time at the cost of one indexed lookup per user and window.
+(login, health, metrics, OpenAPI, webhooks). A token only says who it was issued to: the rights
+of a request come from the database. Each user's standing (token version, profile, super flag,
+company and whether that company is active) is looked up in one indexed query and cached
+in-process for ``REVOCATION_CACHE_S`` seconds, so within that time a changed password, profile or
+company revokes the user's tokens, a deleted user's stop working, a demoted admin loses admin
+routes and a deactivated company's users are refused. Then ``api/roles.py`` says whether the
+profile may call the route at all.
+
 A verified token is remembered (by its full text, signature included) until it expires, so the
 HS256 check and claim parsing run once per token and process, not on every request.
 """
@@ -12,41 +17,45 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 import jwt
 
+from api import roles
 from zapx import accounts
 from zapx.auth import Principal, decode_token
 from zapx.db import Tenant
 from zapx.errors import AuthError
 
+#: Seconds an API process trusts what it read of a user's standing.
 REVOCATION_CACHE_S = 10.0
 TOKEN_CACHE_MAX = 10_000
 _wall_clock = time.time  # compared with a token's ``exp`` (seconds since the epoch)
 
+Standing = tuple[Principal, bool]  # (the user as the database has them, company active)
 
-class _VersionCache:
-    def __init__(self, ttl_s: float):
+
+class _StandingCache:
+    """``accounts.standing`` per user id, kept ``ttl_s`` seconds (monotonic clock)."""
+
+    def __init__(self, ttl_s: float, lookup: Callable[[int], Standing | None] = accounts.standing):
         self.ttl_s = ttl_s
+        self.lookup = lookup
         self._lock = threading.Lock()
-        self._entries: dict[int, tuple[float, int | None]] = {}
+        self._entries: dict[int, tuple[float, Standing | None]] = {}
 
-    def get(self, user_id: int) -> int | None:
+    def get(self, user_id: int) -> Standing | None:
         now = time.monotonic()
         with self._lock:
             hit = self._entries.get(user_id)
         if hit and now - hit[0] < self.ttl_s:
             return hit[1]
-        version = accounts.token_version(user_id)
+        standing = self.lookup(user_id)
         with self._lock:
             if len(self._entries) > 100_000:
                 self._entries.clear()
-            self._entries[user_id] = (now, version)
-        return version
-
-    def forget(self, user_id: int) -> None:
-        with self._lock:
-            self._entries.pop(user_id, None)
+            self._entries[user_id] = (now, standing)
+        return standing
 
 
 class _TokenCache:
@@ -70,10 +79,15 @@ class _TokenCache:
 
 
 class AuthMiddleware:
-    def __init__(self, secret: str):
+    """Sets ``req.context.principal``, ``tenant`` and ``company_id`` from the database.
+
+    ``cache_s`` is how long a user's standing is trusted (seconds; 0 reads it on every request).
+    """
+
+    def __init__(self, secret: str, cache_s: float = REVOCATION_CACHE_S):
         self.secret = secret
         self.tokens = _TokenCache(secret)
-        self.versions = _VersionCache(REVOCATION_CACHE_S)
+        self.standings = _StandingCache(cache_s)
 
     def process_resource(self, req, resp, resource, params):
         if resource is None or not getattr(resource, "auth_required", True):
@@ -82,10 +96,21 @@ class AuthMiddleware:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthError("missing Bearer token in the Authorization header")
-        principal = self.tokens.principal(token.strip())
-        current = self.versions.get(principal.user_id)
-        if current is None or current != principal.token_version:
+        claimed = self.tokens.principal(token.strip())
+        standing = self.standings.get(claimed.user_id)
+        if standing is None:
             raise AuthError("token revoked; log in again")
+        principal, company_active = standing
+        # A password, profile or company change bumps the version; a company moved by hand in
+        # the database is caught by the comparison of companies.
+        if (principal.token_version, principal.company_id) != (
+            claimed.token_version,
+            claimed.company_id,
+        ):
+            raise AuthError("token revoked; log in again")
+        if not company_active and not principal.is_super:
+            raise AuthError("company is inactive")
+        roles.require(principal, req.uri_template, req.method)
         req.context.principal = principal
         req.context.tenant = Tenant(principal.company_id)
         req.context.company_id = principal.company_id

@@ -22,6 +22,7 @@ STATUS = {
     errors.NotFound: falcon.HTTP_404,
     errors.Conflict: falcon.HTTP_409,
     errors.LimitExceeded: falcon.HTTP_403,
+    errors.TooManyRequests: falcon.HTTP_429,
     errors.Unavailable: falcon.HTTP_503,
 }
 
@@ -35,6 +36,8 @@ def handle_domain(req, resp, ex: errors.ZapxError, params):
     resp.media = _body(ex.code, ex.message, ex.field)
     if isinstance(ex, errors.AuthError):
         resp.append_header("WWW-Authenticate", 'Bearer realm="zapx"')
+    if isinstance(ex, errors.TooManyRequests):
+        resp.set_header("Retry-After", str(ex.retry_after_s))
 
 
 def handle_http(req, resp, ex: falcon.HTTPError, params):

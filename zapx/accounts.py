@@ -9,6 +9,7 @@ from peewee import IntegrityError, fn
 from zapx import auth
 from zapx.db import Company, Tenant, User, db, utcnow
 from zapx.errors import AuthError, Conflict, Forbidden, LimitExceeded, NotFound, ValidationError
+from zapx.login_limits import LoginLimiter
 from zapx.paging import paginate
 from zapx.text import folded, like_pattern
 from zapx.validation import Field, parse
@@ -98,15 +99,31 @@ def user_dict(u: User) -> dict:
 # --- login -------------------------------------------------------------------------------------
 
 
-def login(body: object, secret: str, ttl_s: int) -> dict:
-    """``{token, user}`` for valid credentials; one vague AuthError for every wrong case."""
+def login(
+    body: object,
+    secret: str,
+    ttl_s: int,
+    limiter: LoginLimiter | None = None,
+    address: str = "",
+) -> dict:
+    """``{token, user}`` for valid credentials; one vague AuthError for every wrong case.
+
+    With a ``limiter``, the attempt from client ``address`` is counted as a failure before the
+    password is checked (:class:`TooManyRequests` when too many came before it) and forgiven when
+    the password is right.
+    """
     data = parse(body, LOGIN_FIELDS)
-    user = User.get_or_none(User.email == data["email"].lower())
+    email = data["email"].lower()
+    if limiter is not None:
+        limiter.begin(email, address)
+    user = User.get_or_none(User.email == email)
     if user is None:
         auth.dummy_check(data["password"])
         raise AuthError("invalid e-mail or password")
     if not auth.check_password(data["password"], user.password_hash):
         raise AuthError("invalid e-mail or password")
+    if limiter is not None:
+        limiter.succeeded(email, address)
     company = Company.get_by_id(user.company_id)
     if not company.status and not user.super:
         raise AuthError("company is inactive")
@@ -119,10 +136,23 @@ def principal_of(user: User) -> auth.Principal:
     return auth.Principal(user.id, user.company_id, user.profile, user.super, user.token_version)
 
 
-def token_version(user_id: int) -> int | None:
-    """The user's current token version, or None when the user no longer exists."""
-    row = User.select(User.token_version).where(User.id == user_id).tuples().first()
-    return row[0] if row else None
+def standing(user_id: int) -> tuple[auth.Principal, bool] | None:
+    """The user's current principal and whether their company is active; None for a deleted user.
+
+    One query by primary keys (users, then companies): the API makes it once per user and cache
+    window (``api/auth.py``), so what the database says, not the token, decides a request's rights.
+    """
+    row = (
+        User.select(User.company, User.profile, User.super, User.token_version, Company.status)
+        .join(Company, on=(Company.id == User.company))
+        .where(User.id == user_id)
+        .tuples()
+        .first()
+    )
+    if row is None:
+        return None
+    company_id, profile, is_super, version, active = row
+    return auth.Principal(user_id, company_id, profile, is_super, version), active
 
 
 # --- companies (super admins only) -------------------------------------------------------------
@@ -229,28 +259,43 @@ def create_user(principal: auth.Principal, body: object, company_id: int | None 
             with db.atomic():
                 user = User.create(company=target, **data)
         except IntegrityError:
-            raise Conflict(f"a user with email {data['email']!r} already exists") from None
+            raise _email_conflict() from None
     return user_dict(user)
 
 
 def update_user(principal: auth.Principal, user_id: int, body: object) -> dict:
+    """Update a user; a new password or profile revokes their tokens (``token_version`` + 1).
+
+    A ``user`` profile may update only itself and may send its own current profile (a form that
+    saves the whole record), not another one.
+    """
     if user_id != principal.user_id:
         _require_admin(principal)
     data = parse(body, USER_FIELDS, partial=True)
-    if "profile" in data and not principal.is_admin:
-        raise Forbidden("only administrators may change a profile")
     if "password" in data:
         data["password_hash"] = auth.hash_password(data.pop("password"))
-        data["token_version"] = User.token_version + 1
     tenant = Tenant(principal.company_id)
     with db.atomic():
-        tenant.get(User, user_id, label="User")
+        user = tenant.select(User).where(User.id == user_id).for_update().first()
+        if user is None:
+            raise NotFound(f"User {user_id} not found")
+        new_profile = data.get("profile", user.profile) != user.profile
+        if new_profile and not principal.is_admin:
+            raise Forbidden("only administrators may change a profile")
+        if new_profile or "password_hash" in data:
+            data["token_version"] = User.token_version + 1
         try:
             with db.atomic():
                 tenant.update(User, user_id, updated_at=utcnow(), **data)
         except IntegrityError:
-            raise Conflict(f"a user with email {data.get('email')!r} already exists") from None
+            raise _email_conflict() from None
     return user_dict(tenant.get(User, user_id, label="User"))
+
+
+def _email_conflict() -> Conflict:
+    # E-mails are unique in the whole install (login asks for no company), so a taken address
+    # cannot be given; the message does not say whether it is taken here or in another company.
+    return Conflict("this e-mail cannot be used; choose another", field="email")
 
 
 def delete_user(principal: auth.Principal, user_id: int) -> None:

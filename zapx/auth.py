@@ -1,8 +1,9 @@
 """Passwords (bcrypt) and access tokens (JWT, HS256).
 
 A token carries the user id, company id, profile, super flag and the user's ``token_version``;
-changing a password or deleting a user bumps the version, and :func:`decode_token` callers that
-check it (the API does, through a Redis-cached lookup) refuse older tokens.
+changing a password, a profile or a company, or deleting a user, bumps the version, and the API
+refuses older tokens. The API takes the profile, super flag and company from the database, not
+from the token (``api/auth.py``), so a token's claims only say who it was issued to.
 """
 
 from __future__ import annotations
@@ -51,7 +52,11 @@ def dummy_check(password: str) -> None:
 
 @dataclasses.dataclass(frozen=True)
 class Principal:
-    """Who is calling: decoded from the Bearer token, passed to services, never from a body."""
+    """Who is calling, passed to services, never taken from a body.
+
+    The API builds it from the database row of the token's user (see ``accounts.standing``), so a
+    demotion or a move to another company counts within the API's cache window, not at ``exp``.
+    """
 
     user_id: int
     company_id: int
@@ -90,13 +95,27 @@ def decode_token(token: str, secret: str) -> Principal:
         raise AuthError("token expired; log in again") from None
     except jwt.PyJWTError:
         raise AuthError("invalid token") from None
-    try:
-        return Principal(
-            user_id=int(claims["id"]),
-            company_id=int(claims["companyId"]),
-            profile=str(claims["profile"]),
-            is_super=bool(claims["super"]),
-            token_version=int(claims.get("tv", 0)),
-        )
-    except (KeyError, TypeError, ValueError):
-        raise AuthError("invalid token") from None
+    user_id, company_id = claims.get("id"), claims.get("companyId")
+    version = claims.get("tv", 0)
+    # Ids are JSON integers of a serial column; anything else (0, -1, "7", 1.5, true, absent)
+    # was never issued here and would only reach the database as an error.
+    if not (_is_serial(user_id) and _is_serial(company_id) and _is_int(version)):
+        raise AuthError("invalid token")
+    if "profile" not in claims or "super" not in claims:
+        raise AuthError("invalid token")
+    return Principal(
+        user_id=user_id,
+        company_id=company_id,
+        profile=str(claims["profile"]),
+        is_super=bool(claims["super"]),
+        token_version=version,
+    )
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_serial(value: object) -> bool:
+    """A possible row id: a positive integer that fits PostgreSQL's ``serial``."""
+    return _is_int(value) and 0 < value < 2**31

@@ -8,6 +8,7 @@ failing later in the middle of a request.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -48,6 +49,11 @@ class Config:
     import_chunk_rows: int = 25_000
     public_url: str = ""
     query_cache_ttl_s: int = 60
+    login_window_s: int = 900
+    login_max_failures: int = 10
+    login_max_failures_per_address: int = 100
+    #: Networks of the reverse proxies whose ``X-Forwarded-For`` names the client (CIDR text).
+    trusted_proxies: tuple[str, ...] = ()
 
     @property
     def public_base(self) -> str:
@@ -132,6 +138,20 @@ def _path(raw: str) -> str:
     return raw
 
 
+def _networks(raw: str) -> tuple[str, ...]:
+    out = []
+    for part in raw.split(","):
+        if not part.strip():
+            continue
+        try:
+            out.append(str(ipaddress.ip_network(part.strip(), strict=False)))
+        except ValueError:
+            raise ValueError(
+                f"must be IP addresses or CIDR networks, got {part.strip()!r}"
+            ) from None
+    return tuple(out)
+
+
 def _level(raw: str) -> str:
     return _choice("debug", "info", "warning", "error")(raw).upper()
 
@@ -162,6 +182,10 @@ _VARIABLES: tuple[tuple[str, str, object], ...] = (
     ("IMPORT_CHUNK_ROWS", "import_chunk_rows", _int(100, 1_000_000)),
     ("PUBLIC_URL", "public_url", _url("http", "https")),
     ("QUERY_CACHE_TTL_S", "query_cache_ttl_s", _int(0, 86_400)),
+    ("LOGIN_WINDOW_S", "login_window_s", _int(60, 86_400)),
+    ("LOGIN_MAX_FAILURES", "login_max_failures", _int(1, 1000)),
+    ("LOGIN_MAX_FAILURES_PER_ADDRESS", "login_max_failures_per_address", _int(1, 1_000_000)),
+    ("TRUSTED_PROXIES", "trusted_proxies", _networks),
 )
 
 #: Variable name -> Config field name.
@@ -187,6 +211,12 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         except ValueError as exc:
             problems.append(f"{name} {exc}")
     config = Config(**values)  # type: ignore[arg-type]
+    if config.login_max_failures_per_address < config.login_max_failures:
+        # Below the per-e-mail limit, one user's typos from a shared address would lock it.
+        problems.append(
+            "LOGIN_MAX_FAILURES_PER_ADDRESS must be at least LOGIN_MAX_FAILURES"
+            f" ({config.login_max_failures}), got {config.login_max_failures_per_address}"
+        )
     if config.is_production and config.secret_key == _DEV_SECRET:
         problems.append("SECRET_KEY must be set in production (at least 32 characters)")
     if problems:

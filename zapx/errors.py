@@ -59,6 +59,16 @@ class Forbidden(ZapxError):
     code = "ERR_FORBIDDEN"
 
 
+class TooManyRequests(ZapxError):
+    """Too many attempts (failed logins); ``retry_after_s`` says when to try again (seconds)."""
+
+    code = "ERR_TOO_MANY_REQUESTS"
+
+    def __init__(self, message: str, *, retry_after_s: int):
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class Unavailable(ZapxError):
     """A dependency (PostgreSQL, Redis) does not answer."""
 

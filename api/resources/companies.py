@@ -62,7 +62,9 @@ class UsersResource(Resource):
     def on_get_item(self, req, resp, id):
         resp.media = accounts.get_user(req.context.principal, ident(id))
 
-    @doc("Update a user (a password change revokes their tokens)", body=accounts.USER_FIELDS)
+    @doc(
+        "Update a user (a new password or profile revokes their tokens)", body=accounts.USER_FIELDS
+    )
     def on_put_item(self, req, resp, id):
         resp.media = accounts.update_user(req.context.principal, ident(id), body(req))
 

@@ -1,8 +1,9 @@
-"""API-test fixtures: a clean query cache for every test.
+"""API-test fixtures: a clean query cache and clean login counters for every test.
 
 ``clean_db`` restarts the id sequences after each test, so the next test's company 1 is another
 company than this one's. The query cache (``zapx.cache``) keys entries by company id, which real
-ids never reuse; here the entries must go with the rows.
+ids never reuse; here the entries must go with the rows. Every test client calls from the same
+address, so the failed-login counters (``zapx.login_limits``) would add up over the session.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from zapx.redis import get_redis
 
 def _drop_cache_keys(redis_url: str, prefix: str) -> None:
     client = get_redis(redis_url)
-    keys = list(client.scan_iter(match=prefix + "cache:*", count=1000))
-    if keys:
-        client.delete(*keys)
+    for pattern in ("cache:*", "{login}:*"):
+        keys = list(client.scan_iter(match=prefix + pattern, count=1000))
+        if keys:
+            client.delete(*keys)
 
 
 @pytest.fixture(autouse=True)

@@ -50,6 +50,15 @@ GOOD = [
     ("PUBLIC_URL", "public_url", "https://zapx.example.com", "https://zapx.example.com"),
     ("QUERY_CACHE_TTL_S", "query_cache_ttl_s", "0", 0),
     ("QUERY_CACHE_TTL_S", "query_cache_ttl_s", "300", 300),
+    ("LOGIN_WINDOW_S", "login_window_s", "60", 60),
+    ("LOGIN_MAX_FAILURES", "login_max_failures", "5", 5),
+    ("LOGIN_MAX_FAILURES_PER_ADDRESS", "login_max_failures_per_address", "1000", 1000),
+    (
+        "TRUSTED_PROXIES",
+        "trusted_proxies",
+        "127.0.0.1, 10.1.2.3/8,::1",
+        ("127.0.0.1/32", "10.0.0.0/8", "::1/128"),
+    ),
 ]
 
 # (variable, a bad raw value, a fragment of the reason the message must give)
@@ -89,6 +98,10 @@ BAD = [
     ("PUBLIC_URL", "ftp://x", "must look like http"),
     ("QUERY_CACHE_TTL_S", "-1", "must be between 0 and 86400"),
     ("QUERY_CACHE_TTL_S", "off", "must be an integer"),
+    ("LOGIN_WINDOW_S", "59", "must be between 60 and 86400"),
+    ("LOGIN_MAX_FAILURES", "0", "must be between 1 and 1000"),
+    ("LOGIN_MAX_FAILURES_PER_ADDRESS", "lots", "must be an integer"),
+    ("TRUSTED_PROXIES", "127.0.0.1,nginx", "must be IP addresses or CIDR networks, got 'nginx'"),
 ]
 
 
@@ -163,6 +176,13 @@ def test_several_bad_variables_are_reported_at_once():
         assert name in message
     assert "API_WORKERS" not in message
     assert message.count(";") == 2
+
+
+def test_per_address_login_limit_below_the_per_email_one_is_refused():
+    with pytest.raises(ConfigError, match="LOGIN_MAX_FAILURES_PER_ADDRESS must be at least"):
+        load_config({"LOGIN_MAX_FAILURES": "20", "LOGIN_MAX_FAILURES_PER_ADDRESS": "19"})
+    config = load_config({"LOGIN_MAX_FAILURES": "20", "LOGIN_MAX_FAILURES_PER_ADDRESS": "20"})
+    assert (config.login_max_failures, config.login_max_failures_per_address) == (20, 20)
 
 
 def test_production_without_secret_key_is_refused():
