@@ -1,9 +1,10 @@
 """What the ZapExpress frontend's campaign journey sends and reads, taken from its code (issue 11).
 
-Plain data for the contract tests: every HTTP call (:data:`CALLS`), the socket.io contract
-(:data:`SOCKET`, :data:`EVENTS`), what makes the Campaign menu appear and a login succeed
-(:data:`GATES`), and the error codes the frontend translates (:data:`BACKEND_ERRORS`) or the
-original backend throws (:data:`THROWN`). docs/FRONTEND_CONTRACT.md explains it page by page.
+Plain data for the contract tests: how calls travel (:data:`HTTP`), every HTTP call
+(:data:`CALLS`), the socket.io contract (:data:`SOCKET`, :data:`EVENTS`), what makes the Campaign
+menu appear and a login succeed (:data:`GATES`), the sample import sheet (:data:`SAMPLE_SHEET`),
+and the error codes the frontend translates (:data:`BACKEND_ERRORS`) or the original backend
+throws (:data:`THROWN`, :data:`TEXT_ERRORS`). docs/FRONTEND_CONTRACT.md explains it page by page.
 
 Source: github.com/flaviokalleu/zapexpress2 at :data:`FRONTEND_COMMIT`; every reference is
 ``path:line`` or ``path:first-last`` from that repository's root (``frontend/src/...`` for the
@@ -50,6 +51,36 @@ class Call:
     original_shape: object = None
     original_source: tuple[str, ...] = ()
     notes: str = ""
+
+
+#: How every call travels (frontend/src/services/api.js:3-6, hooks/useAuth.js/index.js:18-56).
+HTTP = {
+    "base_url": "REACT_APP_BACKEND_URL, baked in at build time; paths joined with one '/'",
+    "credentials": "withCredentials: true (the jrt cookie goes along; CORS must allow credentials "
+    "for the exact origin)",
+    "authorization": "Bearer <JSON.parse(localStorage.token)> on every request",
+    "preflight": {
+        "Access-Control-Request-Method": ("GET", "POST", "PUT", "DELETE"),
+        "Access-Control-Request-Headers": ("authorization", "content-type"),
+    },
+    "status_401": "token and companyId removed from localStorage, logged out (useAuth.js:48-53)",
+    "status_403": "POST /auth/refresh_token, store the new token, retry once (useAuth.js:38-46)",
+    "status_500": "no toast (errors/toastError.js:11-14)",
+    "error_field": "response.data.error: translated through backendErrors when known, else "
+    "shown as it is (toastError.js:16-48); message and field are never read",
+    "original_cors": "cors({credentials: true, origin: FRONTEND_URL}) (backend/src/app.ts:35-40)",
+}
+
+#: The sample sheet both list pages link to (frontend/src/assets/planilha.xlsx): sheet
+#: "Planilha1", numbers as numeric cells. Its numbers are fictitious (not valid BR mobiles).
+SAMPLE_SHEET = {
+    "path": "frontend/src/assets/planilha.xlsx",
+    "header": ("nome", "numero", "e-mail"),
+    "rows": (
+        ("Contato 6", 5585888889999, "contato6@test.tom.br"),
+        ("Contato 12", 5585888889991, None),
+    ),
+}
 
 
 # --- the original's row shapes (Sequelize models + migrations) ----------------------------------
