@@ -190,7 +190,7 @@ COMPANY_ROW = {
     "phone": "str",
     "email": "str",
     "status": "bool",
-    "dueDate": "str (YYYY-MM-DD)",
+    "dueDate": "date|null",  # timestamptz (migrations/20220406000000-add-column-dueDate)
     "recurrence": "str",
     "schedules": "array",
     "planId": "int",
@@ -268,7 +268,7 @@ REFRESH_USER = {
     "whatsappId": "int|null",
     "allTicket": "str",
     "queues": [{"id": "int", "name": "str", "color": "str", "UserQueue": "object"}],
-    "company": {"id": "int", "name": "str", "dueDate": "str"},
+    "company": {"id": "int", "name": "str", "dueDate": "date|null"},
 }
 #: What the logged-in layout and the campaign pages read of the user (login or refresh).
 USER_READS = (
@@ -342,7 +342,8 @@ CALLS: tuple[Call, ...] = (
             "backend/src/controllers/SessionController.ts:12-97",
             "backend/src/services/UserServices/AuthUserService.ts:33-59",
             "backend/src/helpers/SerializeUser.ts:18-30",
-            "backend/src/helpers/SendRefreshToken.ts:3-5 (Set-Cookie jrt, httpOnly, 7 days)",
+            "backend/src/helpers/SendRefreshToken.ts:3-5 (Set-Cookie jrt: httpOnly, no Max-Age "
+            "or SameSite; the JWT in it lasts 7 days)",
             "backend/src/helpers/CreateTokens.ts:5-36 (access {usarname, profile, id, "
             "companyId}; refresh {id, tokenVersion, companyId})",
         ),
@@ -416,7 +417,7 @@ CALLS: tuple[Call, ...] = (
             "name": "str",
             "email": "str",
             "status": "bool",
-            "dueDate": "str",
+            "dueDate": "date|null",
             "createdAt": "date",
             "phone": "str",
             "plan": {
