@@ -41,6 +41,9 @@ class Call:
     page: str  # the frontend route it runs on ("every page" for the logged-in layout)
     method: str
     path: str  # as axios sends it; {x} are placeholders (trailing slashes are the frontend's)
+    #: "campaign": the campaign module zapx serves; "shell": login, session and the layout's own
+    #: calls, needed for any page to work; "out": the original backend's (tickets, queues, chat...)
+    scope: str = "campaign"
     query: tuple[str, ...] = ()
     body: dict[str, str] = dataclasses.field(default_factory=dict)
     body_kind: str = "none"  # "json", "multipart" or "none"
@@ -318,6 +321,7 @@ CALLS: tuple[Call, ...] = (
         page="/login (pages/Login/index.js:157-165)",
         method="POST",
         path="/auth/login",
+        scope="shell",
         body={"email": "str", "password": "str", "recaptchaToken": "str"},
         body_kind="json",
         reads=(
@@ -360,6 +364,7 @@ CALLS: tuple[Call, ...] = (
         page="every page (app load)",
         method="POST",
         path="/auth/refresh_token",
+        scope="shell",
         reads=("token", *(f"user.{p}" for p in USER_READS)),
         crashes=(
             "on load (:65-71) user replaces the login's: the same user fields are read",
@@ -385,6 +390,7 @@ CALLS: tuple[Call, ...] = (
         page="/settings only (pages/SettingsCustom/index.js:110; not the campaign journey)",
         method="GET",
         path="/auth/me",
+        scope="shell",
         reads=("id", "profile", "super"),
         original_shape={"id": "int", "profile": "str", "super": "bool"},
         original_source=("backend/src/controllers/SessionController.ts:120-130 (from jrt)",),
@@ -395,6 +401,7 @@ CALLS: tuple[Call, ...] = (
         page="every page (menu 'Sair', layout/MainListItems.js:620-632)",
         method="DELETE",
         path="/auth/logout",
+        scope="shell",
         reads=(),
         original_shape="empty body",
         original_source=("backend/src/controllers/SessionController.ts:132-143 (clears jrt)",),
@@ -406,6 +413,7 @@ CALLS: tuple[Call, ...] = (
         page="every page (the menu)",
         method="GET",
         path="/companies/listPlan/{companyId}",
+        scope="shell",
         reads=tuple(f"plan.{f}" for f in PLAN_FLAGS if f != "useInternal"),
         crashes=(
             "plan absent or the call fails: unhandled rejection at MainListItems.js:244; the "
@@ -442,6 +450,7 @@ CALLS: tuple[Call, ...] = (
         page="every page (the menu)",
         method="GET",
         path="/version",
+        scope="shell",
         reads=("version",),
         on_error="unhandled rejection (no toast); the menu shows a fixed 'Versão: 11.0'",
         original_shape={"version": "str"},
@@ -453,6 +462,7 @@ CALLS: tuple[Call, ...] = (
         page="every page, the login page included",
         method="GET",
         path="/settings/system_title",
+        scope="shell",
         reads=("value",),
         on_error="toastError: a toast on every app load",
         original_shape={**SETTING_ROW, "or": "{key, value, companyId} default"},
@@ -464,6 +474,7 @@ CALLS: tuple[Call, ...] = (
         page="/login",
         method="GET",
         path="/settings/viewregister",
+        scope="shell",
         reads=("value",),
         on_error="console only",
         original_shape=SETTING_ROW,
@@ -475,6 +486,7 @@ CALLS: tuple[Call, ...] = (
         page="every page (WhatsAppsProvider, routes/index.js:70)",
         method="GET",
         path="/whatsapp/",
+        scope="shell",
         query=("session",),  # the literal query string "?session=0"
         reads=(
             "[].id",
@@ -510,6 +522,7 @@ CALLS: tuple[Call, ...] = (
         page="every page (out of scope: internal chat)",
         method="GET",
         path="/chats/",
+        scope="out",
         query=("searchParam", "pageNumber"),
         reads=("records", "hasMore", "records[].users[].userId", "records[].users[].unreads"),
         on_error="toastError: a toast on every page",
@@ -523,6 +536,7 @@ CALLS: tuple[Call, ...] = (
         page="every page (out of scope)",
         method="GET",
         path="/announcements/",
+        scope="out",
         query=("searchParam", "pageNumber"),
         reads=("records", "hasMore"),
         on_error="toastError: a toast on every page",
@@ -536,6 +550,7 @@ CALLS: tuple[Call, ...] = (
         page="every page (out of scope: tickets)",
         method="GET",
         path="/tickets",
+        scope="out",
         query=("withUnreadMessages",),
         reads=("tickets", "hasMore"),
         crashes=(
@@ -887,6 +902,7 @@ CALLS: tuple[Call, ...] = (
         page="/campaigns (dialog; out of scope: tags)",
         method="GET",
         path="/tags",
+        scope="out",
         query=("companyId",),
         reads=("tags[].id", "tags[].name"),
         on_error="console.error only (caught at :173-175)",
@@ -1146,6 +1162,7 @@ CALLS: tuple[Call, ...] = (
         page="/contacts (out of scope: contact groups)",
         method="GET",
         path="/groups",
+        scope="out",
         reads=("[].id", "[].name"),
         crashes=(
             "a 2xx that is not an array: groups.map throws in render (Contacts/index.js:434)",
@@ -1341,6 +1358,7 @@ CALLS: tuple[Call, ...] = (
         page="/connections",
         method="POST",
         path="/whatsappsession/{id}",
+        scope="out",
         original_shape={"message": "str"},
         original_source=("backend/src/controllers/WhatsAppSessionController.ts:14",),
     ),
@@ -1350,6 +1368,7 @@ CALLS: tuple[Call, ...] = (
         page="/connections",
         method="PUT",
         path="/whatsappsession/{id}",
+        scope="out",
         original_shape={"message": "str"},
         original_source=("backend/src/controllers/WhatsAppSessionController.ts:27",),
     ),
@@ -1359,6 +1378,7 @@ CALLS: tuple[Call, ...] = (
         page="/connections",
         method="DELETE",
         path="/whatsappsession/{id}",
+        scope="out",
         original_shape={"message": "str"},
         original_source=("backend/src/controllers/WhatsAppSessionController.ts:41",),
     ),
@@ -1368,6 +1388,7 @@ CALLS: tuple[Call, ...] = (
         page="/connections",
         method="POST",
         path="/whatsapp-restart/",
+        scope="out",
         original_shape={"message": "str"},
         original_source=(
             "backend/src/controllers/WhatsAppController.ts:172-185 (403 "
@@ -1380,6 +1401,7 @@ CALLS: tuple[Call, ...] = (
         page="/connections (dialog; out of scope: prompts)",
         method="GET",
         path="/prompt",
+        scope="out",
         reads=("prompts[].id", "prompts[].name"),
         crashes=("a 2xx without prompts[]: prompts.map throws when the dialog renders (:349)",),
         original_shape={"prompts": "[prompt]", "count": "int", "hasMore": "bool"},
@@ -1392,6 +1414,7 @@ CALLS: tuple[Call, ...] = (
         page="/connections (dialog; out of scope: queues)",
         method="GET",
         path="/queue",
+        scope="out",
         reads=("[].id", "[].name", "[].color"),
         crashes=("a 2xx that is not an array: queues.map throws (QueueSelect/index.js:101)",),
         original_shape=[{"id": "int", "name": "str", "color": "str", "...": "..."}],
