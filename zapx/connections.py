@@ -127,7 +127,24 @@ def connection_dict(w: WhatsappConnection) -> dict:
     }
 
 
-def _name_taken(name: str) -> Conflict:
+#: The unique index of Cloud phone ids (migration 005).
+_PHONE_ID_INDEX = "whatsapps_cloud_phone_number_id"
+
+
+def _conflict(exc: IntegrityError, name: str, settings: dict | None) -> Conflict:
+    """The 409 of a unique index: a Cloud phone id in use, else the company's connection name.
+
+    The phone id message says only that another connection has it, never whose: it is the same
+    whether that connection is the caller's company's or another's.
+    """
+    cause = exc.args[0] if exc.args else None
+    constraint = getattr(getattr(cause, "diag", None), "constraint_name", None) or str(exc)
+    if _PHONE_ID_INDEX in constraint:
+        phone_id = (settings or {}).get("phoneNumberId")
+        return Conflict(
+            f"settings: phoneNumberId {phone_id} is already used by another connection",
+            field="settings",
+        )
     return Conflict(f"a connection named {name!r} already exists", field="name")
 
 
@@ -177,8 +194,8 @@ def create_connection(tenant: Tenant, body: object, sandbox_url: str) -> dict:
         try:
             with db.atomic():
                 row = WhatsappConnection.create(company=tenant.company_id, **data)
-        except IntegrityError:
-            raise _name_taken(data["name"]) from None
+        except IntegrityError as exc:
+            raise _conflict(exc, data["name"], data["settings"]) from None
     return connection_dict(row)
 
 
@@ -197,8 +214,9 @@ def update_connection(tenant: Tenant, connection_id: int, body: object, sandbox_
         try:
             with db.atomic():
                 tenant.update(WhatsappConnection, connection_id, updated_at=utcnow(), **data)
-        except IntegrityError:
-            raise _name_taken(data.get("name", row.name)) from None
+        except IntegrityError as exc:
+            settings = data.get("settings", row.settings)
+            raise _conflict(exc, data.get("name", row.name), settings) from None
     return get_connection(tenant, connection_id)
 
 
