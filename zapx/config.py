@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from urllib.parse import urlparse
 
 from zapx.errors import ConfigError
+from zapx.outbound import parse_allowed
 
 _DEV_SECRET = "zapx-development-secret-key-change-me-0123456789"
 _ENVS = ("development", "test", "production")
@@ -48,6 +49,9 @@ class Config:
     import_chunk_rows: int = 25_000
     public_url: str = ""
     query_cache_ttl_s: int = 60
+    #: Hosts, IP addresses and CIDR networks connections may reach besides public https hosts
+    #: (comma-separated; ``zapx/outbound.py``). Empty: public https hosts and the sandbox only.
+    connection_allowed_hosts: str = ""
 
     @property
     def public_base(self) -> str:
@@ -132,6 +136,11 @@ def _path(raw: str) -> str:
     return raw
 
 
+def _allowed_hosts(raw: str) -> str:
+    parse_allowed(raw)  # raises ValueError naming the bad entry
+    return raw.strip()
+
+
 def _level(raw: str) -> str:
     return _choice("debug", "info", "warning", "error")(raw).upper()
 
@@ -162,6 +171,7 @@ _VARIABLES: tuple[tuple[str, str, object], ...] = (
     ("IMPORT_CHUNK_ROWS", "import_chunk_rows", _int(100, 1_000_000)),
     ("PUBLIC_URL", "public_url", _url("http", "https")),
     ("QUERY_CACHE_TTL_S", "query_cache_ttl_s", _int(0, 86_400)),
+    ("CONNECTION_ALLOWED_HOSTS", "connection_allowed_hosts", _allowed_hosts),
 )
 
 #: Variable name -> Config field name.

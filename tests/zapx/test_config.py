@@ -50,6 +50,12 @@ GOOD = [
     ("PUBLIC_URL", "public_url", "https://zapx.example.com", "https://zapx.example.com"),
     ("QUERY_CACHE_TTL_S", "query_cache_ttl_s", "0", 0),
     ("QUERY_CACHE_TTL_S", "query_cache_ttl_s", "300", 300),
+    (
+        "CONNECTION_ALLOWED_HOSTS",
+        "connection_allowed_hosts",
+        " 10.0.0.0/8, gw.corp:8080 [fd00::7]:9000,127.0.0.1 ",
+        "10.0.0.0/8, gw.corp:8080 [fd00::7]:9000,127.0.0.1",
+    ),
 ]
 
 # (variable, a bad raw value, a fragment of the reason the message must give)
@@ -89,6 +95,8 @@ BAD = [
     ("PUBLIC_URL", "ftp://x", "must look like http"),
     ("QUERY_CACHE_TTL_S", "-1", "must be between 0 and 86400"),
     ("QUERY_CACHE_TTL_S", "off", "must be an integer"),
+    ("CONNECTION_ALLOWED_HOSTS", "10.0.0.0/33", "entry '10.0.0.0/33' is not a host"),
+    ("CONNECTION_ALLOWED_HOSTS", "gw.corp, http://x", "entry 'http://x' is not a host"),
 ]
 
 
@@ -116,6 +124,7 @@ def test_defaults_when_environment_is_empty():
     assert config.sandbox_bind == "127.0.0.1:9090"
     assert (config.log_level, config.log_format) == ("INFO", "json")
     assert config.query_cache_ttl_s == 60
+    assert config.connection_allowed_hosts == ""  # public https hosts and the sandbox only
 
 
 def test_defaults_table_matches_config_defaults():
