@@ -69,6 +69,10 @@ SCHEMAS: dict[str, tuple[tuple[Field, ...], frozenset[str], dict]] = {
     ),
 }
 
+#: Settings zapx writes and clients may send back unchanged: ``phoneNumberIdConflict`` marks a
+#: duplicate Cloud phone id kept by migration 005 (the next save needs an id of its own).
+READ_ONLY_SETTINGS = frozenset({"phoneNumberIdConflict"})
+
 CONNECTION_FIELDS = (
     Field("name", required=True, min_len=1, max_len=255),
     Field("provider", choices=PROVIDERS),
@@ -88,6 +92,8 @@ def provider_settings(provider: str, given: dict, stored: dict | None, outbound:
     """
     fields, secrets, defaults = SCHEMAS[provider]
     known = {f.name for f in fields}
+    # Read-only marks come back from clients that PUT what they got; saving drops them.
+    given = {k: v for k, v in given.items() if k not in READ_ONLY_SETTINGS}
     unknown = sorted(set(given) - known)
     if unknown:
         raise ValidationError(

@@ -333,7 +333,7 @@ def test_a_cloud_phone_number_id_belongs_to_one_connection(client, shipped, alic
 def test_a_duplicate_kept_from_before_the_rule_acts_only_for_itself(client, shipped, bob):
     """Migration 005 keeps an older install's duplicate phone ids, marked; each acts for itself."""
     with db.connection_context(), db.atomic():
-        WhatsappConnection.create(
+        dup = WhatsappConnection.create(
             company=bob.company_id,
             name="dup",
             provider="cloud",
@@ -351,6 +351,19 @@ def test_a_duplicate_kept_from_before_the_rule_acts_only_for_itself(client, ship
     assert reply.status_code == 200 and reply.json["reopened"] == 0
     assert _state(shipped) == before
     assert _post(client, _statuses(("wamid.1", "read"))).json["updated"] == 1
+    # Its settings are shown with the mark; saving them as they are needs a phone id of its own.
+    url = f"/whatsapps/{dup.id}"
+    shown = client.simulate_get(url, headers=bob.headers).json
+    assert shown["settings"]["phoneNumberIdConflict"] is True
+    resp = client.simulate_put(url, headers=bob.headers, json=shown)
+    assert resp.status_code == 409 and "phoneNumberId PN1" in resp.json["message"], resp.text
+    renamed = client.simulate_put(url, headers=bob.headers, json={"name": "dup 2"})
+    assert renamed.status_code == 200  # a save that leaves settings alone keeps the mark
+    moved = shown | {"settings": shown["settings"] | {"phoneNumberId": "PN3"}}
+    resp = client.simulate_put(url, headers=bob.headers, json=moved)
+    assert resp.status_code == 200, resp.text
+    assert "phoneNumberIdConflict" not in resp.json["settings"]
+    assert resp.json["settings"]["phoneNumberId"] == "PN3"
 
 
 def _deep(depth: int) -> bytes:
