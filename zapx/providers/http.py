@@ -8,6 +8,7 @@ refused then, and so is a redirect to one. A reused keep-alive socket was checke
 
 from __future__ import annotations
 
+import logging
 import threading
 
 import urllib3
@@ -16,6 +17,8 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from zapx.outbound import Outbound
 from zapx.providers.base import AMBIGUOUS, AUTH, TRANSIENT
+
+log = logging.getLogger("zapx.providers")
 
 _lock = threading.Lock()
 _pools: dict[Outbound, urllib3.PoolManager] = {}
@@ -40,11 +43,15 @@ class _Guarded:
             peer = sock.getpeername()[0]
         except OSError:
             peer = ""
-        if not self.outbound.allows_peer(self.host, self.port, peer):  # type: ignore[attr-defined]
+        host, port = self.host, self.port  # type: ignore[attr-defined]
+        if not self.outbound.allows_peer(host, port, peer):
             sock.close()
+            # The address stays in the server's log: the reason reaches the tenant (a campaign's
+            # pause reason), and an internal name's address is not theirs to learn.
+            log.warning("connection refused", extra={"host": host, "port": port, "peer": peer})
             raise RefusedAddress(
-                f"{self.host} is at {peer or 'an unknown address'}, which is not a public "  # type: ignore[attr-defined]
-                "address and not in CONNECTION_ALLOWED_HOSTS: nothing sent"
+                f"{host} is at an address that is not public and not in "
+                "CONNECTION_ALLOWED_HOSTS: nothing sent"
             )
         return sock
 
