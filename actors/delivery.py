@@ -21,6 +21,7 @@ from zapx.campaigns import batches, flags
 from zapx.campaigns.context import load_context
 from zapx.config import load_config
 from zapx.db import db
+from zapx.outbound import Outbound
 from zapx.providers import AMBIGUOUS, AUTH, PERMANENT, SENT, THROTTLE, OutMessage
 from zapx.providers.http import CONNECT_TIMEOUT_S, READ_TIMEOUT_S
 from zapx.redis import Keys, get_redis
@@ -28,6 +29,7 @@ from zapx.redis import Keys, get_redis
 log = logging.getLogger("zapx.delivery")
 _config = load_config()
 _keys = Keys(_config.redis_prefix)
+_outbound = Outbound.from_config(_config)
 #: Seconds a batch's progress outlives its lease: the engine's sweep reads it after expiry.
 _progress_ttl_s = int(_config.batch_lease_s) * 2 + 600
 #: A batch starts no send later than this many seconds after its claim: the last send's
@@ -80,7 +82,9 @@ deliver_first = dramatiq.actor(
 
 def _send(claim: batches.Claim) -> tuple[dict, list[tuple]]:
     redis = get_redis(_config.redis_url)
-    ctx = load_context(claim.campaign_id, claim.whatsapp_id, claim.generation, _config.public_base)
+    ctx = load_context(
+        claim.campaign_id, claim.whatsapp_id, claim.generation, _config.public_base, _outbound
+    )
     outcomes: list[tuple] = []
     reported = 0  # outcomes already in the batch's progress
     deadline = time.monotonic() + _send_deadline_s

@@ -39,9 +39,18 @@ sys.path.insert(0, str(ROOT))
 RUN = uuid.uuid4().hex[:8]
 DB_URL = f"postgresql://postgres@127.0.0.1:5432/zapx_bench_{RUN}"
 PREFIX = f"zapx:bench:{RUN}:"
-# The broker and the delivery module read these when imported.
-os.environ.update({"DATABASE_URL": DB_URL, "REDIS_PREFIX": PREFIX, "ZAPX_ENV": "test"})
+# The broker and the delivery module read these when imported. The sandboxes listen on 127.0.0.1
+# at ports of their own, which connections may reach only when allowed (docs/CONFIG.md).
+os.environ.update(
+    {
+        "DATABASE_URL": DB_URL,
+        "REDIS_PREFIX": PREFIX,
+        "ZAPX_ENV": "test",
+        "CONNECTION_ALLOWED_HOSTS": "127.0.0.1",
+    }
+)
 
+from zapx.config import load_config  # noqa: E402
 from zapx.db import (  # noqa: E402
     Campaign,
     Company,
@@ -53,6 +62,7 @@ from zapx.db import (  # noqa: E402
     init_db,
     migrate,
 )
+from zapx.outbound import Outbound  # noqa: E402
 from zapx.providers import CloudProvider, OutMessage  # noqa: E402
 from zapx.redis import get_redis  # noqa: E402
 
@@ -163,7 +173,10 @@ def cleanup(redis_url: str) -> None:
 
 def _loop_worker(args) -> tuple[int, float]:
     base, count, threads = args
-    provider = CloudProvider({"baseUrl": base, "phoneNumberId": "bench", "accessToken": "x"})
+    provider = CloudProvider(
+        {"baseUrl": base, "phoneNumberId": "bench", "accessToken": "x"},
+        Outbound.from_config(load_config()),
+    )
     per = count // threads
     sent = [0] * threads
 

@@ -19,6 +19,9 @@ _DATABASE_URL = (
     os.environ.get("TEST_DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/"
 ).rsplit("/", 1)[0] + f"/zapx_test_{_RUN}"
 _REDIS_URL = os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/0"
+# Tests run sandboxes on 127.0.0.1 at ports of their own, not at SANDBOX_BIND: connections may
+# reach that host (any port), which production refuses by default (zapx/outbound.py).
+_ALLOWED_HOSTS = "127.0.0.1"
 # Modules that read the environment when imported (the Dramatiq broker, the delivery actor) must
 # see this session's database and Redis prefix, never a real install's: set them before imports.
 os.environ.update(
@@ -27,6 +30,7 @@ os.environ.update(
         "DATABASE_URL": _DATABASE_URL,
         "REDIS_URL": _REDIS_URL,
         "REDIS_PREFIX": f"zapx:test:{_RUN}:",
+        "CONNECTION_ALLOWED_HOSTS": _ALLOWED_HOSTS,
     }
 )
 
@@ -88,6 +92,7 @@ def config(database_url, redis_url, redis_prefix, media_dir, import_dir):
             "LOG_LEVEL": "warning",
             "MEDIA_DIR": media_dir,
             "IMPORT_DIR": import_dir,
+            "CONNECTION_ALLOWED_HOSTS": _ALLOWED_HOSTS,
         }
     )
 
@@ -190,6 +195,7 @@ def process_env(config):
             "DB_POOL_SIZE": "4",
             "MEDIA_DIR": config.media_dir,
             "IMPORT_DIR": config.import_dir,
+            "CONNECTION_ALLOWED_HOSTS": config.connection_allowed_hosts,
         }
     )
     return env

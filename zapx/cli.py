@@ -15,6 +15,7 @@ from pathlib import Path
 
 from zapx.config import FIELDS, Config, load_config
 from zapx.errors import ConfigError
+from zapx.outbound import Outbound
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Queues the workers consume; ``engine`` is the engine process's alone (``actors.worker``).
@@ -94,7 +95,8 @@ def cmd_demo(config: Config, args) -> int:
     from zapx.demo import ensure_demo
 
     init_db(config.database_url, 2, application_name="zapx-demo")
-    result = ensure_demo(args.password or os.environ.get("DEMO_PASSWORD"), _sandbox_url(config))
+    outbound = Outbound.from_config(config)
+    result = ensure_demo(args.password or os.environ.get("DEMO_PASSWORD"), outbound)
     host = config.api_bind
     print(f"demo company {result['companyId']}; log in at http://{host}/auth/login with")
     print(f"  email:    {result['email']}")
@@ -107,10 +109,6 @@ def cmd_demo(config: Config, args) -> int:
         f'-d \'{{"email":"{result["email"]}","password":"..."}}\''
     )
     return 0
-
-
-def _sandbox_url(config: Config) -> str:
-    return f"http://{config.sandbox_bind}"
 
 
 def cmd_api(config: Config, args) -> int:

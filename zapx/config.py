@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from urllib.parse import urlparse
 
 from zapx.errors import ConfigError
+from zapx.outbound import parse_allowed
 
 _DEV_SECRET = "zapx-development-secret-key-change-me-0123456789"
 _ENVS = ("development", "test", "production")
@@ -54,6 +55,9 @@ class Config:
     login_max_failures_per_address: int = 100
     #: Networks of the reverse proxies whose ``X-Forwarded-For`` names the client (CIDR text).
     trusted_proxies: tuple[str, ...] = ()
+    #: Hosts, IP addresses and CIDR networks connections may reach besides public https hosts
+    #: (comma-separated; ``zapx/outbound.py``). Empty: public https hosts and the sandbox only.
+    connection_allowed_hosts: str = ""
 
     @property
     def public_base(self) -> str:
@@ -150,6 +154,9 @@ def _networks(raw: str) -> tuple[str, ...]:
                 f"must be IP addresses or CIDR networks, got {part.strip()!r}"
             ) from None
     return tuple(out)
+def _allowed_hosts(raw: str) -> str:
+    parse_allowed(raw)  # raises ValueError naming the bad entry
+    return raw.strip()
 
 
 def _level(raw: str) -> str:
@@ -186,6 +193,7 @@ _VARIABLES: tuple[tuple[str, str, object], ...] = (
     ("LOGIN_MAX_FAILURES", "login_max_failures", _int(1, 1000)),
     ("LOGIN_MAX_FAILURES_PER_ADDRESS", "login_max_failures_per_address", _int(1, 1_000_000)),
     ("TRUSTED_PROXIES", "trusted_proxies", _networks),
+    ("CONNECTION_ALLOWED_HOSTS", "connection_allowed_hosts", _allowed_hosts),
 )
 
 #: Variable name -> Config field name.

@@ -7,25 +7,17 @@ omits a secret keeps the stored one.
 
 from __future__ import annotations
 
-from urllib.parse import urlparse
-
 from peewee import IntegrityError, fn
 
 from zapx.db import CONNECTION_STATUSES, PROVIDERS, Company, Tenant, WhatsappConnection, db, utcnow
 from zapx.errors import Conflict, LimitExceeded, NotFound, ValidationError
+from zapx.outbound import Outbound
 from zapx.paging import paginate
 from zapx.text import folded, like_pattern
 from zapx.validation import Field, parse
 
 #: Meta's messaging tiers: unique users per 24 h (0 = unlimited).
 DAILY_TIERS = (0, 250, 1000, 2000, 10_000, 100_000)
-
-
-def _url(value: str) -> str:
-    parts = urlparse(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValidationError(f"baseUrl {value!r} must be an http(s) URL", field="settings")
-    return value.rstrip("/")
 
 
 _CAPS = (
@@ -44,7 +36,7 @@ SCHEMAS: dict[str, tuple[tuple[Field, ...], frozenset[str], dict]] = {
             Field("phoneNumberId", required=True, min_len=1, max_len=64),
             Field("accessToken", required=True, min_len=1, max_len=1024),
             Field("apiVersion", max_len=16),
-            Field("baseUrl", max_len=255, clean=_url),
+            Field("baseUrl", max_len=255),
             Field("appSecret", max_len=255),
             Field("verifyToken", max_len=255),
             Field("wabaId", max_len=64),
@@ -55,7 +47,7 @@ SCHEMAS: dict[str, tuple[tuple[Field, ...], frozenset[str], dict]] = {
     ),
     "evolution": (
         (
-            Field("baseUrl", required=True, max_len=255, clean=_url),
+            Field("baseUrl", required=True, max_len=255),
             Field("instance", required=True, min_len=1, max_len=128),
             Field("apiKey", required=True, min_len=1, max_len=1024),
         )
@@ -65,7 +57,7 @@ SCHEMAS: dict[str, tuple[tuple[Field, ...], frozenset[str], dict]] = {
     ),
     "sandbox": (
         (
-            Field("baseUrl", max_len=255, clean=_url),
+            Field("baseUrl", max_len=255),
             Field("phoneNumberId", min_len=1, max_len=64),
             Field("accessToken", max_len=1024),
             Field("appSecret", max_len=255),
@@ -77,6 +69,10 @@ SCHEMAS: dict[str, tuple[tuple[Field, ...], frozenset[str], dict]] = {
     ),
 }
 
+#: Settings zapx writes and clients may send back unchanged: ``phoneNumberIdConflict`` marks a
+#: duplicate Cloud phone id kept by migration 005 (the next save needs an id of its own).
+READ_ONLY_SETTINGS = frozenset({"phoneNumberIdConflict"})
+
 CONNECTION_FIELDS = (
     Field("name", required=True, min_len=1, max_len=255),
     Field("provider", choices=PROVIDERS),
@@ -87,10 +83,17 @@ CONNECTION_FIELDS = (
 )
 
 
-def provider_settings(provider: str, given: dict, stored: dict | None, sandbox_url: str) -> dict:
-    """Validate ``given`` for ``provider``, keeping stored secrets that ``given`` omits."""
+def provider_settings(provider: str, given: dict, stored: dict | None, outbound: Outbound) -> dict:
+    """Validate ``given`` for ``provider``, keeping stored secrets that ``given`` omits.
+
+    ``baseUrl`` must be one ``outbound`` lets a connection reach (``zapx/outbound.py``: https to a
+    public host, the sandbox, or what ``CONNECTION_ALLOWED_HOSTS`` allows), checked again
+    whenever the settings are saved, and by the workers on every new socket they open.
+    """
     fields, secrets, defaults = SCHEMAS[provider]
     known = {f.name for f in fields}
+    # Read-only marks come back from clients that PUT what they got; saving drops them.
+    given = {k: v for k, v in given.items() if k not in READ_ONLY_SETTINGS}
     unknown = sorted(set(given) - known)
     if unknown:
         raise ValidationError(
@@ -99,14 +102,19 @@ def provider_settings(provider: str, given: dict, stored: dict | None, sandbox_u
         )
     merged = dict(defaults)
     if provider == "sandbox":
-        merged["baseUrl"] = sandbox_url
+        merged["baseUrl"] = outbound.sandbox_url
     if stored:
         merged.update({k: v for k, v in stored.items() if k in known})
     merged.update(given)
     try:
-        return parse(merged, fields)
+        settings = parse(merged, fields)
+        if "baseUrl" in settings:
+            settings["baseUrl"] = outbound.check_url(settings["baseUrl"], provider)
     except ValidationError as exc:
         raise ValidationError(f"settings: {exc.message}", field="settings") from None
+    except ValueError as exc:
+        raise ValidationError(f"settings: {exc}", field="settings") from None
+    return settings
 
 
 def connection_dict(w: WhatsappConnection) -> dict:
@@ -127,7 +135,24 @@ def connection_dict(w: WhatsappConnection) -> dict:
     }
 
 
-def _name_taken(name: str) -> Conflict:
+#: The unique index of Cloud phone ids (migration 005).
+_PHONE_ID_INDEX = "whatsapps_cloud_phone_number_id"
+
+
+def _conflict(exc: IntegrityError, name: str, settings: dict | None) -> Conflict:
+    """The 409 of a unique index: a Cloud phone id in use, else the company's connection name.
+
+    The phone id message says only that another connection has it, never whose: it is the same
+    whether that connection is the caller's company's or another's.
+    """
+    cause = exc.args[0] if exc.args else None
+    constraint = getattr(getattr(cause, "diag", None), "constraint_name", None) or str(exc)
+    if _PHONE_ID_INDEX in constraint:
+        phone_id = (settings or {}).get("phoneNumberId")
+        return Conflict(
+            f"settings: phoneNumberId {phone_id} is already used by another connection",
+            field="settings",
+        )
     return Conflict(f"a connection named {name!r} already exists", field="name")
 
 
@@ -155,10 +180,10 @@ def get_connection(tenant: Tenant, connection_id: int) -> dict:
     return connection_dict(tenant.get(WhatsappConnection, connection_id, label="Whatsapp"))
 
 
-def create_connection(tenant: Tenant, body: object, sandbox_url: str) -> dict:
+def create_connection(tenant: Tenant, body: object, outbound: Outbound) -> dict:
     data = parse(body, CONNECTION_FIELDS)
     provider = data.setdefault("provider", "sandbox")
-    data["settings"] = provider_settings(provider, data.get("settings", {}), None, sandbox_url)
+    data["settings"] = provider_settings(provider, data.get("settings", {}), None, outbound)
     if provider == "sandbox":
         data.setdefault("status", "CONNECTED")
     with db.atomic():
@@ -177,12 +202,12 @@ def create_connection(tenant: Tenant, body: object, sandbox_url: str) -> dict:
         try:
             with db.atomic():
                 row = WhatsappConnection.create(company=tenant.company_id, **data)
-        except IntegrityError:
-            raise _name_taken(data["name"]) from None
+        except IntegrityError as exc:
+            raise _conflict(exc, data["name"], data["settings"]) from None
     return connection_dict(row)
 
 
-def update_connection(tenant: Tenant, connection_id: int, body: object, sandbox_url: str) -> dict:
+def update_connection(tenant: Tenant, connection_id: int, body: object, outbound: Outbound) -> dict:
     data = parse(body, CONNECTION_FIELDS, partial=True)
     with db.atomic():
         row = tenant.get(WhatsappConnection, connection_id, label="Whatsapp")
@@ -190,15 +215,16 @@ def update_connection(tenant: Tenant, connection_id: int, body: object, sandbox_
         if "settings" in data or provider != row.provider:
             stored = row.settings if provider == row.provider else None
             data["settings"] = provider_settings(
-                provider, data.get("settings", {}), stored, sandbox_url
+                provider, data.get("settings", {}), stored, outbound
             )
         if data.get("is_default"):
             _clear_default(tenant, row.id)
         try:
             with db.atomic():
                 tenant.update(WhatsappConnection, connection_id, updated_at=utcnow(), **data)
-        except IntegrityError:
-            raise _name_taken(data.get("name", row.name)) from None
+        except IntegrityError as exc:
+            settings = data.get("settings", row.settings)
+            raise _conflict(exc, data.get("name", row.name), settings) from None
     return get_connection(tenant, connection_id)
 
 

@@ -7,12 +7,13 @@ import secrets
 from zapx import auth
 from zapx.connections import create_connection
 from zapx.db import Company, Tenant, User, WhatsappConnection, db
+from zapx.outbound import Outbound
 
 DEMO_COMPANY = "Demo"
 DEMO_EMAIL = "admin@demo.zapx"
 
 
-def ensure_demo(password: str | None, sandbox_url: str) -> dict:
+def ensure_demo(password: str | None, outbound: Outbound) -> dict:
     """Create what is missing; returns ``{companyId, email, password or None, created}``.
 
     ``password`` resets the admin's password when given; a new admin without one gets a random
@@ -43,5 +44,5 @@ def ensure_demo(password: str | None, sandbox_url: str) -> dict:
             ).where(User.id == user.id).execute()
         tenant = Tenant(company.id)
         if not tenant.select(WhatsappConnection).exists():
-            create_connection(tenant, {"name": "Sandbox", "provider": "sandbox"}, sandbox_url)
+            create_connection(tenant, {"name": "Sandbox", "provider": "sandbox"}, outbound)
     return {"companyId": company.id, "email": DEMO_EMAIL, "password": shown, "created": created}

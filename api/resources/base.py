@@ -11,6 +11,7 @@ import redis
 from zapx.cache import QueryCache
 from zapx.config import Config
 from zapx.errors import ValidationError
+from zapx.outbound import Outbound
 from zapx.paging import page_number
 from zapx.validation import positive_id, text_problem
 
@@ -33,8 +34,9 @@ class Deps:
         engine_command.send(command)
 
     @property
-    def sandbox_url(self) -> str:
-        return f"http://{self.config.sandbox_bind}"
+    def outbound(self) -> Outbound:
+        """Where connections may send (``CONNECTION_ALLOWED_HOSTS``, the sandbox)."""
+        return Outbound.from_config(self.config)
 
     @property
     def query_cache(self) -> QueryCache:

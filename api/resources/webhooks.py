@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 import falcon
 
 from api.openapi import doc
 from api.resources.base import Resource
 from zapx import webhooks
-from zapx.errors import ValidationError
 
 
 class CloudWebhookResource(Resource):
@@ -30,7 +27,8 @@ class CloudWebhookResource(Resource):
         resp.text = challenge
 
     @doc(
-        "Statuses (sent, delivered, read, failed) and replies, signed X-Hub-Signature-256",
+        "Statuses (sent, delivered, read, failed) and replies, signed X-Hub-Signature-256 with "
+        "the appSecret of the connection they are for; they act for that connection only",
         body={
             "type": "object",
             "properties": {"object": {"type": "string"}, "entry": {"type": "array"}},
@@ -39,14 +37,11 @@ class CloudWebhookResource(Resource):
     )
     def on_post(self, req, resp):
         raw = req.bounded_stream.read()
-        try:
-            payload = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            raise ValidationError("body is not JSON") from None
-        if not isinstance(payload, dict):
-            raise ValidationError("body must be a JSON object")
-        webhooks.check_signature(raw, req.get_header("X-Hub-Signature-256"), payload)
-        result = webhooks.apply(payload)
+        # Read (and refuse a malformed body with a 400) before the signature: the signature's
+        # candidates are the connections of the phone ids the body names.
+        changes = webhooks.read(raw)
+        signers = webhooks.check_signature(raw, req.get_header("X-Hub-Signature-256"), changes)
+        result = webhooks.apply(changes, signers)
         for company_id, campaign_id in result["reopened"]:
             self.deps.notify_engine(
                 {"kind": "campaign_changed", "company_id": company_id, "campaign_id": campaign_id}

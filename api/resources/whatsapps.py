@@ -27,7 +27,7 @@ class WhatsappsResource(Resource):
     )
     def on_post(self, req, resp):
         resp.media = connections.create_connection(
-            req.context.tenant, body(req), self.deps.sandbox_url
+            req.context.tenant, body(req), self.deps.outbound
         )
         resp.status = falcon.HTTP_201
 
@@ -39,7 +39,7 @@ class WhatsappsResource(Resource):
     def on_put_item(self, req, resp, id):
         connection_id = ident(id)
         updated = connections.update_connection(
-            req.context.tenant, connection_id, body(req), self.deps.sandbox_url
+            req.context.tenant, connection_id, body(req), self.deps.outbound
         )
         if updated["status"] == "DISCONNECTED":
             # A disconnected session never leaves its campaigns "running" with nothing sent.

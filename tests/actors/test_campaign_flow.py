@@ -20,8 +20,8 @@ from tests.actors.campaigns import (
     start_campaign,
     wait_status,
 )
-from tests.processes import wait_for
-from zapx.db import CampaignBatch, CampaignShipping, db
+from tests.processes import ZAPX, Process, free_port, wait_for, wait_http
+from zapx.db import CampaignBatch, CampaignShipping, WhatsappConnection, db
 
 
 def test_a_1000_contact_campaign_sends_each_contact_exactly_once(client, account, stack):
@@ -207,3 +207,43 @@ def test_the_first_batch_is_planned_by_the_directory_in_bulk(client, account, st
     assert gaps == [gaps[0]] * FIRST_BATCH_SIZE
     assert first.done_at is not None and second.created_at >= first.done_at
     assert all(b.status == "done" for b in planned)
+
+
+def test_a_connection_whose_host_is_not_allowed_sends_nothing_and_pauses(
+    client, account, stack, process_env, tmp_path
+):
+    """A baseUrl saved while its name looked public, now at a private address (127.0.0.2 is
+    loopback, and the test install allows 127.0.0.1 only): the worker's guard refuses the
+    socket before a byte is sent, and the campaign pauses with the reason."""
+    port = free_port()
+    target = Process(
+        [ZAPX, "sandbox", "--bind", f"127.0.0.2:{port}"], process_env, tmp_path, "private"
+    )
+    try:
+        wait_http(f"http://127.0.0.2:{port}/health", proc=target)
+        acct = account("rebound")
+        with db.connection_context(), db.atomic():
+            whatsapp_id = WhatsappConnection.create(
+                company=acct.company_id,
+                name="rebound",
+                provider="sandbox",
+                status="CONNECTED",
+                settings={"baseUrl": f"http://127.0.0.2:{port}", "accessToken": "x"},
+            ).id
+        client.simulate_post(
+            "/campaign-settings", headers=acct.headers, json={"settings": {"messageInterval": 0}}
+        )
+        campaign_id = start_campaign(
+            client, acct, make_list(acct.company_id, 3), whatsapp_id, message2=""
+        )
+        report = wait_status(client, acct, campaign_id, "PAUSADA", timeout_s=60)
+        assert "not public" in report["pauseReason"], report
+        assert sandbox_count(f"http://127.0.0.2:{port}") == 0
+        with db.connection_context():
+            rows = CampaignShipping.select().where(CampaignShipping.campaign == campaign_id)
+            # Back to pending to be sent when the connection is fixed; queued ones wait with them.
+            assert {r.status for r in rows} <= {"pending", "queued"}
+            assert all(r.provider_message_id is None and r.attempts <= 1 for r in rows)
+            assert WhatsappConnection.get_by_id(whatsapp_id).status == "DISCONNECTED"
+    finally:
+        target.stop()

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+import socket
+
+import falcon.testing
 import pytest
 
+from api import Deps, create_app
 from tests.api.helpers import assert_error, counts, row, snapshot
 from zapx.db import WhatsappConnection
+from zapx.outbound import non_public_kind, resolve
+from zapx.redis import get_redis
 
 CLOUD = {
     "phoneNumberId": "1234567890",
@@ -193,3 +200,154 @@ def test_delete_connection(client, alice):
     assert_error(
         client.simulate_get(f"/whatsapps/{conn['id']}", headers=alice.headers), 404, "ERR_NOT_FOUND"
     )
+
+
+# --- where a connection may send (no server-side request forgery) -----------------------------
+
+
+def _client_with(config, allowed: str) -> falcon.testing.TestClient:
+    """The API with ``CONNECTION_ALLOWED_HOSTS=allowed`` ("" is the production default)."""
+    changed = dataclasses.replace(config, connection_allowed_hosts=allowed)
+    return falcon.testing.TestClient(create_app(Deps(changed, get_redis(changed.redis_url))))
+
+
+# The issue's three, then IPv6, numeric, userinfo and name forms of the same places.
+REFUSED_URLS = [
+    "http://169.254.169.254",
+    "https://169.254.169.254/latest/meta-data",
+    "http://127.0.0.1:6379",
+    "https://127.0.0.1:6379",
+    "http://localhost:5432",
+    "https://localhost:5432",
+    "https://localhost.:5432",
+    "https://db.localhost:5432",
+    "https://[::1]:6379",
+    "https://[fe80::1]",
+    "https://[::ffff:127.0.0.1]:6379",
+    "https://[::ffff:169.254.169.254]",
+    "http://2130706433/",
+    "https://2130706433/",
+    "https://0177.0.0.1/",
+    "https://0x7f000001/",
+    "https://127.1:6379",
+    "https://public.example@127.0.0.1:6379",
+    "https://public.example:x@169.254.169.254/",
+    "https://10.0.0.5",
+    "https://192.168.1.1:8080",
+    "https://0.0.0.0:6379",
+    "http://graph.facebook.com",  # public, but not https
+]
+
+
+@pytest.mark.parametrize("provider", ["cloud", "evolution", "sandbox"])
+def test_a_base_url_to_a_private_address_is_400(config, client, alice, provider):
+    strict = _client_with(config, "")
+    settings = {
+        "cloud": {"phoneNumberId": "55", "accessToken": "t"},
+        "evolution": {"instance": "i", "apiKey": "k"},
+        "sandbox": {},
+    }[provider]
+    before = snapshot()
+    for i, url in enumerate(REFUSED_URLS):
+        resp = strict.simulate_post(
+            "/whatsapps",
+            json={"name": f"c{i}", "provider": provider, "settings": settings | {"baseUrl": url}},
+            headers=alice.headers,
+        )
+        assert_error(resp, 400, "ERR_VALIDATION", field="settings", contains="baseUrl")
+    assert snapshot() == before
+    # An update may not point an existing connection there either.
+    ok = {"baseUrl": "https://gateway.example"} if provider != "sandbox" else {}
+    made = strict.simulate_post(
+        "/whatsapps",
+        json={"name": "ok", "provider": provider, "settings": settings | ok},
+        headers=alice.headers,
+    )
+    assert made.status_code == 201, made.text
+    before = snapshot()
+    for url in REFUSED_URLS[:3]:
+        resp = strict.simulate_put(
+            f"/whatsapps/{made.json['id']}",
+            json={"settings": {"baseUrl": url}},
+            headers=alice.headers,
+        )
+        assert_error(resp, 400, "ERR_VALIDATION", field="settings", contains="baseUrl")
+    assert snapshot() == before
+
+
+def test_a_host_name_that_resolves_to_a_private_address_is_400(config, client, alice):
+    """This machine's own name resolves to itself (loopback or a private address)."""
+    name = socket.gethostname()
+    assert resolve(name, 443) and all(non_public_kind(a) for a in resolve(name, 443)), name
+    resp = _client_with(config, "").simulate_post(
+        "/whatsapps",
+        json={
+            "name": "own",
+            "provider": "evolution",
+            "settings": {"baseUrl": f"https://{name}:8080", "instance": "i", "apiKey": "k"},
+        },
+        headers=alice.headers,
+    )
+    assert_error(resp, 400, "ERR_VALIDATION", field="settings", contains="resolves to")
+
+
+def test_public_https_and_the_sandbox_are_accepted(config, client, alice):
+    strict = _client_with(config, "")
+    for i, (provider, settings) in enumerate(
+        [
+            ("cloud", {"phoneNumberId": "56", "accessToken": "t"}),  # graph.facebook.com
+            ("cloud", {"phoneNumberId": "57", "accessToken": "t", "baseUrl": "https://8.8.8.8"}),
+            (
+                "evolution",
+                {"baseUrl": "https://[2001:4860:4860::8888]:8443", "instance": "i", "apiKey": "k"},
+            ),
+            ("sandbox", {}),  # http://SANDBOX_BIND
+            ("sandbox", {"baseUrl": f"http://{config.sandbox_bind}/"}),
+        ]
+    ):
+        resp = strict.simulate_post(
+            "/whatsapps",
+            json={"name": f"c{i}", "provider": provider, "settings": settings},
+            headers=alice.headers,
+        )
+        assert resp.status_code == 201, resp.text
+    # The sandbox's address is the sandbox's: a cloud connection may not use it.
+    resp = strict.simulate_post(
+        "/whatsapps",
+        json={
+            "name": "cloud at the sandbox",
+            "provider": "cloud",
+            "settings": {
+                "phoneNumberId": "58",
+                "accessToken": "t",
+                "baseUrl": f"http://{config.sandbox_bind}",
+            },
+        },
+        headers=alice.headers,
+    )
+    assert_error(resp, 400, "ERR_VALIDATION", field="settings", contains="baseUrl")
+
+
+def test_connection_allowed_hosts_opens_exactly_what_it_names(config, client, alice):
+    allowing = _client_with(config, "127.0.0.1:6380, 10.0.0.0/8, gw.internal")
+    cases = [
+        ("http://127.0.0.1:6380", 201),
+        ("http://127.0.0.1:6379", 400),  # another port of the same host
+        ("http://10.1.2.3:8080", 201),
+        ("https://10.255.0.1", 201),
+        ("http://192.168.0.1", 400),
+        ("http://gw.internal:8080", 201),
+        ("http://other.internal:8080", 400),  # does not resolve: https required
+        ("http://169.254.169.254", 400),
+    ]
+    for i, (url, status) in enumerate(cases):
+        resp = allowing.simulate_post(
+            "/whatsapps",
+            json={
+                "name": f"evo{i}",
+                "provider": "evolution",
+                "settings": {"baseUrl": url, "instance": "i", "apiKey": "k"},
+            },
+            headers=alice.headers,
+        )
+        assert resp.status_code == status, (url, resp.text)

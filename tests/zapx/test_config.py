@@ -59,6 +59,12 @@ GOOD = [
         "127.0.0.1, 10.1.2.3/8,::1",
         ("127.0.0.1/32", "10.0.0.0/8", "::1/128"),
     ),
+    (
+        "CONNECTION_ALLOWED_HOSTS",
+        "connection_allowed_hosts",
+        " 10.0.0.0/8, gw.corp:8080 [fd00::7]:9000,127.0.0.1 ",
+        "10.0.0.0/8, gw.corp:8080 [fd00::7]:9000,127.0.0.1",
+    ),
 ]
 
 # (variable, a bad raw value, a fragment of the reason the message must give)
@@ -102,6 +108,8 @@ BAD = [
     ("LOGIN_MAX_FAILURES", "0", "must be between 1 and 1000"),
     ("LOGIN_MAX_FAILURES_PER_ADDRESS", "lots", "must be an integer"),
     ("TRUSTED_PROXIES", "127.0.0.1,nginx", "must be IP addresses or CIDR networks, got 'nginx'"),
+    ("CONNECTION_ALLOWED_HOSTS", "10.0.0.0/33", "entry '10.0.0.0/33' is not a host"),
+    ("CONNECTION_ALLOWED_HOSTS", "gw.corp, http://x", "entry 'http://x' is not a host"),
 ]
 
 
@@ -129,6 +137,7 @@ def test_defaults_when_environment_is_empty():
     assert config.sandbox_bind == "127.0.0.1:9090"
     assert (config.log_level, config.log_format) == ("INFO", "json")
     assert config.query_cache_ttl_s == 60
+    assert config.connection_allowed_hosts == ""  # public https hosts and the sandbox only
 
 
 def test_defaults_table_matches_config_defaults():

@@ -15,6 +15,7 @@ from zapx.campaigns.media import public_url
 from zapx.campaigns.templates import Template, extra_map
 from zapx.db import CampaignSetting, WhatsappConnection
 from zapx.db.campaign_models import Campaign
+from zapx.outbound import Outbound
 from zapx.providers import Provider, make_provider
 
 TTL_S = 30.0
@@ -57,9 +58,10 @@ def message_texts(campaign: Campaign, prefix: str = "message") -> list[str]:
 
 
 def load_context(
-    campaign_id: int, whatsapp_id: int, generation: int, public_base: str
+    campaign_id: int, whatsapp_id: int, generation: int, public_base: str, outbound: Outbound
 ) -> CampaignContext:
-    """``public_base``: the URL prefix providers fetch media from (``Config.public_base``)."""
+    """``public_base``: the URL prefix providers fetch media from (``Config.public_base``);
+    ``outbound``: where the connection's provider may connect (``Outbound.from_config``)."""
     key = (campaign_id, whatsapp_id, generation)
     now = time.monotonic()
     with _lock:
@@ -85,7 +87,7 @@ def load_context(
         confirmations=confirmations or messages,
         confirmation=campaign.confirmation and bool(confirmations),
         variables=variables,
-        provider=make_provider(connection.provider, connection.settings or {}),
+        provider=make_provider(connection.provider, connection.settings or {}, outbound),
         media_url=public_url(public_base, campaign.media_path) if campaign.media_path else None,
         media_type=campaign.media_type or None,
         media_name=campaign.media_name or None,

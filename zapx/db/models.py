@@ -206,6 +206,16 @@ EXTRA_INDEXES = (
         "CREATE UNIQUE INDEX whatsapps_one_default ON public.whatsapps USING btree (company_id) "
         "WHERE is_default",
     ),
+    # A Cloud phone id names one connection in the install (webhooks are signed per connection);
+    # duplicates kept from before the rule are marked and left out (migration 005).
+    (
+        "whatsapps",
+        "whatsapps_cloud_phone_number_id",
+        "CREATE UNIQUE INDEX whatsapps_cloud_phone_number_id ON public.whatsapps "
+        "USING btree (((settings ->> 'phoneNumberId'::text))) "
+        "WHERE (((provider)::text = 'cloud'::text) "
+        "AND ((settings ->> 'phoneNumberIdConflict'::text) IS NULL))",
+    ),
     (
         "users",
         "users_company",

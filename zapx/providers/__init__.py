@@ -1,5 +1,6 @@
 """How a message leaves: ``cloud`` (Meta Cloud API), ``evolution`` (Evolution API), ``sandbox``."""
 
+from zapx.outbound import Outbound
 from zapx.providers.base import (
     AMBIGUOUS,
     AUTH,
@@ -16,12 +17,13 @@ from zapx.providers.cloud import CloudProvider
 from zapx.providers.evolution import EvolutionProvider
 
 
-def make_provider(provider: str, settings: dict) -> Provider:
-    """The client for a connection; ``sandbox`` is the Cloud API client pointed at the sandbox."""
+def make_provider(provider: str, settings: dict, outbound: Outbound) -> Provider:
+    """The client for a connection; ``sandbox`` is the Cloud API client pointed at the sandbox.
+    ``outbound`` is checked on every socket the client opens (``Outbound.from_config``)."""
     if provider in ("cloud", "sandbox"):
-        return CloudProvider(settings)
+        return CloudProvider(settings, outbound)
     if provider == "evolution":
-        return EvolutionProvider(settings)
+        return EvolutionProvider(settings, outbound)
     raise ValueError(f"unknown provider {provider!r}")
 
 

@@ -6,6 +6,7 @@ import json
 
 import urllib3
 
+from zapx.outbound import Outbound
 from zapx.providers import http
 from zapx.providers.base import (
     AUTH,
@@ -21,6 +22,8 @@ from zapx.providers.base import (
 _THROTTLE_CODES = {4, 80007, 130429, 131048, 131056}
 _AUTH_CODES = {0, 3, 10, 190, 200, 131005, 131031, 133010}
 _TRANSIENT_CODES = {1, 2, 131000, 131016, 133004}
+#: No sandbox, nothing allowed: public hosts only.
+_STRICT = Outbound()
 
 
 def classify(status: int, body: dict) -> tuple[str, str | None]:
@@ -41,7 +44,9 @@ def classify(status: int, body: dict) -> tuple[str, str | None]:
 class CloudProvider:
     """``POST {baseUrl}/{apiVersion}/{phoneNumberId}/messages`` with a Bearer token."""
 
-    def __init__(self, settings: dict):
+    def __init__(self, settings: dict, outbound: Outbound = _STRICT):
+        """``outbound``: where this install lets connections send (by default public hosts)."""
+        self.pool = http.pool(outbound)
         base = settings.get("baseUrl", "https://graph.facebook.com").rstrip("/")
         version = settings.get("apiVersion", "v21.0")
         phone_id = settings.get("phoneNumberId") or "sandbox"
@@ -73,7 +78,7 @@ class CloudProvider:
     def send(self, message: OutMessage) -> SendResult:
         data = json.dumps(self.payload(message), separators=(",", ":")).encode()
         try:
-            resp = http.pool().request("POST", self.url, body=data, headers=self.headers)
+            resp = self.pool.request("POST", self.url, body=data, headers=self.headers)
         except urllib3.exceptions.HTTPError as exc:
             outcome, reason = http.classify_exception(exc)
             return SendResult(outcome, error=reason)

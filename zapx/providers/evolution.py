@@ -6,12 +6,18 @@ import json
 
 import urllib3
 
+from zapx.outbound import Outbound
 from zapx.providers import http
 from zapx.providers.base import AUTH, PERMANENT, SENT, THROTTLE, TRANSIENT, OutMessage, SendResult
 
+#: No sandbox, nothing allowed: public hosts only.
+_STRICT = Outbound()
+
 
 class EvolutionProvider:
-    def __init__(self, settings: dict):
+    def __init__(self, settings: dict, outbound: Outbound = _STRICT):
+        """``outbound``: where this install lets connections send (by default public hosts)."""
+        self.pool = http.pool(outbound)
         base = settings["baseUrl"].rstrip("/")
         instance = settings["instance"]
         self.text_url = f"{base}/message/sendText/{instance}"
@@ -31,7 +37,7 @@ class EvolutionProvider:
         else:
             url, body = self.text_url, {"number": message.to, "text": message.text}
         try:
-            resp = http.pool().request(
+            resp = self.pool.request(
                 "POST", url, body=json.dumps(body).encode(), headers=self.headers
             )
         except urllib3.exceptions.HTTPError as exc:

@@ -14,6 +14,7 @@ import threading
 import uuid
 
 import pytest
+from peewee import IntegrityError
 from playhouse.migrations import Runner
 from playhouse.postgres_ext import PooledPostgresqlExtDatabase, PostgresqlExtDatabase
 
@@ -272,3 +273,54 @@ def test_down_then_up_round_trips(fresh_database):
         assert set(database.get_tables()) == {BOOKKEEPING}
     assert migrate(database) == ALL
     assert differences(catalog(database), before) == []
+
+
+def test_005_keeps_existing_duplicate_phone_ids_and_marks_the_later_ones(fresh_database):
+    """An install from before the rule: the migration must not fail on duplicates it finds."""
+    database = fresh_database()
+    assert migrate(database) == ALL  # then back to before 005, to seed what 005 finds
+    with database.connection_context():
+        assert "005_connection_phone_ids" in Runner(database, DIRECTORY).down(
+            "005_connection_phone_ids"
+        )
+        database.execute_sql(
+            "INSERT INTO companies (created_at, updated_at, name, phone, email, "
+            "status, max_users, max_connections, max_campaigns, use_campaigns) "
+            "SELECT now(), now(), 'c' || g, '', '', true, 5, 5, 5, true "
+            "FROM generate_series(1, 3) g"
+        )
+        for company, provider, phone_id in (
+            (1, "cloud", "PN1"),
+            (2, "cloud", "PN1"),
+            (3, "cloud", "PN1"),
+            (2, "cloud", "PN2"),
+            (1, "sandbox", "sandbox"),
+            (2, "sandbox", "sandbox"),
+        ):
+            database.execute_sql(
+                "INSERT INTO whatsapps (created_at, updated_at, company_id, name, provider, "
+                "settings, status, is_default, number) VALUES (now(), now(), %s, "
+                "%s, %s, jsonb_build_object('phoneNumberId', %s::text), 'CONNECTED', false, '')",
+                (company, f"{provider}-{phone_id}", provider, phone_id),
+            )
+    assert migrate(database) == ["005_connection_phone_ids"]
+    with database.connection_context():
+        rows = database.execute_sql("SELECT id, settings FROM whatsapps ORDER BY id").fetchall()
+        marked = [i for i, settings in rows if settings.get("phoneNumberIdConflict")]
+        assert marked == [2, 3]  # PN1's oldest keeps it; PN2 and the sandbox ids are untouched
+        assert all(settings.get("phoneNumberId") for _, settings in rows)  # nothing renamed
+        # The index holds for everything else: a new PN1 or PN2 is refused.
+        for phone_id in ("PN1", "PN2"):
+            with pytest.raises(IntegrityError), database.atomic():
+                database.execute_sql(
+                    "INSERT INTO whatsapps (created_at, updated_at, company_id, name, provider, "
+                    "settings, status, is_default, number) VALUES (now(), now(), 3, 'new', "
+                    "'cloud', jsonb_build_object('phoneNumberId', %s::text), 'CONNECTED', "
+                    "false, '')",
+                    (phone_id,),
+                )
+        assert Runner(database, DIRECTORY).down("005_connection_phone_ids")
+        left = database.execute_sql(
+            "SELECT count(*) FROM whatsapps WHERE settings ? 'phoneNumberIdConflict'"
+        ).fetchone()[0]
+        assert left == 0
