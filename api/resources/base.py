@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import falcon
 import redis
+from falcon.media.multipart import BodyPart
 
 from zapx.cache import QueryCache
 from zapx.config import Config
 from zapx.errors import ValidationError
 from zapx.paging import page_number
+from zapx.uploads import clean_filename
 from zapx.validation import positive_id, text_problem
 
 
@@ -59,6 +61,45 @@ def body(req: falcon.Request) -> object:
         return req.get_media()
     except RecursionError:
         raise ValidationError("request body is nested too deeply") from None
+
+
+def form_parts(req: falcon.Request) -> Iterator[BodyPart]:
+    """The parts of a ``multipart/form-data`` body, read to its closing boundary: a body of
+    another type, or one cut short or malformed, is a 400 (field ``file``). A caller consumes
+    them all before it keeps anything, so a truncated upload never counts as whole."""
+    if not (req.content_type or "").startswith("multipart/form-data"):
+        raise ValidationError(
+            "send the file as multipart/form-data in a field named 'file'", field="file"
+        )
+    return _parts(req.get_media())
+
+
+def _parts(form) -> Iterator[BodyPart]:
+    try:
+        for part in form:
+            try:
+                _ = part.name  # decodes the part's Content-Disposition (UTF-8)
+            except UnicodeDecodeError:
+                raise ValidationError(
+                    "a multipart part's Content-Disposition (its name or file name) is not "
+                    "valid UTF-8 text",
+                    field="file",
+                ) from None
+            yield part
+    except falcon.MediaMalformedError as exc:
+        raise ValidationError(
+            f"the multipart body is cut short or malformed: {exc.description}", field="file"
+        ) from None
+
+
+def upload_name(part: BodyPart) -> str:
+    """The cleaned file name of a multipart part (``zapx.uploads.clean_filename``); ``""``
+    when it has none. A name that is not UTF-8 or holds a NUL is a 400."""
+    try:
+        raw = part.filename or ""
+    except (UnicodeDecodeError, falcon.MediaMalformedError):
+        raise ValidationError("the file name is not valid UTF-8 text", field="file") from None
+    return clean_filename(raw)
 
 
 def ident(raw: str, name: str = "id") -> int:
