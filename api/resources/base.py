@@ -56,7 +56,18 @@ class Resource:
 
 
 def body(req: falcon.Request) -> object:
-    """The decoded JSON body; malformed or missing JSON is a 400 from Falcon's media handler."""
+    """The decoded JSON body; malformed or missing JSON is a 400 from Falcon's media handler.
+
+    Every JSON route reads its body here, so the Content-Type rule is this one place: anything
+    but ``application/json`` (a form, or no Content-Type, which Falcon would otherwise read as
+    a form or as JSON by default) is a 415 before the body is read.
+    """
+    media_type = (req.content_type or "").split(";", 1)[0].strip().lower()
+    if media_type != falcon.MEDIA_JSON:
+        got = f"got {req.content_type[:100]!r}" if req.content_type else "got none"
+        raise falcon.HTTPUnsupportedMediaType(
+            description=f"send Content-Type: application/json with a JSON body ({got})"
+        )
     try:
         return req.get_media()
     except RecursionError:
