@@ -108,10 +108,11 @@ def _operation(path: str, method: str, info: dict) -> dict:
         "responses": {status: ok, "4XX": error},
     }
     if info["body"] is not None:
-        op["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": body_schema(info["body"])}},
-        }
+        schema = body_schema(info["body"])
+        # A body with a file in it is an upload: multipart, not JSON (docs/API.md, Content-Type).
+        files = any(p.get("format") == "binary" for p in schema.get("properties", {}).values())
+        media_type = "multipart/form-data" if files else "application/json"
+        op["requestBody"] = {"required": True, "content": {media_type: {"schema": schema}}}
     if info["public"]:
         op["security"] = []
     return op

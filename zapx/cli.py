@@ -132,18 +132,43 @@ def cmd_worker(config: Config, args) -> int:
     return _exec(argv)
 
 
+def _import_problem(message: str) -> int:
+    print(f"zapx import: {message}", file=sys.stderr)
+    return 1
+
+
 def cmd_import(config: Config, args) -> int:
-    """Import a CSV or XLSX file into a company's contacts (or one of its lists), in process."""
+    """Import a CSV or XLSX file into a company's contacts (or one of its lists), in process.
+
+    Whatever stops it (no such file, company or database, a bad list name or file) is one line
+    on stderr and exit status 1, never a traceback.
+    """
     import time
 
-    from zapx.db import ContactList, Tenant, db, init_db
+    import peewee
+
+    from zapx.contacts import LIST_FIELDS
+    from zapx.db import Company, ContactList, Tenant, db, init_db
     from zapx.errors import ZapxError
     from zapx.imports import create_import, get_import, run_import
     from zapx.imports.service import invalidator
     from zapx.redis import get_redis
+    from zapx.validation import parse, positive_id
 
+    if not os.path.isfile(args.file):
+        what = "is not a file" if os.path.exists(args.file) else "does not exist"
+        return _import_problem(f"{args.file} {what}")
+    if not os.access(args.file, os.R_OK):
+        return _import_problem(f"{args.file} cannot be read (permission denied)")
+    try:
+        positive_id(args.company, "--company")
+        list_name = None if args.list is None else parse({"name": args.list}, LIST_FIELDS)["name"]
+    except ZapxError as exc:
+        if exc.field == "--company":
+            return _import_problem(f"{exc.message}, got {args.company}")
+        return _import_problem(f"the list name (--list) {exc.message.removeprefix('name ')}")
     init_db(config.database_url, 4, application_name="zapx-import")
-    started = time.monotonic()
+    started, shown = time.monotonic(), []
 
     def bar(rows: int, fraction: float) -> None:
         rate = rows / max(time.monotonic() - started, 1e-6)
@@ -152,14 +177,17 @@ def cmd_import(config: Config, args) -> int:
             f"\r[{'#' * filled}{'.' * (30 - filled)}] {fraction:4.0%} {rows:,} rows {rate:,.0f}/s"
         )
         sys.stderr.flush()
+        shown.append(True)
 
     try:
         with db.connection_context():
             tenant = Tenant(args.company)
+            if Company.get_or_none(Company.id == args.company) is None:
+                return _import_problem(f"no company with id {args.company}")
             list_id = None
-            if args.list:
+            if list_name is not None:
                 with db.atomic():
-                    row, _ = ContactList.get_or_create(company=args.company, name=args.list)
+                    row, _ = ContactList.get_or_create(company=args.company, name=list_name)
                 list_id = row.id
             imp = create_import(
                 tenant, args.file, os.path.basename(args.file), list_id=list_id,
@@ -174,20 +202,29 @@ def cmd_import(config: Config, args) -> int:
             )
             result = get_import(tenant, imp.id)
     except (ZapxError, ValueError) as exc:
-        print(f"\nzapx import: {getattr(exc, 'message', exc)}", file=sys.stderr)
-        return 1
+        if shown:
+            sys.stderr.write("\n")
+        return _import_problem(getattr(exc, "message", None) or str(exc))
+    except OSError as exc:  # the file went away or became unreadable while being read
+        return _import_problem(f"{args.file}: {exc.strerror or exc}")
+    except peewee.OperationalError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return _import_problem(f"PostgreSQL does not answer or refused: {first}")
+    except Exception as exc:  # noqa: BLE001 - a command line prints one line, not a traceback
+        return _import_problem(f"{type(exc).__name__}: {exc}".splitlines()[0][:500])
     elapsed = time.monotonic() - started
-    sys.stderr.write("\n")
+    if shown:
+        sys.stderr.write("\n")
     print(
         f"import {result['id']} {result['state']} in {elapsed:.1f} s: {result['rowsRead']:,} rows "
         f"read ({result['rowsRead'] / max(elapsed, 1e-6):,.0f}/s), {result['inserted']:,} "
         f"inserted, {result['updated']:,} updated, {result['unchanged']:,} unchanged, "
         f"{result['merged']:,} merged duplicates, {result['rejected']:,} rejected"
     )
-    if result["error"]:
-        print(f"error: {result['error']}")
     if result["rejected"]:
         print(f"rejected rows: GET {result['rejectedUrl']}")
+    if result["error"]:
+        return _import_problem(result["error"])
     return 0 if result["state"] == "done" else 1
 
 

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import falcon
 import redis
+from falcon.media.multipart import BodyPart
 
 from zapx.cache import QueryCache
 from zapx.config import Config
 from zapx.errors import ValidationError
 from zapx.outbound import Outbound
 from zapx.paging import page_number
+from zapx.uploads import clean_filename
 from zapx.validation import positive_id, text_problem
 
 
@@ -56,11 +58,61 @@ class Resource:
 
 
 def body(req: falcon.Request) -> object:
-    """The decoded JSON body; malformed or missing JSON is a 400 from Falcon's media handler."""
+    """The decoded JSON body; malformed or missing JSON is a 400 from Falcon's media handler.
+
+    Every JSON route reads its body here, so the Content-Type rule is this one place: anything
+    but ``application/json`` (a form, or no Content-Type, which Falcon would otherwise read as
+    a form or as JSON by default) is a 415 before the body is read.
+    """
+    media_type = (req.content_type or "").split(";", 1)[0].strip().lower()
+    if media_type != falcon.MEDIA_JSON:
+        got = f"got {req.content_type[:100]!r}" if req.content_type else "got none"
+        raise falcon.HTTPUnsupportedMediaType(
+            description=f"send Content-Type: application/json with a JSON body ({got})"
+        )
     try:
         return req.get_media()
     except RecursionError:
         raise ValidationError("request body is nested too deeply") from None
+
+
+def form_parts(req: falcon.Request) -> Iterator[BodyPart]:
+    """The parts of a ``multipart/form-data`` body, read to its closing boundary: a body of
+    another type, or one cut short or malformed, is a 400 (field ``file``). A caller consumes
+    them all before it keeps anything, so a truncated upload never counts as whole."""
+    if not (req.content_type or "").startswith("multipart/form-data"):
+        raise ValidationError(
+            "send the file as multipart/form-data in a field named 'file'", field="file"
+        )
+    return _parts(req.get_media())
+
+
+def _parts(form) -> Iterator[BodyPart]:
+    try:
+        for part in form:
+            try:
+                _ = part.name  # decodes the part's Content-Disposition (UTF-8)
+            except UnicodeDecodeError:
+                raise ValidationError(
+                    "a multipart part's Content-Disposition (its name or file name) is not "
+                    "valid UTF-8 text",
+                    field="file",
+                ) from None
+            yield part
+    except falcon.MediaMalformedError as exc:
+        raise ValidationError(
+            f"the multipart body is cut short or malformed: {exc.description}", field="file"
+        ) from None
+
+
+def upload_name(part: BodyPart) -> str:
+    """The cleaned file name of a multipart part (``zapx.uploads.clean_filename``); ``""``
+    when it has none. A name that is not UTF-8 or holds a NUL is a 400."""
+    try:
+        raw = part.filename or ""
+    except (UnicodeDecodeError, falcon.MediaMalformedError):
+        raise ValidationError("the file name is not valid UTF-8 text", field="file") from None
+    return clean_filename(raw)
 
 
 def ident(raw: str, name: str = "id") -> int:

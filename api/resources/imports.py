@@ -13,7 +13,7 @@ from pathlib import Path
 import falcon
 
 from api.openapi import doc
-from api.resources.base import Resource, ident
+from api.resources.base import Resource, form_parts, ident, upload_name
 from zapx import imports
 from zapx.db import ContactList
 from zapx.errors import ValidationError
@@ -42,18 +42,15 @@ class _Upload(Resource):
         return self.deps.config.upload_max_bytes
 
     def _upload(self, req, resp, list_id: int | None) -> None:
-        if not (req.content_type or "").startswith("multipart/form-data"):
-            raise ValidationError(
-                "send the file as multipart/form-data in a field named 'file'", field="file"
-            )
         tenant, cfg = req.context.tenant, self.deps.config
+        parts = form_parts(req)
         if list_id is not None:
             tenant.get(ContactList, list_id, label="ContactList")
         path, filename, sheet = None, "", req.get_param("sheet")
         try:
-            for part in req.get_media():
+            for part in parts:
                 if part.name == "file" and path is None:
-                    filename = part.filename or "upload"
+                    filename = upload_name(part) or "upload"
                     path = imports.save_upload(
                         part.stream, cfg.import_dir, tenant.company_id, filename,
                         cfg.upload_max_bytes,

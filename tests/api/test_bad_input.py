@@ -16,6 +16,7 @@ from tests.api.helpers import assert_error, phone, seed, snapshot
 from tests.conftest import PASSWORD
 
 JSON = "application/json"
+FORM = "application/x-www-form-urlencoded"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -224,6 +225,11 @@ def _generic_cases(route: Route, ctx, max_body: int) -> list:
         ("boolean", "true", 400, JSON, None),
         ("deep nesting", "[" * 100_000 + "]" * 100_000, 400, JSON, None),
         ("not JSON content type", json.dumps(valid), 415, "text/plain", None),
+        # a form (curl -d without -H) or no Content-Type at all: not read as something else
+        ("form-encoded", "name=Renamed", 415, FORM, "Content-Type: application/json"),
+        ("JSON sent as a form", json.dumps(valid), 415, FORM, "Content-Type: application/json"),
+        ("no Content-Type", json.dumps(valid), 415, None, "Content-Type: application/json"),
+        ("no Content-Type, no body", "", 415, None, "Content-Type: application/json"),
         # wrong types, lengths and characters
         (f"{name} as list", with_(["x"]), 400, JSON, name),
         (f"{name} as object", with_({"x": 1}), 400, JSON, name),

@@ -11,7 +11,7 @@ import pytest
 
 from api.resources import imports as imports_resource
 from tests.api.helpers import assert_error, snapshot
-from tests.zapx.imports.generate import write_csv
+from tests.zapx.imports.generate import write_csv, write_xlsx_cells
 from zapx import imports
 from zapx.db import db
 
@@ -147,3 +147,84 @@ def test_an_import_empties_the_cached_contact_pages(client, alice):
     assert upload(client, alice, data).status_code == 201
     again = client.simulate_get("/contacts", headers=alice.headers).json
     assert again["count"] == 2
+
+
+def test_cr_only_csv_imports_inline_and_through_the_worker(client, alice, tmp_path, monkeypatch):
+    """Excel's "CSV (Macintosh)" (CR line ends, Mac Roman) in the request and in a worker."""
+    small = "nome;telefone;cidade\rJoão;11 98765-4321;São Paulo\rBia;11 98765-4322;Maceió\r"
+    resp = upload(client, alice, small.encode("mac_roman"), name="mac.csv")
+    assert resp.status_code == 201, resp.text
+    assert (resp.json["delimiter"], resp.json["inserted"], resp.json["rejected"]) == (";", 2, 0)
+    contacts = client.simulate_get("/contacts", headers=alice.headers).json["records"]
+    assert sorted(c["name"] for c in contacts) == ["Bia", "João"]
+    assert {e["value"] for c in contacts for e in c["extraInfo"]} == {"São Paulo", "Maceió"}
+    queued = []
+    monkeypatch.setattr(imports_resource, "enqueue", queued.append)
+    monkeypatch.setattr(imports.service, "INLINE_CSV_BYTES", 1000)
+    path = tmp_path / "big.csv"
+    write_csv(path, 500, encoding="mac_roman", delimiter=";", lineterminator="\r")
+    resp = upload(client, alice, path.read_bytes(), name="big.csv")
+    assert resp.status_code == 202, resp.text
+    with db.connection_context():  # what the worker's actor does
+        assert imports.run_import(queued[0], "BR") == "done"
+    done = client.simulate_get(f"/imports/{queued[0]}", headers=alice.headers).json
+    assert (done["encoding"], done["delimiter"], done["rowsRead"]) == ("mac_roman", ";", 500)
+    assert done["inserted"] + done["updated"] + done["merged"] + done["rejected"] == 500
+    assert done["rejected"] < 10  # the generator's ~1% invalid numbers, not "no number column"
+
+
+def test_xlsx_with_a_missing_shared_string_is_a_400(client, alice, tmp_path, import_dir):
+    path = tmp_path / "bad.xlsx"
+    header = [("s", "0"), ("s", "1")]
+    write_xlsx_cells(path, [header, [("s", "5"), ("n", "11987654321")]], ["nome", "telefone"])
+    before = snapshot()
+    resp = upload(client, alice, path.read_bytes(), name="bad.xlsx")
+    assert_error(resp, 400, "ERR_VALIDATION", field="file", contains="shared string")
+    assert snapshot() == before
+    assert not any(p.is_file() for p in Path(import_dir).rglob("*"))
+
+
+def _raw_upload(client, acct, disposition: bytes, data: bytes = GOOD, path="/contacts/upload"):
+    body = (
+        b"--zb\r\nContent-Disposition: form-data; name=\"file\"; " + disposition + b"\r\n\r\n"
+        + data + b"\r\n--zb--\r\n"
+    )  # fmt: skip
+    headers = acct.headers | {"Content-Type": "multipart/form-data; boundary=zb"}
+    return client.simulate_post(path, body=body, headers=headers)
+
+
+@pytest.mark.parametrize(
+    ("disposition", "message"),
+    [
+        (b'filename="a\x00b.csv"', "NUL"),
+        (b"filename*=utf-8''a%00b.csv", "NUL"),
+        (b'filename="\xff\xfe.csv"', "UTF-8"),
+        (b"filename*=utf-8''%ff.csv", "UTF-8"),
+        (b"filename*=nope''a.csv", "UTF-8"),
+    ],
+)
+def test_hostile_file_names_are_a_400(client, alice, import_dir, disposition, message):
+    before = snapshot()
+    assert_error(_raw_upload(client, alice, disposition), 400, field="file", contains=message)
+    assert snapshot() == before
+    assert not any(p.is_file() for p in Path(import_dir).rglob("*"))
+
+
+def test_file_names_keep_only_their_last_segment(client, alice):
+    resp = _raw_upload(client, alice, b'filename="C:\\\\fakepath\\\\../x\x01y.csv"')
+    assert resp.status_code == 201, resp.text
+    assert resp.json["filename"] == "xy.csv"
+
+
+def test_a_truncated_multipart_body_is_a_400(client, alice, import_dir):
+    boundary = "zb"
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="c.csv"\r\n\r\n'
+    ).encode() + GOOD * 50
+    headers = alice.headers | {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    before = snapshot()
+    for cut in (len(body), len(body) // 2, 40, 5):
+        resp = client.simulate_post("/contacts/upload", body=body[:cut], headers=headers)
+        assert_error(resp, 400, field="file", contains="cut short")
+    assert snapshot() == before
+    assert not any(p.is_file() for p in Path(import_dir).rglob("*"))

@@ -108,7 +108,13 @@ def test_every_request_body_lists_its_properties(spec):
                 )
                 continue
             bodies += 1
-            schema = body["content"]["application/json"]["schema"]
+            # Uploads are multipart (a file property), every other body is JSON.
+            (media_type, content), *more = body["content"].items()
+            assert not more, (path, method)
+            schema = content["schema"]
+            upload = any(p.get("format") == "binary" for p in schema["properties"].values())
+            assert media_type == ("multipart/form-data" if upload else "application/json"), path
+            assert upload == path.endswith(("upload", "media-upload")), (path, method)
             assert schema["type"] == "object", (path, method)
             assert schema["properties"], f"{method.upper()} {path}: no properties"
             assert set(schema.get("required", [])) <= set(schema["properties"]), (path, method)

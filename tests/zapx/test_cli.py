@@ -1,11 +1,18 @@
-"""``zapx worker`` arguments, and the programs of deploy/supervisord.conf against the CLI."""
+"""``zapx worker`` arguments, the programs of deploy/supervisord.conf against the CLI, and
+``zapx import``'s refusals as the real command prints them."""
 
 import configparser
+import os
 import shlex
+import subprocess
+import sys
 
 import pytest
 
+from tests.conftest import make_company
+from tests.zapx.imports.conftest import contacts_of
 from zapx import cli
+from zapx.db import ContactImport, ContactList, Tenant, db
 
 
 @pytest.fixture
@@ -67,3 +74,62 @@ def test_supervisord_programs_are_valid_zapx_commands(execs):
     first, every = (programs[n]["command"] for n in ("worker_first", "worker"))
     assert _queues(shlex.split(first)) == ["delivery_first"]
     assert "--queues" not in every  # the main worker also takes first batches when it is free
+
+
+def _zapx_import(*args: str) -> subprocess.CompletedProcess:
+    """``zapx import ARGS`` in a child process, on the tests' database (the environment)."""
+    argv = [sys.executable, "-m", "zapx.cli", "import", *args]
+    env = os.environ | {"LOG_LEVEL": "warning"}
+    return subprocess.run(
+        argv, capture_output=True, text=True, timeout=120, cwd=cli.ROOT, env=env, check=False
+    )
+
+
+@pytest.fixture
+def importable(clean_db, tmp_path):
+    """(company id, a valid CSV file, a PDF)."""
+    csv_file = tmp_path / "contatos.csv"
+    csv_file.write_text("nome;telefone\nAna;11 98765-4321\n")
+    pdf = tmp_path / "folheto.csv"
+    pdf.write_bytes(b"%PDF-1.4 binary")
+    return make_company("cli"), str(csv_file), str(pdf)
+
+
+def test_import_refusals_are_one_line_on_stderr_and_exit_1(importable, tmp_path):
+    company, good, pdf = importable
+    cases = [
+        ([good, "--company", "999999"], "no company with id 999999"),
+        ([good, "--company", str(company), "--list", "x" * 256], "at most 255 characters"),
+        ([good, "--company", str(company), "--list", ""], "must not be empty"),
+        ([good, "--company", "0"], "--company must be a positive integer id"),
+        ([good, "--company", str(2**40)], "--company must be a positive integer id"),
+        ([str(tmp_path / "missing.csv"), "--company", str(company)], "does not exist"),
+        ([str(tmp_path), "--company", str(company)], "is not a file"),
+        ([pdf, "--company", str(company)], "not a CSV or XLSX file"),
+    ]
+    problems = []
+    for args, message in cases:
+        done = _zapx_import(*args)
+        lines = [line for line in done.stderr.splitlines() if line.strip()]
+        ok = (
+            done.returncode == 1
+            and len(lines) == 1
+            and lines[0].startswith("zapx import: ")
+            and message in lines[0]
+            and done.stdout == ""
+        )
+        if not ok:
+            problems.append(f"{args[1:]}: rc {done.returncode}, stderr {done.stderr[-600:]!r}")
+    assert not problems, "\n".join(problems)
+    with db.connection_context():
+        assert ContactImport.select().count() == 0 and ContactList.select().count() == 0
+
+
+def test_import_of_a_good_file_still_works(importable):
+    company, good, _ = importable
+    done = _zapx_import(good, "--company", str(company), "--list", "Leads")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("import 1 done in") and "1 inserted" in done.stdout
+    with db.connection_context():
+        assert ContactList.get(ContactList.company == company).name == "Leads"
+    assert contacts_of(Tenant(company)) == {}  # into the list, not the address book

@@ -1,11 +1,14 @@
 """A campaign's media file: stored under ``MEDIA_DIR``, fetched by providers from a public URL.
 
-Files live at ``<company>/<campaign>/<random token>/<safe name>``; the random token makes the
-public URL unguessable (providers fetch it without credentials, as the Cloud API requires).
+Files live at ``<company>/<campaign>/<random token>/<safe name>.<ext>``; the random token makes
+the public URL unguessable (providers fetch it without credentials, as the Cloud API requires).
+The type is detected from the content when the file is uploaded and the extension says it: the
+public URL serves it with that type and nothing else (``media_types.served``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import secrets
@@ -13,7 +16,8 @@ import shutil
 import unicodedata
 from pathlib import Path
 
-from zapx.campaigns import lifecycle
+from zapx.campaigns import lifecycle, media_types
+from zapx.campaigns.media_types import MediaType
 from zapx.db import Tenant, db, utcnow
 from zapx.db.campaign_models import Campaign
 from zapx.errors import NotFound, ValidationError
@@ -21,8 +25,6 @@ from zapx.uploads import write_limited
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _PART = re.compile(r"[A-Za-z0-9._-]{1,128}")
-#: Content type prefix -> WhatsApp media type.
-_KINDS = (("image/", "image"), ("video/", "video"), ("audio/", "audio"))
 
 
 def safe_name(name: str) -> str:
@@ -31,15 +33,18 @@ def safe_name(name: str) -> str:
     return cleaned[-100:]
 
 
-def media_kind(content_type: str | None) -> str:
-    for prefix, kind in _KINDS:
-        if (content_type or "").startswith(prefix):
-            return kind
-    return "document"
-
-
 def public_url(base: str, media_path: str) -> str:
     return f"{base}/public/media/{media_path}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Stored:
+    """An upload written and checked, not yet the campaign's (see :func:`store`)."""
+
+    relative: str  # <company>/<campaign>/<token>/<safe name>.<detected extension>
+    name: str  # the name shown to recipients, with an extension of the detected type
+    type: MediaType
+    size: int  # bytes
 
 
 def _locked(tenant: Tenant, campaign_id: int) -> Campaign:
@@ -50,48 +55,67 @@ def _locked(tenant: Tenant, campaign_id: int) -> Campaign:
     return row
 
 
-def save(
-    tenant: Tenant,
-    campaign_id: int,
-    media_dir: str,
-    filename: str,
-    content_type: str | None,
-    stream,
-    max_bytes: int,
-) -> dict:
-    """Store the upload (streamed, at most ``max_bytes``) and point the campaign at it.
+def store(
+    tenant: Tenant, campaign_id: int, media_dir: str, filename: str, stream, max_bytes: int
+) -> Stored:
+    """Write the upload (streamed, at most ``max_bytes``) into a new random directory and check
+    its type by content (:mod:`zapx.campaigns.media_types`); the campaign is not changed yet.
 
-    The file is written before the campaign row is locked, so a slow upload holds no lock; the
-    status is checked again under the lock and the file removed if the campaign moved on.
+    The stored name takes the detected type's extension, which is what the public URL serves
+    it as. Any error removes what was written. ``filename`` is the client's (cleaned) name.
     """
     lifecycle.check_editable(tenant.get(Campaign, campaign_id, label="Campaign").status)
-    name = safe_name(filename or "file")
     token = secrets.token_urlsafe(12).replace("-", "x").replace("_", "y")
-    relative = f"{tenant.company_id}/{campaign_id}/{token}/{name}"
-    target = Path(media_dir) / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
+    folder = Path(media_dir) / str(tenant.company_id) / str(campaign_id) / token
+    folder.mkdir(parents=True, exist_ok=True)
+    upload = folder / ".upload"  # no URL can name it: parts never start with "."
     try:
-        size = write_limited(stream, target, max_bytes)
+        size = write_limited(stream, upload, max_bytes)
         if size == 0:
             raise ValidationError("file is empty", field="file")
+        found = media_types.detect(upload, filename)
+        name = media_types.display_name(filename or "file", found)
+        stem = name.rsplit(".", 1)[0]
+        stored = f"{safe_name(stem)[:90]}.{found.ext}"
+        upload.rename(folder / stored)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    relative = f"{tenant.company_id}/{campaign_id}/{token}/{stored}"
+    return Stored(relative, name[:255], found, size)
+
+
+def attach(tenant: Tenant, campaign_id: int, media_dir: str, upload: Stored) -> dict:
+    """Point the campaign at ``upload`` and remove its previous file.
+
+    The status is checked again under the row lock; the upload is removed if the campaign moved
+    on while it was written.
+    """
+    try:
         with db.atomic():
             row = _locked(tenant, campaign_id)
             old = row.media_path
-            row.media_path, row.media_name = relative, (filename or name)[:255]
-            row.media_type = media_kind(content_type)
+            row.media_path, row.media_name = upload.relative, upload.name
+            row.media_type = upload.type.kind
             row.updated_at = utcnow()
             row.save()
     except BaseException:
-        shutil.rmtree(target.parent, ignore_errors=True)
+        discard(media_dir, upload)
         raise
     if old:
         _remove(media_dir, old)
     return {
-        "mediaPath": relative,
-        "mediaName": row.media_name,
-        "mediaType": row.media_type,
-        "size": size,
+        "mediaPath": upload.relative,
+        "mediaName": upload.name,
+        "mediaType": upload.type.kind,
+        "contentType": upload.type.mime,
+        "size": upload.size,
     }
+
+
+def discard(media_dir: str, upload: Stored) -> None:
+    """Remove an upload that will not be attached."""
+    _remove(media_dir, upload.relative)
 
 
 def delete(tenant: Tenant, campaign_id: int, media_dir: str) -> None:
@@ -112,7 +136,7 @@ def _remove(media_dir: str, relative: str) -> None:
 
 def resolve(media_dir: str, parts: list[str]) -> Path:
     """The file for a public URL's path parts, or NotFound (no traversal: parts are checked)."""
-    if len(parts) != 4 or not all(_PART.fullmatch(p) and p not in (".", "..") for p in parts):
+    if len(parts) != 4 or not all(_PART.fullmatch(p) and not p.startswith(".") for p in parts):
         raise NotFound("no such media")
     path = Path(media_dir).joinpath(*parts)
     if not path.is_file():

@@ -1,7 +1,9 @@
 """Reading contact files as they come from the field, one row at a time, in constant memory.
 
 CSV: the delimiter (``,`` ``;`` or tab) and the encoding (UTF-8 with or without BOM, UTF-16 with
-BOM, else Windows-1252) are detected from the first 256 KiB; quoted fields may hold line breaks.
+BOM, else Windows-1252, or Mac Roman for a file whose lines end in CR alone) are detected from the
+first 256 KiB; lines may end in CR LF, LF or CR alone (Excel's "CSV (Macintosh)"); quoted fields
+may hold line breaks.
 XLSX: the zip directory is checked for bombs before openpyxl opens the workbook (read-only,
 streamed; the values Excel last computed, not formulas). Anything else is refused with a
 :class:`~zapx.errors.ValidationError` that says what the file looks like.
@@ -20,6 +22,7 @@ import io
 import itertools
 import os
 import zipfile
+import zlib
 from collections.abc import Iterator
 
 from zapx.errors import ValidationError
@@ -105,7 +108,9 @@ def open_source(path: str, sheet: str | None = None) -> Source:
 
 
 def detect_encoding(sample: bytes, complete: bool = True) -> str:
-    """``utf-8-sig``, ``utf-16`` (with a BOM), ``utf-8`` when the sample decodes, else ``cp1252``.
+    """``utf-8-sig``, ``utf-16`` (with a BOM), ``utf-8`` when the sample decodes, else ``cp1252``
+    (``mac_roman`` when the lines end in CR alone: only classic Mac software and Excel's "CSV
+    (Macintosh)" write those, and both write Mac Roman).
 
     ``complete`` is False when the sample is a prefix: a multi-byte character cut at its end
     does not count against UTF-8.
@@ -118,7 +123,9 @@ def detect_encoding(sample: bytes, complete: bool = True) -> str:
         sample.decode("utf-8")
     except UnicodeDecodeError as exc:
         truncated = not complete and exc.start >= len(sample) - 3 and "end" in exc.reason
-        return "utf-8" if truncated else "cp1252"
+        if truncated:
+            return "utf-8"
+        return "mac_roman" if b"\r" in sample and b"\n" not in sample else "cp1252"
     return "utf-8"
 
 
@@ -129,13 +136,17 @@ def _looks_binary(text: str) -> bool:
 
 def detect_delimiter(text: str) -> str:
     """The delimiter that splits the sample's first records into the most consistent number of
-    fields (more than one); ``,`` for a one-column file."""
-    if "\n" in text.rstrip("\r\n"):
-        text = text[: text.rstrip("\r\n").rfind("\n") + 1] or text  # drop a cut-off last line
+    fields (more than one); ``,`` for a one-column file. Lines may end in CR LF, LF or CR."""
+    body = text.rstrip("\r\n")
+    cut = max(body.rfind("\n"), body.rfind("\r"))
+    if cut >= 0:
+        text = text[: cut + 1]  # drop a cut-off last line
     best, best_score = ",", (0.0, 1)
     for delimiter in DELIMITERS:
+        # newline="": lines split at CR LF, LF and CR alone, as the reader of the rows splits them
+        lines = io.StringIO(text, newline="")
         try:
-            records = list(itertools.islice(csv.reader(io.StringIO(text), delimiter=delimiter), 50))
+            records = list(itertools.islice(csv.reader(lines, delimiter=delimiter), 50))
         except csv.Error:
             continue
         widths = [len(r) for r in records if any(cell.strip() for cell in r)]
@@ -262,5 +273,15 @@ class Rows:
             try:
                 for number, values in enumerate(sheet.iter_rows(values_only=True), 1):  # noqa: B007
                     yield number, [cell_text(v).replace("\x00", "") for v in values]
-            except (zipfile.BadZipFile, SyntaxError, ValueError, KeyError, EOFError) as exc:
-                raise _problem(f"XLSX file is damaged after row {number}: {exc}") from None
+            # A broken part surfaces from openpyxl as any of these, e.g. IndexError for a cell
+            # that points past the end of the shared-strings table.
+            except (
+                zipfile.BadZipFile, zlib.error, SyntaxError, ValueError, KeyError, IndexError,
+                TypeError, OverflowError, EOFError,
+            ) as exc:  # fmt: skip
+                what = (
+                    "a cell refers to a shared string or style the file does not hold"
+                    if isinstance(exc, IndexError)
+                    else str(exc)
+                )
+                raise _problem(f"XLSX file is damaged after row {number}: {what}"[:300]) from None

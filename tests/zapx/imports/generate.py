@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import random
+import zipfile
 
 FIRST = "Maria José Ana João Antônio Francisca Carlos Paulo Lúcia Conceição Luíz Márcia".split()
 LAST = "Silva Santos Oliveira Souza Lima Pereira Ferreira Araújo Gonçalves Magalhães".split()
@@ -65,8 +66,62 @@ def rows(count: int, seed: int = 1, bad_every: int = 97, dup_every: int = 101):
         ]
 
 
-def write_csv(path, count: int, *, encoding="utf-8", delimiter=",", seed=1, **kw) -> None:
+def write_csv(
+    path, count: int, *, encoding="utf-8", delimiter=",", seed=1, lineterminator="\r\n", **kw
+) -> None:
     with open(path, "w", encoding=encoding, newline="") as f:
-        writer = csv.writer(f, delimiter=delimiter)
+        writer = csv.writer(f, delimiter=delimiter, lineterminator=lineterminator)
         writer.writerow(HEADER)
         writer.writerows(rows(count, seed, **kw))
+
+
+def write_xlsx_cells(path, rows: list[list[tuple[str, str]]], shared: list[str]) -> None:
+    """A minimal XLSX written part by part, so a test can make its cells say anything: ``rows``
+    of ``(type, value)`` cells (``"s"``: an index into ``shared``, the shared-strings table;
+    ``"n"``: a number), in columns A, B, ..."""
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    ct = "application/vnd.openxmlformats-officedocument.spreadsheetml"
+    sheet_rows = "".join(
+        f'<row r="{r}">'
+        + "".join(
+            f'<c r="{chr(65 + c)}{r}" t="{kind}"><v>{value}</v></c>'
+            for c, (kind, value) in enumerate(cells)
+        )
+        + "</row>"
+        for r, cells in enumerate(rows, 1)
+    )
+    strings = "".join(f"<si><t>{s}</t></si>" for s in shared)
+    parts = {
+        "[Content_Types].xml": (
+            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
+            'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/>'
+            f'<Override PartName="/xl/workbook.xml" ContentType="{ct}.sheet.main+xml"/>'
+            f'<Override PartName="/xl/worksheets/sheet1.xml" ContentType="{ct}.worksheet+xml"/>'
+            f'<Override PartName="/xl/sharedStrings.xml" ContentType="{ct}.sharedStrings+xml"/>'
+            "</Types>"
+        ),
+        "_rels/.rels": (
+            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            f'<Relationship Id="rId1" Type="{rel}/officeDocument" Target="xl/workbook.xml"/>'
+            "</Relationships>"
+        ),
+        "xl/workbook.xml": (
+            f'<workbook xmlns="{main}" xmlns:r="{rel}"><sheets>'
+            '<sheet name="Contatos" sheetId="1" r:id="rId1"/></sheets></workbook>'
+        ),
+        "xl/_rels/workbook.xml.rels": (
+            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            f'<Relationship Id="rId1" Type="{rel}/worksheet" Target="worksheets/sheet1.xml"/>'
+            f'<Relationship Id="rId2" Type="{rel}/sharedStrings" Target="sharedStrings.xml"/>'
+            "</Relationships>"
+        ),
+        "xl/worksheets/sheet1.xml": f'<worksheet xmlns="{main}"><sheetData>{sheet_rows}'
+        "</sheetData></worksheet>",
+        "xl/sharedStrings.xml": f'<sst xmlns="{main}" count="{len(shared)}" '
+        f'uniqueCount="{len(shared)}">{strings}</sst>',
+    }
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, text in parts.items():
+            z.writestr(name, '<?xml version="1.0" encoding="UTF-8"?>' + text)

@@ -10,10 +10,10 @@ import openpyxl
 import pytest
 
 from tests.zapx.imports.conftest import contacts_of, items_of, make_list
-from tests.zapx.imports.generate import number_of, write_csv
+from tests.zapx.imports.generate import number_of, write_csv, write_xlsx_cells
 from zapx.db import Contact, ContactImport, ImportRejection, db
 from zapx.errors import ValidationError
-from zapx.imports import create_import, get_import, rejected_csv, run_import
+from zapx.imports import create_import, get_import, readers, rejected_csv, run_import
 from zapx.imports import load as load_module
 from zapx.text import search_text
 
@@ -109,6 +109,59 @@ def test_latin1_tab_file_and_existing_contacts_updated_not_duplicated(company, t
     again = run(acme, path)
     assert (again["inserted"], again["updated"], again["unchanged"]) == (0, 0, 2)
     assert contacts_of(acme) == rows
+
+
+@pytest.mark.parametrize(("delimiter", "count"), [(",", 300), (";", 3300), ("\t", 300)])
+def test_cr_only_line_ends_read_like_crlf(company, tmp_path, delimiter, count):
+    """Excel's "CSV (Macintosh)": lines end in CR alone and the text is Mac Roman. The 3,300-row
+    file is larger than the sniffing sample, so the sample's cut-off last line ends in CR too;
+    each file is read in several chunks."""
+    mac, dos = tmp_path / "mac.csv", tmp_path / "dos.csv"
+    write_csv(mac, count, encoding="mac_roman", delimiter=delimiter, lineterminator="\r")
+    write_csv(dos, count, delimiter=delimiter)
+    data = mac.read_bytes()
+    assert b"\n" not in data and (count < 3000 or len(data) > readers.SAMPLE_BYTES)
+    assert "Conceição".encode("mac_roman") in data  # accents Windows-1252 would misread
+    got, want = company("mac"), company("dos")
+    chunk = count // 4
+    result, expected = run(got, mac, chunk_rows=chunk), run(want, dos, chunk_rows=chunk)
+    assert result["state"] == "done", result["error"]
+    assert (result["encoding"], result["delimiter"]) == ("mac_roman", delimiter)
+    keys = ("rowsRead", "inserted", "updated", "merged", "rejected", "columns")
+    assert {k: result[k] for k in keys} == {k: expected[k] for k in keys}
+    assert result["rowsRead"] == count
+    assert contacts_of(got) == contacts_of(want)
+    rejected = rejected_rows(got, result["id"])
+    assert rejected == rejected_rows(want, expected["id"]) and len(rejected) > 1
+
+
+def test_cr_only_quoted_line_break_and_row_numbers(company, tmp_path):
+    acme = company()
+    path = write(
+        tmp_path / "cr.csv",
+        'nome;telefone;obs\rAna;11 98765-4321;"linha 1\rlinha 2"\r\rRuim;123;x\r',
+    )
+    result = run(acme, path)
+    assert (result["delimiter"], result["rowsRead"], result["inserted"]) == (";", 2, 1)
+    assert contacts_of(acme)["5511987654321"]["extra_info"] == [
+        {"name": "obs", "value": "linha 1\rlinha 2"}
+    ]
+    # The quoted CR does not start a row; the blank row counts: "Ruim" is row 4.
+    assert [r[0] for r in rejected_rows(acme, result["id"])[1:]] == ["4"]
+
+
+def test_xlsx_cell_pointing_at_a_missing_shared_string_is_refused(company, tmp_path):
+    acme = company()
+    good, bad = tmp_path / "good.xlsx", tmp_path / "bad.xlsx"
+    header, strings = [("s", "0"), ("s", "1")], ["nome", "telefone", "Ana"]
+    write_xlsx_cells(good, [header, [("s", "2"), ("n", "11987654321")]], strings)
+    write_xlsx_cells(bad, [header, [("s", "9"), ("n", "11987654321")]], strings)
+    assert run(acme, good)["inserted"] == 1  # the control: the same file, with a valid index
+    with pytest.raises(ValidationError, match="shared string") as exc, db.connection_context():
+        create_import(acme, str(bad), "bad.xlsx", owned=False)
+    assert exc.value.field == "file"
+    with db.connection_context():
+        assert ContactImport.select().count() == 1  # the refused file recorded nothing
 
 
 def test_into_a_list(company, tmp_path):
