@@ -15,6 +15,7 @@ No process outlives the test run, however it ends:
 from __future__ import annotations
 
 import atexit
+import contextlib
 import ctypes
 import functools
 import os
@@ -115,10 +116,8 @@ class Process:
         deadline = time.monotonic() + timeout_s
         while (members := self.group()) and time.monotonic() < deadline:
             for member in members:
-                try:
+                with contextlib.suppress(psutil.Error):
                     member.kill()
-                except psutil.Error:
-                    pass
             time.sleep(0.05)
 
 
@@ -134,10 +133,9 @@ def stop_all(timeout_s: float = 10.0) -> list[str]:
     for proc in running():
         if proc.proc.poll() is None or proc.group():
             names.append(proc.name)
-        try:
+        # AssertionError: killed instead; all that counts here is that it is gone.
+        with contextlib.suppress(AssertionError):
             proc.stop(timeout_s)
-        except AssertionError:
-            pass  # killed instead: all that counts here is that it is gone
     return names
 
 

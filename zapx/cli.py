@@ -47,20 +47,17 @@ def cmd_config(config: Config, args) -> int:
 
 
 def cmd_check(config: Config, args) -> int:
-    """Print whether PostgreSQL and Redis answer; exit 1 when one does not."""
-    import psycopg2
+    """Print whether PostgreSQL and Redis answer; exit 1 when one does not.
 
-    from zapx.db.database import connect_params
+    PostgreSQL is ``ok``, ``authentication failed`` (it answers but refuses the login: a
+    password asked for, no pg_hba.conf rule, an unknown role) or ``down`` (nothing answers)."""
+    from zapx.db.database import UP, probe
     from zapx.redis import get_redis
 
     down = []
-    params = connect_params(config.database_url)
-    params["database"] = "postgres"  # the server answers even before our database exists
-    try:
-        psycopg2.connect(connect_timeout=3, **params).close()
-        print("postgres ok")
-    except psycopg2.Error as exc:
-        print(f"postgres down: {str(exc).strip().splitlines()[0]}")
+    state, reason = probe(config.database_url)
+    print("postgres ok" if state == UP else f"postgres {state}: {reason}")
+    if state != UP:
         down.append("postgres")
     try:
         client = get_redis(config.redis_url)
