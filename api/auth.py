@@ -1,7 +1,7 @@
 """Bearer-token authentication middleware.
 
 Every route needs a valid token except those whose resource sets ``auth_required = False``
-(login, health, metrics, OpenAPI, webhooks). The token's version is compared with the user's
+(login, health, OpenAPI, webhooks). The token's version is compared with the user's
 current one, cached in-process for ``REVOCATION_CACHE_S`` seconds, so a changed password or a
 deleted user stops working within that time at the cost of one indexed lookup per user and window.
 A verified token is remembered (by its full text, signature included) until it expires, so the
