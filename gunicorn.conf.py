@@ -10,6 +10,7 @@ from gunicorn.glogging import Logger
 
 from zapx.config import load_config
 from zapx.logs import setup_logging
+from zapx.parent_watch import terminate_when_orphaned
 
 _config = load_config()  # a bad variable stops gunicorn here, before any worker starts
 
@@ -70,6 +71,10 @@ logconfig_dict = {
 
 def post_fork(server, worker):
     setup_logging("api", _config.log_level, _config.log_format)
+    # A sync worker looks at its parent only when no connection waits, then sleeps in select()
+    # for up to timeout/2 (60 s): with the arbiter killed by -9 it would serve on unsupervised.
+    # Within 1 s it gets the SIGTERM the arbiter would have sent, ends its request and exits.
+    terminate_when_orphaned(worker.ppid)
 
 
 class QuietAccessLogger(Logger):

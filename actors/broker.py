@@ -16,7 +16,8 @@ from zapx.config import Config, load_config
 
 
 def make_broker(config: Config) -> RedisBroker:
-    """A Redis broker for ``config``; Prometheus middleware is left to zapx's own /metrics."""
+    """A Redis broker for ``config``, without Dramatiq's Prometheus middleware (metrics are for
+    zapx's own ``/metrics`` route, not served yet)."""
     middleware = [
         AgeLimit(),
         TimeLimitMiddleware(),

@@ -1,7 +1,7 @@
 """Bearer-token authentication middleware.
 
 Every route needs a valid token except those whose resource sets ``auth_required = False``
-(login, health, metrics, OpenAPI, webhooks). A token only says who it was issued to: the rights
+(login, health, OpenAPI, webhooks). A token only says who it was issued to: the rights
 of a request come from the database. Each user's standing (token version, profile, super flag,
 company and whether that company is active) is looked up in one indexed query and cached
 in-process for ``REVOCATION_CACHE_S`` seconds, so within that time a changed password, profile or

@@ -1,14 +1,24 @@
 # Shared set-up for scripts/run and scripts/test: a virtual environment with the project
 # installed, and PostgreSQL and Redis answering at DATABASE_URL / REDIS_URL. When nothing answers
-# at a local address, they are started (and installed with apt-get when missing).
+# at a local address, they are started (and installed with apt-get when missing); a local
+# PostgreSQL that answers but refuses the login is made to trust loopback and reloaded.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
 PY="$VENV/bin/python"
 
-log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+log() { if [ -t 2 ]; then printf '\033[1m==> %s\033[0m\n' "$*" >&2; else printf '==> %s\n' "$*" >&2; fi; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Output sent to a file (scripts/run > file 2>&1) is shared with supervisord, which opens
+# /dev/stdout anew, in append mode, for each program's log: a descriptor without O_APPEND keeps
+# its own offset and writes over the programs' lines. Reopen such a stdout and stderr in append
+# mode so that every writer adds at the end.
+append_stdio() {
+    if [ -f /proc/self/fd/1 ]; then exec 1>>/proc/self/fd/1; fi
+    if [ -f /proc/self/fd/2 ]; then exec 2>>/proc/self/fd/2; fi
+}
 
 sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else "$@"; fi; }
 
@@ -46,30 +56,88 @@ is_local() { case "$1" in 127.0.0.1|localhost|::1) return 0;; *) return 1;; esac
 
 # (captured first: grep -q closing the pipe early would fail the pipeline under pipefail)
 check_output() { "$VENV/bin/zapx" check 2>/dev/null || true; }
-postgres_answers() { [[ "$(check_output)" == *"postgres ok"* ]]; }
+# What `zapx check` says of PostgreSQL: ok, "authentication failed" (it answers but refuses the
+# login) or down; postgres_reason is the rest of its line.
+postgres_state() {
+    local out; out="$(check_output)"
+    case "$out" in
+        *"postgres ok"*) echo ok ;;
+        *"postgres authentication failed:"*) echo "authentication failed" ;;
+        *) echo down ;;
+    esac
+}
+postgres_reason() { check_output | sed -n 's/^postgres [a-z ]*: //p'; }
+postgres_answers() { [ "$(postgres_state)" = ok ]; }
 redis_answers() { [[ "$(check_output)" == *"redis ok"* ]]; }
+
+# The local cluster to configure: PG_CONF_DIR (its pg_hba.conf and postgresql.conf) and PG_CTL
+# (a command that takes start, reload, restart or status), Debian's cluster by default: the one
+# pg_lsclusters lists on the port of DATABASE_URL, else the newest. The tests point them at a
+# throwaway cluster.
+pg_cluster() {
+    local port="$1" version cluster
+    if [ -n "${PG_CONF_DIR:-}" ]; then
+        [ -n "${PG_CTL:-}" ] || die "PG_CONF_DIR is set but PG_CTL is not"
+        return 0
+    fi
+    command -v pg_ctlcluster >/dev/null || apt_install postgresql
+    read -r version cluster < <(pg_lsclusters -h 2>/dev/null | awk -v p="$port" '$3 == p {print $1, $2; exit}') || true
+    if [ -z "${version:-}" ]; then
+        version="$(ls /etc/postgresql 2>/dev/null | sort -V | tail -1)"
+        cluster=main
+    fi
+    [ -n "$version" ] || die "no PostgreSQL cluster found under /etc/postgresql"
+    PG_CONF_DIR="/etc/postgresql/$version/$cluster"
+    PG_CTL="pg_ctlcluster --skip-systemctl-redirect $version $cluster"
+}
 
 ensure_postgres() {
     local url="${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/zapx}"
-    postgres_answers && return 0
-    local host port
+    local state host port
+    state="$(postgres_state)"
+    [ "$state" = ok ] && return 0
     host="$(url_host "$url")"; port="$(url_port "$url" 5432)"
-    is_local "$host" || die "PostgreSQL at $host:$port does not answer (DATABASE_URL)"
-    log "PostgreSQL does not answer at $host:$port; starting a local one"
-    command -v pg_ctlcluster >/dev/null || apt_install postgresql
-    local version
-    version="$(ls /etc/postgresql 2>/dev/null | sort -V | tail -1)"
-    [ -n "$version" ] || die "no PostgreSQL cluster found under /etc/postgresql"
-    local conf="/etc/postgresql/$version/main"
+    if ! is_local "$host"; then
+        [ "$state" = down ] && die "PostgreSQL at $host:$port does not answer (DATABASE_URL)"
+        die "PostgreSQL at $host:$port answers but refused the login, authentication failed: $(postgres_reason) (DATABASE_URL)"
+    fi
+    pg_cluster "$port"
+    local conf="$PG_CONF_DIR"
+    if [ "$state" = down ]; then
+        log "PostgreSQL does not answer at $host:$port; starting a local one"
+    else
+        # A fresh Debian/Ubuntu install starts its cluster with password authentication on
+        # loopback: the trust rules below count only once the server reloads its pg_hba.conf.
+        log "PostgreSQL at $host:$port refused the login ($(postgres_reason)); trusting loopback in $conf/pg_hba.conf"
+    fi
     # A cluster we set up ourselves: local trust auth on loopback, the port from DATABASE_URL.
     if ! grep -q "zapx: trust loopback" "$conf/pg_hba.conf"; then
         sudo_ sed -i '1i # zapx: trust loopback\nhost all all 127.0.0.1/32 trust\nhost all all ::1/128 trust' \
             "$conf/pg_hba.conf"
     fi
-    sudo_ sed -i "s/^#\?port = .*/port = $port/" "$conf/postgresql.conf"
-    sudo_ pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
-    for _ in $(seq 30); do postgres_answers && return 0; sleep 1; done
-    die "PostgreSQL did not start; see /var/log/postgresql/"
+    if [ "$state" = down ]; then
+        sudo_ sed -i "s/^#\?port = .*/port = $port/" "$conf/postgresql.conf"
+    fi
+    if sudo_ $PG_CTL status >/dev/null 2>&1; then
+        # Running: a reload is enough for pg_hba.conf, a port change needs a restart.
+        if [ "$state" = down ]; then sudo_ $PG_CTL restart || true; else sudo_ $PG_CTL reload || true; fi
+    else
+        sudo_ $PG_CTL start || true
+    fi
+    # Up to 30 s for a server that starts; a server that answers has read its new rules within
+    # a second of the reload, so a refusal that lasts 3 tries will not go away by waiting.
+    local refused=0
+    for _ in $(seq 30); do
+        state="$(postgres_state)"
+        [ "$state" = ok ] && return 0
+        if [ "$state" != down ]; then
+            refused=$((refused + 1))
+            [ "$refused" -ge 3 ] && break
+        fi
+        sleep 1
+    done
+    [ "$state" = down ] && die "PostgreSQL did not start at $host:$port; see its log (Debian: /var/log/postgresql/)"
+    die "PostgreSQL at $host:$port still refuses the login, authentication failed: $(postgres_reason)"
 }
 
 ensure_redis() {
@@ -82,7 +150,8 @@ ensure_redis() {
         command -v redis-server >/dev/null || apt_install redis-server
         mkdir -p "$ROOT/var/redis"
         # A queue must never be evicted: noeviction. Nothing kept on disk: the queues' truth is
-        # PostgreSQL, and a restarted Redis is refilled by the engine (docs/OPERATIONS.md).
+        # PostgreSQL, and the engine sends again the planned batches whose queue message a restarted
+        # Redis lost (docs/ENGINE.md, "Lost reports").
         redis-server --daemonize yes --bind 127.0.0.1 --port "$port" --save "" \
             --appendonly no --maxmemory-policy noeviction --dir "$ROOT/var/redis" \
             --logfile "$ROOT/var/redis/redis.log"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import uuid
+import warnings
 
 import falcon.testing
 import pytest
@@ -35,6 +36,7 @@ os.environ.update(
 )
 
 from api import Deps, create_app
+from tests.processes import stop_all
 from zapx import auth
 from zapx.config import load_config
 from zapx.db import MODELS, Company, User, db, drop_database, ensure_database, init_db, migrate
@@ -181,7 +183,18 @@ def root(account):
 
 
 @pytest.fixture(scope="session")
-def process_env(config):
+def stray_processes():
+    """At the end of the session, stops the processes tests started and left running (a test
+    that failed or timed out before its clean-up), with everything they forked. Requested by
+    ``process_env``, so it runs before the session's database and Redis keys are removed."""
+    yield
+    left = stop_all()
+    if left:
+        warnings.warn(f"stopped processes the tests left running: {', '.join(left)}", stacklevel=1)
+
+
+@pytest.fixture(scope="session")
+def process_env(config, stray_processes):
     """Environment for zapx child processes: this session's database and Redis prefix."""
     env = dict(os.environ)
     env.update(

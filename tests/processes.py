@@ -1,7 +1,23 @@
-"""Helpers to run zapx's real processes (``zapx api|engine|worker|sandbox``) from tests."""
+"""Helpers to run zapx's real processes (``zapx api|engine|worker|sandbox``) from tests.
+
+No process outlives the test run, however it ends:
+
+- every :class:`Process` is registered until it is stopped; :func:`stop_all` stops the ones a
+  failed or timed-out test left running (the session fixture ``stray_processes`` calls it, and
+  ``atexit`` does when the session ends without its teardown);
+- each one leads its own process group, and stopping it takes the whole group: what its main
+  process forked, even if it outlived that main process;
+- each one is killed by the kernel when the test process dies (``PR_SET_PDEATHSIG``), a
+  ``kill -9`` of pytest included; what those processes forked then stops by itself
+  (``zapx.parent_watch``).
+"""
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import ctypes
+import functools
 import os
 import signal
 import socket
@@ -10,9 +26,23 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import urllib3
 
 ZAPX = str(Path(sys.executable).parent / "zapx")
+
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+_prctl = ctypes.CDLL(None, use_errno=True).prctl
+#: Started and not yet stopped, by PID.
+_running: dict[int, Process] = {}
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Runs in the child between fork and exec: SIGKILL when the thread that started it dies
+    (processes are started from pytest's main thread, so: when pytest dies)."""
+    _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent_pid:  # it died before the line above
+        os._exit(1)
 
 
 def free_port() -> int:
@@ -25,11 +55,19 @@ class Process:
     """A child process whose output is captured to a file, stopped with SIGTERM."""
 
     def __init__(self, args: list[str], env: dict, tmp_path: Path, name: str):
+        self.name = name
         self.log_path = tmp_path / f"{name}.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.started = time.time()
         self.proc = subprocess.Popen(
-            args, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+            args,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=functools.partial(_die_with_parent, os.getpid()),
         )
+        _running[self.proc.pid] = self
 
     def output(self) -> str:
         if not self._log.closed:
@@ -37,18 +75,71 @@ class Process:
         return self.log_path.read_text(errors="replace")
 
     def stop(self, timeout_s: float = 20.0) -> int:
-        """SIGTERM, then wait; returns the exit code (kills the group after ``timeout_s``)."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+        """SIGTERM, then wait; returns the exit code (kills the group after ``timeout_s``).
+
+        Whatever is left of the process group afterwards is killed too."""
+        try:
+            if self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGTERM)
+                try:
+                    self.proc.wait(timeout_s)
+                except subprocess.TimeoutExpired:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                    self.proc.wait(5)
+                    raise AssertionError(
+                        f"did not stop in {timeout_s} s:\n{self.output()}"
+                    ) from None
+            return self.proc.returncode
+        finally:
+            self.kill_group()
+            self._log.close()
+            _running.pop(self.proc.pid, None)
+
+    def group(self) -> list[psutil.Process]:
+        """The live processes of this one's group (its own included), however they were
+        re-parented; started no earlier than it, so a reused PID is never taken for one."""
+        found = []
+        for candidate in psutil.process_iter(["create_time", "status"]):
             try:
-                self.proc.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(5)
-                self._log.close()
-                raise AssertionError(f"did not stop in {timeout_s} s:\n{self.output()}") from None
-        self._log.close()
-        return self.proc.returncode
+                if (
+                    candidate.info["status"] != psutil.STATUS_ZOMBIE
+                    and candidate.info["create_time"] >= self.started - 1
+                    and os.getpgid(candidate.pid) == self.proc.pid
+                ):
+                    found.append(candidate)
+            except (ProcessLookupError, psutil.Error):
+                continue
+        return found
+
+    def kill_group(self, timeout_s: float = 5.0) -> None:
+        """SIGKILL every live member of the group, until none is left (at most ``timeout_s``)."""
+        deadline = time.monotonic() + timeout_s
+        while (members := self.group()) and time.monotonic() < deadline:
+            for member in members:
+                with contextlib.suppress(psutil.Error):
+                    member.kill()
+            time.sleep(0.05)
+
+
+def running() -> list[Process]:
+    """The processes started and not stopped yet."""
+    return list(_running.values())
+
+
+def stop_all(timeout_s: float = 10.0) -> list[str]:
+    """Stop every process still running (a test that failed or timed out before its clean-up)
+    and everything in their process groups; returns their names."""
+    names = []
+    for proc in running():
+        if proc.proc.poll() is None or proc.group():
+            names.append(proc.name)
+        # AssertionError: killed instead; all that counts here is that it is gone.
+        with contextlib.suppress(AssertionError):
+            proc.stop(timeout_s)
+    return names
+
+
+atexit.register(stop_all)
 
 
 def wait_http(url: str, timeout_s: float = 20.0, proc: Process | None = None) -> None:

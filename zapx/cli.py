@@ -13,7 +13,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from zapx.config import FIELDS, Config, load_config
+from zapx.config import Config, load_config, shown
 from zapx.errors import ConfigError
 from zapx.outbound import Outbound
 
@@ -39,29 +39,22 @@ def _bin(name: str) -> str:
 
 
 def cmd_config(config: Config, args) -> int:
-    shown = {
-        name: "***" if name == "SECRET_KEY" else getattr(config, field)
-        for name, field in FIELDS.items()
-    }
-    print(json.dumps(shown, indent=2))
+    print(json.dumps(shown(config), indent=2))
     return 0
 
 
 def cmd_check(config: Config, args) -> int:
-    """Print whether PostgreSQL and Redis answer; exit 1 when one does not."""
-    import psycopg2
+    """Print whether PostgreSQL and Redis answer; exit 1 when one does not.
 
-    from zapx.db.database import connect_params
+    PostgreSQL is ``ok``, ``authentication failed`` (it answers but refuses the login: a
+    password asked for, no pg_hba.conf rule, an unknown role) or ``down`` (nothing answers)."""
+    from zapx.db.database import UP, probe
     from zapx.redis import get_redis
 
     down = []
-    params = connect_params(config.database_url)
-    params["database"] = "postgres"  # the server answers even before our database exists
-    try:
-        psycopg2.connect(connect_timeout=3, **params).close()
-        print("postgres ok")
-    except psycopg2.Error as exc:
-        print(f"postgres down: {str(exc).strip().splitlines()[0]}")
+    state, reason = probe(config.database_url)
+    print("postgres ok" if state == UP else f"postgres {state}: {reason}")
+    if state != UP:
         down.append("postgres")
     try:
         client = get_redis(config.redis_url)
@@ -75,17 +68,35 @@ def cmd_check(config: Config, args) -> int:
 
 
 def cmd_migrate(config: Config, args) -> int:
-    from zapx.db import ensure_database, init_db, migrate
-    from zapx.db.migrate import status
+    """Create the database when missing and apply pending migrations; with ``--status``, list
+    the migrations and change nothing (exit 1 when the database does not exist)."""
+    import peewee
+    import psycopg2
 
-    if ensure_database(config.database_url):
-        print(f"created database {config.database_url.rsplit('/', 1)[-1]}")
-    init_db(config.database_url, 2, application_name="zapx-migrate")
-    if args.status:
-        for name, applied in status():
-            print(f"{'applied' if applied else 'pending'}  {name}")
-        return 0
-    applied = migrate()
+    from zapx.db import ensure_database, init_db, migrate
+    from zapx.db.database import connect_params
+    from zapx.db.migrate import database_exists, status
+
+    name = connect_params(config.database_url)["database"]
+    try:
+        if args.status and not database_exists(config.database_url):
+            print(
+                f"zapx migrate: database {name} does not exist "
+                "(zapx migrate without --status creates it and applies every migration)",
+                file=sys.stderr,
+            )
+            return 1
+        if not args.status and ensure_database(config.database_url):
+            print(f"created database {name}")
+        init_db(config.database_url, 2, application_name="zapx-migrate")
+        if args.status:
+            for migration, applied in status():
+                print(f"{'applied' if applied else 'pending'}  {migration}")
+            return 0
+        applied = migrate()
+    except (psycopg2.OperationalError, peewee.OperationalError) as exc:
+        print(f"zapx migrate: PostgreSQL: {str(exc).strip().splitlines()[0]}", file=sys.stderr)
+        return 1
     print("applied: " + ", ".join(applied) if applied else "up to date; nothing to apply")
     return 0
 
@@ -242,7 +253,11 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("config", help="print the effective configuration (secrets masked)")
     sub.add_parser("check", help="check that PostgreSQL and Redis answer")
     m = sub.add_parser("migrate", help="create the database if needed and apply migrations")
-    m.add_argument("--status", action="store_true", help="list migrations and whether applied")
+    m.add_argument(
+        "--status",
+        action="store_true",
+        help="list migrations and whether applied; creates nothing (exit 1 without a database)",
+    )
     d = sub.add_parser("demo", help="create the demo company, its admin and a sandbox connection")
     d.add_argument("--password", help="set the demo admin's password")
     sub.add_parser("api", help="run the HTTP API (gunicorn)")

@@ -12,7 +12,7 @@ import ipaddress
 import os
 import re
 from collections.abc import Mapping
-from urllib.parse import urlparse
+from urllib.parse import urlsplit
 
 from zapx.errors import ConfigError
 from zapx.outbound import parse_allowed
@@ -83,17 +83,35 @@ def _int(lo: int, hi: int):
     return parse
 
 
+def mask_url(url: str) -> str:
+    """``url`` with its password shown as ``***``: in the user part (``user:pw@``, ``:pw@``)
+    and in a ``password`` query parameter, as libpq and redis-py both accept."""
+    parts = urlsplit(url)
+    masked = url
+    if "@" in parts.netloc:
+        userinfo, _, hostport = parts.netloc.rpartition("@")
+        user, colon, _ = userinfo.partition(":")
+        netloc = f"{user}{colon and ':***'}@{hostport}"
+        masked = masked.replace("//" + parts.netloc, "//" + netloc, 1)
+    query = re.sub(r"(?i)(^|&)(password=)[^&]*", r"\1\2***", parts.query)
+    if query != parts.query:  # edited in place: urlunsplit would rewrite "unix:///" URLs
+        head, mark, tail = masked.partition("?")
+        masked = head + mark + tail.replace(parts.query, query, 1)
+    return masked
+
+
 def _url(*schemes: str):
     def parse(raw: str) -> str:
-        parts = urlparse(raw)
+        parts = urlsplit(raw)
         # A unix socket URL (unix:///path/to/socket) names a path instead of a host.
         located = parts.path.startswith("/") if parts.scheme == "unix" else parts.hostname
         if parts.scheme not in schemes or not located:
-            raise ValueError(f"must look like {schemes[0]}://host[:port]/..., got {raw!r}")
+            shown = mask_url(raw)
+            raise ValueError(f"must look like {schemes[0]}://host[:port]/..., got {shown!r}")
         try:
             parts.port  # noqa: B018 - raises ValueError on a non-numeric port
         except ValueError:
-            raise ValueError(f"has an invalid port: {raw!r}") from None
+            raise ValueError(f"has an invalid port: {mask_url(raw)!r}") from None
         return raw
 
     return parse
@@ -200,6 +218,23 @@ _VARIABLES: tuple[tuple[str, str, object], ...] = (
 FIELDS = {name: field for name, field, _ in _VARIABLES}
 #: Variable names and their defaults, for documentation and ``zapx config``.
 DEFAULTS = {name: getattr(Config, field) for name, field in FIELDS.items()}
+#: Variables never shown, and URL variables shown with their password masked.
+SECRET_VARIABLES = ("SECRET_KEY",)
+URL_VARIABLES = ("DATABASE_URL", "REDIS_URL", "PUBLIC_URL")
+
+
+def shown(config: Config) -> dict[str, object]:
+    """Every variable's effective value, as ``zapx config`` prints them: secrets as ``***``,
+    passwords inside URLs masked."""
+    out: dict[str, object] = {}
+    for name, field in FIELDS.items():
+        value = getattr(config, field)
+        if name in SECRET_VARIABLES:
+            value = "***"
+        elif name in URL_VARIABLES and value:
+            value = mask_url(value)
+        out[name] = value
+    return out
 
 
 def load_config(environ: Mapping[str, str] | None = None) -> Config:

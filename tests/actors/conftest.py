@@ -36,15 +36,26 @@ class Stack:
         return proc
 
     def stop(self) -> None:
+        """Stops every process, even when one of them fails to stop (then raises its error)."""
+        errors = []
         for name in ("worker", "engine", "sandbox"):
             if name in self.procs:
-                self.procs[name].stop(timeout_s=60)
+                try:
+                    self.procs[name].stop(timeout_s=60)
+                except AssertionError as exc:
+                    errors.append(exc)
+        if errors:
+            raise errors[0]
 
 
 def make_stack(process_env, tmp, **env) -> Stack:
     stack = Stack(process_env | env, tmp)
-    for name in ("sandbox", "engine", "worker"):
-        stack.start(name)
+    try:
+        for name in ("sandbox", "engine", "worker"):
+            stack.start(name)
+    except BaseException:
+        stack.stop()
+        raise
     return stack
 
 

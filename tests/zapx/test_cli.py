@@ -1,18 +1,22 @@
 """``zapx worker`` arguments, the programs of deploy/supervisord.conf against the CLI, and
-``zapx import``'s refusals as the real command prints them."""
+``zapx import``'s refusals as the real command prints them, and
+``zapx migrate --status``, which reads and never creates."""
 
 import configparser
 import os
 import shlex
 import subprocess
 import sys
+import uuid
 
 import pytest
 
 from tests.conftest import make_company
+from tests.processes import ZAPX
 from tests.zapx.imports.conftest import contacts_of
 from zapx import cli
-from zapx.db import ContactImport, ContactList, Tenant, db
+from zapx.db import ContactImport, ContactList, Tenant, db, drop_database
+from zapx.db.migrate import database_exists
 
 
 @pytest.fixture
@@ -133,3 +137,35 @@ def test_import_of_a_good_file_still_works(importable):
     with db.connection_context():
         assert ContactList.get(ContactList.company == company).name == "Leads"
     assert contacts_of(Tenant(company)) == {}  # into the list, not the address book
+
+
+def _migrate_status(env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [ZAPX, "migrate", "--status"], env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_migrate_status_of_a_missing_database_creates_nothing(process_env):
+    url = (
+        process_env["DATABASE_URL"].rsplit("/", 1)[0] + f"/zapx_test_absent_{uuid.uuid4().hex[:8]}"
+    )
+    try:
+        result = _migrate_status(process_env | {"DATABASE_URL": url})
+        assert not database_exists(url)
+    finally:
+        drop_database(url)
+    assert result.returncode == 1
+    name = url.rsplit("/", 1)[1]
+    assert result.stderr.strip().splitlines() == [
+        f"zapx migrate: database {name} does not exist "
+        "(zapx migrate without --status creates it and applies every migration)"
+    ]
+    assert result.stdout == ""
+
+
+def test_migrate_status_lists_the_applied_migrations(process_env):
+    result = _migrate_status(process_env)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines and all(line.startswith("applied  0") for line in lines), lines
+    assert "created database" not in result.stdout

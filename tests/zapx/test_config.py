@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 
-from zapx.config import DEFAULTS, Config, load_config
+from zapx import cli
+from zapx.config import DEFAULTS, Config, load_config, mask_url
 from zapx.errors import ConfigError
 
 GOOD_SECRET = "s" * 40
@@ -217,3 +219,54 @@ def test_short_secret_key_is_refused(env):
     assert "SECRET_KEY must be at least 32 characters long" in excinfo.value.message
     # The secret itself is never echoed into logs.
     assert "too-short-secret" not in excinfo.value.message
+
+
+@pytest.mark.parametrize(
+    ("url", "masked"),
+    [
+        ("postgresql://user:secret@db.example/zapx", "postgresql://user:***@db.example/zapx"),
+        ("redis://:pw@127.0.0.1:6379/0", "redis://:***@127.0.0.1:6379/0"),
+        ("rediss://app:p%40ss:w@r.example:6380/2", "rediss://app:***@r.example:6380/2"),
+        (
+            "postgresql://u:a@b@h:5432/d?sslmode=require",
+            "postgresql://u:***@h:5432/d?sslmode=require",
+        ),
+        (
+            "postgresql://h/d?password=x&sslmode=require",
+            "postgresql://h/d?password=***&sslmode=require",
+        ),
+        ("unix:///run/redis.sock?db=1&password=zz", "unix:///run/redis.sock?db=1&password=***"),
+        ("unix://:pw@/run/redis.sock?db=1", "unix://:***@/run/redis.sock?db=1"),
+        # No password: unchanged, the user name included.
+        ("postgresql://postgres@127.0.0.1:5432/zapx", "postgresql://postgres@127.0.0.1:5432/zapx"),
+        ("unix:///run/redis.sock?db=1", "unix:///run/redis.sock?db=1"),
+    ],
+)
+def test_mask_url_hides_the_password_and_keeps_the_rest(url, masked):
+    assert mask_url(url) == masked
+
+
+def test_zapx_config_masks_passwords_inside_urls(monkeypatch, capsys):
+    monkeypatch.setenv("DATABASE_URL", "postgresql://app:db-secret@db.example:6543/zapx")
+    monkeypatch.setenv("REDIS_URL", "redis://:redis-secret@r.example:6379/0")
+    monkeypatch.setenv("PUBLIC_URL", "https://ops:web-secret@zapx.example.com")
+    monkeypatch.setenv("SECRET_KEY", GOOD_SECRET)
+    assert cli.main(["config"]) == 0
+    out = capsys.readouterr().out
+    for secret in ("db-secret", "redis-secret", "web-secret", GOOD_SECRET):
+        assert secret not in out
+    printed = json.loads(out)
+    assert printed["DATABASE_URL"] == "postgresql://app:***@db.example:6543/zapx"
+    assert printed["REDIS_URL"] == "redis://:***@r.example:6379/0"
+    assert printed["PUBLIC_URL"] == "https://ops:***@zapx.example.com"
+    assert printed["SECRET_KEY"] == "***"
+    assert set(printed) == set(DEFAULTS)
+
+
+def test_a_refused_url_is_echoed_without_its_password():
+    with pytest.raises(ConfigError) as exc:
+        load_config({"DATABASE_URL": "mysql://app:db-secret@db.example/zapx"})
+    assert "db-secret" not in exc.value.message and "app:***@db.example" in exc.value.message
+    with pytest.raises(ConfigError) as exc:
+        load_config({"REDIS_URL": "redis://:redis-secret@r.example:port/0"})
+    assert "redis-secret" not in exc.value.message and "invalid port" in exc.value.message

@@ -7,8 +7,10 @@ Connections are per thread and never opened implicitly (``autoconnect=False``): 
 
 from __future__ import annotations
 
+import socket
 from urllib.parse import unquote, urlparse
 
+import psycopg2
 from playhouse.postgres_ext import PooledPostgresqlExtDatabase
 
 #: Deferred: ``init_db`` gives it a name and connection parameters.
@@ -27,6 +29,33 @@ def connect_params(url: str) -> dict:
     if parts.password:
         params["password"] = unquote(parts.password)
     return params
+
+
+#: What :func:`probe` says of a server.
+UP, LOGIN_FAILED, DOWN = "ok", "authentication failed", "down"
+
+
+def probe(url: str, timeout_s: int = 3) -> tuple[str, str]:
+    """Whether the PostgreSQL server of ``url`` takes our login: ``(UP, "")``, ``(LOGIN_FAILED,
+    reason)`` when it answers but refuses it (a password asked for, no pg_hba.conf rule, an
+    unknown role), or ``(DOWN, reason)`` when nothing answers. ``timeout_s`` bounds each try.
+
+    It logs in to the ``postgres`` database: the server answers before ours exists.
+    """
+    params = connect_params(url) | {"database": "postgres"}
+    try:
+        psycopg2.connect(connect_timeout=timeout_s, **params).close()
+        return UP, ""
+    except psycopg2.Error as exc:
+        reason = str(exc).strip().splitlines()[0]
+    # libpq's messages are translated: whether the server answered is asked of the network.
+    try:
+        socket.create_connection((params["host"], params["port"]), timeout=timeout_s).close()
+    except OSError:
+        return DOWN, reason
+    if any(word in reason for word in ("starting up", "shutting down", "in recovery")):
+        return DOWN, reason
+    return LOGIN_FAILED, reason
 
 
 def init_db(

@@ -17,6 +17,20 @@ log = logging.getLogger(__name__)
 _LOCK_KEY = 0x7A617078  # "zapx"
 
 
+def database_exists(url: str) -> bool:
+    """Whether the database named in ``url`` exists (asked of the server's ``postgres``
+    database, so nothing is created)."""
+    params = connect_params(url)
+    name = params.pop("database")
+    conn = psycopg2.connect(database="postgres", connect_timeout=5, **params)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+            return cur.fetchone() is not None
+    finally:
+        conn.close()
+
+
 def ensure_database(url: str) -> bool:
     """Create the database named in ``url`` if it is missing. Returns True when it created it."""
     params = connect_params(url)
