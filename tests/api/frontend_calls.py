@@ -193,7 +193,8 @@ COMPANY_ROW = {
     "phone": "str",
     "email": "str",
     "status": "bool",
-    "dueDate": "date|null",  # timestamptz (migrations/20220406000000-add-column-dueDate)
+    # timestamptz: backend/src/database/migrations/20220406000000-add-column-dueDate-to-Companies.ts
+    "dueDate": "date|null",
     "recurrence": "str",
     "schedules": "array",
     "planId": "int",
