@@ -151,6 +151,15 @@ def test_a_campaign_that_never_started_resumes_as_a_start(client, alice):
     assert datetime.datetime.fromisoformat(got["scheduledAt"]) <= datetime.datetime.now(
         datetime.UTC
     )
+    # Cancelled before it started and edited since, a restart checks its texts like a schedule.
+    assert _post(client, alice, campaign_id, "cancel").status_code == 204
+    resp = client.simulate_put(
+        f"/campaigns/{campaign_id}", json={"message1": ""}, headers=alice.headers
+    )
+    assert resp.status_code == 200, resp.text
+    before = snapshot()
+    assert_error(_post(client, alice, campaign_id, "restart"), 400, field="message1")
+    assert snapshot() == before
 
 
 def test_deleting_a_connection_or_list_in_use_is_a_409_naming_the_campaigns(client, alice, bob):

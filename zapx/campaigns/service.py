@@ -241,12 +241,14 @@ def command(tenant: Tenant, campaign_id: int, name: str, reason: str = "") -> Ca
         row.status = lifecycle.check_command(name, row.status)
         row.pause_reason = reason if name == "pause" else ""
         if name in ("resume", "restart"):
-            readiness.check_start(tenant, row)
             now = utcnow()
             row.resumed_at = now
-            if row.started_at is None:
+            if row.started_at is None:  # a first start: what scheduling it due now checks
                 row.status = PROGRAMADA
                 row.scheduled_at = min(row.scheduled_at or now, now)
+                _check(tenant, row)
+            else:
+                readiness.check_start(tenant, row)
         if name == "restart":
             row.generation += 1
             row.completed_at = None
