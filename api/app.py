@@ -50,7 +50,7 @@ def routes(deps: Deps) -> list[tuple[str, object, str | None]]:
     companies, users = CompaniesResource(deps), UsersResource(deps)
     contacts_, lists = ContactsResource(deps), ContactListsResource(deps)
     items, whatsapps = ContactListItemsResource(deps), WhatsappsResource(deps)
-    campaigns = CampaignsResource(deps)
+    campaigns, imports_ = CampaignsResource(deps), ImportsResource(deps)
     table: list[tuple[str, object, str | None]] = [
         ("/health", HealthResource(deps), None),
         ("/auth/login", LoginResource(deps), None),
@@ -68,8 +68,9 @@ def routes(deps: Deps) -> list[tuple[str, object, str | None]]:
         ("/contact-lists/list", lists, "list"),
         ("/contact-lists/{id}", lists, "item"),
         ("/contact-lists/{id}/upload", ListUploadResource(deps), None),
-        ("/imports/{id}", ImportsResource(deps), "item"),
-        ("/imports/{id}/rejected.csv", ImportsResource(deps), "rejected"),
+        ("/imports", imports_, None),
+        ("/imports/{id}", imports_, "item"),
+        ("/imports/{id}/rejected.csv", imports_, "rejected"),
         ("/contact-list-items", items, None),
         ("/contact-list-items/list", items, "list"),
         ("/contact-list-items/{id}", items, "item"),
@@ -78,6 +79,8 @@ def routes(deps: Deps) -> list[tuple[str, object, str | None]]:
         ("/campaigns/list", campaigns, "list"),
         ("/campaigns/{id}", campaigns, "item"),
         ("/campaigns/{id}/report", campaigns, "report"),
+        ("/campaigns/{id}/shipping", campaigns, "shipping"),
+        ("/campaigns/{id}/shipping.csv", campaigns, "shipping_csv"),
         ("/campaigns/{id}/pause", campaigns, "pause"),
         ("/campaigns/{id}/resume", campaigns, "resume"),
         ("/campaigns/{id}/cancel", campaigns, "cancel"),

@@ -1,18 +1,24 @@
-"""Per-company campaign settings (``/campaign-settings``): pacing and custom variables.
+"""Per-company campaign settings (``/campaign-settings``): pacing, custom variables and the
+company's time zone.
 
 Known keys only, each validated; ``POST`` upserts the keys it is given in one statement.
-Intervals are in seconds.
+Intervals are in seconds. :data:`DEFAULTS` is the one place zapx's default pacing is stated.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 import re
+import zoneinfo
 
 from peewee import EXCLUDED
 
 from zapx.db import CampaignSetting, Tenant, db, utcnow
 from zapx.errors import ValidationError
 from zapx.validation import Field, parse, text_problem
+
+log = logging.getLogger("zapx.settings")
 
 BUILTIN_VARIABLES = ("nome", "name", "numero", "email", "condominio", "endereco", "cargo")
 _VAR_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
@@ -48,12 +54,33 @@ def _variables(value: list) -> list[dict[str, str]]:
     return out
 
 
+@functools.cache
+def _zone_names() -> frozenset[str]:
+    # ``localtime`` is this host's own zone, not a name another host would read the same way.
+    return frozenset(zoneinfo.available_timezones()) - {"localtime"}
+
+
+def _zone(value: str) -> str:
+    """An IANA time zone name (``America/Sao_Paulo``, ``UTC``), as zoneinfo knows it."""
+    try:
+        if value not in _zone_names():
+            raise ValueError(value)
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValidationError(
+            f"timezone {value!r} is not an IANA time zone name (e.g. America/Sao_Paulo)",
+            field="timezone",
+        ) from None
+    return value
+
+
 SETTING_FIELDS = (
     Field("messageInterval", float, min=0, max=3600),
     Field("longerIntervalAfter", int, min=0, max=1_000_000),
     Field("greaterInterval", float, min=0, max=86_400),
     Field("jitter", float, min=0, max=1),
     Field("variables", list, max_len=200, clean=_variables),
+    Field("timezone", min_len=1, max_len=64, clean=_zone),
 )
 DEFAULTS = {
     "messageInterval": 20,
@@ -61,6 +88,8 @@ DEFAULTS = {
     "greaterInterval": 60,
     "jitter": 0.3,
     "variables": [],
+    #: How a ``scheduledAt`` without a UTC offset is read.
+    "timezone": "America/Sao_Paulo",
 }
 
 
@@ -68,6 +97,24 @@ def get_settings(tenant: Tenant) -> dict:
     """Every setting, defaults filled in: ``{messageInterval, ..., variables}``."""
     stored = {s.key: s.value for s in tenant.select(CampaignSetting)}
     return DEFAULTS | {k: v for k, v in stored.items() if k in DEFAULTS}
+
+
+def company_zone(tenant: Tenant) -> zoneinfo.ZoneInfo:
+    """The company's time zone (``timezone``; ``America/Sao_Paulo`` by default)."""
+    stored = (
+        tenant.select(CampaignSetting, CampaignSetting.value)
+        .where(CampaignSetting.key == "timezone")
+        .scalar()
+    )
+    try:
+        return zoneinfo.ZoneInfo(stored or DEFAULTS["timezone"])
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError, TypeError):
+        # Valid when saved, gone from this host's zone data since: the default, said once a call.
+        log.warning(
+            "unknown company time zone, using the default",
+            extra={"company_id": tenant.company_id, "timezone": str(stored)[:64]},
+        )
+        return zoneinfo.ZoneInfo(DEFAULTS["timezone"])
 
 
 def save_settings(tenant: Tenant, body: object) -> dict:

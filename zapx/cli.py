@@ -162,6 +162,7 @@ def cmd_import(config: Config, args) -> int:
     from zapx.db import Company, ContactList, Tenant, db, init_db
     from zapx.errors import ZapxError
     from zapx.imports import create_import, get_import, run_import
+    from zapx.imports.progress import progress_of
     from zapx.imports.service import invalidator
     from zapx.redis import get_redis
     from zapx.validation import parse, positive_id
@@ -182,10 +183,11 @@ def cmd_import(config: Config, args) -> int:
     started, shown = time.monotonic(), []
 
     def bar(rows: int, fraction: float) -> None:
-        rate = rows / max(time.monotonic() - started, 1e-6)
-        filled = int(fraction * 30)
+        shown = progress_of(rows, fraction, time.monotonic() - started)
+        filled = int(shown.percent * 30 / 100)
         sys.stderr.write(
-            f"\r[{'#' * filled}{'.' * (30 - filled)}] {fraction:4.0%} {rows:,} rows {rate:,.0f}/s"
+            f"\r[{'#' * filled}{'.' * (30 - filled)}] {shown.percent:3.0f}% {rows:,} rows "
+            f"{shown.rows_per_s:,.0f}/s"
         )
         sys.stderr.flush()
         shown.append(True)

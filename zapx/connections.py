@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from peewee import IntegrityError, fn
 
+from zapx.campaigns import readiness
 from zapx.db import CONNECTION_STATUSES, PROVIDERS, Company, Tenant, WhatsappConnection, db, utcnow
 from zapx.errors import Conflict, LimitExceeded, NotFound, ValidationError
 from zapx.outbound import Outbound
@@ -230,4 +231,5 @@ def update_connection(tenant: Tenant, connection_id: int, body: object, outbound
 
 def delete_connection(tenant: Tenant, connection_id: int) -> None:
     with db.atomic():
+        readiness.check_unused(tenant, WhatsappConnection, connection_id)  # 409 while in use
         tenant.delete(WhatsappConnection, connection_id, label="Whatsapp")

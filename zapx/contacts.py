@@ -10,6 +10,7 @@ from __future__ import annotations
 from peewee import IntegrityError, fn
 
 from zapx.cache import QueryCache, dumps
+from zapx.campaigns import readiness
 from zapx.db import Contact, ContactList, ContactListItem, Tenant, db, utcnow
 from zapx.errors import Conflict, ValidationError
 from zapx.numbers import normalize_number
@@ -267,6 +268,7 @@ def update_list(tenant: Tenant, list_id: int, body: object) -> dict:
 
 def delete_list(tenant: Tenant, list_id: int) -> None:
     with db.atomic():
+        readiness.check_unused(tenant, ContactList, list_id)  # 409 while a campaign uses it
         tenant.delete(ContactList, list_id, label="ContactList")
 
 

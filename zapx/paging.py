@@ -34,13 +34,17 @@ def _page(rows: list, count: int, number: int, size: int, serialize: Callable) -
     }
 
 
-def paginate(query, number: int, serialize: Callable, *, size: int = PAGE_SIZE) -> dict:
-    """One page of ``query`` (already ordered) plus the total count of its rows."""
+def paginate(
+    query, number: int, serialize: Callable, *, size: int = PAGE_SIZE, count: int | None = None
+) -> dict:
+    """One page of ``query`` (already ordered) plus the total count of its rows (``count`` when
+    the caller knows it, e.g. a stored total)."""
     offset = (number - 1) * size
     rows = list(query.limit(size).offset(offset))
-    # A short page is the last one, so its total needs no COUNT(*).
-    short = 0 < len(rows) < size or (number == 1 and not rows)
-    count = offset + len(rows) if short else query.order_by().count()
+    if count is None:
+        # A short page is the last one, so its total needs no COUNT(*).
+        short = 0 < len(rows) < size or (number == 1 and not rows)
+        count = offset + len(rows) if short else query.order_by().count()
     return _page(rows, count, number, size, serialize)
 
 

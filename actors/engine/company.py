@@ -14,7 +14,7 @@ import pykka
 
 from actors.engine.throttle import SessionThrottle
 from zapx.campaign_settings import get_settings
-from zapx.campaigns import batches, flags
+from zapx.campaigns import batches, flags, readiness
 from zapx.campaigns.context import message_texts
 from zapx.campaigns.lifecycle import EM_ANDAMENTO, PAUSADA, PROGRAMADA
 from zapx.campaigns.pacing import PacingSettings
@@ -183,12 +183,14 @@ class CompanyActor(pykka.ThreadingActor):
             self._pump(live)
 
     def _start(self, row: Campaign) -> Campaign | None:
-        """PROGRAMADA -> EM_ANDAMENTO with the audience snapshot, in one transaction."""
-        whatsapp_id = row.whatsapp_id or self._default_connection()
-        if whatsapp_id is None or row.contact_list_id is None:
-            reason = "no WhatsApp connection" if whatsapp_id is None else "no contact list"
-            self._pause(row.id, f"cannot start: {reason}")
+        """PROGRAMADA -> EM_ANDAMENTO with the audience snapshot, in one transaction; or, when
+        it cannot start (no CONNECTED connection, no list or an empty one), PAUSADA with the
+        reason, never running with nothing to send through."""
+        problem = readiness.start_problem(self.tenant, row)
+        if problem is not None:
+            self._pause(row.id, f"cannot start: {problem.message}")
             return self.tenant.select(Campaign).where(Campaign.id == row.id).first()
+        whatsapp_id = readiness.connection_of(self.tenant, row).id
         messages = len(message_texts(row)) or 1
         with db.atomic():
             started = (
@@ -212,14 +214,6 @@ class CompanyActor(pykka.ThreadingActor):
                 extra={"company_id": self.company_id, "campaign_id": row.id},
             )
         return self.tenant.select(Campaign).where(Campaign.id == row.id).first()
-
-    def _default_connection(self) -> int | None:
-        row = (
-            self.tenant.select(WhatsappConnection, WhatsappConnection.id)
-            .order_by(WhatsappConnection.is_default.desc(), WhatsappConnection.id)
-            .first()
-        )
-        return row.id if row else None
 
     def _throttle(self, whatsapp_id: int) -> SessionThrottle:
         throttle = self.throttles.get(whatsapp_id)

@@ -1,4 +1,4 @@
-"""``/campaigns``: CRUD, commands (pause, resume, cancel, restart) and the report."""
+"""``/campaigns``: CRUD, commands (pause, resume, cancel, restart), the report and the contacts."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ import falcon
 
 from api.openapi import doc
 from api.resources.base import Resource, body, ident, no_content, page
-from zapx.campaigns import flags, report, service
+from zapx.campaigns import flags, report, service, shipping
 from zapx.redis import Keys
+
+_CSV_QUERY = ("status", "searchParam")
 
 
 class CampaignsResource(Resource):
@@ -61,6 +63,30 @@ class CampaignsResource(Resource):
     @doc("Counts by status, confirmations, send rate and estimated end")
     def on_get_report(self, req, resp, id):
         resp.media = report.campaign_report(req.context.tenant, ident(id))
+
+    @doc(
+        "The campaign's contacts, 20 a page by id: status, attempts, provider message id, "
+        "error, times (status= one row status; searchParam= name or number)",
+        query=("status",),
+        paged=True,
+    )
+    def on_get_shipping(self, req, resp, id):
+        search, number = page(req)
+        resp.media = shipping.shipping_page(
+            req.context.tenant, ident(id), req.get_param("status"), search, number
+        )
+
+    @doc("The campaign's contacts as CSV (same filters as /shipping), streamed", query=_CSV_QUERY)
+    def on_get_shipping_csv(self, req, resp, id):
+        campaign_id = ident(id)
+        search, _ = page(req)
+        resp.stream = shipping.shipping_csv(
+            req.context.tenant, campaign_id, req.get_param("status"), search
+        )
+        resp.content_type = "text/csv; charset=utf-8"
+        resp.set_header(
+            "Content-Disposition", f'attachment; filename="campaign-{campaign_id}-shipping.csv"'
+        )
 
     def _command(self, req, resp, id, name):
         campaign_id = ident(id)

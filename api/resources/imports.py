@@ -1,5 +1,6 @@
 """Contact imports: ``POST /contacts/upload``, ``POST /contact-lists/{id}/upload`` (multipart
-``file``, optional ``sheet``), ``GET /imports/{id}`` and ``GET /imports/{id}/rejected.csv``.
+``file``, optional ``sheet``), ``GET /imports`` (the company's, newest first), ``GET /imports/{id}``
+and ``GET /imports/{id}/rejected.csv``.
 
 A small file is imported inside the request (201, the final summary); a larger one is queued for
 a worker (202, ``importId`` to poll). A file refused on sight (format, header, size) is a 400
@@ -18,6 +19,7 @@ from zapx import imports
 from zapx.db import ContactList
 from zapx.errors import ValidationError
 from zapx.imports.service import invalidator
+from zapx.paging import page_number
 
 _UPLOAD = {
     "type": "object",
@@ -104,7 +106,16 @@ class ListUploadResource(_Upload):
 
 
 class ImportsResource(Resource):
-    @doc("An import's progress: state, rows read, inserted, updated, unchanged, rejected")
+    @doc("The company's imports, newest first, 20 a page", query=("pageNumber",))
+    def on_get(self, req, resp):
+        resp.media = imports.imports_page(
+            req.context.tenant, page_number(req.get_param("pageNumber"))
+        )
+
+    @doc(
+        "An import's progress: state, percent of the file read, rows/s, rows read, inserted, "
+        "updated, unchanged, rejected"
+    )
     def on_get_item(self, req, resp, id):
         resp.media = imports.get_import(req.context.tenant, ident(id))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import time
 
 import urllib3
@@ -197,3 +198,119 @@ def test_disconnecting_a_connection_pauses_its_campaigns(client, account, stack)
     assert sandbox_count(stack.sandbox) - at <= ONE_MESSAGE
     report = client.simulate_get(f"/campaigns/{campaign_id}/report", headers=acct.headers).json
     assert report["status"] == "PAUSADA" and "disconnected" in report["pauseReason"]
+
+
+def _soon(seconds: float = 1.5) -> str:
+    return (datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=seconds)).isoformat()
+
+
+def _set_connection(client, acct, whatsapp_id: int, status: str) -> None:
+    resp = client.simulate_put(
+        f"/whatsapps/{whatsapp_id}", json={"status": status}, headers=acct.headers
+    )
+    assert resp.status_code == 200, resp.text
+
+
+def test_resuming_through_a_disconnected_connection_is_refused_and_sends_nothing(
+    client, account, stack
+):
+    sandbox_reset(stack.sandbox)
+    setup = setup_company(
+        client, account, stack.sandbox, "noresume", messageInterval=0.05, jitter=0
+    )
+    acct, whatsapp_id = setup["account"], setup["whatsapp_id"]
+    campaign_id = start_campaign(client, acct, make_list(acct.company_id, 60), whatsapp_id)
+    wait_for(lambda: sandbox_count(stack.sandbox) >= 5, timeout_s=30, what="sending")
+    _set_connection(client, acct, whatsapp_id, "DISCONNECTED")
+    report = wait_status(client, acct, campaign_id, "PAUSADA", timeout_s=10)
+    assert report["estimatedEndAt"] is None and report["sendRatePerS"] == 0
+    time.sleep(0.3)  # the message that may have been on the wire lands
+    at = sandbox_count(stack.sandbox)
+    resp = client.simulate_post(f"/campaigns/{campaign_id}/resume", headers=acct.headers)
+    assert resp.status_code == 409 and "DISCONNECTED" in resp.json["message"], resp.text
+    time.sleep(1.0)
+    assert sandbox_count(stack.sandbox) == at
+    report = client.simulate_get(f"/campaigns/{campaign_id}/report", headers=acct.headers).json
+    assert report["status"] == "PAUSADA" and report["remaining"] > 0
+    # Connected again, the resume goes through and the campaign ends, each contact once.
+    _set_connection(client, acct, whatsapp_id, "CONNECTED")
+    _command(client, acct, campaign_id, "resume")
+    report = wait_status(client, acct, campaign_id, "FINALIZADA", timeout_s=60)
+    numbers = [m["to"] for m in sandbox_messages(stack.sandbox)]
+    assert len(numbers) == 60 and len(set(numbers)) == 60
+
+
+def test_a_due_campaign_that_cannot_start_is_paused_with_the_reason_then_resumed(
+    client, account, stack
+):
+    sandbox_reset(stack.sandbox)
+    setup = setup_company(client, account, stack.sandbox, "notdue", messageInterval=0.1, jitter=0)
+    acct, whatsapp_id = setup["account"], setup["whatsapp_id"]
+    campaign_id = start_campaign(
+        client, acct, make_list(acct.company_id, 40), whatsapp_id, scheduledAt=_soon()
+    )
+    _set_connection(client, acct, whatsapp_id, "DISCONNECTED")  # before it comes due
+    report = wait_status(client, acct, campaign_id, "PAUSADA", timeout_s=15)
+    assert "cannot start" in report["pauseReason"] and "DISCONNECTED" in report["pauseReason"]
+    assert report["total"] == 0 and sandbox_count(stack.sandbox) == 0
+    assert report["estimatedEndAt"] is None
+
+    _set_connection(client, acct, whatsapp_id, "CONNECTED")
+    resumed = time.monotonic()
+    _command(client, acct, campaign_id, "resume")
+    # The first polls of a 4 s campaign (10 msgs/s): once a rate shows, it is the rate of its
+    # recorded sends, with an end seconds away (over a fixed 60 s, the old report said about
+    # 0.35 msgs/s and minutes to go).
+    report = {}
+
+    def rate_shown() -> bool:
+        nonlocal report
+        report = client.simulate_get(f"/campaigns/{campaign_id}/report", headers=acct.headers).json
+        return report["sendRatePerS"] > 0 or report["status"] == "FINALIZADA"
+
+    wait_for(rate_shown, timeout_s=30, what="a send rate")
+    assert report["status"] == "EM_ANDAMENTO" and report["remaining"] > 0, report
+    end = datetime.datetime.fromisoformat(report["estimatedEndAt"])
+    assert (end - datetime.datetime.now(datetime.UTC)).total_seconds() < 30, report
+    assert 2 < report["sendRatePerS"] < 40, report
+    report = wait_status(client, acct, campaign_id, "FINALIZADA", timeout_s=60)
+    assert time.monotonic() - resumed < 60
+    assert report["counts"]["sent"] == 40 and report["total"] == 40
+    numbers = [m["to"] for m in sandbox_messages(stack.sandbox)]
+    assert len(numbers) == 40 and len(set(numbers)) == 40
+
+
+def test_a_due_campaign_whose_list_was_emptied_is_paused_not_finished(client, account, stack):
+    sandbox_reset(stack.sandbox)
+    setup = setup_company(client, account, stack.sandbox, "emptied")
+    acct = setup["account"]
+    list_id = make_list(acct.company_id, 1)
+    campaign_id = start_campaign(client, acct, list_id, setup["whatsapp_id"], scheduledAt=_soon())
+    [item] = client.simulate_get(
+        "/contact-list-items/list", params={"contactListId": list_id}, headers=acct.headers
+    ).json
+    resp = client.simulate_delete(f"/contact-list-items/{item['id']}", headers=acct.headers)
+    assert resp.status_code == 204
+    report = wait_status(client, acct, campaign_id, "PAUSADA", timeout_s=15)
+    assert "no contacts" in report["pauseReason"] and report["total"] == 0
+
+
+def test_a_connection_or_list_in_use_cannot_be_deleted_under_a_running_campaign(
+    client, account, stack
+):
+    sandbox_reset(stack.sandbox)
+    setup = setup_company(client, account, stack.sandbox, "inuse", messageInterval=0.05, jitter=0)
+    acct, whatsapp_id = setup["account"], setup["whatsapp_id"]
+    list_id = make_list(acct.company_id, 60)
+    campaign_id = start_campaign(client, acct, list_id, whatsapp_id)
+    wait_for(lambda: sandbox_count(stack.sandbox) >= 3, timeout_s=30, what="sending")
+    for path in (f"/whatsapps/{whatsapp_id}", f"/contact-lists/{list_id}"):
+        resp = client.simulate_delete(path, headers=acct.headers)
+        assert resp.status_code == 409 and "Black Friday" in resp.json["message"], resp.text
+    report = wait_status(client, acct, campaign_id, "FINALIZADA", timeout_s=60)
+    assert report["counts"]["sent"] == 60
+    got = client.simulate_get(f"/campaigns/{campaign_id}", headers=acct.headers).json
+    assert got["whatsappId"] == whatsapp_id and got["contactListId"] == list_id
+    # Finished, it no longer holds them.
+    for path in (f"/contact-lists/{list_id}", f"/whatsapps/{whatsapp_id}"):
+        assert client.simulate_delete(path, headers=acct.headers).status_code == 204

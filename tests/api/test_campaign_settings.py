@@ -23,6 +23,7 @@ def test_defaults_when_nothing_is_stored(client, alice):
             "greaterInterval": 60,
             "jitter": 0.3,
             "variables": [],
+            "timezone": "America/Sao_Paulo",
         }
     }
     assert set(resp.json["settings"]) == set(DEFAULTS)

@@ -228,3 +228,25 @@ def test_a_truncated_multipart_body_is_a_400(client, alice, import_dir):
         assert_error(resp, 400, field="file", contains="cut short")
     assert snapshot() == before
     assert not any(p.is_file() for p in Path(import_dir).rglob("*"))
+
+
+def test_the_companys_imports_newest_first_with_percent_and_rate(client, alice, bob):
+    ids = [upload(client, alice, GOOD).json["id"] for _ in range(3)]
+    bobs = upload(client, bob, GOOD).json["id"]
+    page = client.simulate_get("/imports", headers=alice.headers).json
+    assert [r["id"] for r in page["records"]] == ids[::-1]
+    assert page["count"] == 3 and page["hasMore"] is False
+    assert [
+        r["id"] for r in client.simulate_get("/imports", headers=bob.headers).json["records"]
+    ] == [bobs]
+    one = client.simulate_get(f"/imports/{ids[0]}", headers=alice.headers).json
+    assert one["state"] == "done" and one["percent"] == 100.0 and one["rowsPerS"] > 0
+    assert page["records"][-1] == one
+    empty = client.simulate_get("/imports", params={"pageNumber": 2}, headers=alice.headers).json
+    assert empty["records"] == [] and empty["count"] == 3
+    assert_error(
+        client.simulate_get("/imports", params={"pageNumber": "x"}, headers=alice.headers),
+        400,
+        field="pageNumber",
+    )
+    assert client.simulate_get("/imports").status_code == 401

@@ -139,6 +139,7 @@ def test_request_bodies_match_what_the_api_validates(spec):
         "greaterInterval",
         "jitter",
         "variables",
+        "timezone",
     }
     assert body("/whatsapps/{id}", "put")["properties"]["provider"]["enum"] == [
         "cloud",

@@ -11,6 +11,7 @@ import dataclasses
 import json
 from collections.abc import Callable
 
+from zapx.campaign_settings import DEFAULTS
 from zapx.db import db
 
 #: Attempts before a transiently failing row is given up as ``failed``.
@@ -55,10 +56,10 @@ def snapshot_audience(campaign_id: int, company_id: int, list_id: int, messages:
     cursor = db.execute_sql(
         """
         INSERT INTO campaign_shipping (created_at, updated_at, campaign_id, company_id,
-            contact_id, number, name, email, condominio, endereco, cargo, extra_info,
+            contact_id, number, name, email, condominio, endereco, cargo, extra_info, search,
             message_index, status, attempts)
         SELECT now(), now(), %(c)s, %(co)s, i.id, i.number, i.name, i.email, i.condominio,
-               i.endereco, i.cargo, i.extra_info,
+               i.endereco, i.cargo, i.extra_info, i.search,
                abs(hashtext(%(c)s::text || ':' || i.id::text)) %% %(m)s, 'pending', 0
         FROM contact_list_items i
         WHERE i.contact_list_id = %(l)s AND i.company_id = %(co)s
@@ -361,8 +362,10 @@ def start_due(limit: int = 1000) -> list[tuple[int, int]]:
     """Start every due PROGRAMADA campaign (up to ``limit``) in one transaction: status, audience
     snapshot and totals for all of them in three statements, however many start at once.
 
-    Campaigns without a list, or whose company has no connection, are left to the company actor,
-    which pauses them with a reason. Returns (company id, campaign id) of those started.
+    Only campaigns that can start are taken: a connection (their own, else the company's
+    default) that is CONNECTED, and a list with an item to send to. The others are left to the
+    company actor, which pauses them with the reason (``zapx.campaigns.readiness``). Returns
+    (company id, campaign id) of those started.
     """
     with db.atomic():
         started = db.execute_sql(
@@ -370,15 +373,22 @@ def start_due(limit: int = 1000) -> list[tuple[int, int]]:
             UPDATE campaigns c SET status = 'EM_ANDAMENTO', started_at = now(),
                 updated_at = now(), whatsapp_id = d.whatsapp_id
             FROM (
-                SELECT c2.id, COALESCE(c2.whatsapp_id, (
-                    SELECT w.id FROM whatsapps w WHERE w.company_id = c2.company_id
-                    ORDER BY w.is_default DESC, w.id LIMIT 1)) AS whatsapp_id
-                FROM campaigns c2
+                SELECT c2.id, w.whatsapp_id
+                FROM campaigns c2 CROSS JOIN LATERAL (
+                    SELECT COALESCE(c2.whatsapp_id, (
+                        SELECT w2.id FROM whatsapps w2 WHERE w2.company_id = c2.company_id
+                        ORDER BY w2.is_default DESC, w2.id LIMIT 1)) AS whatsapp_id) w
                 WHERE c2.status = 'PROGRAMADA' AND c2.scheduled_at <= now()
                   AND c2.contact_list_id IS NOT NULL
-                ORDER BY c2.scheduled_at LIMIT %s FOR UPDATE SKIP LOCKED
+                  AND EXISTS (SELECT 1 FROM whatsapps w3 WHERE w3.id = w.whatsapp_id
+                              AND w3.status = 'CONNECTED')
+                  AND EXISTS (SELECT 1 FROM contact_list_items i
+                              WHERE i.contact_list_id = c2.contact_list_id
+                                AND i.company_id = c2.company_id
+                                AND i.is_whatsapp_valid IS NOT FALSE)
+                ORDER BY c2.scheduled_at LIMIT %s FOR UPDATE OF c2 SKIP LOCKED
             ) d
-            WHERE c.id = d.id AND d.whatsapp_id IS NOT NULL
+            WHERE c.id = d.id
             RETURNING c.company_id, c.id, c.contact_list_id, GREATEST({_MESSAGES}, 1)
             """,
             (limit,),
@@ -389,10 +399,10 @@ def start_due(limit: int = 1000) -> list[tuple[int, int]]:
         db.execute_sql(
             """
             INSERT INTO campaign_shipping (created_at, updated_at, campaign_id, company_id,
-                contact_id, number, name, email, condominio, endereco, cargo, extra_info,
+                contact_id, number, name, email, condominio, endereco, cargo, extra_info, search,
                 message_index, status, attempts)
             SELECT now(), now(), s.campaign_id, s.company_id, i.id, i.number, i.name, i.email,
-                   i.condominio, i.endereco, i.cargo, i.extra_info,
+                   i.condominio, i.endereco, i.cargo, i.extra_info, i.search,
                    abs(hashtext(s.campaign_id::text || ':' || i.id::text)) %% s.messages,
                    'pending', 0
             FROM unnest(%s::int[], %s::int[], %s::int[], %s::int[])
@@ -441,14 +451,18 @@ def plan_first_batches(
         """
         SELECT c.id, c.company_id, c.whatsapp_id, c.generation,
             COALESCE((SELECT (s.value #>> '{}')::float8 FROM campaign_settings s
-                      WHERE s.company_id = c.company_id AND s.key = 'messageInterval'), 20),
+                      WHERE s.company_id = c.company_id AND s.key = 'messageInterval'), %s),
             COALESCE((SELECT (s.value #>> '{}')::float8 FROM campaign_settings s
-                      WHERE s.company_id = c.company_id AND s.key = 'jitter'), 0.3),
+                      WHERE s.company_id = c.company_id AND s.key = 'jitter'), %s),
             COALESCE(NULLIF(w.settings ->> 'messagesPerSecond', '')::float8, 80)
         FROM campaigns c JOIN whatsapps w ON w.id = c.whatsapp_id
         WHERE c.id = ANY(%s) AND c.status = 'EM_ANDAMENTO'
         """,
-        ([campaign_id for _, campaign_id in started],),
+        (
+            DEFAULTS["messageInterval"],
+            DEFAULTS["jitter"],
+            [campaign_id for _, campaign_id in started],
+        ),
     ).fetchall()
     if not heads:
         return []

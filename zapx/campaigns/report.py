@@ -1,9 +1,20 @@
-"""``GET /campaigns/:id/report``: one aggregate query over the campaign's rows, never a row list."""
+"""``GET /campaigns/:id/report``: one aggregate query over the campaign's rows, never a row list.
+
+The send rate is measured on what the campaign really did in its current run: the sends recorded
+in the last :data:`RATE_WINDOW_S` seconds and since the run began (its start, or its last resume
+or restart), over the time between the first and the last of them. Workers record a batch's
+outcomes together when it ends, so its rows share one ``sent_at``; dividing by the time since the
+run began (or by a fixed 60 s) counts the batch in flight as if nothing had left: a campaign
+polled in its first seconds showed 0.017 msgs/s and 33 h to go for 108 s of work. Until two
+batches are recorded there is no rate and no estimated end, and a campaign that is not running
+(paused, cancelled, finished) has neither.
+"""
 
 from __future__ import annotations
 
 import datetime
 
+from zapx.campaigns.lifecycle import EM_ANDAMENTO
 from zapx.db import Tenant, db
 from zapx.db.campaign_models import SHIPPING_STATUSES, Campaign
 
@@ -11,30 +22,58 @@ from zapx.db.campaign_models import SHIPPING_STATUSES, Campaign
 RATE_WINDOW_S = 60
 
 
+def run_began(campaign: Campaign) -> datetime.datetime | None:
+    """When the current run began: the later of the start and the last resume or restart."""
+    return max((t for t in (campaign.started_at, campaign.resumed_at) if t), default=None)
+
+
+def send_rate(recent: int, first, last) -> float:
+    """Sends per second from ``recent`` sends recorded between ``first`` and ``last``; 0 with
+    fewer than two recordings. All but one left between the two: exact when the first recording
+    held one row (a run's first batch does), else high by that batch's other rows (a few percent
+    of a 60 s window)."""
+    if recent < 2 or first is None or last is None or last <= first:
+        return 0.0
+    return (recent - 1) / (last - first).total_seconds()
+
+
 def campaign_report(tenant: Tenant, campaign_id: int) -> dict:
     campaign = tenant.get(Campaign, campaign_id, label="Campaign")
+    now = datetime.datetime.now(datetime.UTC)
+    since = now - datetime.timedelta(seconds=RATE_WINDOW_S)
+    began = run_began(campaign)
+    if began is not None and began > since:
+        since = began
     rows = db.execute_sql(
         """
         SELECT status, count(*),
-               count(*) FILTER (WHERE sent_at > now() - make_interval(secs => %s)),
+               count(*) FILTER (WHERE sent_at > %(since)s),
+               min(sent_at) FILTER (WHERE sent_at > %(since)s),
+               max(sent_at) FILTER (WHERE sent_at > %(since)s),
                count(confirmation_requested_at), count(confirmed_at)
-        FROM campaign_shipping WHERE campaign_id = %s GROUP BY status
+        FROM campaign_shipping WHERE campaign_id = %(c)s GROUP BY status
         """,
-        (RATE_WINDOW_S, campaign.id),
+        {"since": since, "c": campaign.id},
     ).fetchall()
     counts = dict.fromkeys(SHIPPING_STATUSES, 0)
     recent = requested = confirmed = 0
-    for status, count, recent_sent, req, conf in rows:
+    first = last = None
+    for status, count, recent_sent, first_sent, last_sent, req, conf in rows:
         counts[status] = count
         recent += recent_sent
         requested += req
         confirmed += conf
+        if first_sent is not None:
+            first = first_sent if first is None else min(first, first_sent)
+            last = last_sent if last is None else max(last, last_sent)
     total = sum(counts.values())
     remaining = counts["pending"] + counts["queued"] + counts["sending"]
-    rate = recent / RATE_WINDOW_S
+    # Only a running campaign sends: paused, cancelled or finished, it has no rate and no end.
+    running = campaign.status == EM_ANDAMENTO
+    rate = send_rate(recent, first, last) if running else 0.0
     eta = None
-    if remaining and rate > 0:
-        eta = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=remaining / rate)
+    if running and remaining and rate > 0:
+        eta = now + datetime.timedelta(seconds=remaining / rate)
     done = counts["sent"] + counts["delivered"] + counts["read"]
     return {
         "campaignId": campaign.id,
@@ -50,6 +89,7 @@ def campaign_report(tenant: Tenant, campaign_id: int) -> dict:
         "progress": round((total - remaining) / total, 4) if total else 0.0,
         "estimatedEndAt": eta.isoformat() if eta else None,
         "startedAt": campaign.started_at.isoformat() if campaign.started_at else None,
+        "resumedAt": campaign.resumed_at.isoformat() if campaign.resumed_at else None,
         "completedAt": campaign.completed_at.isoformat() if campaign.completed_at else None,
         "pauseReason": campaign.pause_reason or None,
     }

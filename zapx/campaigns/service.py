@@ -10,7 +10,8 @@ import datetime
 
 from peewee import fn
 
-from zapx.campaigns import lifecycle, templates
+from zapx import campaign_settings
+from zapx.campaigns import lifecycle, readiness, templates
 from zapx.campaigns.lifecycle import EM_ANDAMENTO, INATIVA, PROGRAMADA
 from zapx.db import (
     CampaignSetting,
@@ -33,13 +34,25 @@ MAX_MESSAGE_CHARS = 4096  # WhatsApp's limit for a text body
 
 
 def _scheduled(value: str) -> datetime.datetime:
+    """An ISO 8601 date-time; without a UTC offset it stays naive here, and is read in the
+    company's time zone by :func:`_localize` (the field check has no tenant)."""
     try:
-        parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise ValidationError(
             f"scheduledAt {value!r} must be an ISO 8601 date-time", field="scheduledAt"
         ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.UTC)
+
+
+def _localize(tenant: Tenant, data: dict) -> None:
+    """A ``scheduledAt`` without an offset is a wall-clock time in the company's time zone
+    (campaign-settings ``timezone``, ``America/Sao_Paulo`` by default); any is kept in UTC."""
+    when = data.get("scheduled_at")
+    if when is None:
+        return
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=campaign_settings.company_zone(tenant))
+    data["scheduled_at"] = when.astimezone(datetime.UTC)  # answered as stored: in UTC
 
 
 def _id_field(name: str):
@@ -120,19 +133,27 @@ def _check(tenant: Tenant, row: Campaign) -> None:
         {k: v for k, v in texts.items() if v}, known_variables(tenant, row.contact_list_id)
     )
     if row.status == PROGRAMADA:
-        if not any(texts[n].strip() for n in MESSAGE_FIELDS):
-            raise ValidationError(
-                "a scheduled campaign needs at least one message", field="message1"
-            )
-        if row.contact_list_id is None:
-            raise ValidationError(
-                "a scheduled campaign needs a contactListId", field="contactListId"
-            )
-        if row.confirmation and not any(texts[c].strip() for c in CONFIRMATION_FIELDS):
-            raise ValidationError(
-                "confirmation is on: give at least one confirmationMessage",
-                field="confirmationMessage1",
-            )
+        _check_schedulable(tenant, row, texts)
+
+
+def _check_schedulable(tenant: Tenant, row: Campaign, texts: dict) -> None:
+    """A campaign about to be PROGRAMADA: a message, a list, and what it needs to start.
+
+    Due now, it starts within a second: everything :func:`readiness.check_start` checks,
+    the connection CONNECTED included (409). Due later, the connection and the list must exist
+    and the list have contacts; the connection's state is checked when it comes due (the engine
+    then pauses it with the reason if it cannot start).
+    """
+    if not any(texts[n].strip() for n in MESSAGE_FIELDS):
+        raise ValidationError("a scheduled campaign needs at least one message", field="message1")
+    if row.contact_list_id is None:
+        raise ValidationError("a scheduled campaign needs a contactListId", field="contactListId")
+    if row.confirmation and not any(texts[c].strip() for c in CONFIRMATION_FIELDS):
+        raise ValidationError(
+            "confirmation is on: give at least one confirmationMessage",
+            field="confirmationMessage1",
+        )
+    readiness.check_start(tenant, row, connected=row.scheduled_at <= utcnow())
 
 
 def _apply(row: Campaign, data: dict) -> None:
@@ -153,7 +174,8 @@ def campaigns_page(tenant: Tenant, search: str | None, number: int) -> dict:
 
 
 def campaigns_all(tenant: Tenant) -> list[dict]:
-    return [campaign_dict(c) for c in tenant.select(Campaign).order_by(Campaign.name)]
+    query = tenant.select(Campaign).order_by(Campaign.created_at.desc(), Campaign.id.desc())
+    return [campaign_dict(c) for c in query]
 
 
 def get_campaign(tenant: Tenant, campaign_id: int) -> dict:
@@ -162,6 +184,7 @@ def get_campaign(tenant: Tenant, campaign_id: int) -> dict:
 
 def create_campaign(tenant: Tenant, body: object) -> dict:
     data = parse(body, CAMPAIGN_FIELDS)
+    _localize(tenant, data)
     with db.atomic():
         company = Company.select().where(Company.id == tenant.company_id).for_update().first()
         if not company.use_campaigns:
@@ -180,6 +203,7 @@ def create_campaign(tenant: Tenant, body: object) -> dict:
 
 def update_campaign(tenant: Tenant, campaign_id: int, body: object) -> dict:
     data = parse(body, CAMPAIGN_FIELDS, partial=True)
+    _localize(tenant, data)
     with db.atomic():
         row = tenant.select(Campaign).where(Campaign.id == campaign_id).for_update().first()
         if row is None:
@@ -203,6 +227,11 @@ def delete_campaign(tenant: Tenant, campaign_id: int) -> None:
 def command(tenant: Tenant, campaign_id: int, name: str, reason: str = "") -> Campaign:
     """Apply ``pause|resume|cancel|restart``: one conditional update; a 409 when not allowed.
 
+    Resume and restart start sending again: refused (400/409, :mod:`readiness`) when the
+    campaign's connection is not CONNECTED, or, for one that never started (paused or cancelled
+    before its first message), when it has no list with contacts; such a campaign goes back to
+    PROGRAMADA due now, so the engine takes its audience snapshot as at any first start.
+
     Returns the updated row; the caller updates the Redis flag and notifies the engine.
     """
     with db.atomic():
@@ -211,6 +240,15 @@ def command(tenant: Tenant, campaign_id: int, name: str, reason: str = "") -> Ca
             tenant.get(Campaign, campaign_id, label="Campaign")
         row.status = lifecycle.check_command(name, row.status)
         row.pause_reason = reason if name == "pause" else ""
+        if name in ("resume", "restart"):
+            now = utcnow()
+            row.resumed_at = now
+            if row.started_at is None:  # a first start: what scheduling it due now checks
+                row.status = PROGRAMADA
+                row.scheduled_at = min(row.scheduled_at or now, now)
+                _check(tenant, row)
+            else:
+                readiness.check_start(tenant, row)
         if name == "restart":
             row.generation += 1
             row.completed_at = None

@@ -69,6 +69,9 @@ class Campaign(BaseModel):
     scheduled_at = TimestampTZField(null=True)
     started_at = TimestampTZField(null=True)
     completed_at = TimestampTZField(null=True)
+    #: When the current run began after a pause or a cancel (resume, restart); the report's send
+    #: rate counts from the later of this and ``started_at``.
+    resumed_at = TimestampTZField(null=True)
     contact_list = ForeignKeyField(ContactList, null=True, on_delete="SET NULL", index=False)
     whatsapp = ForeignKeyField(WhatsappConnection, null=True, on_delete="SET NULL", index=False)
     #: Why the campaign is PAUSADA (user, connection lost, breaker), shown to the user.
@@ -110,11 +113,16 @@ class CampaignShipping(BaseModel):
     failed_at = TimestampTZField(null=True)
     confirmation_requested_at = TimestampTZField(null=True)
     confirmed_at = TimestampTZField(null=True)
+    #: The list item's ``search`` text (folded name, number, e-mail) as snapshotted; NULL on rows
+    #: snapshotted before migration 006.
+    search = TextField(null=True)
 
     class Meta:
         table_name = "campaign_shipping"
         indexes = (
             (("campaign", "contact_id"), True),
+            # A campaign's contacts page by page and as CSV, in id order (zapx.campaigns.shipping).
+            (("campaign", "id"), False),
             # With id last, planning reads the next pending rows in order and stops at LIMIT
             # instead of sorting every pending row of a big campaign for each batch.
             (("campaign", "status", "id"), False),

@@ -12,6 +12,7 @@ from peewee import (
     BigAutoField,
     BigIntegerField,
     CharField,
+    DoubleField,
     ForeignKeyField,
     IntegerField,
     Model,
@@ -49,6 +50,8 @@ class ContactImport(BaseModel):
     unchanged = IntegerField(default=0)
     rejected = IntegerField(default=0)
     checkpoint = IntegerField(default=0)
+    #: Share of the file read (0..1) when the last chunk committed, for the progress percentage.
+    fraction_read = DoubleField(default=0.0)
     error = TextField(default="")
     started_at = TimestampTZField(null=True)
     finished_at = TimestampTZField(null=True)

@@ -142,6 +142,8 @@ class Chunk:
     last_row: int = 0
     rows_read: int = 0
     merged: int = 0
+    #: Share of the file read (0..1) up to this chunk's last row, stored with its checkpoint.
+    fraction: float = 0.0
     records: dict = dataclasses.field(default_factory=dict)
     rejected: list = dataclasses.field(default_factory=list)
     #: The records as CSV text (``Loader.stage``), each number's ``(start, end)`` in it, and
@@ -279,7 +281,8 @@ class Loader:
             cur.execute(
                 "UPDATE imports SET checkpoint = %s, rows_read = rows_read + %s, "
                 "inserted = inserted + %s, updated = updated + %s, unchanged = unchanged + %s, "
-                "rejected = rejected + %s, updated_at = now() WHERE id = %s",
+                "rejected = rejected + %s, fraction_read = GREATEST(fraction_read, %s), "
+                "updated_at = now() WHERE id = %s",
                 (
                     chunk.last_row,
                     counts.rows_read,
@@ -287,6 +290,7 @@ class Loader:
                     counts.updated,
                     counts.unchanged,
                     counts.rejected,
+                    chunk.fraction,
                     self.import_id,
                 ),
             )

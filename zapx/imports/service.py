@@ -24,7 +24,9 @@ from zapx.errors import ValidationError
 from zapx.imports import readers
 from zapx.imports.headers import map_header
 from zapx.imports.load import Chunk, Counts, Loader, Superseded
+from zapx.imports.progress import progress_of
 from zapx.imports.rows import Rejected, RowBuilder, SafeCsv, merge
+from zapx.paging import paginate
 from zapx.uploads import write_limited
 
 log = logging.getLogger("zapx.imports")
@@ -111,9 +113,10 @@ def _file(imp: ContactImport) -> tuple[str, bool]:
 
 
 def _finish(import_id: int, state: str, error: str = "") -> None:
+    done = {"fraction_read": 1.0} if state == "done" else {}
     with db.atomic():
         ContactImport.update(
-            state=state, error=error[:2000], finished_at=utcnow(), updated_at=utcnow()
+            state=state, error=error[:2000], finished_at=utcnow(), updated_at=utcnow(), **done
         ).where(ContactImport.id == import_id).execute()
 
 
@@ -205,12 +208,14 @@ def _run(
                         merge(known, record)
             if number - chunk.first_row >= chunk_rows:
                 done_rows += chunk.rows_read
+                chunk.fraction = reader.fraction()
                 loader.put(chunk)
                 chunk = Chunk(first_row=number)
             if progress and number % 10_000 == 0 and time.monotonic() - last_report > 0.2:
                 progress(done_rows + chunk.rows_read, reader.fraction())
                 last_report = time.monotonic()
         if chunk.last_row:
+            chunk.fraction = 1.0
             loader.put(chunk)
         loader.close()
     finally:
@@ -276,8 +281,18 @@ def _iso(value):
     return value.isoformat() if value else None
 
 
+def _progress(imp: ContactImport):
+    """The percentage and rows/s of the CLI's bar, from what the last committed chunk stored:
+    rows over the run's time so far (to its end once it has one)."""
+    if imp.started_at is None:
+        return progress_of(0, 0.0, 1.0)
+    until = imp.finished_at or utcnow()
+    return progress_of(imp.rows_read, imp.fraction_read, (until - imp.started_at).total_seconds())
+
+
 def import_dict(imp: ContactImport) -> dict:
     accounted = imp.inserted + imp.updated + imp.unchanged + imp.rejected
+    shown = _progress(imp)
     return {
         "id": imp.id,
         "importId": imp.id,
@@ -297,6 +312,8 @@ def import_dict(imp: ContactImport) -> dict:
         "unchanged": imp.unchanged,
         "merged": max(0, imp.rows_read - accounted),
         "rejected": imp.rejected,
+        "percent": shown.percent,
+        "rowsPerS": shown.rows_per_s,
         "error": imp.error or None,
         "rejectedUrl": f"/imports/{imp.id}/rejected.csv",
         "createdAt": _iso(imp.created_at),
@@ -307,6 +324,14 @@ def import_dict(imp: ContactImport) -> dict:
 
 def get_import(tenant: Tenant, import_id: int) -> dict:
     return import_dict(tenant.get(ContactImport, import_id, label="Import"))
+
+
+def imports_page(tenant: Tenant, number: int) -> dict:
+    """The company's imports, newest first, 20 a page."""
+    query = tenant.select(ContactImport).order_by(
+        ContactImport.created_at.desc(), ContactImport.id.desc()
+    )
+    return paginate(query, number, import_dict)
 
 
 def rejected_csv(tenant: Tenant, import_id: int, page: int = 5000) -> Iterator[bytes]:

@@ -1,4 +1,5 @@
-"""A batch whose worker died is finished from the progress it left in Redis."""
+"""A batch whose worker died is finished from the progress it left in Redis; the clock starts
+only the due campaigns that can start."""
 
 import datetime
 import time
@@ -8,7 +9,7 @@ import pytest
 from tests.actors.campaigns import make_list
 from tests.conftest import make_company
 from zapx.campaigns import batches
-from zapx.db import CampaignBatch, CampaignShipping, WhatsappConnection, db
+from zapx.db import CampaignBatch, CampaignShipping, ContactListItem, WhatsappConnection, db
 from zapx.db.campaign_models import Campaign
 
 
@@ -19,7 +20,7 @@ def claimed(clean_db):
     company_id = make_company("expiry")
     list_id = make_list(company_id, 5)
     with db.connection_context():
-        whatsapp_id = WhatsappConnection.create(company=company_id, name="w").id
+        whatsapp_id = WhatsappConnection.create(company=company_id, name="w", status="CONNECTED").id
         Campaign.create(
             company=company_id,
             name="c",
@@ -86,3 +87,40 @@ def test_a_batch_whose_worker_died_before_its_first_send_goes_back_to_pending(cl
     with db.connection_context():
         batches.expire_leases(lambda batch_ids: {batch_id: (0, [])})
     assert [(r.status, r.batch_id, r.attempts) for r in rows_of(ids)] == [("pending", None, 0)] * 5
+
+
+def test_the_clock_starts_only_campaigns_with_a_connected_connection_and_contacts(clean_db):
+    """What start_due leaves PROGRAMADA goes to the company actor, which pauses it with the
+    reason (tests/actors/test_campaign_control.py); what it starts has its search text."""
+    company_id = make_company("due")
+    full, empty = make_list(company_id, 3), make_list(company_id, 0, name="empty")
+    invalid = make_list(company_id, 2, name="invalid", prefix="55219")
+    now = datetime.datetime.now(datetime.UTC)
+    with db.connection_context():
+        ContactListItem.update(is_whatsapp_valid=False).where(
+            ContactListItem.contact_list == invalid
+        ).execute()
+        ContactListItem.update(search="pessoa zero").where(
+            ContactListItem.contact_list == full
+        ).execute()
+        up = WhatsappConnection.create(company=company_id, name="up", status="CONNECTED").id
+        down = WhatsappConnection.create(company=company_id, name="down").id  # DISCONNECTED
+
+        def campaign(name, list_id, whatsapp_id):
+            return Campaign.create(
+                company=company_id, name=name, status="PROGRAMADA", contact_list=list_id,
+                whatsapp=whatsapp_id, message1="Oi", scheduled_at=now,
+            ).id  # fmt: skip
+
+        ok = campaign("ok", full, up)
+        by_default = campaign("default", full, None)  # the first connection: "up"
+        left = {campaign("down", full, down), campaign("empty", empty, up)}
+        left.add(campaign("invalid", invalid, up))
+        started = batches.start_due()
+        statuses = {c.id: c.status for c in Campaign.select()}
+        searches = {
+            r.search for r in CampaignShipping.select().where(CampaignShipping.campaign == ok)
+        }
+    assert sorted(c for _, c in started) == sorted([ok, by_default])
+    assert all(statuses[c] == "PROGRAMADA" for c in left)
+    assert searches == {"pessoa zero"}
