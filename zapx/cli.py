@@ -183,11 +183,11 @@ def cmd_import(config: Config, args) -> int:
     started, shown = time.monotonic(), []
 
     def bar(rows: int, fraction: float) -> None:
-        shown = progress_of(rows, fraction, time.monotonic() - started)
-        filled = int(shown.percent * 30 / 100)
+        now = progress_of(rows, fraction, time.monotonic() - started)
+        filled = int(now.percent * 30 / 100)
         sys.stderr.write(
-            f"\r[{'#' * filled}{'.' * (30 - filled)}] {shown.percent:3.0f}% {rows:,} rows "
-            f"{shown.rows_per_s:,.0f}/s"
+            f"\r[{'#' * filled}{'.' * (30 - filled)}] {now.percent:3.0f}% {rows:,} rows "
+            f"{now.rows_per_s:,.0f}/s"
         )
         sys.stderr.flush()
         shown.append(True)
