@@ -59,6 +59,20 @@ GOOD = [
         "127.0.0.1, 10.1.2.3/8,::1",
         ("127.0.0.1/32", "10.0.0.0/8", "::1/128"),
     ),
+    (
+        "FRONTEND_URL",
+        "frontend_origins",
+        "https://App.Example.com/, http://localhost:3000,https://x.example:443,http://[::1]:8080",
+        (
+            "https://app.example.com",
+            "http://localhost:3000",
+            "https://x.example",
+            "http://[::1]:8080",
+        ),
+    ),
+    ("CORS_MAX_AGE_S", "cors_max_age_s", "600", 600),
+    ("REALTIME_BIND", "realtime_bind", "0.0.0.0:8081", "0.0.0.0:8081"),
+    ("REALTIME_RECHECK_S", "realtime_recheck_s", "5", 5),
 ]
 
 # (variable, a bad raw value, a fragment of the reason the message must give)
@@ -102,6 +116,13 @@ BAD = [
     ("LOGIN_MAX_FAILURES", "0", "must be between 1 and 1000"),
     ("LOGIN_MAX_FAILURES_PER_ADDRESS", "lots", "must be an integer"),
     ("TRUSTED_PROXIES", "127.0.0.1,nginx", "must be IP addresses or CIDR networks, got 'nginx'"),
+    ("FRONTEND_URL", "https://app.example.com/painel", "must be origins like https://"),
+    ("FRONTEND_URL", "app.example.com", "must be origins like https://"),
+    ("FRONTEND_URL", "https://u:p@app.example.com", "must be origins like https://"),
+    ("FRONTEND_URL", "https://app.example.com:x", "invalid port"),
+    ("CORS_MAX_AGE_S", "86401", "must be between 0 and 86400"),
+    ("REALTIME_BIND", "8081", "must be host:port"),
+    ("REALTIME_RECHECK_S", "0", "must be between 1 and 3600"),
 ]
 
 
