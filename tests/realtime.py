@@ -30,6 +30,7 @@ class Listener:
     def __init__(self, base: str, token: str, namespace: str = "/", origin: str = FRONT):
         self.namespace = namespace
         self.events: list[tuple[str, object]] = []
+        self.times: list[float] = []  # monotonic seconds each event arrived
         self.ready = threading.Event()
         self.refused: object = None
         self.disconnected = threading.Event()
@@ -69,6 +70,7 @@ class Listener:
             self.ready.set()
         with self._lock:
             self.events.append((event, data))
+            self.times.append(time.monotonic())
 
     def _refused(self, data=None):
         self.refused = data
@@ -76,6 +78,11 @@ class Listener:
     def named(self, name: str) -> list:
         with self._lock:
             return [data for event, data in self.events if event == name]
+
+    def timed(self, name: str) -> list[tuple[float, object]]:
+        """``(arrival time, payload)`` of each event ``name``."""
+        with self._lock:
+            return [(t, d) for t, (e, d) in zip(self.times, self.events, strict=True) if e == name]
 
     def names(self) -> set[str]:
         with self._lock:

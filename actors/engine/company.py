@@ -137,7 +137,10 @@ class CompanyActor(pykka.ThreadingActor):
             with db.connection_context():
                 self._progress(live)
                 self._pump(live)
-        else:  # the campaign stopped with this batch in flight: its counts changed again
+        else:
+            # The campaign stopped with this batch in flight (each stops within one message):
+            # its counts moved after the stop's event. As many as the batches that were in
+            # flight, once per stop.
             with db.connection_context():
                 service.publish_campaign(self.tenant, report["campaign_id"])
         self._idle_check()
@@ -147,8 +150,8 @@ class CompanyActor(pykka.ThreadingActor):
         self.received += 1
         with db.connection_context():
             for live in list(self.live.values()):
-                if live.progress_pending and time.monotonic() >= live.progress_at:
-                    self._progress(live)
+                if live.progress_pending:
+                    self._progress(live, rewake=True)
                 self._pump(live)
         self._idle_check()
 
@@ -332,12 +335,15 @@ class CompanyActor(pykka.ThreadingActor):
             live.wake_at = time.time() + 5.0
             self.directory.wake(self.company_id, live.wake_at)
 
-    def _progress(self, live: Live) -> None:
-        """Publish the campaign's record now, or mark it due and wake up when it may go."""
+    def _progress(self, live: Live, rewake: bool = False) -> None:
+        """Publish the campaign's record now if the limit allows, else hold it and ask to be
+        woken when it does: on the first report held back, or (``rewake``) from a wake-up that
+        came earlier (the Directory keeps one wake-up time per company, the earliest)."""
         now = time.monotonic()
         if now < live.progress_at:
+            if rewake or not live.progress_pending:
+                self.directory.wake(self.company_id, time.time() + live.progress_at - now)
             live.progress_pending = True
-            self.directory.wake(self.company_id, time.time() + live.progress_at - now)
             return
         service.publish_campaign(self.tenant, live.campaign_id)
         took = time.monotonic() - now

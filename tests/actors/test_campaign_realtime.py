@@ -6,10 +6,20 @@ from __future__ import annotations
 
 import pytest
 
+from actors.engine.company import PROGRESS_MIN_S
 from tests.actors.campaigns import make_list, sandbox_reset, setup_company, start_campaign
+from tests.actors.conftest import make_stack
 from tests.realtime import Listener, start_server
 
-CONTACTS = 60  # batches of 1 (a campaign's first), 50 and 9
+CONTACTS = 60
+BATCH_SIZE = 5  # a first batch of 1, then 12 of 5: 13 batch reports per campaign
+
+
+@pytest.fixture(scope="module")
+def stack(process_env, tmp_path_factory, broker):
+    started = make_stack(process_env, tmp_path_factory.mktemp("stack"), BATCH_SIZE=str(BATCH_SIZE))
+    yield started
+    started.stop()
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +36,9 @@ def _listener(server, account) -> Listener:
 def test_each_company_sees_its_own_campaign_progress_and_never_the_other(
     client, account, stack, server
 ):
-    # 40 ms a message: a batch of 50 takes 2 s, so progress is seen between start and end
-    sandbox_reset(stack.sandbox, latencyMs=40)
+    # 150 ms a message: a batch of 5 takes 0.75 s, the 26 batches on the worker's 8 threads
+    # about 2.5 s, so progress shows between start and end, and the batches outnumber seconds
+    sandbox_reset(stack.sandbox, latencyMs=150)
     companies = []
     for name, prefix in (("acme", "55119"), ("globex", "55219")):
         setup = setup_company(client, account, stack.sandbox, name)
@@ -51,17 +62,22 @@ def test_each_company_sees_its_own_campaign_progress_and_never_the_other(
         assert done["record"]["report"]["sent"] == CONTACTS
         assert done["record"]["completedAt"] is not None
         assert done["record"]["whatsapp"] == {"id": c["whatsapp_id"], "name": "sb"}
-        records = [d["record"] for d in c["listener"].named(own)]
+        timed = c["listener"].timed(own)
+        records = [d["record"] for _, d in timed]
         assert {r["id"] for r in records} == {c["campaign_id"]}
         statuses = [r["status"] for r in records]
         assert statuses[0] == "PROGRAMADA"  # the API's create
         assert "EM_ANDAMENTO" in statuses  # the engine's start
-        # progress between start and end, never going back; at most one event per batch
         sent = [r["report"]["sent"] for r in records]
+        print(c["account"].company_id, list(zip(statuses, sent, strict=True)))
+        # progress between start and end, never going back
         assert sent == sorted(sent), sent
         assert any(0 < n < CONTACTS for n in sent), sent
-        assert len(records) <= 8, statuses
-        print(c["account"].company_id, list(zip(statuses, sent, strict=True)))
+        # at most one progress event a second, not one per batch (13 reported)
+        progress = [t for (t, d) in timed if d["record"]["status"] == "EM_ANDAMENTO"]
+        running_s = timed[-1][0] - progress[0]
+        assert len(progress) - 1 <= running_s / PROGRESS_MIN_S + 1, (running_s, statuses)
+        assert len(progress) < CONTACTS // BATCH_SIZE
 
     # a barrier each: an event of its own company, published after the other's last
     for c in companies:
