@@ -7,6 +7,7 @@ import falcon
 import zapx
 from api import errors
 from api.auth import AuthMiddleware
+from api.cors import Cors
 from api.middleware import BodyLimit, DatabaseScope, RequestContext
 from api.openapi import build, doc
 from api.resources.auth import LoginResource, MeResource
@@ -102,8 +103,11 @@ def routes(deps: Deps) -> list[tuple[str, object, str | None]]:
 def create_app(deps: Deps) -> falcon.App:
     """The WSGI app wired to ``deps``; the database must already be initialised."""
     cfg = deps.config
+    # CORS first: its process_response runs last, on every answer, errors included.
+    cors = [Cors(cfg.frontend_origins, cfg.cors_max_age_s)] if cfg.frontend_origins else []
     app = falcon.App(
         middleware=[
+            *cors,
             RequestContext(),
             BodyLimit(cfg.max_body_bytes),
             # The scope opens the connection that the token-version check of auth needs.

@@ -6,7 +6,7 @@ import datetime
 
 from peewee import IntegrityError, fn
 
-from zapx import auth
+from zapx import auth, realtime
 from zapx.db import Company, Tenant, User, db, utcnow
 from zapx.errors import AuthError, Conflict, Forbidden, LimitExceeded, NotFound, ValidationError
 from zapx.login_limits import LoginLimiter
@@ -155,6 +155,29 @@ def standing(user_id: int) -> tuple[auth.Principal, bool] | None:
     return auth.Principal(user_id, company_id, profile, is_super, version), active
 
 
+def live_principal(
+    claimed: auth.Principal, current: tuple[auth.Principal, bool] | None
+) -> auth.Principal:
+    """Who a verified token's bearer is now: the user's ``current`` :func:`standing`, unless the
+    token was revoked since it was issued or the company is inactive (:class:`AuthError`).
+
+    The API (per request) and the socket.io server (per connection) both decide with it.
+    """
+    if current is None:
+        raise AuthError("token revoked; log in again")
+    principal, company_active = current
+    # A password, profile or company change bumps the version; a company moved by hand in the
+    # database is caught by the comparison of companies.
+    if (principal.token_version, principal.company_id) != (
+        claimed.token_version,
+        claimed.company_id,
+    ):
+        raise AuthError("token revoked; log in again")
+    if not company_active and not principal.is_super:
+        raise AuthError("company is inactive")
+    return principal
+
+
 # --- companies (super admins only) -------------------------------------------------------------
 
 
@@ -289,7 +312,16 @@ def update_user(principal: auth.Principal, user_id: int, body: object) -> dict:
                 tenant.update(User, user_id, updated_at=utcnow(), **data)
         except IntegrityError:
             raise _email_conflict() from None
-    return user_dict(tenant.get(User, user_id, label="User"))
+    out = user_dict(tenant.get(User, user_id, label="User"))
+    realtime.publish_from(tenant.company_id, lambda: [("user", _user_event(user_id))])
+    return out
+
+
+def _user_event(user_id: int) -> dict:
+    """``company-{id}-user`` ``update``: the frontend replaces its logged-in user with ``user``
+    when the ids match, so it is the login's shape (the user with its ``company``)."""
+    user = User.get_by_id(user_id)
+    return {"action": "update", "user": user_dict(user) | {"company": company_dict(user.company)}}
 
 
 def _email_conflict() -> Conflict:

@@ -1,7 +1,8 @@
 """The ``zapx`` command: one entry point for every process and for operations.
 
-``zapx api|engine|worker|sandbox`` start the processes supervisord runs (replacing this process,
-so signals reach them directly); ``migrate``, ``demo``, ``check`` and ``config`` are operations.
+``zapx api|engine|worker|realtime|sandbox`` start the processes supervisord runs (replacing this
+process, so signals reach them directly); ``migrate``, ``demo``, ``check`` and ``config`` are
+operations.
 """
 
 from __future__ import annotations
@@ -241,6 +242,14 @@ def cmd_import(config: Config, args) -> int:
     return 0 if result["state"] == "done" else 1
 
 
+def cmd_realtime(config: Config, args) -> int:
+    from zapx.logs import setup_logging
+    from zapx.realtime_server import serve
+
+    setup_logging("realtime", config.log_level, config.log_format)
+    return serve(config)
+
+
 def cmd_sandbox(config: Config, args) -> int:
     from zapx.logs import setup_logging
     from zapx.sandbox import serve
@@ -275,6 +284,7 @@ def parser() -> argparse.ArgumentParser:
         help=f"consume only these queues (default all: {' '.join(WORKER_QUEUES)}); "
         "deploy/supervisord.conf reserves a worker for delivery_first this way",
     )
+    sub.add_parser("realtime", help="run the socket.io server (live updates, REALTIME_BIND)")
     i = sub.add_parser("import", help="import a CSV or XLSX file of contacts")
     i.add_argument("file", help="CSV or XLSX file")
     i.add_argument("--company", type=int, required=True, help="company id")
@@ -294,6 +304,7 @@ COMMANDS = {
     "engine": cmd_engine,
     "worker": cmd_worker,
     "sandbox": cmd_sandbox,
+    "realtime": cmd_realtime,
     "import": cmd_import,
 }
 

@@ -12,7 +12,7 @@ import ipaddress
 import os
 import re
 from collections.abc import Mapping
-from urllib.parse import urlsplit
+from urllib.parse import urlparse, urlsplit
 
 from zapx.errors import ConfigError
 from zapx.outbound import parse_allowed
@@ -58,6 +58,14 @@ class Config:
     #: Hosts, IP addresses and CIDR networks connections may reach besides public https hosts
     #: (comma-separated; ``zapx/outbound.py``). Empty: public https hosts and the sandbox only.
     connection_allowed_hosts: str = ""
+    #: Browser origins (``scheme://host[:port]``) of the frontend, allowed cross-origin calls
+    #: with credentials (CORS) and socket.io connections; empty: same-origin only.
+    frontend_origins: tuple[str, ...] = ()
+    #: Seconds a browser may cache a CORS preflight answer (Access-Control-Max-Age).
+    cors_max_age_s: int = 7200
+    realtime_bind: str = "127.0.0.1:8081"
+    #: Seconds between the socket.io server's checks that each connected user still stands.
+    realtime_recheck_s: int = 30
 
     @property
     def public_base(self) -> str:
@@ -172,9 +180,40 @@ def _networks(raw: str) -> tuple[str, ...]:
                 f"must be IP addresses or CIDR networks, got {part.strip()!r}"
             ) from None
     return tuple(out)
+
+
 def _allowed_hosts(raw: str) -> str:
     parse_allowed(raw)  # raises ValueError naming the bad entry
     return raw.strip()
+
+
+def _origins(raw: str) -> tuple[str, ...]:
+    out = []
+    for part in raw.split(","):
+        text = part.strip()
+        if not text:
+            continue
+        parts = urlparse(text.rstrip("/"))
+        try:
+            port = parts.port
+        except ValueError:
+            raise ValueError(f"has an invalid port: {text!r}") from None
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or parts.path
+            or parts.query
+            or parts.fragment
+            or "@" in parts.netloc
+        ):
+            raise ValueError(
+                f"must be origins like https://app.example.com[:port] (no path), got {text!r}"
+            )
+        # As a browser sends its Origin header: lower case, no default port.
+        host = parts.netloc.lower().rsplit(":", 1)[0] if port else parts.netloc.lower()
+        default = {"http": 80, "https": 443}[parts.scheme]
+        out.append(f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else ""))
+    return tuple(dict.fromkeys(out))
 
 
 def _level(raw: str) -> str:
@@ -212,6 +251,10 @@ _VARIABLES: tuple[tuple[str, str, object], ...] = (
     ("LOGIN_MAX_FAILURES_PER_ADDRESS", "login_max_failures_per_address", _int(1, 1_000_000)),
     ("TRUSTED_PROXIES", "trusted_proxies", _networks),
     ("CONNECTION_ALLOWED_HOSTS", "connection_allowed_hosts", _allowed_hosts),
+    ("FRONTEND_URL", "frontend_origins", _origins),
+    ("CORS_MAX_AGE_S", "cors_max_age_s", _int(0, 86_400)),
+    ("REALTIME_BIND", "realtime_bind", _bind),
+    ("REALTIME_RECHECK_S", "realtime_recheck_s", _int(1, 3600)),
 )
 
 #: Variable name -> Config field name.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from peewee import IntegrityError, fn
 
+from zapx import realtime
 from zapx.campaigns import readiness
 from zapx.db import CONNECTION_STATUSES, PROVIDERS, Company, Tenant, WhatsappConnection, db, utcnow
 from zapx.errors import Conflict, LimitExceeded, NotFound, ValidationError
@@ -205,7 +206,9 @@ def create_connection(tenant: Tenant, body: object, outbound: Outbound) -> dict:
                 row = WhatsappConnection.create(company=tenant.company_id, **data)
         except IntegrityError as exc:
             raise _conflict(exc, data["name"], data["settings"]) from None
-    return connection_dict(row)
+    out = connection_dict(row)
+    realtime.publish(tenant.company_id, "whatsapp", {"action": "update", "whatsapp": out})
+    return out
 
 
 def update_connection(tenant: Tenant, connection_id: int, body: object, outbound: Outbound) -> dict:
@@ -226,10 +229,31 @@ def update_connection(tenant: Tenant, connection_id: int, body: object, outbound
         except IntegrityError as exc:
             settings = data.get("settings", row.settings)
             raise _conflict(exc, data.get("name", row.name), settings) from None
-    return get_connection(tenant, connection_id)
+    out = get_connection(tenant, connection_id)
+    publish_connection(tenant, out, session="status" in data)
+    return out
 
 
 def delete_connection(tenant: Tenant, connection_id: int) -> None:
     with db.atomic():
         readiness.check_unused(tenant, WhatsappConnection, connection_id)  # 409 while in use
         tenant.delete(WhatsappConnection, connection_id, label="Whatsapp")
+    realtime.publish(
+        tenant.company_id, "whatsapp", {"action": "delete", "whatsappId": connection_id}
+    )
+
+
+def publish_connection(tenant: Tenant, connection: int | dict, session: bool = True) -> None:
+    """``whatsapp`` ``update`` with the whole row and, when its status may have changed,
+    ``whatsappSession`` with the fields the connections page and QR dialog read."""
+
+    def events():
+        out = connection if isinstance(connection, dict) else get_connection(tenant, connection)
+        yield "whatsapp", {"action": "update", "whatsapp": out}
+        if session:
+            fields = {"id": out["id"], "status": out["status"], "updatedAt": out["updatedAt"]}
+            # qrcode "" closes the QR dialog; no provider of zapx pairs by QR code.
+            fields |= {"qrcode": out.get("qrcode") or "", "retries": out.get("retries") or 0}
+            yield "whatsappSession", {"action": "update", "session": fields}
+
+    realtime.publish_from(tenant.company_id, events)

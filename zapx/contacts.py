@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from peewee import IntegrityError, fn
 
+from zapx import realtime
 from zapx.cache import QueryCache, dumps
 from zapx.campaigns import readiness
 from zapx.db import Contact, ContactList, ContactListItem, Tenant, db, utcnow
 from zapx.errors import Conflict, ValidationError
 from zapx.numbers import normalize_number
-from zapx.paging import paginate, paginate_matches
+from zapx.paging import PAGE_SIZE, paginate, paginate_matches
 from zapx.text import fold, folded, like_pattern, search_text
 from zapx.validation import Field, extra_info, parse, positive_id
 
@@ -187,7 +188,9 @@ def create_contact(
     except IntegrityError:
         raise _duplicate(data["number"], "company") from None
     contacts_changed(cache, tenant.company_id)
-    return contact_dict(row)
+    out = contact_dict(row)
+    realtime.publish(tenant.company_id, "contact", {"action": "create", "contact": out})
+    return out
 
 
 def update_contact(
@@ -203,13 +206,16 @@ def update_contact(
         except IntegrityError:
             raise _duplicate(data["number"], "company") from None
     contacts_changed(cache, tenant.company_id)
-    return get_contact(tenant, contact_id)
+    out = get_contact(tenant, contact_id)
+    realtime.publish(tenant.company_id, "contact", {"action": "update", "contact": out})
+    return out
 
 
 def delete_contact(tenant: Tenant, contact_id: int, cache: QueryCache | None = None) -> None:
     with db.atomic():
         tenant.delete(Contact, contact_id, label="Contact")
     contacts_changed(cache, tenant.company_id)
+    realtime.publish(tenant.company_id, "contact", {"action": "delete", "contactId": contact_id})
 
 
 # --- contact lists -----------------------------------------------------------------------------
@@ -251,7 +257,9 @@ def create_list(tenant: Tenant, body: object) -> dict:
         raise Conflict(
             f"a contact list named {data['name']!r} already exists", field="name"
         ) from None
-    return list_dict(row, 0)
+    out = list_dict(row, 0)
+    realtime.publish(tenant.company_id, "ContactList", {"action": "create", "record": out})
+    return out
 
 
 def update_list(tenant: Tenant, list_id: int, body: object) -> dict:
@@ -263,13 +271,16 @@ def update_list(tenant: Tenant, list_id: int, body: object) -> dict:
         raise Conflict(
             f"a contact list named {data['name']!r} already exists", field="name"
         ) from None
-    return get_list(tenant, list_id)
+    out = get_list(tenant, list_id)
+    realtime.publish(tenant.company_id, "ContactList", {"action": "update", "record": out})
+    return out
 
 
 def delete_list(tenant: Tenant, list_id: int) -> None:
     with db.atomic():
         readiness.check_unused(tenant, ContactList, list_id)  # 409 while a campaign uses it
         tenant.delete(ContactList, list_id, label="ContactList")
+    realtime.publish(tenant.company_id, "ContactList", {"action": "delete", "id": list_id})
 
 
 # --- contact list items ------------------------------------------------------------------------
@@ -312,7 +323,9 @@ def create_item(tenant: Tenant, body: object, region: str) -> dict:
             )
     except IntegrityError:
         raise _duplicate(data["number"], "list") from None
-    return item_dict(row)
+    out = item_dict(row)
+    realtime.publish(tenant.company_id, "ContactListItem", {"action": "create", "record": out})
+    return out
 
 
 def update_item(tenant: Tenant, item_id: int, body: object, region: str) -> dict:
@@ -329,9 +342,31 @@ def update_item(tenant: Tenant, item_id: int, body: object, region: str) -> dict
                 tenant.update(ContactListItem, item_id, updated_at=utcnow(), **data)
         except IntegrityError:
             raise _duplicate(data.get("number", row.number), "list") from None
-    return get_item(tenant, item_id)
+    out = get_item(tenant, item_id)
+    realtime.publish(tenant.company_id, "ContactListItem", {"action": "update", "record": out})
+    return out
 
 
 def delete_item(tenant: Tenant, item_id: int) -> None:
     with db.atomic():
         tenant.delete(ContactListItem, item_id, label="ContactListItem")
+    realtime.publish(tenant.company_id, "ContactListItem", {"action": "delete", "id": item_id})
+
+
+def publish_list_reload(tenant: Tenant, list_id: int) -> None:
+    """After an import into a list: ``ContactListItem-{listId}`` ``reload`` with the list's
+    first page (what a refetch would show; never every row of a large import) and the list's
+    new ``contactsCount``."""
+
+    def events():
+        first = (
+            tenant.select(ContactListItem)
+            .where(ContactListItem.contact_list == list_id)
+            .order_by(ContactListItem.name, ContactListItem.id)
+            .limit(PAGE_SIZE)
+        )
+        records = [item_dict(i) for i in first]
+        yield f"ContactListItem-{list_id}", {"action": "reload", "records": records}
+        yield "ContactList", {"action": "update", "record": get_list(tenant, list_id)}
+
+    realtime.publish_from(tenant.company_id, events)

@@ -13,8 +13,9 @@ import time
 import pykka
 
 from actors.engine.throttle import SessionThrottle
+from zapx import connections
 from zapx.campaign_settings import get_settings
-from zapx.campaigns import batches, flags, readiness
+from zapx.campaigns import batches, flags, readiness, service
 from zapx.campaigns.context import message_texts
 from zapx.campaigns.lifecycle import EM_ANDAMENTO, PAUSADA, PROGRAMADA
 from zapx.campaigns.pacing import PacingSettings
@@ -32,6 +33,12 @@ HORIZON_S = 2.0
 #: many companies start at once, every first message goes out before any second batch competes
 #: with them for the workers. Bounded, because a killed worker never reports.
 FIRST_WAIT_S = 5.0
+#: A running campaign's progress event (``company-{id}-campaign``) goes out at most once a
+#: second per campaign, and at most once per PROGRESS_COST_FACTOR times what building it took:
+#: its counts are one aggregate over the campaign's rows (about 40 ms of PostgreSQL at 200,000
+#: rows here), so progress costs the database at most 2% of a core per running campaign.
+PROGRESS_MIN_S = 1.0
+PROGRESS_COST_FACTOR = 50
 
 
 class Budget:
@@ -61,6 +68,8 @@ class Live:
     planned: int = 0  # batches planned or adopted by this actor (0: the next is the first)
     first_batch: int | None = None  # the first batch, while the second waits for it
     first_until: float = 0.0  # epoch seconds: the second batch waits no longer
+    progress_at: float = 0.0  # monotonic seconds: the next progress event may go then
+    progress_pending: bool = False  # a batch reported since the last progress event
 
 
 class CompanyActor(pykka.ThreadingActor):
@@ -126,7 +135,14 @@ class CompanyActor(pykka.ThreadingActor):
         if live is not None:
             live.in_flight.discard(report["batch_id"])
             with db.connection_context():
+                self._progress(live)
                 self._pump(live)
+        else:
+            # The campaign stopped with this batch in flight (each stops within one message):
+            # its counts moved after the stop's event. As many as the batches that were in
+            # flight, once per stop.
+            with db.connection_context():
+                service.publish_campaign(self.tenant, report["campaign_id"])
         self._idle_check()
 
     def pump(self) -> None:
@@ -134,6 +150,8 @@ class CompanyActor(pykka.ThreadingActor):
         self.received += 1
         with db.connection_context():
             for live in list(self.live.values()):
+                if live.progress_pending:
+                    self._progress(live, rewake=True)
                 self._pump(live)
         self._idle_check()
 
@@ -171,6 +189,7 @@ class CompanyActor(pykka.ThreadingActor):
                 if row.whatsapp_id in self.throttles:
                     self.throttles[row.whatsapp_id].configure(self._pacing(row.whatsapp_id))
                 self._throttle(row.whatsapp_id).rewind()
+                self._progress(live)  # started, resumed or restarted: its status is news
             adopted = self.adopted.pop(campaign_id, None)
             if adopted is not None and adopted[0] == live.generation:
                 _, batch_id, rows = adopted
@@ -293,6 +312,7 @@ class CompanyActor(pykka.ThreadingActor):
                     "campaign finished",
                     extra={"company_id": self.company_id, "campaign_id": live.campaign_id},
                 )
+                service.publish_campaign(self.tenant, live.campaign_id)
             return
         due_in = batches.next_due_in_s(live.campaign_id)
         if due_in is not None:
@@ -309,6 +329,21 @@ class CompanyActor(pykka.ThreadingActor):
             live.wake_at = time.time() + 5.0
             self.directory.wake(self.company_id, live.wake_at)
 
+    def _progress(self, live: Live, rewake: bool = False) -> None:
+        """Publish the campaign's record now if the limit allows, else hold it and ask to be
+        woken when it does: on the first report held back, or (``rewake``) from a wake-up that
+        came earlier (the Directory keeps one wake-up time per company, the earliest)."""
+        now = time.monotonic()
+        if now < live.progress_at:
+            if rewake or not live.progress_pending:
+                self.directory.wake(self.company_id, time.time() + live.progress_at - now)
+            live.progress_pending = True
+            return
+        service.publish_campaign(self.tenant, live.campaign_id)
+        took = time.monotonic() - now
+        live.progress_pending = False
+        live.progress_at = now + took + max(PROGRESS_MIN_S, PROGRESS_COST_FACTOR * took)
+
     def _pause(self, campaign_id: int, reason: str) -> None:
         Campaign.update(status=PAUSADA, pause_reason=reason, updated_at=utcnow()).where(
             (Campaign.id == campaign_id) & (Campaign.status.in_((EM_ANDAMENTO, PROGRAMADA)))
@@ -319,6 +354,7 @@ class CompanyActor(pykka.ThreadingActor):
             "campaign paused",
             extra={"company_id": self.company_id, "campaign_id": campaign_id, "reason": reason},
         )
+        service.publish_campaign(self.tenant, campaign_id)
 
     def _connection_lost(self, whatsapp_id: int, error: str) -> None:
         """The provider refused our credentials: pause every campaign on the connection."""
@@ -326,6 +362,7 @@ class CompanyActor(pykka.ThreadingActor):
             WhatsappConnection.update(status="DISCONNECTED", updated_at=utcnow()).where(
                 WhatsappConnection.id == whatsapp_id
             ).execute()
+            connections.publish_connection(self.tenant, whatsapp_id)
             for live in [c for c in self.live.values() if c.whatsapp_id == whatsapp_id]:
                 self._pause(live.campaign_id, f"connection {whatsapp_id} lost: {error}")
 

@@ -69,10 +69,11 @@ def test_supervisord_programs_are_valid_zapx_commands(execs):
     conf = configparser.ConfigParser(interpolation=None)
     conf.read(cli.ROOT / "deploy" / "supervisord.conf")
     programs = {s.split(":", 1)[1]: conf[s] for s in conf.sections() if s.startswith("program:")}
-    assert set(programs) == {"sandbox", "engine", "worker", "worker_first", "api"}
+    assert set(programs) == {"sandbox", "engine", "worker", "worker_first", "api", "realtime"}
     for name, section in programs.items():
         words = shlex.split(section["command"])
         assert words[0].endswith("/.venv/bin/zapx"), name
+        assert cli.parser().parse_args(words[1:]).command in cli.COMMANDS, name
         if words[1] == "worker":
             assert cli.main(words[1:]) == 0, name
     first, every = (programs[n]["command"] for n in ("worker_first", "worker"))

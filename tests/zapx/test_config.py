@@ -67,6 +67,20 @@ GOOD = [
         " 10.0.0.0/8, gw.corp:8080 [fd00::7]:9000,127.0.0.1 ",
         "10.0.0.0/8, gw.corp:8080 [fd00::7]:9000,127.0.0.1",
     ),
+    (
+        "FRONTEND_URL",
+        "frontend_origins",
+        "https://App.Example.com/, http://localhost:3000,https://x.example:443,http://[::1]:8080",
+        (
+            "https://app.example.com",
+            "http://localhost:3000",
+            "https://x.example",
+            "http://[::1]:8080",
+        ),
+    ),
+    ("CORS_MAX_AGE_S", "cors_max_age_s", "600", 600),
+    ("REALTIME_BIND", "realtime_bind", "0.0.0.0:8081", "0.0.0.0:8081"),
+    ("REALTIME_RECHECK_S", "realtime_recheck_s", "5", 5),
 ]
 
 # (variable, a bad raw value, a fragment of the reason the message must give)
@@ -112,6 +126,13 @@ BAD = [
     ("TRUSTED_PROXIES", "127.0.0.1,nginx", "must be IP addresses or CIDR networks, got 'nginx'"),
     ("CONNECTION_ALLOWED_HOSTS", "10.0.0.0/33", "entry '10.0.0.0/33' is not a host"),
     ("CONNECTION_ALLOWED_HOSTS", "gw.corp, http://x", "entry 'http://x' is not a host"),
+    ("FRONTEND_URL", "https://app.example.com/painel", "must be origins like https://"),
+    ("FRONTEND_URL", "app.example.com", "must be origins like https://"),
+    ("FRONTEND_URL", "https://u:p@app.example.com", "must be origins like https://"),
+    ("FRONTEND_URL", "https://app.example.com:x", "invalid port"),
+    ("CORS_MAX_AGE_S", "86401", "must be between 0 and 86400"),
+    ("REALTIME_BIND", "8081", "must be host:port"),
+    ("REALTIME_RECHECK_S", "0", "must be between 1 and 3600"),
 ]
 
 

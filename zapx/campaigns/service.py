@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import datetime
 
-from peewee import fn
+from peewee import JOIN, fn
 
-from zapx import campaign_settings
+from zapx import campaign_settings, realtime
 from zapx.campaigns import lifecycle, readiness, templates
 from zapx.campaigns.lifecycle import EM_ANDAMENTO, INATIVA, PROGRAMADA
+from zapx.campaigns.report import campaign_report
 from zapx.db import (
     CampaignSetting,
     Company,
@@ -198,6 +199,7 @@ def create_campaign(tenant: Tenant, body: object) -> dict:
         _apply(row, data)
         _check(tenant, row)
         row.save(force_insert=True)
+    publish_campaign(tenant, row.id, "create")
     return campaign_dict(row)
 
 
@@ -212,6 +214,7 @@ def update_campaign(tenant: Tenant, campaign_id: int, body: object) -> dict:
         _apply(row, data)
         _check(tenant, row)
         row.save()
+    publish_campaign(tenant, row.id)
     return campaign_dict(row)
 
 
@@ -222,6 +225,7 @@ def delete_campaign(tenant: Tenant, campaign_id: int) -> None:
             tenant.get(Campaign, campaign_id, label="Campaign")
         lifecycle.check_deletable(row.status)
         row.delete_instance()
+    realtime.publish(tenant.company_id, "campaign", {"action": "delete", "id": campaign_id})
 
 
 def command(tenant: Tenant, campaign_id: int, name: str, reason: str = "") -> Campaign:
@@ -259,6 +263,7 @@ def command(tenant: Tenant, campaign_id: int, name: str, reason: str = "") -> Ca
                 (CampaignShipping.campaign == row.id) & (CampaignShipping.status == "queued")
             ).execute()
         row.save()
+    publish_campaign(tenant, row.id)
     return row
 
 
@@ -273,4 +278,44 @@ def pause_for_connection(tenant: Tenant, whatsapp_id: int, reason: str) -> list[
         for row in rows:
             row.status, row.pause_reason = lifecycle.PAUSADA, reason
             row.save()
+    for row in rows:
+        publish_campaign(tenant, row.id)
     return rows
+
+
+def campaign_record(tenant: Tenant, campaign_id: int) -> dict:
+    """The campaign as the frontend's list and report pages read it in a socket event: the
+    row with ``contactList`` and ``whatsapp`` nested as ``{id, name}`` (``null`` when unset;
+    a set id without them blanks the page), and zapx's ``report`` (the counts of ``GET
+    /campaigns/{id}/report``). Never the ``shipping`` rows: without them the report page keeps
+    its counters and takes the status."""
+    row = (
+        tenant.select(
+            Campaign,
+            Campaign,
+            ContactList.name.alias("list_name"),
+            WhatsappConnection.name.alias("whatsapp_name"),
+        )
+        .join(ContactList, JOIN.LEFT_OUTER, on=(Campaign.contact_list == ContactList.id))
+        .switch(Campaign)
+        .join(WhatsappConnection, JOIN.LEFT_OUTER, on=(Campaign.whatsapp == WhatsappConnection.id))
+        .where(Campaign.id == campaign_id)
+        .objects()
+        .first()
+    )
+    if row is None:
+        tenant.get(Campaign, campaign_id, label="Campaign")  # raises NotFound
+    out = campaign_dict(row)
+    list_id, whatsapp_id = row.contact_list_id, row.whatsapp_id
+    out["contactList"] = {"id": list_id, "name": row.list_name} if list_id else None
+    out["whatsapp"] = {"id": whatsapp_id, "name": row.whatsapp_name} if whatsapp_id else None
+    out["report"] = campaign_report(tenant, campaign_id)
+    return out
+
+
+def publish_campaign(tenant: Tenant, campaign_id: int, action: str = "update") -> None:
+    """``company-{id}-campaign`` ``{action, record}`` with :func:`campaign_record`."""
+    realtime.publish_from(
+        tenant.company_id,
+        lambda: [("campaign", {"action": action, "record": campaign_record(tenant, campaign_id)})],
+    )

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from zapx import cache
-from zapx.contacts import CONTACTS_NAMESPACE
+from zapx.contacts import CONTACTS_NAMESPACE, publish_list_reload
 from zapx.db import ContactImport, ContactList, ImportRejection, Tenant, db, utcnow
 from zapx.errors import ValidationError
 from zapx.imports import readers
@@ -159,6 +159,8 @@ def run_import(
             return "running"
         else:
             _finish(import_id, "done")
+        if imp.contact_list_id is not None:  # the list page merges the rows of this event
+            publish_list_reload(Tenant(imp.company_id), imp.contact_list_id)
         if owned:
             Path(path).unlink(missing_ok=True)
         return ContactImport.get_by_id(import_id).state
