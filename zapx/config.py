@@ -58,6 +58,13 @@ class Config:
     #: Hosts, IP addresses and CIDR networks connections may reach besides public https hosts
     #: (comma-separated; ``zapx/outbound.py``). Empty: public https hosts and the sandbox only.
     connection_allowed_hosts: str = ""
+    #: Seconds a browser session's refresh token (the ``jrt`` cookie) lives after its last use.
+    refresh_ttl_s: int = 7 * 86400
+    #: ``Secure`` on the session cookie; None: in production only (``ZAPX_ENV``).
+    session_cookie_secure: bool | None = None
+    #: ``SameSite`` of the session cookie: Lax (the frontend and API on one site), or None for
+    #: a frontend on another site (needs Secure).
+    session_cookie_samesite: str = "Lax"
 
     @property
     def public_base(self) -> str:
@@ -67,6 +74,13 @@ class Config:
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def cookie_secure(self) -> bool:
+        """Whether the session cookie is sent over https only."""
+        if self.session_cookie_secure is None:
+            return self.is_production
+        return self.session_cookie_secure
 
 
 # (environment variable, field, parser); the parser raises ValueError with a human reason.
@@ -154,6 +168,21 @@ def _networks(raw: str) -> tuple[str, ...]:
                 f"must be IP addresses or CIDR networks, got {part.strip()!r}"
             ) from None
     return tuple(out)
+
+
+def _bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"must be true or false, got {raw!r}")
+
+
+def _same_site(raw: str) -> str:
+    return _choice("lax", "strict", "none")(raw).capitalize()
+
+
 def _allowed_hosts(raw: str) -> str:
     parse_allowed(raw)  # raises ValueError naming the bad entry
     return raw.strip()
@@ -194,6 +223,9 @@ _VARIABLES: tuple[tuple[str, str, object], ...] = (
     ("LOGIN_MAX_FAILURES_PER_ADDRESS", "login_max_failures_per_address", _int(1, 1_000_000)),
     ("TRUSTED_PROXIES", "trusted_proxies", _networks),
     ("CONNECTION_ALLOWED_HOSTS", "connection_allowed_hosts", _allowed_hosts),
+    ("REFRESH_TTL_S", "refresh_ttl_s", _int(300, 365 * 86400)),
+    ("SESSION_COOKIE_SECURE", "session_cookie_secure", _bool),
+    ("SESSION_COOKIE_SAMESITE", "session_cookie_samesite", _same_site),
 )
 
 #: Variable name -> Config field name.
@@ -225,6 +257,9 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
             "LOGIN_MAX_FAILURES_PER_ADDRESS must be at least LOGIN_MAX_FAILURES"
             f" ({config.login_max_failures}), got {config.login_max_failures_per_address}"
         )
+    if config.session_cookie_samesite == "None" and not config.cookie_secure:
+        # Browsers drop a SameSite=None cookie that is not Secure: every refresh would fail.
+        problems.append("SESSION_COOKIE_SAMESITE=none needs SESSION_COOKIE_SECURE=true")
     if config.is_production and config.secret_key == _DEV_SECRET:
         problems.append("SECRET_KEY must be set in production (at least 32 characters)")
     if problems:

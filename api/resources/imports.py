@@ -12,6 +12,7 @@ from pathlib import Path
 
 import falcon
 
+from api import schemas
 from api.openapi import doc
 from api.resources.base import Resource, ident
 from zapx import imports
@@ -88,8 +89,11 @@ class ContactsUploadResource(_Upload):
         "Import contacts from a CSV or XLSX file (small: 201 with the summary; large: 202, "
         "poll GET /imports/{id})",
         body=_UPLOAD,
+        multipart=True,
         query=("sheet",),
         status=201,
+        response=schemas.IMPORT,
+        also={202: schemas.IMPORT},
     )
     def on_post(self, req, resp):
         self._upload(req, resp, None)
@@ -99,15 +103,21 @@ class ListUploadResource(_Upload):
     @doc(
         "Import a CSV or XLSX file into a contact list (small: 201; large: 202)",
         body=_UPLOAD,
+        multipart=True,
         query=("sheet",),
         status=201,
+        response=schemas.IMPORT,
+        also={202: schemas.IMPORT},
     )
     def on_post(self, req, resp, id):
         self._upload(req, resp, ident(id))
 
 
 class ImportsResource(Resource):
-    @doc("An import's progress: state, rows read, inserted, updated, unchanged, rejected")
+    @doc(
+        "An import's progress: state, rows read, inserted, updated, unchanged, rejected",
+        response=schemas.IMPORT,
+    )
     def on_get_item(self, req, resp, id):
         resp.media = imports.get_import(req.context.tenant, ident(id))
 

@@ -46,7 +46,7 @@ def test_item_crud(client, alice):
 
     assert client.simulate_delete(url, headers=h).status_code == 204
     assert row(ContactListItem, item["id"]) is None
-    assert_error(client.simulate_get(url, headers=h), 404, "ERR_NOT_FOUND")
+    assert_error(client.simulate_get(url, headers=h), 404, "ERR_NO_CONTACTLISTITEM_FOUND")
 
 
 def test_duplicate_number_in_a_list_is_409_but_fine_in_another(client, alice):
@@ -54,7 +54,7 @@ def test_duplicate_number_in_a_list_is_409_but_fine_in_another(client, alice):
     assert _item(client, alice, first, number="11987654321").status_code == 201
     before = counts()
     resp = _item(client, alice, first, number="+55 11 98765-4321")
-    assert_error(resp, 409, "ERR_CONFLICT", field="number", contains="5511987654321")
+    assert_error(resp, 409, "ERR_DUPLICATED_CONTACT", field="number", contains="5511987654321")
     assert counts() == before
     assert _item(client, alice, second, number="11987654321").status_code == 201
 
@@ -67,7 +67,7 @@ def test_moving_an_item_between_lists(client, alice):
     # Into a list that already has the number: 409, nothing moved.
     before = snapshot()
     resp = client.simulate_put(url, json={"contactListId": second}, headers=alice.headers)
-    assert_error(resp, 409, "ERR_CONFLICT", field="number")
+    assert_error(resp, 409, "ERR_DUPLICATED_CONTACT", field="number")
     assert snapshot() == before
     # Free the number, then the move goes through.
     client.simulate_delete(f"/contact-list-items/{clash['id']}", headers=alice.headers)
@@ -80,11 +80,11 @@ def test_moving_an_item_between_lists(client, alice):
 
 def test_unknown_list_is_404_and_writes_nothing(client, alice):
     before = counts()
-    assert_error(_item(client, alice, 999999), 404, "ERR_NOT_FOUND", contains="999999")
+    assert_error(_item(client, alice, 999999), 404, "ERR_NO_CONTACTLIST_FOUND", contains="999999")
     resp = client.simulate_get(
         "/contact-list-items", params={"contactListId": 999999}, headers=alice.headers
     )
-    assert_error(resp, 404, "ERR_NOT_FOUND")
+    assert_error(resp, 404, "ERR_NO_CONTACTLIST_FOUND")
     assert counts() == before
 
 
@@ -106,27 +106,27 @@ def test_filter_pagination_and_search(client, alice):
 
     params = {"contactListId": str(first)}
     page1 = client.simulate_get("/contact-list-items", params=params, headers=h).json
-    assert (len(page1["records"]), page1["count"], page1["hasMore"]) == (20, 22, True)
+    assert (len(page1["contacts"]), page1["count"], page1["hasMore"]) == (20, 22, True)
     page2 = client.simulate_get(
         "/contact-list-items", params=params | {"pageNumber": "2"}, headers=h
     ).json
-    assert (len(page2["records"]), page2["count"], page2["hasMore"]) == (2, 22, False)
-    assert {r["contactListId"] for r in page1["records"] + page2["records"]} == {first}
+    assert (len(page2["contacts"]), page2["count"], page2["hasMore"]) == (2, 22, False)
+    assert {r["contactListId"] for r in page1["contacts"] + page2["contacts"]} == {first}
 
     found = client.simulate_get(
         "/contact-list-items", params={"searchParam": "CONCEICAO"}, headers=h
     ).json
-    assert [r["name"] for r in found["records"]] == ["Conceição"]
+    assert [r["name"] for r in found["contacts"]] == ["Conceição"]
     none = client.simulate_get(
         "/contact-list-items",
         params={"searchParam": "conceicao", "contactListId": first},
         headers=h,
     ).json
-    assert none["records"] == []
+    assert none["contacts"] == []
     digits = client.simulate_get(
         "/contact-list-items", params={"searchParam": "00000007"}, headers=h
     ).json
-    assert [r["name"] for r in digits["records"]] == ["Item 07"]
+    assert [r["name"] for r in digits["contacts"]] == ["Item 07"]
 
     listed = client.simulate_get("/contact-list-items/list", params=params, headers=h).json
     assert len(listed) == 22 and {r["contactListId"] for r in listed} == {first}

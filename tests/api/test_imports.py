@@ -39,7 +39,7 @@ def test_small_file_is_imported_in_the_request(client, alice):
     body = resp.json
     assert body["state"] == "done" and body["importId"] == body["id"]
     assert (body["rowsRead"], body["inserted"], body["rejected"]) == (2, 1, 1)
-    contacts = client.simulate_get("/contacts", headers=alice.headers).json["records"]
+    contacts = client.simulate_get("/contacts", headers=alice.headers).json["contacts"]
     assert [(c["name"], c["number"]) for c in contacts] == [("Ana", "5511987654321")]
     assert contacts[0]["extraInfo"] == [{"name": "plano", "value": "=1+1"}]
     again = client.simulate_get(f"/imports/{body['id']}", headers=alice.headers)
@@ -63,7 +63,7 @@ def test_upload_into_a_list(client, alice, bob):
     import_id = resp.json["id"]
     before = snapshot()
     resp = upload(client, bob, GOOD, path=f"/contact-lists/{lst['id']}/upload")
-    assert_error(resp, 404, "ERR_NOT_FOUND")
+    assert_error(resp, 404, "ERR_NO_CONTACTLIST_FOUND")
     assert_error(client.simulate_get(f"/imports/{import_id}", headers=bob.headers), 404)
     rejected = client.simulate_get(f"/imports/{import_id}/rejected.csv", headers=bob.headers)
     assert_error(rejected, 404)

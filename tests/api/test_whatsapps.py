@@ -180,13 +180,13 @@ def test_pages_and_search(client, account):
 
 
 @pytest.mark.parametrize("limit", [0, 2])
-def test_max_connections_reached_is_403_plan_limit(client, account, limit):
+def test_max_connections_reached_is_400_plan_limit(client, account, limit):
     acct = account("small", max_connections=limit)
     for i in range(limit):
         assert _create(client, acct, f"W{i}").status_code == 201
     before = counts()
     resp = _create(client, acct, "One too many")
-    body = assert_error(resp, 403, "ERR_PLAN_LIMIT")
+    body = assert_error(resp, 400, "ERR_PLAN_LIMIT")
     assert body["message"] == (f"the plan allows {limit} connections and the company has {limit}")
     assert counts() == before
 
@@ -198,7 +198,9 @@ def test_delete_connection(client, alice):
     )
     assert row(WhatsappConnection, conn["id"]) is None
     assert_error(
-        client.simulate_get(f"/whatsapps/{conn['id']}", headers=alice.headers), 404, "ERR_NOT_FOUND"
+        client.simulate_get(f"/whatsapps/{conn['id']}", headers=alice.headers),
+        404,
+        "ERR_NO_WAPP_FOUND",
     )
 
 
