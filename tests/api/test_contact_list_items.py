@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from tests.api.helpers import assert_error, counts, phone, row, snapshot
-from zapx.db import ContactListItem, db
+from zapx.campaigns import batches
+from zapx.db import Campaign, CampaignShipping, ContactListItem, db
 
 
 def _list(client, acct, name="Lista") -> int:
@@ -140,3 +141,51 @@ def test_item_requires_a_list(client, alice):
     )
     assert_error(resp, 400, "ERR_VALIDATION", field="contactListId", contains="required")
     assert counts() == before
+
+
+# --- numbers not in use: kept, marked, never sent to ------------------------------------------
+
+
+def test_an_item_keeps_a_number_not_in_use_marked_not_on_whatsapp(client, alice):
+    """The frontend's own sample number (5585888889999: 9 digits starting with 8) is what the
+    person wrote; a list keeps it, as the original does, but no campaign sends to it."""
+    list_id = _list(client, alice)
+    resp = _item(client, alice, list_id, number="5585888889999", isWhatsappValid=True)
+    assert resp.status_code == 201, resp.text
+    kept = resp.json
+    assert (kept["number"], kept["isWhatsappValid"]) == ("5585888889999", False)
+    valid = _item(client, alice, list_id, number="(85) 98888-9999").json
+    assert valid["isWhatsappValid"] is None  # unknown until checked
+    url = f"/contact-list-items/{kept['id']}"
+    # The dialog sends back the mark with a changed name: it stays; with a fixed number (and
+    # the old mark echoed) the mark goes, unless the client sets another.
+    resp = client.simulate_put(url, json=kept | {"name": "Renamed"}, headers=alice.headers)
+    assert resp.json["isWhatsappValid"] is False
+    fixed = kept | {"number": "(85) 98888-7777"}
+    resp = client.simulate_put(url, json=fixed, headers=alice.headers)
+    assert (resp.json["number"], resp.json["isWhatsappValid"]) == ("5585988887777", None)
+    resp = client.simulate_put(
+        url, json={"number": "85 98888-6666", "isWhatsappValid": True}, headers=alice.headers
+    )
+    assert resp.json["isWhatsappValid"] is True
+    resp = client.simulate_put(url, json={"number": "85 8888-6666"}, headers=alice.headers)
+    assert (resp.json["number"], resp.json["isWhatsappValid"]) == ("558588886666", False)
+    # A number that is not well formed is still a 400, and a contact refuses both.
+    before = counts()
+    assert_error(_item(client, alice, list_id, number="(10) 98765-4321"), 400, field="number")
+    resp = client.simulate_post(
+        "/contacts", json={"name": "X", "number": "5585888889999"}, headers=alice.headers
+    )
+    assert_error(resp, 400, "ERR_WAPP_INVALID_CONTACT", field="number")
+    assert counts() == before
+
+
+def test_campaigns_skip_items_marked_not_on_whatsapp(client, alice):
+    list_id = _list(client, alice)
+    kept = _item(client, alice, list_id, number="5585888889999").json
+    sent = _item(client, alice, list_id, number="(85) 98888-9999").json
+    with db.connection_context():
+        campaign_id = Campaign.create(company=alice.company_id, name="c", contact_list=list_id).id
+        assert batches.snapshot_audience(campaign_id, alice.company_id, list_id, 1) == 1
+        numbers = [s.number for s in CampaignShipping.select()]
+    assert numbers == [sent["number"]] and kept["number"] not in numbers
