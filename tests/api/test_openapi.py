@@ -181,3 +181,33 @@ def test_spec_matches_a_freshly_built_app(deps, spec):
     assert spec_gaps(other, spec) == (set(), set())
     fresh = falcon.testing.TestClient(other).simulate_get("/openapi.json").json
     assert fresh == spec
+
+
+def test_uploads_are_multipart_and_document_their_201_and_202(spec):
+    for path in ("/contacts/upload", "/contact-lists/{id}/upload"):
+        op = spec["paths"][path]["post"]
+        content = op["requestBody"]["content"]
+        assert list(content) == ["multipart/form-data"], path
+        assert content["multipart/form-data"]["schema"]["properties"]["file"]["format"] == "binary"
+        for status in ("201", "202"):
+            schema = op["responses"][status]["content"]["application/json"]["schema"]
+            assert {"importId", "state", "rowsRead", "rejected"} <= set(schema["required"])
+
+
+def test_the_frontends_answers_have_real_schemas(spec):
+    """Each answer the frontend reads has its keys in the spec (the contract tests validate real
+    answers against them), not a bare object."""
+
+    def ok(path, method="get"):
+        responses = spec["paths"][path][method]["responses"]
+        status = next(s for s in responses if s.startswith("2"))
+        return responses[status]["content"]["application/json"]["schema"]
+
+    assert set(ok("/contacts")["properties"]) == {"contacts", "count", "hasMore"}
+    assert set(ok("/contact-list-items")["properties"]) == {"contacts", "count", "hasMore"}
+    assert "records" in ok("/contact-lists")["properties"]
+    assert ok("/whatsapp")["items"]["properties"]["type"] == {"type": "null"}
+    user = ok("/auth/login", "post")["properties"]["user"]
+    assert {"queues", "company", "allTicket"} <= set(user["required"])
+    assert "settings" in user["properties"]["company"]["required"]
+    assert "plan" in ok("/companies/listPlan/{id}")["required"]
