@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from api.resources import imports as imports_resource
+from tests.api.contract import validate
 from tests.api.helpers import assert_error, snapshot
 from tests.zapx.imports.generate import write_csv
 from zapx import imports
@@ -79,6 +80,9 @@ def test_large_file_is_queued_for_a_worker(client, alice, tmp_path, monkeypatch)
     resp = upload(client, alice, path.read_bytes(), name="big.csv")
     assert resp.status_code == 202, resp.text
     assert resp.json["state"] == "queued" and queued == [resp.json["importId"]]
+    spec = client.simulate_get("/openapi.json").json  # the 202 is documented as it is
+    answer = spec["paths"]["/contacts/upload"]["post"]["responses"]["202"]
+    validate(resp.json, answer["content"]["application/json"]["schema"], spec)
     with db.connection_context():  # what the worker's actor does
         assert imports.run_import(queued[0], "BR") == "done"
     done = client.simulate_get(f"/imports/{queued[0]}", headers=alice.headers).json
