@@ -10,7 +10,7 @@ from api.auth import AuthMiddleware
 from api.cors import Cors
 from api.middleware import BodyLimit, DatabaseScope, RequestContext
 from api.openapi import build, doc
-from api.resources.auth import LoginResource, MeResource
+from api.resources.auth import LoginResource, LogoutResource, MeResource, RefreshResource
 from api.resources.base import Deps, Resource
 from api.resources.campaigns import CampaignsResource
 from api.resources.companies import CompaniesResource, UsersResource
@@ -55,8 +55,11 @@ def routes(deps: Deps) -> list[tuple[str, object, str | None]]:
     table: list[tuple[str, object, str | None]] = [
         ("/health", HealthResource(deps), None),
         ("/auth/login", LoginResource(deps), None),
+        ("/auth/refresh_token", RefreshResource(deps), None),
+        ("/auth/logout", LogoutResource(deps), None),
         ("/auth/me", MeResource(deps), None),
         ("/companies", companies, None),
+        ("/companies/listPlan/{id}", companies, "plan"),
         ("/companies/{id}", companies, "item"),
         ("/companies/{id}/users", companies, "users"),
         ("/users", users, None),
@@ -91,8 +94,8 @@ def routes(deps: Deps) -> list[tuple[str, object, str | None]]:
         ("/whatsapps", whatsapps, None),
         ("/whatsapps/list", whatsapps, "list"),
         ("/whatsapps/{id}", whatsapps, "item"),
-        # The Whaticket frontend calls the singular form for the full list and single items.
-        ("/whatsapp", whatsapps, "list"),
+        # The Whaticket frontend's own paths: the full list and its form's create; one item.
+        ("/whatsapp", whatsapps, "ui"),
         ("/whatsapp/{id}", whatsapps, "item"),
         ("/webhooks/cloud", CloudWebhookResource(deps), None),
     ]

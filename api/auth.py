@@ -9,6 +9,11 @@ company revokes the user's tokens, a deleted user's stop working, a demoted admi
 routes and a deactivated company's users are refused. Then ``api/roles.py`` says whether the
 profile may call the route at all.
 
+A request without a Bearer token is a 401 (``ERR_SESSION_EXPIRED``, as the original's); a token
+refused for any reason (expired, bad signature, revoked, inactive company) is a 403 with the
+reason, so that the Whaticket frontend refreshes it through ``POST /auth/refresh_token`` (which
+answers 401, logging the user out, when the session itself is over).
+
 A verified token is remembered (by its full text, signature included) until it expires, so the
 HS256 check and claim parsing run once per token and process, not on every request.
 """
@@ -25,7 +30,7 @@ from api import roles
 from zapx import accounts
 from zapx.auth import Principal, decode_token
 from zapx.db import Tenant
-from zapx.errors import AuthError
+from zapx.errors import AuthError, InvalidToken, TokenRejected
 
 #: Seconds an API process trusts what it read of a user's standing.
 REVOCATION_CACHE_S = 10.0
@@ -99,9 +104,18 @@ class AuthMiddleware:
         header = req.get_header("Authorization") or ""
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise AuthError("missing Bearer token in the Authorization header")
-        claimed = self.tokens.principal(token.strip())
-        principal = accounts.live_principal(claimed, self.standings.get(claimed.user_id))
+            raise AuthError(
+                "missing Bearer token in the Authorization header", code="ERR_SESSION_EXPIRED"
+            )
+        try:
+            claimed = self.tokens.principal(token.strip())
+            principal = accounts.live_principal(claimed, self.standings.get(claimed.user_id))
+        except InvalidToken:
+            raise  # never issued here (issue 10: a 401, not a refresh)
+        except AuthError as exc:
+            # An expired or revoked token, or an inactive company, is a 403: the frontend then
+            # asks /auth/refresh_token, whose 401 (revoked user, inactive company) logs it out.
+            raise TokenRejected(exc.message) from None
         roles.require(principal, req.uri_template, req.method)
         req.context.principal = principal
         req.context.tenant = Tenant(principal.company_id)

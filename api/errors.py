@@ -1,6 +1,15 @@
 """The one place that maps domain errors to HTTP, and the JSON shape of every error.
 
 Every error body is ``{"error": CODE, "message": human text, "field": name or null}``.
+
+The Whaticket frontend gives two statuses a meaning of their own (its axios interceptor): a 401
+logs the user out, a 403 makes it ask ``POST /auth/refresh_token`` for a new access token and
+retry the request once. So 401 is for a request without credentials, for a token this install
+never issued (bad signature, malformed claims: no refresh can help) and for a refused refresh,
+403 for an access token the API refuses (expired, revoked, inactive company) and for a
+profile's missing right (the original's ``ERR_NO_PERMISSION``: the retry fails the same way and
+the toast shows it), and a plan limit is a 400, as in the original, so that it does not cost a
+refresh.
 """
 
 from __future__ import annotations
@@ -18,10 +27,11 @@ log = logging.getLogger("zapx.api")
 STATUS = {
     errors.ValidationError: falcon.HTTP_400,
     errors.AuthError: falcon.HTTP_401,
+    errors.TokenRejected: falcon.HTTP_403,
     errors.Forbidden: falcon.HTTP_403,
     errors.NotFound: falcon.HTTP_404,
     errors.Conflict: falcon.HTTP_409,
-    errors.LimitExceeded: falcon.HTTP_403,
+    errors.LimitExceeded: falcon.HTTP_400,
     errors.TooManyRequests: falcon.HTTP_429,
     errors.Unavailable: falcon.HTTP_503,
 }
@@ -32,9 +42,10 @@ def _body(code: str, message: str, field: str | None = None) -> dict:
 
 
 def handle_domain(req, resp, ex: errors.ZapxError, params):
-    resp.status = STATUS.get(type(ex), falcon.HTTP_400)
+    # The nearest class in the error's MRO decides (an InvalidToken is an AuthError: 401).
+    resp.status = next((STATUS[c] for c in type(ex).__mro__ if c in STATUS), falcon.HTTP_400)
     resp.media = _body(ex.code, ex.message, ex.field)
-    if isinstance(ex, errors.AuthError):
+    if resp.status == falcon.HTTP_401:
         resp.append_header("WWW-Authenticate", 'Bearer realm="zapx"')
     if isinstance(ex, errors.TooManyRequests):
         resp.set_header("Retry-After", str(ex.retry_after_s))

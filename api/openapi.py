@@ -33,8 +33,16 @@ def doc(
     returns: str = "object",
     public: bool = False,
     paged: bool = False,
+    response: dict | None = None,
+    also: dict[int, dict] | None = None,
+    multipart: bool = False,
 ):
-    """Attach an OpenAPI operation description to a responder (``on_get`` etc.)."""
+    """Attach an OpenAPI operation description to a responder (``on_get`` etc.).
+
+    ``response`` is the JSON schema of the ``status`` answer (``api/schemas.py``; without it
+    only ``returns`` says object or array), ``also`` maps other success statuses to their schemas
+    (the 202 of a queued import), ``multipart`` makes ``body`` a ``multipart/form-data`` body.
+    """
 
     def attach(func):
         func.__apidoc__ = {
@@ -44,6 +52,9 @@ def doc(
             "status": status,
             "returns": returns,
             "public": public,
+            "response": response,
+            "also": dict(also or {}),
+            "multipart": multipart,
         }
         return func
 
@@ -99,19 +110,26 @@ def _operation(path: str, method: str, info: dict) -> dict:
         ok = {"description": "done, no content"}
     else:
         kind = {"type": "array"} if info["returns"] == "array" else {"type": "object"}
-        ok = {"description": "success", "content": {"application/json": {"schema": kind}}}
+        schema = info.get("response") or kind
+        ok = {"description": "success", "content": {"application/json": {"schema": schema}}}
     error = {"description": "error", "content": {"application/json": {"schema": _ERROR}}}
+    responses = {status: ok}
+    for other, schema in sorted(info.get("also", {}).items()):
+        responses[str(other)] = {
+            "description": "success",
+            "content": {"application/json": {"schema": schema}},
+        }
     op = {
         "summary": info["summary"],
         "operationId": f"{method}_{re.sub(r'[^a-zA-Z0-9]+', '_', path).strip('_')}",
         "parameters": params,
-        "responses": {status: ok, "4XX": error},
+        "responses": {**responses, "4XX": error},
     }
     if info["body"] is not None:
         schema = body_schema(info["body"])
         # A body with a file in it is an upload: multipart, not JSON (docs/API.md, Content-Type).
         files = any(p.get("format") == "binary" for p in schema.get("properties", {}).values())
-        media_type = "multipart/form-data" if files else "application/json"
+        media_type = "multipart/form-data" if files or info.get("multipart") else "application/json"
         op["requestBody"] = {"required": True, "content": {media_type: {"schema": schema}}}
     if info["public"]:
         op["security"] = []

@@ -28,6 +28,7 @@ RULES: dict[str, tuple[str, str]] = {
     "/companies": (ANY, "companies"),
     "/companies/{id}": (ANY, "companies"),
     "/companies/{id}/users": (ANY, "companies"),
+    "/companies/listPlan/{id}": (ANY, "companies"),
     "/users": (ANY, "users"),
     "/users/{id}": (ANY, "users"),
     "/contacts": (ANY, "contacts"),

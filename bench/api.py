@@ -683,7 +683,7 @@ def check_pages(url: str, token: str, tenant: Tenant) -> None:
             raise RuntimeError(
                 f"{term!r}: count {page['count']} hasMore {page['hasMore']}, expected {exact}"
             )
-        if [r["id"] for r in page["records"]] != first:
+        if [r["id"] for r in page["contacts"]] != first:
             raise RuntimeError(f"{term!r}: the page's records are not the first {PAGE_SIZE}")
 
 

@@ -8,7 +8,14 @@ from peewee import IntegrityError, fn
 
 from zapx import auth, realtime
 from zapx.db import Company, Tenant, User, db, utcnow
-from zapx.errors import AuthError, Conflict, Forbidden, LimitExceeded, NotFound, ValidationError
+from zapx.errors import (
+    AuthError,
+    Conflict,
+    Forbidden,
+    LimitExceeded,
+    ValidationError,
+    not_found,
+)
 from zapx.login_limits import LoginLimiter
 from zapx.paging import paginate
 from zapx.text import folded, like_pattern
@@ -96,17 +103,93 @@ def user_dict(u: User) -> dict:
     }
 
 
+# --- what the Whaticket frontend keeps of a session -------------------------------------------
+
+#: The ``dueDate`` the frontend is shown for a company without one (zapx: the plan never ends).
+#: The frontend refuses a login whose company's ``dueDate`` is null or past ("Sua assinatura
+#: venceu"), so "none" must be a date; zapx itself never refuses a request over a due date.
+NO_DUE_DATE = datetime.datetime(9999, 12, 31, 23, 59, 59, tzinfo=datetime.UTC)
+
+
+def session_company(c: Company) -> dict:
+    """The company as the login answers it: its row, the due date shown (:data:`NO_DUE_DATE` when
+    none) and the original's ``settings[]``, of which the frontend reads ``campaignsEnabled``
+    (the Campaign menu when ``GET /companies/listPlan`` fails)."""
+    enabled = "true" if c.use_campaigns else "false"
+    return company_dict(c) | {
+        "dueDate": _iso(c.due_date or NO_DUE_DATE),
+        "settings": [{"key": "campaignsEnabled", "value": enabled, "companyId": c.id}],
+    }
+
+
+def session_user(u: User, c: Company) -> dict:
+    """The user of login, refresh and ``/auth/me``, with the keys the frontend reads: zapx has no
+    ticket queues (``queues: []``; the landing page maps over them) and no ticket settings."""
+    return user_dict(u) | {
+        "allTicket": "disable",
+        "whatsappId": None,
+        "queues": [],
+        "company": session_company(c),
+    }
+
+
+def me(principal: auth.Principal) -> dict:
+    """``GET /auth/me``: the caller as :func:`session_user`."""
+    user = Tenant(principal.company_id).get(User, principal.user_id, label="User")
+    return session_user(user, Company.get_by_id(principal.company_id))
+
+
+def company_plan(principal: auth.Principal, company_id: int) -> dict:
+    """``GET /companies/listPlan/{id}``: the company and its plan as the original's
+    ShowPlanCompanyService answers them; the frontend shows the Campaign menu on
+    ``plan.useCampaigns``. zapx's plan is the company's own limits, so ``plan.id`` is the
+    company's id and the flags of modules zapx does not have are false. Another company's is a
+    404 unless the caller is a platform administrator."""
+    if company_id != principal.company_id and not principal.is_super:
+        raise not_found("Company", company_id)
+    c = Company.get_or_none(Company.id == company_id)
+    if c is None:
+        raise not_found("Company", company_id)
+    return {
+        "id": c.id,
+        "name": c.name,
+        "email": c.email,
+        "status": c.status,
+        "dueDate": _iso(c.due_date or NO_DUE_DATE),
+        "createdAt": _iso(c.created_at),
+        "phone": c.phone,
+        "plan": {
+            "id": c.id,
+            "name": c.name,
+            "users": c.max_users,
+            "connections": c.max_connections,
+            "campaigns": c.max_campaigns,
+            "queues": 0,
+            "value": 0,
+            "useCampaigns": c.use_campaigns,
+            **dict.fromkeys(OTHER_PLAN_FLAGS, False),
+        },
+    }
+
+
+#: The original's plan flags for modules zapx does not serve (tickets, chat, kanban...).
+OTHER_PLAN_FLAGS = (
+    "useSchedules",
+    "useInternalChat",
+    "useExternalApi",
+    "useKanban",
+    "useOpenAi",
+    "useIntegrations",
+    "useInternal",
+)
+
+
 # --- login -------------------------------------------------------------------------------------
 
 
-def login(
-    body: object,
-    secret: str,
-    ttl_s: int,
-    limiter: LoginLimiter | None = None,
-    address: str = "",
-) -> dict:
-    """``{token, user}`` for valid credentials; one vague AuthError for every wrong case.
+def authenticate(body: object, limiter: LoginLimiter | None = None, address: str = "") -> User:
+    """The user of valid credentials; one vague 401 ``ERR_INVALID_CREDENTIALS`` for every wrong
+    e-mail or password (the original's code, which the frontend translates).
 
     With a ``limiter``, the attempt from client ``address`` is counted as a failure before the
     password is checked (:class:`TooManyRequests` when too many came before it) and forgiven when
@@ -119,17 +202,14 @@ def login(
     user = User.get_or_none(User.email == email)
     if user is None:
         auth.dummy_check(data["password"])
-        raise AuthError("invalid e-mail or password")
+        raise AuthError("invalid e-mail or password", code="ERR_INVALID_CREDENTIALS")
     if not auth.check_password(data["password"], user.password_hash):
-        raise AuthError("invalid e-mail or password")
+        raise AuthError("invalid e-mail or password", code="ERR_INVALID_CREDENTIALS")
     if limiter is not None:
         limiter.succeeded(email, address)
-    company = Company.get_by_id(user.company_id)
-    if not company.status and not user.super:
-        raise AuthError("company is inactive")
-    principal = principal_of(user)
-    token = auth.issue_token(principal, secret, ttl_s)
-    return {"token": token, "user": user_dict(user) | {"company": company_dict(company)}}
+    if not user.super and not Company.get_by_id(user.company_id).status:
+        raise AuthError("company is inactive", code="ERR_COMPANY_INACTIVE")
+    return user
 
 
 def principal_of(user: User) -> auth.Principal:
@@ -198,7 +278,7 @@ def get_company(principal: auth.Principal, company_id: int) -> dict:
     require_super(principal)
     company = Company.get_or_none(Company.id == company_id)
     if company is None:
-        raise NotFound(f"Company {company_id} not found")
+        raise not_found("Company", company_id)
     return company_dict(company)
 
 
@@ -216,7 +296,7 @@ def update_company(principal: auth.Principal, company_id: int, body: object) -> 
     with db.atomic():
         company = Company.select().where(Company.id == company_id).for_update().first()
         if company is None:
-            raise NotFound(f"Company {company_id} not found")
+            raise not_found("Company", company_id)
         for key, value in data.items():
             setattr(company, key, value)
         company.save()
@@ -229,7 +309,7 @@ def delete_company(principal: auth.Principal, company_id: int) -> None:
         raise Conflict("a super administrator cannot delete their own company")
     with db.atomic():
         if not Company.delete().where(Company.id == company_id).execute():
-            raise NotFound(f"Company {company_id} not found")
+            raise not_found("Company", company_id)
 
 
 # --- users -------------------------------------------------------------------------------------
@@ -239,7 +319,7 @@ def _lock_company(company_id: int) -> Company:
     """Lock the company row for the transaction: plan-limit checks must not race."""
     company = Company.select().where(Company.id == company_id).for_update().first()
     if company is None:
-        raise NotFound(f"Company {company_id} not found")
+        raise not_found("Company", company_id)
     return company
 
 
@@ -301,7 +381,7 @@ def update_user(principal: auth.Principal, user_id: int, body: object) -> dict:
     with db.atomic():
         user = tenant.select(User).where(User.id == user_id).for_update().first()
         if user is None:
-            raise NotFound(f"User {user_id} not found")
+            raise not_found("User", user_id)
         new_profile = data.get("profile", user.profile) != user.profile
         if new_profile and not principal.is_admin:
             raise Forbidden("only administrators may change a profile")
@@ -319,9 +399,9 @@ def update_user(principal: auth.Principal, user_id: int, body: object) -> dict:
 
 def _user_event(user_id: int) -> dict:
     """``company-{id}-user`` ``update``: the frontend replaces its logged-in user with ``user``
-    when the ids match, so it is the login's shape (the user with its ``company``)."""
+    when the ids match, so it is the login's shape (:func:`session_user`)."""
     user = User.get_by_id(user_id)
-    return {"action": "update", "user": user_dict(user) | {"company": company_dict(user.company)}}
+    return {"action": "update", "user": session_user(user, user.company)}
 
 
 def _email_conflict() -> Conflict:

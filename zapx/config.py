@@ -66,6 +66,13 @@ class Config:
     realtime_bind: str = "127.0.0.1:8081"
     #: Seconds between the socket.io server's checks that each connected user still stands.
     realtime_recheck_s: int = 30
+    #: Seconds a browser session's refresh token (the ``jrt`` cookie) lives after its last use.
+    refresh_ttl_s: int = 7 * 86400
+    #: ``Secure`` on the session cookie; None: in production only (``ZAPX_ENV``).
+    session_cookie_secure: bool | None = None
+    #: ``SameSite`` of the session cookie: Lax (the frontend and API on one site), or None for
+    #: a frontend on another site (needs Secure).
+    session_cookie_samesite: str = "Lax"
 
     @property
     def public_base(self) -> str:
@@ -75,6 +82,13 @@ class Config:
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def cookie_secure(self) -> bool:
+        """Whether the session cookie is sent over https only."""
+        if self.session_cookie_secure is None:
+            return self.is_production
+        return self.session_cookie_secure
 
 
 # (environment variable, field, parser); the parser raises ValueError with a human reason.
@@ -182,6 +196,19 @@ def _networks(raw: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"must be true or false, got {raw!r}")
+
+
+def _same_site(raw: str) -> str:
+    return _choice("lax", "strict", "none")(raw).capitalize()
+
+
 def _allowed_hosts(raw: str) -> str:
     parse_allowed(raw)  # raises ValueError naming the bad entry
     return raw.strip()
@@ -255,6 +282,9 @@ _VARIABLES: tuple[tuple[str, str, object], ...] = (
     ("CORS_MAX_AGE_S", "cors_max_age_s", _int(0, 86_400)),
     ("REALTIME_BIND", "realtime_bind", _bind),
     ("REALTIME_RECHECK_S", "realtime_recheck_s", _int(1, 3600)),
+    ("REFRESH_TTL_S", "refresh_ttl_s", _int(300, 365 * 86400)),
+    ("SESSION_COOKIE_SECURE", "session_cookie_secure", _bool),
+    ("SESSION_COOKIE_SAMESITE", "session_cookie_samesite", _same_site),
 )
 
 #: Variable name -> Config field name.
@@ -303,6 +333,9 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
             "LOGIN_MAX_FAILURES_PER_ADDRESS must be at least LOGIN_MAX_FAILURES"
             f" ({config.login_max_failures}), got {config.login_max_failures_per_address}"
         )
+    if config.session_cookie_samesite == "None" and not config.cookie_secure:
+        # Browsers drop a SameSite=None cookie that is not Secure: every refresh would fail.
+        problems.append("SESSION_COOKIE_SAMESITE=none needs SESSION_COOKIE_SECURE=true")
     if config.is_production and config.secret_key == _DEV_SECRET:
         problems.append("SECRET_KEY must be set in production (at least 32 characters)")
     if problems:

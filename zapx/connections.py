@@ -12,7 +12,7 @@ from peewee import IntegrityError, fn
 from zapx import realtime
 from zapx.campaigns import readiness
 from zapx.db import CONNECTION_STATUSES, PROVIDERS, Company, Tenant, WhatsappConnection, db, utcnow
-from zapx.errors import Conflict, LimitExceeded, NotFound, ValidationError
+from zapx.errors import Conflict, LimitExceeded, ValidationError, not_found
 from zapx.outbound import Outbound
 from zapx.paging import paginate
 from zapx.text import folded, like_pattern
@@ -119,10 +119,56 @@ def provider_settings(provider: str, given: dict, stored: dict | None, outbound:
     return settings
 
 
+#: The original's connection keys that the frontend's pages and form read, for what zapx does not
+#: have (tickets, queues, chatbots, QR-code sessions): ``type: null`` is what makes the
+#: connections page offer the edit button, the rest fills the form's fields.
+_FRONTEND_KEYS = {
+    "type": None,
+    "qrcode": "",
+    "retries": 0,
+    "greetingMessage": "",
+    "complationMessage": "",
+    "outOfHoursMessage": "",
+    "ratingMessage": "",
+    "farewellMessage": "",
+    "token": "",
+    "transferQueueId": None,
+    "timeToTransfer": None,
+    "promptId": None,
+    "integrationId": None,
+    "maxUseBotQueues": 3,
+    "timeUseBotQueues": 0,
+    "expiresTicket": 0,
+    "expiresInactiveMessage": "",
+    "wavoip": "",
+}
+
+#: The provider of a connection made with the frontend's form (``POST /whatsapp``), which sends
+#: the original's Baileys flavours (``provider: "beta"``) and no provider settings: a sandbox
+#: connection, CONNECTED, outside production; in production a DISCONNECTED placeholder (nothing
+#: is sent through it) until an administrator gives it its provider and settings with
+#: ``PUT /whatsapps/{id}``.
+FORM_PROVIDER = "sandbox"
+
+
+def from_form(body: object, *, production: bool) -> object:
+    """The body of the frontend's connection form (a create) as zapx reads it: a provider zapx
+    does not know (``beta``, ``stable``, none) makes a :data:`FORM_PROVIDER` connection; the
+    form's ticket keys (``greetingMessage``, ``queueIds``, ``token``...) are ignored."""
+    if not isinstance(body, dict) or body.get("provider") in PROVIDERS:
+        return body
+    out = {k: v for k, v in body.items() if k not in ("provider", "settings")}
+    out["provider"] = FORM_PROVIDER
+    if production:
+        out["status"] = "DISCONNECTED"
+    return out
+
+
 def connection_dict(w: WhatsappConnection) -> dict:
     _, secrets, _ = SCHEMAS.get(w.provider, ((), frozenset(), {}))
     settings = w.settings or {}
-    return {
+    return _FRONTEND_KEYS | {
+        "queues": [],
         "id": w.id,
         "name": w.name,
         "provider": w.provider,
@@ -191,7 +237,7 @@ def create_connection(tenant: Tenant, body: object, outbound: Outbound) -> dict:
     with db.atomic():
         company = Company.select().where(Company.id == tenant.company_id).for_update().first()
         if company is None:
-            raise NotFound(f"Company {tenant.company_id} not found")
+            raise not_found("Company", tenant.company_id)
         count = tenant.select(WhatsappConnection, fn.COUNT(WhatsappConnection.id)).scalar()
         if count >= company.max_connections:
             raise LimitExceeded(

@@ -2,7 +2,15 @@
 
 Contacts and list items share their person fields (name, number, email, condominio, endereco,
 cargo, extraInfo); numbers are normalised (``zapx.numbers``) and unique per company (contacts) or
-per list (items), so a duplicate is a 409 naming the number.
+per list (items), so a duplicate is a 409 naming the number (``ERR_DUPLICATED_CONTACT``).
+
+A contact's number must be a valid one (400 ``ERR_WAPP_INVALID_CONTACT``, as the original's
+WhatsApp check answers). A list item keeps a Brazilian number that is well formed but not in use
+(``zapx.numbers.read_number``), as the original keeps what it cannot check, marked
+``isWhatsappValid: false``: campaigns never send to it.
+
+Pages are the original's: ``GET /contacts`` and ``GET /contact-list-items`` answer
+``{contacts, count, hasMore}``, ``GET /contact-lists`` ``{records, count, hasMore}``.
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ from zapx.cache import QueryCache, dumps
 from zapx.campaigns import readiness
 from zapx.db import Contact, ContactList, ContactListItem, Tenant, db, utcnow
 from zapx.errors import Conflict, ValidationError
-from zapx.numbers import normalize_number
+from zapx.numbers import normalize_number, read_number
 from zapx.paging import PAGE_SIZE, paginate, paginate_matches
 from zapx.text import fold, folded, like_pattern, search_text
 from zapx.validation import Field, extra_info, parse, positive_id
@@ -45,6 +53,25 @@ def _person(body: object, region: str, *, schema=PERSON_FIELDS, partial=False) -
     data = parse(body, schema, partial=partial)
     if "number" in data:
         data["number"] = normalize_number(data["number"], region)
+    return data
+
+
+def _item(body: object, region: str, row: ContactListItem | None = None) -> dict:
+    """An item's fields (of an update of ``row`` when given); a number not in use is kept and
+    marks the item as not on WhatsApp."""
+    data = parse(body, ITEM_FIELDS, partial=row is not None)
+    if "number" not in data:
+        return data
+    data["number"], assigned = read_number(data["number"], region)
+    # A new number drops the old one's mark, unless the client sets another (a form sends back
+    # the old mark with whatever it changed).
+    echoed = row is not None and data.get("is_whatsapp_valid", row.is_whatsapp_valid) == (
+        row.is_whatsapp_valid
+    )
+    if echoed and data["number"] != row.number:
+        data["is_whatsapp_valid"] = None
+    if not assigned:
+        data["is_whatsapp_valid"] = False
     return data
 
 
@@ -79,7 +106,18 @@ def _person_dict(row) -> dict:
 
 
 def contact_dict(c: Contact) -> dict:
-    return _person_dict(c) | {"isGroup": c.is_group}
+    # The original's keys that the contacts page and dialog read, for what zapx has not
+    # (profile pictures, Messenger and Instagram ids, contact groups, chatbots).
+    return _person_dict(c) | {
+        "isGroup": c.is_group,
+        "profilePicUrl": "",
+        "messengerId": None,
+        "instagramId": None,
+        "groupId": None,
+        "group": None,
+        "disableBot": False,
+        "active": True,
+    }
 
 
 def item_dict(i: ContactListItem) -> dict:
@@ -104,7 +142,9 @@ def list_dict(cl: ContactList, contacts_count: int | None = None) -> dict:
 
 def _duplicate(number: str, where: str) -> Conflict:
     return Conflict(
-        f"a contact with number {number} already exists in this {where}", field="number"
+        f"a contact with number {number} already exists in this {where}",
+        field="number",
+        code="ERR_DUPLICATED_CONTACT",
     )
 
 
@@ -128,14 +168,16 @@ TRIGRAM_MIN_CHARS = 3
 #: contacts must call ``zapx.cache.bump(redis, prefix, company_id, CONTACTS_NAMESPACE)`` after it
 #: commits (:func:`contacts_changed`).
 CONTACTS_NAMESPACE = "contacts"
+#: Part of every cached page's key: a new page shape never serves entries of an older one.
+_PAGE_SHAPE = "contacts-v2"
 
 
 def contacts_page(tenant: Tenant, search: str | None, number: int) -> dict:
     query = contacts_query(tenant, search)
     if search and len(fold(search.strip())) >= TRIGRAM_MIN_CHARS:
         # One pass over the matches through the trigram index (docs/BENCHMARKS.md).
-        return paginate_matches(query, number, contact_dict)
-    return paginate(query, number, contact_dict)
+        return paginate_matches(query, number, contact_dict, key="contacts")
+    return paginate(query, number, contact_dict, key="contacts")
 
 
 def contacts_page_json(
@@ -152,7 +194,7 @@ def contacts_page_json(
     return cache.get_or_compute(
         tenant.company_id,
         CONTACTS_NAMESPACE,
-        (term, number),
+        (_PAGE_SHAPE, term, number),
         lambda: contacts_page(tenant, search, number),
     )
 
@@ -296,7 +338,7 @@ def items_page(tenant: Tenant, list_id: object, search: str | None, number: int)
         query = query.where(ContactListItem.contact_list == _own_list(tenant, list_id).id)
     if search and search.strip():
         query = query.where(ContactListItem.search % like_pattern(search))
-    return paginate(query, number, item_dict)
+    return paginate(query, number, item_dict, key="contacts")
 
 
 def items_all(tenant: Tenant, list_id: object, limit: int = 10_000) -> list[dict]:
@@ -315,7 +357,7 @@ def create_item(tenant: Tenant, body: object, region: str) -> dict:
         parse(body, ())  # a non-object body gets the generic message
         raise ValidationError("contactListId is required", field="contactListId")
     contact_list = _own_list(tenant, body["contactListId"])
-    data = _with_search(_person(body, region, schema=ITEM_FIELDS))
+    data = _with_search(_item(body, region))
     try:
         with db.atomic():
             row = ContactListItem.create(
@@ -329,9 +371,9 @@ def create_item(tenant: Tenant, body: object, region: str) -> dict:
 
 
 def update_item(tenant: Tenant, item_id: int, body: object, region: str) -> dict:
-    data = _person(body, region, schema=ITEM_FIELDS, partial=True)
     with db.atomic():
         row = tenant.get(ContactListItem, item_id, label="ContactListItem")
+        data = _item(body, region, row)
         if isinstance(body, dict) and body.get("contactListId") is not None:
             list_id = positive_id(body["contactListId"], "contactListId")
             if list_id != row.contact_list_id:

@@ -8,13 +8,17 @@ engine use the same classes, so a rule is stated once whatever process enforces 
 class ZapxError(Exception):
     """Base of every error zapx raises on purpose."""
 
-    #: A short machine-readable code, returned to clients as ``error``.
+    #: A short machine-readable code, returned to clients as ``error``. Where the original
+    #: Whaticket backend has a code for the case, it is that code (the frontend translates it;
+    #: docs/API.md has the table); ``code=`` gives one raise its own.
     code = "ERR_ZAPX"
 
-    def __init__(self, message: str, *, field: str | None = None):
+    def __init__(self, message: str, *, field: str | None = None, code: str | None = None):
         super().__init__(message)
         self.message = message
         self.field = field
+        if code is not None:
+            self.code = code
 
 
 class ConfigError(ZapxError):
@@ -35,6 +39,25 @@ class NotFound(ZapxError):
     code = "ERR_NOT_FOUND"
 
 
+#: The original backend's code for a missing object, by the label or model name zapx uses.
+NOT_FOUND_CODES = {
+    "Campaign": "ERR_NO_CAMPAIGN_FOUND",
+    "Company": "ERR_NO_COMPANY_FOUND",
+    "Contact": "ERR_NO_CONTACT_FOUND",
+    "ContactList": "ERR_NO_CONTACTLIST_FOUND",
+    "ContactListItem": "ERR_NO_CONTACTLISTITEM_FOUND",
+    "File": "ERR_NO_FILE_FOUND",
+    "User": "ERR_NO_USER_FOUND",
+    "Whatsapp": "ERR_NO_WAPP_FOUND",
+    "WhatsappConnection": "ERR_NO_WAPP_FOUND",
+}
+
+
+def not_found(kind: str, object_id: object) -> NotFound:
+    """``"<kind> <id> not found"`` with the original's code for ``kind`` (else ERR_NOT_FOUND)."""
+    return NotFound(f"{kind} {object_id} not found", code=NOT_FOUND_CODES.get(kind))
+
+
 class Conflict(ZapxError):
     """The request clashes with existing state (a duplicate number, a forbidden transition)."""
 
@@ -42,7 +65,8 @@ class Conflict(ZapxError):
 
 
 class LimitExceeded(ZapxError):
-    """A plan limit (users, connections, campaigns) would be exceeded."""
+    """A plan limit (users, connections, campaigns) would be exceeded (a 400, as the original's:
+    a 403 makes the frontend refresh its token and retry)."""
 
     code = "ERR_PLAN_LIMIT"
 
@@ -53,10 +77,25 @@ class AuthError(ZapxError):
     code = "ERR_AUTH"
 
 
+class InvalidToken(AuthError):
+    """A token this install never issued: a bad signature or claims of the wrong shape (a
+    ``companyId`` of 0, -1, text or none). A 401: no refresh can make it valid, so the frontend
+    logs out, where an expired or revoked token is a :class:`TokenRejected` it tries to refresh."""
+
+    code = "ERR_SESSION_EXPIRED"
+
+
+class TokenRejected(AuthError):
+    """A request's access token was refused (expired, bad signature, revoked): a 403, as the
+    original's ``isAuth``, which the frontend answers by refreshing its token once."""
+
+    code = "ERR_SESSION_EXPIRED"
+
+
 class Forbidden(ZapxError):
     """Authenticated, but the profile does not allow this action."""
 
-    code = "ERR_FORBIDDEN"
+    code = "ERR_NO_PERMISSION"
 
 
 class TooManyRequests(ZapxError):

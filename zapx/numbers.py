@@ -6,6 +6,7 @@ plain string checks (about 1 µs); anything else goes through ``phonenumbers`` (
 
 from __future__ import annotations
 
+import contextlib
 import re
 
 import phonenumbers
@@ -42,10 +43,35 @@ def _fast_br(digits: str) -> str | None:
     return None
 
 
+#: The original's code for a number that cannot be a WhatsApp number (the frontend translates it).
+INVALID_CODE = "ERR_WAPP_INVALID_CONTACT"
+
+
+def _invalid(raw: object, why: str) -> ValidationError:
+    return ValidationError(f"number {raw!r} {why}", field="number", code=INVALID_CODE)
+
+
 def normalize_number(raw: object, region: str = "BR") -> str:
     """Digits with country code, or :class:`ValidationError` saying why the number is invalid.
 
     ``region`` is the default country for numbers written without one (ISO code, e.g. ``BR``).
+    """
+    digits, assigned = read_number(raw, region)
+    if not assigned:
+        raise _invalid(raw, "is not a valid phone number")
+    return digits
+
+
+def read_number(raw: object, region: str = "BR") -> tuple[str, bool]:
+    """``(digits with country code, assigned)``.
+
+    ``assigned`` is False for a Brazilian number of the right length behind a real area code
+    whose subscriber digits are not in use: a mobile of 9 digits not starting with 9
+    (``5585888889999``, the frontend's own sample sheet) or of the 8 digits of before 2016
+    (``551187654321``). Such a number cannot be a WhatsApp number today, but it is what the
+    person wrote; list items keep it, marked as not a WhatsApp number (``zapx/contacts.py``).
+    Anything else that is not a valid number (too short or long, an unknown country or area
+    code, no digits) is a :class:`ValidationError`.
     """
     if isinstance(raw, int) and not isinstance(raw, bool):
         raw = str(raw)
@@ -54,25 +80,33 @@ def normalize_number(raw: object, region: str = "BR") -> str:
     text = raw.strip()
     digits = _NON_DIGITS.sub("", text)
     if not digits:
-        raise ValidationError(f"number {raw!r} has no digits", field="number")
+        raise _invalid(raw, "has no digits")
     if len(digits) > MAX_DIGITS + 2:
-        raise ValidationError(f"number {raw!r} is too long to be a phone number", field="number")
+        raise _invalid(raw, "is too long to be a phone number")
     if (region == "BR" and not text.startswith("+")) or (
         text.startswith("+55") and len(digits) in (12, 13)
     ):
         fast = _fast_br(digits)
         if fast is not None:
-            return fast
+            return fast, True
     try:
-        candidate = text if text.startswith("+") else digits
-        parsed = phonenumbers.parse(candidate, region)
-        if not phonenumbers.is_valid_number(parsed) and not text.startswith("+"):
-            # Digits that already carry a country code ("4915123456789").
-            parsed = phonenumbers.parse("+" + digits, None)
+        in_region = phonenumbers.parse(text if text.startswith("+") else digits, region)
     except phonenumbers.NumberParseException:
-        raise ValidationError(
-            f"number {raw!r} is not a valid phone number", field="number"
-        ) from None
-    if not phonenumbers.is_valid_number(parsed):
-        raise ValidationError(f"number {raw!r} is not a valid phone number", field="number")
-    return f"{parsed.country_code}{parsed.national_number}"
+        raise _invalid(raw, "is not a valid phone number") from None
+    parsed = in_region
+    if not phonenumbers.is_valid_number(parsed) and not text.startswith("+"):
+        # Digits that already carry a country code ("4915123456789").
+        with contextlib.suppress(phonenumbers.NumberParseException):
+            parsed = phonenumbers.parse("+" + digits, None)
+    if phonenumbers.is_valid_number(parsed):
+        return f"{parsed.country_code}{parsed.national_number}", True
+    if _unassigned_br(in_region):
+        return f"55{in_region.national_number}", False
+    raise _invalid(raw, "is not a valid phone number")
+
+
+def _unassigned_br(parsed: phonenumbers.PhoneNumber) -> bool:
+    """A Brazilian number read as written, of 10 or 11 national digits behind a real area code
+    (DDD), that is not in use: a mobile of 8 digits or of 9 not starting with 9."""
+    national = str(parsed.national_number)
+    return parsed.country_code == 55 and len(national) in (10, 11) and national[:2] in _BR_DDD

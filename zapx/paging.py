@@ -1,4 +1,5 @@
-"""Pages as the Whaticket frontend expects them: ``{records, count, hasMore}``."""
+"""Pages as the Whaticket frontend expects them: ``{records, count, hasMore}``, or the key the
+original names for the route instead of ``records`` (``contacts`` for contacts and list items)."""
 
 from __future__ import annotations
 
@@ -26,29 +27,39 @@ def page_number(raw: object) -> int:
     )
 
 
-def _page(rows: list, count: int, number: int, size: int, serialize: Callable) -> dict:
+def _page(
+    rows: list, count: int, number: int, size: int, serialize: Callable, key: str = "records"
+) -> dict:
     return {
-        "records": [serialize(r) for r in rows],
+        key: [serialize(r) for r in rows],
         "count": count,
         "hasMore": count > number * size,
     }
 
 
 def paginate(
-    query, number: int, serialize: Callable, *, size: int = PAGE_SIZE, count: int | None = None
+    query,
+    number: int,
+    serialize: Callable,
+    *,
+    size: int = PAGE_SIZE,
+    count: int | None = None,
+    key: str = "records",
 ) -> dict:
-    """One page of ``query`` (already ordered) plus the total count of its rows (``count`` when
-    the caller knows it, e.g. a stored total)."""
+    """One page of ``query`` (already ordered) under ``key``, plus the total count of its rows
+    (``count`` when the caller knows it, e.g. a stored total)."""
     offset = (number - 1) * size
     rows = list(query.limit(size).offset(offset))
     if count is None:
         # A short page is the last one, so its total needs no COUNT(*).
         short = 0 < len(rows) < size or (number == 1 and not rows)
         count = offset + len(rows) if short else query.order_by().count()
-    return _page(rows, count, number, size, serialize)
+    return _page(rows, count, number, size, serialize, key)
 
 
-def paginate_matches(query, number: int, serialize: Callable, *, size: int = PAGE_SIZE) -> dict:
+def paginate_matches(
+    query, number: int, serialize: Callable, *, size: int = PAGE_SIZE, key: str = "records"
+) -> dict:
     """:func:`paginate` for a search: the page and the exact count from one pass over the matches.
 
     ``query`` is ordered by plain columns of its model (``ORDER BY name, id``) and filtered by a
@@ -76,7 +87,7 @@ def paginate_matches(query, number: int, serialize: Callable, *, size: int = PAG
         count = 0
     else:  # a page past the last one: the rows say nothing about the total
         count = query.order_by().count()
-    return _page(rows, count, number, size, serialize)
+    return _page(rows, count, number, size, serialize, key)
 
 
 def matches_page_sql(query, number: int, *, size: int = PAGE_SIZE) -> tuple[str, tuple]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import falcon
 
+from api import schemas
 from api.openapi import doc
 from api.resources.base import Resource, body, ident, no_content, page
 from zapx import accounts
@@ -35,6 +36,14 @@ class CompaniesResource(Resource):
     def on_delete_item(self, req, resp, id):
         accounts.delete_company(req.context.principal, ident(id))
         no_content(resp)
+
+    @doc(
+        "The company and its plan as the Whaticket frontend reads them (plan.useCampaigns shows"
+        " the Campaign menu): the caller's own company, any for super; another is a 404",
+        response=schemas.COMPANY_PLAN,
+    )
+    def on_get_plan(self, req, resp, id):
+        resp.media = accounts.company_plan(req.context.principal, ident(id))
 
     @doc("Create a user in a company (super only)", body=accounts.USER_FIELDS, status=201)
     def on_post_users(self, req, resp, id):

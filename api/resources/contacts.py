@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import falcon
 
+from api import schemas
 from api.openapi import body_schema, doc
 from api.resources.base import Resource, body, ident, no_content, page
 from zapx import contacts
 
 
 class ContactsResource(Resource):
-    @doc("Contacts, 20 a page, searched by name, number or e-mail", paged=True)
+    @doc(
+        "Contacts, 20 a page, searched by name, number or e-mail: {contacts, count, hasMore}",
+        paged=True,
+        response=schemas.CONTACTS_PAGE,
+    )
     def on_get(self, req, resp):
         # Cached JSON bytes are sent as they are (no decoding and re-encoding).
         resp.data = contacts.contacts_page_json(
@@ -18,7 +23,10 @@ class ContactsResource(Resource):
         )
         resp.content_type = falcon.MEDIA_JSON
 
-    @doc("Every contact (id, name, number, email), at most 10,000", returns="array")
+    @doc(
+        "Every contact (id, name, number, email), at most 10,000",
+        response=schemas.array(schemas.CONTACT_BRIEF),
+    )
     def on_get_list(self, req, resp):
         resp.media = contacts.contacts_all(req.context.tenant)
 
@@ -26,6 +34,7 @@ class ContactsResource(Resource):
         "Create a contact (number normalised; unique per company)",
         body=contacts.PERSON_FIELDS,
         status=201,
+        response=schemas.CONTACT,
     )
     def on_post(self, req, resp):
         resp.media = contacts.create_contact(
@@ -33,11 +42,11 @@ class ContactsResource(Resource):
         )
         resp.status = falcon.HTTP_201
 
-    @doc("One contact")
+    @doc("One contact", response=schemas.CONTACT)
     def on_get_item(self, req, resp, id):
         resp.media = contacts.get_contact(req.context.tenant, ident(id))
 
-    @doc("Update a contact", body=contacts.PERSON_FIELDS)
+    @doc("Update a contact", body=contacts.PERSON_FIELDS, response=schemas.CONTACT)
     def on_put_item(self, req, resp, id):
         resp.media = contacts.update_contact(
             req.context.tenant, ident(id), body(req), self.region, self.deps.query_cache
@@ -50,24 +59,33 @@ class ContactsResource(Resource):
 
 
 class ContactListsResource(Resource):
-    @doc("Contact lists with their item counts, 20 a page", paged=True)
+    @doc(
+        "Contact lists with their item counts, 20 a page",
+        paged=True,
+        response=schemas.CONTACT_LISTS_PAGE,
+    )
     def on_get(self, req, resp):
         resp.media = contacts.lists_page(req.context.tenant, *page(req))
 
-    @doc("Every contact list", returns="array")
+    @doc("Every contact list", response=schemas.array(schemas.CONTACT_LIST))
     def on_get_list(self, req, resp):
         resp.media = contacts.lists_all(req.context.tenant)
 
-    @doc("Create a contact list", body=contacts.LIST_FIELDS, status=201)
+    @doc(
+        "Create a contact list",
+        body=contacts.LIST_FIELDS,
+        status=201,
+        response=schemas.CONTACT_LIST,
+    )
     def on_post(self, req, resp):
         resp.media = contacts.create_list(req.context.tenant, body(req))
         resp.status = falcon.HTTP_201
 
-    @doc("One contact list with its item count")
+    @doc("One contact list with its item count", response=schemas.CONTACT_LIST)
     def on_get_item(self, req, resp, id):
         resp.media = contacts.get_list(req.context.tenant, ident(id))
 
-    @doc("Rename a contact list", body=contacts.LIST_FIELDS)
+    @doc("Rename a contact list", body=contacts.LIST_FIELDS, response=schemas.CONTACT_LIST)
     def on_put_item(self, req, resp, id):
         resp.media = contacts.update_list(req.context.tenant, ident(id), body(req))
 
@@ -85,7 +103,12 @@ def _item_body_schema() -> dict:
 
 
 class ContactListItemsResource(Resource):
-    @doc("Items of the caller's lists, 20 a page", paged=True, query=("contactListId",))
+    @doc(
+        "Items of the caller's lists, 20 a page: {contacts, count, hasMore}",
+        paged=True,
+        query=("contactListId",),
+        response=schemas.LIST_ITEMS_PAGE,
+    )
     def on_get(self, req, resp):
         search, number = page(req)
         resp.media = contacts.items_page(
@@ -94,22 +117,28 @@ class ContactListItemsResource(Resource):
 
     @doc(
         "Every item (of one list with contactListId), at most 10,000",
-        returns="array",
         query=("contactListId",),
+        response=schemas.array(schemas.LIST_ITEM),
     )
     def on_get_list(self, req, resp):
         resp.media = contacts.items_all(req.context.tenant, req.get_param("contactListId"))
 
-    @doc("Add an item to a list (number unique per list)", body=_item_body_schema(), status=201)
+    @doc(
+        "Add an item to a list (number unique per list; a Brazilian number not in use is kept"
+        " with isWhatsappValid false)",
+        body=_item_body_schema(),
+        status=201,
+        response=schemas.LIST_ITEM,
+    )
     def on_post(self, req, resp):
         resp.media = contacts.create_item(req.context.tenant, body(req), self.region)
         resp.status = falcon.HTTP_201
 
-    @doc("One list item")
+    @doc("One list item", response=schemas.LIST_ITEM)
     def on_get_item(self, req, resp, id):
         resp.media = contacts.get_item(req.context.tenant, ident(id))
 
-    @doc("Update a list item", body=_item_body_schema())
+    @doc("Update a list item", body=_item_body_schema(), response=schemas.LIST_ITEM)
     def on_put_item(self, req, resp, id):
         resp.media = contacts.update_item(req.context.tenant, ident(id), body(req), self.region)
 

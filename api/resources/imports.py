@@ -13,6 +13,7 @@ from pathlib import Path
 
 import falcon
 
+from api import schemas
 from api.openapi import doc
 from api.resources.base import Resource, form_parts, ident, upload_name
 from zapx import imports
@@ -87,8 +88,11 @@ class ContactsUploadResource(_Upload):
         "Import contacts from a CSV or XLSX file (small: 201 with the summary; large: 202, "
         "poll GET /imports/{id})",
         body=_UPLOAD,
+        multipart=True,
         query=("sheet",),
         status=201,
+        response=schemas.IMPORT,
+        also={202: schemas.IMPORT},
     )
     def on_post(self, req, resp):
         self._upload(req, resp, None)
@@ -98,15 +102,22 @@ class ListUploadResource(_Upload):
     @doc(
         "Import a CSV or XLSX file into a contact list (small: 201; large: 202)",
         body=_UPLOAD,
+        multipart=True,
         query=("sheet",),
         status=201,
+        response=schemas.IMPORT,
+        also={202: schemas.IMPORT},
     )
     def on_post(self, req, resp, id):
         self._upload(req, resp, ident(id))
 
 
 class ImportsResource(Resource):
-    @doc("The company's imports, newest first, 20 a page", query=("pageNumber",))
+    @doc(
+        "The company's imports, newest first, 20 a page",
+        query=("pageNumber",),
+        response=schemas.page("records", schemas.IMPORT),
+    )
     def on_get(self, req, resp):
         resp.media = imports.imports_page(
             req.context.tenant, page_number(req.get_param("pageNumber"))
@@ -114,7 +125,8 @@ class ImportsResource(Resource):
 
     @doc(
         "An import's progress: state, percent of the file read, rows/s, rows read, inserted, "
-        "updated, unchanged, rejected"
+        "updated, unchanged, rejected",
+        response=schemas.IMPORT,
     )
     def on_get_item(self, req, resp, id):
         resp.media = imports.get_import(req.context.tenant, ident(id))

@@ -54,6 +54,9 @@ class Call:
     original_shape: object = None
     original_source: tuple[str, ...] = ()
     notes: str = ""
+    #: True when tests/api/test_frontend_contract.py makes this call against zapx (it then has
+    #: a ``call_<name>`` setup fixture there) and checks every ``reads`` path on the answer.
+    covered: bool = False
 
 
 #: How every call travels (frontend/src/services/api.js:3-6, hooks/useAuth.js/index.js:18-56).
@@ -358,6 +361,7 @@ CALLS: tuple[Call, ...] = (
         "user's other sessions (layout/index.js:238-246). reCAPTCHA: recaptchaToken is required "
         "by the page (Login/index.js:159-162) and checked with Google by the original "
         "(SessionController.ts:16-59).",
+        covered=True,
     ),
     Call(
         name="auth.refresh_token",
@@ -384,6 +388,7 @@ CALLS: tuple[Call, ...] = (
         "A 401 anywhere removes token and companyId and logs out (useAuth.js/index.js:48-53). "
         "The on-load refresh does NOT write the new token to localStorage (:66): requests keep "
         "using the stored one until it expires and a 403 refreshes it.",
+        covered=True,
     ),
     Call(
         name="auth.me",
@@ -395,6 +400,7 @@ CALLS: tuple[Call, ...] = (
         reads=("id", "profile", "super"),
         original_shape={"id": "int", "profile": "str", "super": "bool"},
         original_source=("backend/src/controllers/SessionController.ts:120-130 (from jrt)",),
+        covered=True,
     ),
     Call(
         name="auth.logout",
@@ -407,6 +413,7 @@ CALLS: tuple[Call, ...] = (
         original_shape="empty body",
         original_source=("backend/src/controllers/SessionController.ts:132-143 (clears jrt)",),
         notes="A failed logout keeps the user logged in (toastError, :165-168).",
+        covered=True,
     ),
     Call(
         name="companies.listPlan",
@@ -444,6 +451,7 @@ CALLS: tuple[Call, ...] = (
             "unless super)",
             "backend/src/services/CompanyService/ShowPlanCompanyService.ts:4-33",
         ),
+        covered=True,
     ),
     Call(
         name="version",
@@ -516,6 +524,7 @@ CALLS: tuple[Call, ...] = (
         notes="Status values the pages know: CONNECTED, qrcode, DISCONNECTED, OPENING, TIMEOUT, "
         "PAIRING (Connections/index.js:259-357; MainListItems.js:306-313 warns on qrcode, "
         "PAIRING, DISCONNECTED, TIMEOUT, OPENING).",
+        covered=True,
     ),
     Call(
         name="layout.chats",
@@ -883,6 +892,7 @@ CALLS: tuple[Call, ...] = (
             "backend/src/services/ContactListService/FindService.ts:8-18 (companyId from the "
             "query string, not the token)",
         ),
+        covered=True,
     ),
     Call(
         name="whatsapp.picker",
@@ -896,6 +906,7 @@ CALLS: tuple[Call, ...] = (
         on_error="unhandled rejection (no catch)",
         original_shape=[{**WHATSAPP_ROW, "queues": [QUEUE_BRIEF]}],
         original_source=("backend/src/controllers/WhatsAppController.ts:39-45",),
+        covered=True,
     ),
     Call(
         name="tags.picker",
@@ -935,6 +946,7 @@ CALLS: tuple[Call, ...] = (
         ),
         notes="Shown as contactsCount || 0. Rows are added and renamed only through the socket "
         "event company-{id}-ContactList (the dialog does not refetch).",
+        covered=True,
     ),
     Call(
         name="contact_lists.show",
@@ -951,6 +963,7 @@ CALLS: tuple[Call, ...] = (
             "backend/src/services/ContactListService/ShowService.ts:4-12 (404 "
             "ERR_NO_TICKETNOTE_FOUND; no company check)",
         ),
+        covered=True,
     ),
     Call(
         name="contact_lists.create",
@@ -967,6 +980,7 @@ CALLS: tuple[Call, ...] = (
             "backend/src/services/ContactListService/CreateService.ts:9-26 (min 3 "
             "ERR_CONTACTLIST_INVALID_NAME)",
         ),
+        covered=True,
     ),
     Call(
         name="contact_lists.update",
@@ -982,6 +996,7 @@ CALLS: tuple[Call, ...] = (
             "backend/src/controllers/ContactListController.ts:82-113",
             "backend/src/services/ContactListService/UpdateService.ts:9-23",
         ),
+        covered=True,
     ),
     Call(
         name="contact_lists.delete",
@@ -993,6 +1008,7 @@ CALLS: tuple[Call, ...] = (
         original_shape={"message": "str"},
         original_source=("backend/src/controllers/ContactListController.ts:115-131",),
         notes="The row goes away through the socket delete event only.",
+        covered=True,
     ),
     Call(
         name="contact_lists.upload",
@@ -1016,6 +1032,7 @@ CALLS: tuple[Call, ...] = (
         "(frontend/src/assets/planilha.xlsx, linked at ContactLists/index.js:285 and "
         "ContactListItems/index.js:279) has the header row nome | numero | e-mail and numbers as "
         "numeric cells (5585888889999).",
+        covered=True,
     ),
     # --- contact list items ---------------------------------------------------------------------
     Call(
@@ -1043,6 +1060,7 @@ CALLS: tuple[Call, ...] = (
             "backend/src/services/ContactListItemService/ListService.ts:17-55 (20 a page, name "
             "ASC, LOWER(name) LIKE or number LIKE %term%)",
         ),
+        covered=True,
     ),
     Call(
         name="contact_list_items.show",
@@ -1056,6 +1074,7 @@ CALLS: tuple[Call, ...] = (
             "backend/src/controllers/ContactListItemController.ts:78-84",
             "backend/src/services/ContactListItemService/ShowService.ts:4-12",
         ),
+        covered=True,
     ),
     Call(
         name="contact_list_items.create",
@@ -1079,6 +1098,7 @@ CALLS: tuple[Call, ...] = (
             "by number+list; isWhatsappValid from the WhatsApp check)",
         ),
         notes="No refetch: the row appears through company-{id}-ContactListItem.",
+        covered=True,
     ),
     Call(
         name="contact_list_items.update",
@@ -1101,6 +1121,7 @@ CALLS: tuple[Call, ...] = (
             "backend/src/controllers/ContactListItemController.ts:86-117",
             "backend/src/services/ContactListItemService/UpdateService.ts:13-39",
         ),
+        covered=True,
     ),
     Call(
         name="contact_list_items.delete",
@@ -1112,6 +1133,7 @@ CALLS: tuple[Call, ...] = (
         original_shape={"message": "str"},
         original_source=("backend/src/controllers/ContactListItemController.ts:119-135",),
         notes="The delete button needs profile admin (Can contacts-page:deleteContact, :410-424).",
+        covered=True,
     ),
     # --- contacts -------------------------------------------------------------------------------
     Call(
@@ -1156,6 +1178,7 @@ CALLS: tuple[Call, ...] = (
         ),
         notes="The same hook shape is read by hooks/useContacts/index.js:26-29 "
         "(contacts, hasMore, count) and components/NewTicketModal/index.js:103.",
+        covered=True,
     ),
     Call(
         name="groups.list",
@@ -1197,6 +1220,7 @@ CALLS: tuple[Call, ...] = (
             "backend/src/services/ContactServices/ShowContactService.ts:4-19 (another "
             "company's: 400 'Não é possível excluir registro de outra empresa')",
         ),
+        covered=True,
     ),
     Call(
         name="contacts.create",
@@ -1220,6 +1244,7 @@ CALLS: tuple[Call, ...] = (
             "ERR_WAPP_INVALID_CONTACT / ERR_WAPP_CHECK_CONTACT; CheckNumber's Error "
             "ERR_CHECK_NUMBER is a 500)",
         ),
+        covered=True,
     ),
     Call(
         name="contacts.update",
@@ -1232,6 +1257,7 @@ CALLS: tuple[Call, ...] = (
         reads=(),
         original_shape=CONTACT_ROW,
         original_source=("backend/src/controllers/ContactController.ts:142-183",),
+        covered=True,
     ),
     Call(
         name="contacts.delete",
@@ -1242,6 +1268,7 @@ CALLS: tuple[Call, ...] = (
         reads=(),
         original_shape={"message": "str"},
         original_source=("backend/src/controllers/ContactController.ts:185-203",),
+        covered=True,
     ),
     Call(
         name="contacts.upload",
@@ -1256,6 +1283,25 @@ CALLS: tuple[Call, ...] = (
         original_source=("backend/src/controllers/ContactController.ts:214-229",),
         notes="Then history.go(0): the page reloads. Without a file it posts /contacts/import "
         "(the phone's contacts; out of scope).",
+        covered=True,
+    ),
+    Call(
+        name="contacts.list_all",
+        caller="frontend/src/components/ScheduleModal/index.js:110",
+        page="/schedules (out of scope: schedules; zapx serves the call)",
+        method="GET",
+        path="/contacts/list",
+        scope="out",
+        query=("companyId",),
+        reads=("[].id", "[].name"),
+        crashes=("not an array: contactList.map throws in the dialog's effect (:111)",),
+        original_shape=[CONTACT_ROW],
+        original_source=(
+            "backend/src/controllers/ContactController.ts:205-212",
+            "backend/src/services/ContactServices/SimpleListService.ts (the company's contacts, "
+            "name ASC; companyId from the token)",
+        ),
+        covered=True,
     ),
     # --- connections ----------------------------------------------------------------------------
     Call(
@@ -1271,6 +1317,7 @@ CALLS: tuple[Call, ...] = (
             "backend/src/controllers/WhatsAppController.ts:110-118",
             "backend/src/services/WhatsappService/ShowWhatsAppService.ts:8-44",
         ),
+        covered=True,
     ),
     Call(
         name="whatsapp.create",
@@ -1311,6 +1358,7 @@ CALLS: tuple[Call, ...] = (
         notes="Form initial state: WhatsAppModal/index.js:67-83; payload built at :133-138 "
         "(queues and session keys dropped). Empty strings are sent as ''. No refetch: the row "
         "appears through company-{id}-whatsapp {action: 'update', whatsapp}.",
+        covered=True,
     ),
     Call(
         name="whatsapp.update",
@@ -1331,6 +1379,7 @@ CALLS: tuple[Call, ...] = (
             "backend/src/controllers/WhatsAppController.ts:120-148",
             "backend/src/services/WhatsappService/UpdateWhatsAppService.ts",
         ),
+        covered=True,
     ),
     Call(
         name="whatsapp.delete",
@@ -1342,6 +1391,7 @@ CALLS: tuple[Call, ...] = (
         original_shape={"message": "str"},
         original_source=("backend/src/controllers/WhatsAppController.ts:150-169",),
         notes="The row goes away through company-{id}-whatsapp {action: 'delete', whatsappId}.",
+        covered=True,
     ),
     Call(
         name="whatsapp.qrcode",
@@ -1352,6 +1402,7 @@ CALLS: tuple[Call, ...] = (
         reads=("qrcode",),
         original_shape=WHATSAPP_ROW,
         original_source=("backend/src/controllers/WhatsAppController.ts:110-118",),
+        covered=True,
     ),
     Call(
         name="whatsappsession.start",

@@ -72,8 +72,9 @@ def test_wrong_password_and_unknown_email_answer_alike(client, alice):
     unknown = client.simulate_post(
         "/auth/login", json={"email": "nobody@nowhere.test", "password": PASSWORD}
     )
-    a = assert_error(wrong, 401, "ERR_AUTH")
-    b = assert_error(unknown, 401, "ERR_AUTH")
+    # The original's code, which the frontend translates ("Erro de autenticação...").
+    a = assert_error(wrong, 401, "ERR_INVALID_CREDENTIALS")
+    b = assert_error(unknown, 401, "ERR_INVALID_CREDENTIALS")
     assert a == b
     assert wrong.headers.get("www-authenticate", "").startswith("Bearer")
 
@@ -87,7 +88,7 @@ def test_inactive_company_cannot_log_in(client, account):
     )
     assert resp.status_code == 200 and resp.json["status"] is False
     resp = client.simulate_post("/auth/login", json={"email": acct.email, "password": PASSWORD})
-    assert_error(resp, 401, "ERR_AUTH", contains="inactive")
+    assert_error(resp, 401, "ERR_COMPANY_INACTIVE", contains="inactive")
 
 
 # --- tokens on every route ---------------------------------------------------------------------
@@ -100,6 +101,8 @@ def test_every_route_but_the_public_ones_needs_a_token(client, deps, config, ali
     assert public == {
         ("/health", "GET"),
         ("/auth/login", "POST"),
+        ("/auth/refresh_token", "POST"),  # the session cookie is its credential
+        ("/auth/logout", "DELETE"),
         ("/openapi.json", "GET"),
         ("/webhooks/cloud", "GET"),
         ("/webhooks/cloud", "POST"),
@@ -119,29 +122,32 @@ def test_every_route_but_the_public_ones_needs_a_token(client, deps, config, ali
         "x" * 48,
         algorithm="HS256",
     )
+    # No token, or one this install never issued: 401, the frontend logs out. An expired (or
+    # revoked) token: 403, the frontend refreshes it.
     bad_headers = {
-        "no header": {},
-        "empty bearer": {"Authorization": "Bearer "},
-        "basic scheme": {"Authorization": "Basic YWxpY2U6cGFzcw=="},
-        "garbage": {"Authorization": "Bearer not.a.jwt"},
-        "expired": {"Authorization": f"Bearer {expired}"},
-        "other secret": {"Authorization": f"Bearer {other_secret}"},
+        "no header": ({}, 401),
+        "empty bearer": ({"Authorization": "Bearer "}, 401),
+        "basic scheme": ({"Authorization": "Basic YWxpY2U6cGFzcw=="}, 401),
+        "garbage": ({"Authorization": "Bearer not.a.jwt"}, 401),
+        "expired": ({"Authorization": f"Bearer {expired}"}, 403),
+        "other secret": ({"Authorization": f"Bearer {other_secret}"}, 401),
     }
     before = snapshot()
     for path, method, needed in table:
         if not needed:
             continue
-        for label, headers in bad_headers.items():
+        for label, (headers, status) in bad_headers.items():
             resp = client.simulate_request(method, path, headers=headers, json={"name": "x"})
             try:
-                assert_error(resp, 401, "ERR_AUTH")
+                assert_error(resp, status, "ERR_SESSION_EXPIRED")
             except AssertionError as exc:
                 raise AssertionError(f"{method} {path} with {label}: {exc}") from None
-            assert resp.headers.get("www-authenticate") == 'Bearer realm="zapx"'
+            challenge = 'Bearer realm="zapx"' if status == 401 else None
+            assert resp.headers.get("www-authenticate") == challenge
     assert snapshot() == before
 
 
-def test_expired_token_is_401_saying_so(client, config, alice, monkeypatch):
+def test_expired_token_is_403_saying_so(client, config, alice, monkeypatch):
     # Issue a one-second token an hour ago: zapx.auth reads the clock through its ``time``.
     real = time.time
     monkeypatch.setattr(auth, "time", types.SimpleNamespace(time=lambda: real() - 3600))
@@ -150,7 +156,7 @@ def test_expired_token_is_401_saying_so(client, config, alice, monkeypatch):
     )
     monkeypatch.undo()
     resp = client.simulate_get("/auth/me", headers={"Authorization": f"Bearer {token}"})
-    assert_error(resp, 401, "ERR_AUTH", contains="expired")
+    assert_error(resp, 403, "ERR_SESSION_EXPIRED", contains="expired")
     # The control: the same claims, issued now, are accepted.
     fresh = _token(config, alice.user_id, alice.company_id)
     assert (
@@ -160,19 +166,21 @@ def test_expired_token_is_401_saying_so(client, config, alice, monkeypatch):
 
 
 @pytest.mark.parametrize(
-    "claims",
+    ("claims", "status"),
     [
-        {"alg_none": True},
-        {"exp": None},
-        {"sub": None},
-        {"companyId": None},
-        {"companyId": "not-a-number"},
-        {"id": 999999, "sub": "999999"},  # a user that does not exist
-        {"tv": 7},  # a version the user never had
+        # Never issued here (no refresh can help): 401, the frontend logs out.
+        ({"alg_none": True}, 401),
+        ({"exp": None}, 401),
+        ({"sub": None}, 401),
+        ({"companyId": None}, 401),
+        ({"companyId": "not-a-number"}, 401),
+        # Issued here but no longer good: 403, the frontend tries its refresh (which then fails).
+        ({"id": 999999, "sub": "999999"}, 403),  # a user that does not exist
+        ({"tv": 7}, 403),  # a version the user never had
     ],
     ids=["alg-none", "no-exp", "no-sub", "no-company", "bad-company", "no-user", "bad-version"],
 )
-def test_tampered_tokens_are_401(client, config, alice, claims):
+def test_tampered_tokens_are_refused(client, config, alice, claims, status):
     if claims.get("alg_none"):
         payload = jwt.decode(
             _token(config, alice.user_id, alice.company_id), config.secret_key, algorithms=["HS256"]
@@ -181,7 +189,7 @@ def test_tampered_tokens_are_401(client, config, alice, claims):
     else:
         token = _token(config, alice.user_id, alice.company_id, **claims)
     resp = client.simulate_get("/auth/me", headers={"Authorization": f"Bearer {token}"})
-    assert_error(resp, 401, "ERR_AUTH")
+    assert_error(resp, status, "ERR_SESSION_EXPIRED")
 
 
 # --- revocation --------------------------------------------------------------------------------
@@ -197,10 +205,11 @@ def test_password_change_revokes_old_tokens(client, config, alice):
         assert User.get_by_id(alice.user_id).token_version == 1
     # Another app instance (its version cache is empty) refuses the old token at once.
     other = fresh_client(config)
-    assert_error(other.simulate_get("/auth/me", headers=old), 401, "ERR_AUTH", contains="revoked")
+    resp = other.simulate_get("/auth/me", headers=old)
+    assert_error(resp, 403, "ERR_SESSION_EXPIRED", contains="revoked")
     # The old password no longer logs in; the new one does, and its token works.
     resp = other.simulate_post("/auth/login", json={"email": alice.email, "password": PASSWORD})
-    assert_error(resp, 401, "ERR_AUTH")
+    assert_error(resp, 401, "ERR_INVALID_CREDENTIALS")
     resp = other.simulate_post(
         "/auth/login", json={"email": alice.email, "password": "a-brand-new-password"}
     )
@@ -219,7 +228,7 @@ def test_revocation_reaches_an_app_that_cached_the_old_version(client, alice, mo
     real = time.monotonic
     later = real() + api.auth.REVOCATION_CACHE_S + 1
     monkeypatch.setattr(api.auth, "time", types.SimpleNamespace(monotonic=lambda: later))
-    assert_error(client.simulate_get("/auth/me", headers=alice.headers), 401, contains="revoked")
+    assert_error(client.simulate_get("/auth/me", headers=alice.headers), 403, contains="revoked")
 
 
 def test_deleted_users_token_stops_working(client, config, alice):
@@ -233,7 +242,8 @@ def test_deleted_users_token_stops_working(client, config, alice):
     assert (
         client.simulate_delete(f"/users/{member['id']}", headers=alice.headers).status_code == 204
     )
-    assert_error(fresh_client(config).simulate_get("/auth/me", headers=headers), 401, "ERR_AUTH")
+    resp = fresh_client(config).simulate_get("/auth/me", headers=headers)
+    assert_error(resp, 403, "ERR_SESSION_EXPIRED")
 
 
 # --- profiles ----------------------------------------------------------------------------------
@@ -263,7 +273,7 @@ def test_user_profile_cannot_manage_users(client, account):
     for method, url, body in attempts:
         resp = client.simulate_request(method, url, json=body, headers=worker)
         try:
-            assert_error(resp, 403, "ERR_FORBIDDEN")
+            assert_error(resp, 403, "ERR_NO_PERMISSION")
         except AssertionError as exc:
             raise AssertionError(f"{method} {url}: {exc}") from None
     assert snapshot() == before
@@ -298,7 +308,7 @@ def test_only_super_manages_companies(client, alice, bob, root):
     for method, url, body in attempts:
         resp = client.simulate_request(method, url, json=body, headers=alice.headers)
         try:
-            assert_error(resp, 403, "ERR_FORBIDDEN", contains="super")
+            assert_error(resp, 403, "ERR_NO_PERMISSION", contains="super")
         except AssertionError as exc:
             raise AssertionError(f"{method} {url}: {exc}") from None
     assert snapshot() == before

@@ -197,7 +197,7 @@ def test_another_companys_campaign_is_a_404_and_unchanged(client, alice, bob, au
         resp = client.simulate_request(
             method, f"/campaigns/{campaign_id}{path}", headers=bob.headers, json={"name": "hijack"}
         )
-        assert_error(resp, 404, "ERR_NOT_FOUND")
+        assert_error(resp, 404, "ERR_NO_CAMPAIGN_FOUND")
     assert snapshot() == before
     # Nor can Bob point his own campaign at Alice's list.
     assert_error(_create(client, bob, contactListId=audience), 404)
@@ -207,9 +207,9 @@ def test_another_companys_campaign_is_a_404_and_unchanged(client, alice, bob, au
 def test_plan_limits(client, account):
     acct = account("tiny", max_campaigns=1)
     assert _create(client, acct).status_code == 201
-    assert_error(_create(client, acct), 403, "ERR_PLAN_LIMIT", contains="1 campaigns")
+    assert_error(_create(client, acct), 400, "ERR_PLAN_LIMIT", contains="1 campaigns")
     off = account("nocampaigns", use_campaigns=False)
-    assert_error(_create(client, off), 403, contains="plan")
+    assert_error(_create(client, off), 400, "ERR_PLAN_LIMIT", contains="plan")
 
 
 def test_report_counts_by_sql(client, alice, audience):

@@ -51,8 +51,8 @@ def test_company_crud(client, root):
     assert resp.json["updatedAt"] >= company["updatedAt"]
 
     assert client.simulate_delete(url, headers=h).status_code == 204
-    assert_error(client.simulate_get(url, headers=h), 404, "ERR_NOT_FOUND")
-    assert_error(client.simulate_delete(url, headers=h), 404, "ERR_NOT_FOUND")
+    assert_error(client.simulate_get(url, headers=h), 404, "ERR_NO_COMPANY_FOUND")
+    assert_error(client.simulate_delete(url, headers=h), 404, "ERR_NO_COMPANY_FOUND")
 
 
 def test_deleting_a_company_deletes_what_it_owns(client, config, root, alice):
@@ -68,7 +68,7 @@ def test_deleting_a_company_deletes_what_it_owns(client, config, root, alice):
         assert Contact.select().where(Contact.company == alice.company_id).count() == 0
     # The deleted company's tokens no longer work (on an app with an empty version cache).
     resp = fresh_client(config).simulate_get("/auth/me", headers=alice.headers)
-    assert_error(resp, 401, "ERR_AUTH")
+    assert_error(resp, 403, "ERR_SESSION_EXPIRED")
 
 
 def test_super_cannot_delete_own_company(client, root):
@@ -132,7 +132,7 @@ def test_user_crud_by_an_admin(client, alice):
 
     assert client.simulate_delete(url, headers=h).status_code == 204
     assert row(User, carol["id"]) is None
-    assert_error(client.simulate_get(url, headers=h), 404, "ERR_NOT_FOUND")
+    assert_error(client.simulate_get(url, headers=h), 404, "ERR_NO_USER_FOUND")
 
 
 def test_users_list_and_search(client, account, bob):
@@ -188,7 +188,7 @@ def test_admin_cannot_delete_themself(client, alice):
 def test_company_users_route_for_unknown_company_is_404(client, root):
     before = snapshot()
     resp = client.simulate_post("/companies/999999/users", json=_user(), headers=root.headers)
-    assert_error(resp, 404, "ERR_NOT_FOUND", contains="999999")
+    assert_error(resp, 404, "ERR_NO_COMPANY_FOUND", contains="999999")
     assert snapshot() == before
 
 
@@ -196,7 +196,7 @@ def test_company_users_route_for_unknown_company_is_404(client, root):
 
 
 @pytest.mark.parametrize("via", ["/users", "/companies/{id}/users"])
-def test_max_users_reached_is_403_plan_limit(client, account, root, via):
+def test_max_users_reached_is_400_plan_limit(client, account, root, via):
     small = account("small", max_users=2)
     url = via.format(id=small.company_id)
     headers = small.headers if via == "/users" else root.headers
@@ -204,7 +204,7 @@ def test_max_users_reached_is_403_plan_limit(client, account, root, via):
     assert resp.status_code == 201, resp.text  # 2 of 2
     before = counts()
     resp = client.simulate_post(url, json=_user(email="third@small.test"), headers=headers)
-    body = assert_error(resp, 403, "ERR_PLAN_LIMIT")
+    body = assert_error(resp, 400, "ERR_PLAN_LIMIT")
     assert body["message"] == "the plan allows 2 users and the company has 2"
     assert counts() == before
     login = client.simulate_post(
@@ -224,7 +224,7 @@ def test_plan_limit_of_zero_users(client, account, root):
     empty = account("empty", max_users=0)  # its admin was made directly in the database
     before = counts()
     resp = client.simulate_post("/users", json=_user(), headers=empty.headers)
-    assert_error(resp, 403, "ERR_PLAN_LIMIT", contains="allows 0 users")
+    assert_error(resp, 400, "ERR_PLAN_LIMIT", contains="allows 0 users")
     assert counts() == before
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from tests.api.helpers import assert_error, counts, phone, row, snapshot
-from zapx.db import ContactListItem, db
+from zapx.campaigns import batches
+from zapx.db import Campaign, CampaignShipping, ContactListItem, db
 
 
 def _list(client, acct, name="Lista") -> int:
@@ -46,7 +47,7 @@ def test_item_crud(client, alice):
 
     assert client.simulate_delete(url, headers=h).status_code == 204
     assert row(ContactListItem, item["id"]) is None
-    assert_error(client.simulate_get(url, headers=h), 404, "ERR_NOT_FOUND")
+    assert_error(client.simulate_get(url, headers=h), 404, "ERR_NO_CONTACTLISTITEM_FOUND")
 
 
 def test_duplicate_number_in_a_list_is_409_but_fine_in_another(client, alice):
@@ -54,7 +55,7 @@ def test_duplicate_number_in_a_list_is_409_but_fine_in_another(client, alice):
     assert _item(client, alice, first, number="11987654321").status_code == 201
     before = counts()
     resp = _item(client, alice, first, number="+55 11 98765-4321")
-    assert_error(resp, 409, "ERR_CONFLICT", field="number", contains="5511987654321")
+    assert_error(resp, 409, "ERR_DUPLICATED_CONTACT", field="number", contains="5511987654321")
     assert counts() == before
     assert _item(client, alice, second, number="11987654321").status_code == 201
 
@@ -67,7 +68,7 @@ def test_moving_an_item_between_lists(client, alice):
     # Into a list that already has the number: 409, nothing moved.
     before = snapshot()
     resp = client.simulate_put(url, json={"contactListId": second}, headers=alice.headers)
-    assert_error(resp, 409, "ERR_CONFLICT", field="number")
+    assert_error(resp, 409, "ERR_DUPLICATED_CONTACT", field="number")
     assert snapshot() == before
     # Free the number, then the move goes through.
     client.simulate_delete(f"/contact-list-items/{clash['id']}", headers=alice.headers)
@@ -80,11 +81,11 @@ def test_moving_an_item_between_lists(client, alice):
 
 def test_unknown_list_is_404_and_writes_nothing(client, alice):
     before = counts()
-    assert_error(_item(client, alice, 999999), 404, "ERR_NOT_FOUND", contains="999999")
+    assert_error(_item(client, alice, 999999), 404, "ERR_NO_CONTACTLIST_FOUND", contains="999999")
     resp = client.simulate_get(
         "/contact-list-items", params={"contactListId": 999999}, headers=alice.headers
     )
-    assert_error(resp, 404, "ERR_NOT_FOUND")
+    assert_error(resp, 404, "ERR_NO_CONTACTLIST_FOUND")
     assert counts() == before
 
 
@@ -106,27 +107,27 @@ def test_filter_pagination_and_search(client, alice):
 
     params = {"contactListId": str(first)}
     page1 = client.simulate_get("/contact-list-items", params=params, headers=h).json
-    assert (len(page1["records"]), page1["count"], page1["hasMore"]) == (20, 22, True)
+    assert (len(page1["contacts"]), page1["count"], page1["hasMore"]) == (20, 22, True)
     page2 = client.simulate_get(
         "/contact-list-items", params=params | {"pageNumber": "2"}, headers=h
     ).json
-    assert (len(page2["records"]), page2["count"], page2["hasMore"]) == (2, 22, False)
-    assert {r["contactListId"] for r in page1["records"] + page2["records"]} == {first}
+    assert (len(page2["contacts"]), page2["count"], page2["hasMore"]) == (2, 22, False)
+    assert {r["contactListId"] for r in page1["contacts"] + page2["contacts"]} == {first}
 
     found = client.simulate_get(
         "/contact-list-items", params={"searchParam": "CONCEICAO"}, headers=h
     ).json
-    assert [r["name"] for r in found["records"]] == ["Conceição"]
+    assert [r["name"] for r in found["contacts"]] == ["Conceição"]
     none = client.simulate_get(
         "/contact-list-items",
         params={"searchParam": "conceicao", "contactListId": first},
         headers=h,
     ).json
-    assert none["records"] == []
+    assert none["contacts"] == []
     digits = client.simulate_get(
         "/contact-list-items", params={"searchParam": "00000007"}, headers=h
     ).json
-    assert [r["name"] for r in digits["records"]] == ["Item 07"]
+    assert [r["name"] for r in digits["contacts"]] == ["Item 07"]
 
     listed = client.simulate_get("/contact-list-items/list", params=params, headers=h).json
     assert len(listed) == 22 and {r["contactListId"] for r in listed} == {first}
@@ -140,3 +141,51 @@ def test_item_requires_a_list(client, alice):
     )
     assert_error(resp, 400, "ERR_VALIDATION", field="contactListId", contains="required")
     assert counts() == before
+
+
+# --- numbers not in use: kept, marked, never sent to ------------------------------------------
+
+
+def test_an_item_keeps_a_number_not_in_use_marked_not_on_whatsapp(client, alice):
+    """The frontend's own sample number (5585888889999: 9 digits starting with 8) is what the
+    person wrote; a list keeps it, as the original does, but no campaign sends to it."""
+    list_id = _list(client, alice)
+    resp = _item(client, alice, list_id, number="5585888889999", isWhatsappValid=True)
+    assert resp.status_code == 201, resp.text
+    kept = resp.json
+    assert (kept["number"], kept["isWhatsappValid"]) == ("5585888889999", False)
+    valid = _item(client, alice, list_id, number="(85) 98888-9999").json
+    assert valid["isWhatsappValid"] is None  # unknown until checked
+    url = f"/contact-list-items/{kept['id']}"
+    # The dialog sends back the mark with a changed name: it stays; with a fixed number (and
+    # the old mark echoed) the mark goes, unless the client sets another.
+    resp = client.simulate_put(url, json=kept | {"name": "Renamed"}, headers=alice.headers)
+    assert resp.json["isWhatsappValid"] is False
+    fixed = kept | {"number": "(85) 98888-7777"}
+    resp = client.simulate_put(url, json=fixed, headers=alice.headers)
+    assert (resp.json["number"], resp.json["isWhatsappValid"]) == ("5585988887777", None)
+    resp = client.simulate_put(
+        url, json={"number": "85 98888-6666", "isWhatsappValid": True}, headers=alice.headers
+    )
+    assert resp.json["isWhatsappValid"] is True
+    resp = client.simulate_put(url, json={"number": "85 8888-6666"}, headers=alice.headers)
+    assert (resp.json["number"], resp.json["isWhatsappValid"]) == ("558588886666", False)
+    # A number that is not well formed is still a 400, and a contact refuses both.
+    before = counts()
+    assert_error(_item(client, alice, list_id, number="(10) 98765-4321"), 400, field="number")
+    resp = client.simulate_post(
+        "/contacts", json={"name": "X", "number": "5585888889999"}, headers=alice.headers
+    )
+    assert_error(resp, 400, "ERR_WAPP_INVALID_CONTACT", field="number")
+    assert counts() == before
+
+
+def test_campaigns_skip_items_marked_not_on_whatsapp(client, alice):
+    list_id = _list(client, alice)
+    kept = _item(client, alice, list_id, number="5585888889999").json
+    sent = _item(client, alice, list_id, number="(85) 98888-9999").json
+    with db.connection_context():
+        campaign_id = Campaign.create(company=alice.company_id, name="c", contact_list=list_id).id
+        assert batches.snapshot_audience(campaign_id, alice.company_id, list_id, 1) == 1
+        numbers = [s.number for s in CampaignShipping.select()]
+    assert numbers == [sent["number"]] and kept["number"] not in numbers

@@ -40,8 +40,9 @@ def test_list_crud_with_item_count(client, alice):
     assert row(ContactList, created["id"]) is None
     with db.connection_context():  # its items went with it
         assert ContactListItem.select().count() == 0
-    assert_error(client.simulate_get(url, headers=h), 404, "ERR_NOT_FOUND")
-    assert_error(client.simulate_put(url, json={"name": "x"}, headers=h), 404, "ERR_NOT_FOUND")
+    assert_error(client.simulate_get(url, headers=h), 404, "ERR_NO_CONTACTLIST_FOUND")
+    resp = client.simulate_put(url, json={"name": "x"}, headers=h)
+    assert_error(resp, 404, "ERR_NO_CONTACTLIST_FOUND")
 
 
 def test_duplicate_names_are_409(client, alice, bob):
@@ -97,5 +98,5 @@ def test_all_lists(client, alice):
 def test_put_on_an_unknown_list_is_404(client, alice):
     before = counts()
     resp = client.simulate_put("/contact-lists/999999", json={"name": "x"}, headers=alice.headers)
-    assert_error(resp, 404, "ERR_NOT_FOUND", contains="999999")
+    assert_error(resp, 404, "ERR_NO_CONTACTLIST_FOUND", contains="999999")
     assert counts() == before

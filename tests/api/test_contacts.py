@@ -49,8 +49,8 @@ def test_contact_crud(client, alice):
 
     assert client.simulate_delete(url, headers=h).status_code == 204
     assert row(Contact, contact["id"]) is None
-    assert_error(client.simulate_get(url, headers=h), 404, "ERR_NOT_FOUND")
-    assert_error(client.simulate_delete(url, headers=h), 404, "ERR_NOT_FOUND")
+    assert_error(client.simulate_get(url, headers=h), 404, "ERR_NO_CONTACT_FOUND")
+    assert_error(client.simulate_delete(url, headers=h), 404, "ERR_NO_CONTACT_FOUND")
 
 
 def test_whole_object_sent_back_on_put_is_accepted(client, alice):
@@ -71,7 +71,7 @@ def test_duplicate_numbers_are_409(client, alice, bob):
     before = counts()
     for written in ("11987654321", "+55 11 98765-4321", "5511987654321", "011 98765 4321"):
         resp = _create(client, alice, name="Dup", number=written)
-        assert_error(resp, 409, "ERR_CONFLICT", field="number", contains="5511987654321")
+        assert_error(resp, 409, "ERR_DUPLICATED_CONTACT", field="number", contains="5511987654321")
     assert counts() == before
     # Another company may hold the same number.
     assert _create(client, bob, number="11987654321").status_code == 201
@@ -86,7 +86,7 @@ def test_update_to_a_taken_number_is_409_and_changes_nothing(client, alice):
         json={"name": "Renamed", "number": "11 98765-4321"},
         headers=alice.headers,
     )
-    assert_error(resp, 409, "ERR_CONFLICT", field="number")
+    assert_error(resp, 409, "ERR_DUPLICATED_CONTACT", field="number")
     assert snapshot() == before
 
 
@@ -94,7 +94,7 @@ def test_invalid_numbers_are_400_saying_the_number_is_invalid(client, alice):
     before = counts()
     for raw in ("12345", "11 1234-567", "+999 123456789", "0000000000"):
         resp = _create(client, alice, number=raw)
-        body = assert_error(resp, 400, "ERR_VALIDATION", field="number")
+        body = assert_error(resp, 400, "ERR_WAPP_INVALID_CONTACT", field="number")
         assert body["message"] == f"number {raw!r} is not a valid phone number"
     assert counts() == before
 
@@ -113,10 +113,10 @@ def test_pagination(client, alice):
         n: client.simulate_get("/contacts", params={"pageNumber": n}, headers=h).json
         for n in (1, 2, 3, 4)
     }
-    assert [len(pages[n]["records"]) for n in (1, 2, 3, 4)] == [20, 20, 5, 0]
+    assert [len(pages[n]["contacts"]) for n in (1, 2, 3, 4)] == [20, 20, 5, 0]
     assert [pages[n]["count"] for n in (1, 2, 3, 4)] == [45, 45, 45, 45]
     assert [pages[n]["hasMore"] for n in (1, 2, 3, 4)] == [True, True, False, False]
-    names = [c["name"] for n in (1, 2, 3) for c in pages[n]["records"]]
+    names = [c["name"] for n in (1, 2, 3) for c in pages[n]["contacts"]]
     assert names == [f"Contact {i:02d}" for i in range(45)]
     default = client.simulate_get("/contacts", headers=h).json
     assert default == pages[1]
@@ -128,14 +128,14 @@ def test_pagination_at_an_exact_multiple_of_the_page_size(client, alice):
             Contact.create(company=alice.company_id, name=f"C{i:02d}", number=f"55119{i:08d}")
     h = alice.headers
     page2 = client.simulate_get("/contacts", params={"pageNumber": 2}, headers=h).json
-    assert (len(page2["records"]), page2["count"], page2["hasMore"]) == (20, 40, False)
+    assert (len(page2["contacts"]), page2["count"], page2["hasMore"]) == (20, 40, False)
     page3 = client.simulate_get("/contacts", params={"pageNumber": 3}, headers=h).json
-    assert page3 == {"records": [], "count": 40, "hasMore": False}
+    assert page3 == {"contacts": [], "count": 40, "hasMore": False}
 
 
 def test_empty_company_has_an_empty_first_page(client, alice):
     resp = client.simulate_get("/contacts", headers=alice.headers)
-    assert resp.json == {"records": [], "count": 0, "hasMore": False}
+    assert resp.json == {"contacts": [], "count": 0, "hasMore": False}
 
 
 def test_search_is_accent_and_case_insensitive(client, alice):
@@ -143,10 +143,10 @@ def test_search_is_accent_and_case_insensitive(client, alice):
     _create(client, alice, name="Maria")
     for term in ("joao", "JOÃO", "Joao cond", "condominio", "CONDOMÍNIO", "jc@x"):
         resp = client.simulate_get("/contacts", params={"searchParam": term}, headers=alice.headers)
-        assert [c["id"] for c in resp.json["records"]] == [joao["id"]], term
+        assert [c["id"] for c in resp.json["contacts"]] == [joao["id"]], term
         assert resp.json["count"] == 1
     none = client.simulate_get("/contacts", params={"searchParam": "pedro"}, headers=alice.headers)
-    assert none.json == {"records": [], "count": 0, "hasMore": False}
+    assert none.json == {"contacts": [], "count": 0, "hasMore": False}
     # A blank search is no filter at all.
     blank = client.simulate_get("/contacts", params={"searchParam": "  "}, headers=alice.headers)
     assert blank.json["count"] == 2
@@ -159,7 +159,7 @@ def test_search_by_number_digits(client, alice):
         resp = client.simulate_get(
             "/contacts", params={"searchParam": digits}, headers=alice.headers
         )
-        assert [c["id"] for c in resp.json["records"]] == [target["id"]], digits
+        assert [c["id"] for c in resp.json["contacts"]] == [target["id"]], digits
 
 
 def test_search_treats_like_wildcards_literally(client, alice):
@@ -168,7 +168,7 @@ def test_search_treats_like_wildcards_literally(client, alice):
     _create(client, alice, name="Plain")
     for term, expected in (("%", percent), ("_", under), ("0% r", percent)):
         resp = client.simulate_get("/contacts", params={"searchParam": term}, headers=alice.headers)
-        assert [c["id"] for c in resp.json["records"]] == [expected["id"]], term
+        assert [c["id"] for c in resp.json["contacts"]] == [expected["id"]], term
 
 
 def test_contacts_list_returns_every_contact_briefly(client, alice):

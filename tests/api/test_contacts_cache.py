@@ -39,7 +39,7 @@ def _page(client, acct, term, number=1):
 
 
 def _names(page):
-    return [r["name"] for r in page["records"]]
+    return [r["name"] for r in page["contacts"]]
 
 
 def _rename_behind_the_api(contact_id, name):
@@ -135,14 +135,14 @@ def test_companies_never_share_or_invalidate_each_others_entries(client, alice, 
     alice_v = cache.version_key(config.redis_prefix, alice.company_id, CONTACTS_NAMESPACE)
     version = r.get(alice_v)
     _rename_behind_the_api(bobs["id"], "Maria Bob Renamed")
-    alice_first = [c for c in _page(client, alice, "maria")["records"]][0]
+    alice_first = [c for c in _page(client, alice, "maria")["contacts"]][0]
     _create(client, bob, name="Maria Bob Two")  # bob writes...
     resp = client.simulate_put(f"/contacts/{bobs['id']}", json={"cargo": "x"}, headers=bob.headers)
     assert resp.status_code == 200
     assert client.simulate_delete(f"/contacts/{bobs['id']}", headers=bob.headers).status_code == 204
     assert r.get(alice_v) == version  # ...and alice's version never moves
     before = _stats(config)
-    assert _page(client, alice, "maria")["records"][0] == alice_first
+    assert _page(client, alice, "maria")["contacts"][0] == alice_first
     assert _stats(config)["hit"] == before["hit"] + 1
     assert _names(_page(client, bob, "maria")) == ["Maria Bob Two"]
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from api.resources import imports as imports_resource
+from tests.api.contract import validate
 from tests.api.helpers import assert_error, snapshot
 from tests.zapx.imports.generate import write_csv, write_xlsx_cells
 from zapx import imports
@@ -39,7 +40,7 @@ def test_small_file_is_imported_in_the_request(client, alice):
     body = resp.json
     assert body["state"] == "done" and body["importId"] == body["id"]
     assert (body["rowsRead"], body["inserted"], body["rejected"]) == (2, 1, 1)
-    contacts = client.simulate_get("/contacts", headers=alice.headers).json["records"]
+    contacts = client.simulate_get("/contacts", headers=alice.headers).json["contacts"]
     assert [(c["name"], c["number"]) for c in contacts] == [("Ana", "5511987654321")]
     assert contacts[0]["extraInfo"] == [{"name": "plano", "value": "=1+1"}]
     again = client.simulate_get(f"/imports/{body['id']}", headers=alice.headers)
@@ -63,7 +64,7 @@ def test_upload_into_a_list(client, alice, bob):
     import_id = resp.json["id"]
     before = snapshot()
     resp = upload(client, bob, GOOD, path=f"/contact-lists/{lst['id']}/upload")
-    assert_error(resp, 404, "ERR_NOT_FOUND")
+    assert_error(resp, 404, "ERR_NO_CONTACTLIST_FOUND")
     assert_error(client.simulate_get(f"/imports/{import_id}", headers=bob.headers), 404)
     rejected = client.simulate_get(f"/imports/{import_id}/rejected.csv", headers=bob.headers)
     assert_error(rejected, 404)
@@ -79,6 +80,9 @@ def test_large_file_is_queued_for_a_worker(client, alice, tmp_path, monkeypatch)
     resp = upload(client, alice, path.read_bytes(), name="big.csv")
     assert resp.status_code == 202, resp.text
     assert resp.json["state"] == "queued" and queued == [resp.json["importId"]]
+    spec = client.simulate_get("/openapi.json").json  # the 202 is documented as it is
+    answer = spec["paths"]["/contacts/upload"]["post"]["responses"]["202"]
+    validate(resp.json, answer["content"]["application/json"]["schema"], spec)
     with db.connection_context():  # what the worker's actor does
         assert imports.run_import(queued[0], "BR") == "done"
     done = client.simulate_get(f"/imports/{queued[0]}", headers=alice.headers).json
@@ -155,7 +159,7 @@ def test_cr_only_csv_imports_inline_and_through_the_worker(client, alice, tmp_pa
     resp = upload(client, alice, small.encode("mac_roman"), name="mac.csv")
     assert resp.status_code == 201, resp.text
     assert (resp.json["delimiter"], resp.json["inserted"], resp.json["rejected"]) == (";", 2, 0)
-    contacts = client.simulate_get("/contacts", headers=alice.headers).json["records"]
+    contacts = client.simulate_get("/contacts", headers=alice.headers).json["contacts"]
     assert sorted(c["name"] for c in contacts) == ["Bia", "João"]
     assert {e["value"] for c in contacts for e in c["extraInfo"]} == {"São Paulo", "Maceió"}
     queued = []

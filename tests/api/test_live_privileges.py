@@ -42,17 +42,17 @@ def test_a_demoted_admin_loses_admin_routes_within_the_cache_window(
     _set(User, alice.user_id, profile="user")  # no token_version bump: only the profile changes
     # An app that has not read alice's standing yet sees the demotion at once.
     other = fresh_client(config)
-    assert_error(other.simulate_get("/users", headers=h), 403, "ERR_FORBIDDEN")
+    assert_error(other.simulate_get("/users", headers=h), 403, "ERR_NO_PERMISSION")
     # The app that cached it sees it once the window has passed: at most REVOCATION_CACHE_S.
     _after_cache_window(monkeypatch)
     before = snapshot()
-    assert_error(client.simulate_get("/users", headers=h), 403, "ERR_FORBIDDEN")
+    assert_error(client.simulate_get("/users", headers=h), 403, "ERR_NO_PERMISSION")
     resp = client.simulate_post(
         "/users", json={"name": "X", "email": "x@alice.test", "password": "password-123"}, headers=h
     )
-    assert_error(resp, 403, "ERR_FORBIDDEN")
+    assert_error(resp, 403, "ERR_NO_PERMISSION")
     resp = client.simulate_post("/whatsapps", json={"name": "W", "provider": "sandbox"}, headers=h)
-    assert_error(resp, 403, "ERR_FORBIDDEN")
+    assert_error(resp, 403, "ERR_NO_PERMISSION")
     assert snapshot() == before
     # The same token still works for what a user may do, and /auth/me tells the truth.
     assert client.simulate_get("/contacts", headers=h).status_code == 200
@@ -75,8 +75,8 @@ def test_a_token_claiming_admin_or_super_gets_the_database_profile(client, confi
     # Signed with the real secret (a leaked key, or a token issued before a demotion).
     token = jwt.encode(payload, config.secret_key, algorithm="HS256")
     h = {"Authorization": f"Bearer {token}"}
-    assert_error(client.simulate_get("/users", headers=h), 403, "ERR_FORBIDDEN")
-    assert_error(client.simulate_get("/companies", headers=h), 403, "ERR_FORBIDDEN")
+    assert_error(client.simulate_get("/users", headers=h), 403, "ERR_NO_PERMISSION")
+    assert_error(client.simulate_get("/companies", headers=h), 403, "ERR_NO_PERMISSION")
     assert client.simulate_get("/contacts", headers=h).status_code == 200
 
 
@@ -90,7 +90,7 @@ def test_changing_a_profile_through_the_api_revokes_the_users_tokens(client, con
     assert resp.status_code == 200 and resp.json["profile"] == "admin"
     assert _version(member_id) == 1
     resp = fresh_client(config).simulate_get("/auth/me", headers=member)
-    assert_error(resp, 401, "ERR_AUTH", contains="revoked")
+    assert_error(resp, 403, "ERR_SESSION_EXPIRED", contains="revoked")
     # Sending the profile the user already has changes nothing and revokes nothing.
     promoted = login(client, "member@alice.test")
     resp = client.simulate_put(
@@ -117,7 +117,7 @@ def test_a_user_saves_their_own_record_unchanged(client, config, account):
     resp = client.simulate_put(
         f"/users/{worker_id}", json=record | {"name": "Z", "profile": "admin"}, headers=worker
     )
-    assert_error(resp, 403, "ERR_FORBIDDEN", contains="profile")
+    assert_error(resp, 403, "ERR_NO_PERMISSION", contains="profile")
     assert snapshot() == before
 
 
@@ -132,9 +132,9 @@ def test_a_deactivated_companys_tokens_stop_working(client, config, alice, bob, 
     assert resp.status_code == 200 and resp.json["status"] is False
     other = fresh_client(config)
     for url in ("/contacts", "/auth/me", "/campaigns"):
-        assert_error(other.simulate_get(url, headers=alice.headers), 401, contains="inactive")
+        assert_error(other.simulate_get(url, headers=alice.headers), 403, contains="inactive")
     _after_cache_window(monkeypatch)
-    assert_error(client.simulate_get("/contacts", headers=alice.headers), 401, contains="inactive")
+    assert_error(client.simulate_get("/contacts", headers=alice.headers), 403, contains="inactive")
     # Other companies are untouched; the platform administrator still works.
     assert client.simulate_get("/contacts", headers=bob.headers).status_code == 200
     assert client.simulate_get("/companies", headers=root.headers).status_code == 200
@@ -149,7 +149,7 @@ def test_a_user_moved_to_another_company_loses_their_tokens(client, config, alic
     elsewhere = make_company("elsewhere")
     _set(User, alice.user_id, company=elsewhere)  # no route does this; an operator might
     resp = fresh_client(config).simulate_get("/contacts", headers=alice.headers)
-    assert_error(resp, 401, "ERR_AUTH", contains="revoked")
+    assert_error(resp, 403, "ERR_SESSION_EXPIRED", contains="revoked")
 
 
 def test_a_super_in_an_inactive_company_keeps_working(client, config, root):
@@ -181,5 +181,5 @@ def test_a_token_with_a_bad_company_id_is_401(client, config, alice, company_id)
     before = snapshot()
     for method, url in (("GET", "/auth/me"), ("GET", "/contacts"), ("POST", "/contact-lists")):
         resp = client.simulate_request(method, url, json={"name": "Forged"}, headers=h)
-        assert_error(resp, 401, "ERR_AUTH", contains="invalid token")
+        assert_error(resp, 401, "ERR_SESSION_EXPIRED", contains="invalid token")
     assert snapshot() == before

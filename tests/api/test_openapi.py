@@ -101,9 +101,11 @@ def test_every_request_body_lists_its_properties(spec):
         for method, op in item.items():
             body = op.get("requestBody")
             if body is None:
-                # Commands (POST /campaigns/{id}/pause ...) carry no body; any other write does.
+                # Commands (POST /campaigns/{id}/pause ...) and the refresh (its credential is
+                # the cookie) carry no body; any other write does.
                 command = method == "post" and path.rsplit("/", 1)[-1] in COMMANDS
-                assert method in ("get", "delete") or command, (
+                bodiless = command or (path, method) == ("/auth/refresh_token", "post")
+                assert method in ("get", "delete") or bodiless, (
                     f"{method.upper()} {path} has no requestBody"
                 )
                 continue
@@ -167,6 +169,8 @@ def test_operations_are_well_formed(spec):
     assert public == {
         ("/health", "get"),
         ("/auth/login", "post"),
+        ("/auth/refresh_token", "post"),
+        ("/auth/logout", "delete"),
         ("/openapi.json", "get"),
         ("/webhooks/cloud", "get"),
         ("/webhooks/cloud", "post"),
@@ -182,3 +186,33 @@ def test_spec_matches_a_freshly_built_app(deps, spec):
     assert spec_gaps(other, spec) == (set(), set())
     fresh = falcon.testing.TestClient(other).simulate_get("/openapi.json").json
     assert fresh == spec
+
+
+def test_uploads_are_multipart_and_document_their_201_and_202(spec):
+    for path in ("/contacts/upload", "/contact-lists/{id}/upload"):
+        op = spec["paths"][path]["post"]
+        content = op["requestBody"]["content"]
+        assert list(content) == ["multipart/form-data"], path
+        assert content["multipart/form-data"]["schema"]["properties"]["file"]["format"] == "binary"
+        for status in ("201", "202"):
+            schema = op["responses"][status]["content"]["application/json"]["schema"]
+            assert {"importId", "state", "rowsRead", "rejected"} <= set(schema["required"])
+
+
+def test_the_frontends_answers_have_real_schemas(spec):
+    """Each answer the frontend reads has its keys in the spec (the contract tests validate real
+    answers against them), not a bare object."""
+
+    def ok(path, method="get"):
+        responses = spec["paths"][path][method]["responses"]
+        status = next(s for s in responses if s.startswith("2"))
+        return responses[status]["content"]["application/json"]["schema"]
+
+    assert set(ok("/contacts")["properties"]) == {"contacts", "count", "hasMore"}
+    assert set(ok("/contact-list-items")["properties"]) == {"contacts", "count", "hasMore"}
+    assert "records" in ok("/contact-lists")["properties"]
+    assert ok("/whatsapp")["items"]["properties"]["type"] == {"type": "null"}
+    user = ok("/auth/login", "post")["properties"]["user"]
+    assert {"queues", "company", "allTicket"} <= set(user["required"])
+    assert "settings" in user["properties"]["company"]["required"]
+    assert "plan" in ok("/companies/listPlan/{id}")["required"]

@@ -41,7 +41,7 @@ def _refused(client, headers, attempts) -> None:
     for method, url, body in attempts:
         resp = client.simulate_request(method, url, json=body, headers=headers)
         try:
-            assert_error(resp, 403, "ERR_FORBIDDEN", contains="administrators")
+            assert_error(resp, 403, "ERR_NO_PERMISSION", contains="administrators")
         except AssertionError as exc:
             raise AssertionError(f"{method} {url}: {exc}") from None
     assert snapshot() == before

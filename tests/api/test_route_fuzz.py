@@ -58,6 +58,7 @@ VALID = {
         "settings": {"phoneNumberId": "pn-fuzz", "accessToken": "t", "appSecret": "s"},
     },
     ("/whatsapps/{id}", "put"): lambda c: {"name": "Fuzz", "settings": {"accessToken": "t"}},
+    ("/whatsapp", "post"): lambda c: {"name": "Fuzz", "provider": "beta", "queueIds": []},
     ("/whatsapp/{id}", "put"): lambda c: {"name": "Fuzz", "isDefault": False},
 }  # fmt: skip
 

@@ -28,6 +28,16 @@ ID_ROUTES = [
     ("/whatsapp", "whatsapp", WhatsappConnection, {"name": "Hacked", "status": "OPENING"}),
     ("/users", "user", User, {"name": "Hacked", "password": "hacked-password"}),
 ]
+#: The original backend's code for each kind's 404 (docs/API.md, Error codes).
+NOT_FOUND = {
+    "contact": "ERR_NO_CONTACT_FOUND",
+    "list": "ERR_NO_CONTACTLIST_FOUND",
+    "item": "ERR_NO_CONTACTLISTITEM_FOUND",
+    "whatsapp": "ERR_NO_WAPP_FOUND",
+    "user": "ERR_NO_USER_FOUND",
+}
+#: The original's key of each list route's page (the rest say "records").
+PAGE_KEY = {"/contacts": "contacts", "/contact-list-items": "contacts"}
 
 
 @pytest.fixture
@@ -49,7 +59,7 @@ def test_other_companys_object_is_404_and_unchanged(
 
     resp = client.simulate_request(method, url, headers=bob.headers, json=put_body)
 
-    body = assert_error(resp, 404, "ERR_NOT_FOUND")
+    body = assert_error(resp, 404, NOT_FOUND[kind])
     assert str(a_obj["id"]) in body["message"]
     assert row(model, a_obj["id"]) == before_row
     after = client.simulate_get(url, headers=alice.headers)
@@ -97,7 +107,7 @@ def test_lists_never_include_another_company(client, alice, bob, world, url, kin
     for acct, own, other in ((alice, a_ids, b_ids), (bob, b_ids, a_ids)):
         resp = client.simulate_get(url, headers=acct.headers)
         assert resp.status_code == 200, resp.text
-        records = resp.json["records"] if paged else resp.json
+        records = resp.json[PAGE_KEY.get(url, "records")] if paged else resp.json
         if paged:
             assert resp.json["count"] == len(own)
         ids = {r["id"] for r in records}
@@ -120,11 +130,12 @@ SEARCH_ROUTES = [
 @pytest.mark.parametrize("url, kind", SEARCH_ROUTES, ids=[r[0] for r in SEARCH_ROUTES])
 def test_search_never_crosses_tenants(client, alice, bob, world, url, kind):
     # A's unique tag finds A's object for A and nothing for B.
+    key = PAGE_KEY.get(url, "records")
     mine = client.simulate_get(url, params={"searchParam": "alpha"}, headers=alice.headers)
-    assert [r["id"] for r in mine.json["records"]] == [world[0][kind]["id"]]
+    assert [r["id"] for r in mine.json[key]] == [world[0][kind]["id"]]
     theirs = client.simulate_get(url, params={"searchParam": "alpha"}, headers=bob.headers)
     assert theirs.status_code == 200
-    assert theirs.json == {"records": [], "count": 0, "hasMore": False}
+    assert theirs.json == {key: [], "count": 0, "hasMore": False}
 
 
 def test_search_of_a_shared_name_and_of_a_number_stays_in_the_company(client, alice, bob):
@@ -135,18 +146,18 @@ def test_search_of_a_shared_name_and_of_a_number_stays_in_the_company(client, al
         )
         assert resp.status_code == 201
     found = client.simulate_get("/contacts", params={"searchParam": "maria"}, headers=bob.headers)
-    assert [r["number"] for r in found.json["records"]] == ["55" + b_num]
+    assert [r["number"] for r in found.json["contacts"]] == ["55" + b_num]
     by_number = client.simulate_get(
         "/contacts", params={"searchParam": a_num[-8:]}, headers=bob.headers
     )
-    assert by_number.json["records"] == []
+    assert by_number.json["contacts"] == []
 
 
 def test_items_filter_by_another_companys_list_is_404(client, alice, bob, world):
     a_list = world[0]["list"]["id"]
     for url in ("/contact-list-items", "/contact-list-items/list"):
         resp = client.simulate_get(url, params={"contactListId": a_list}, headers=bob.headers)
-        assert_error(resp, 404, "ERR_NOT_FOUND")
+        assert_error(resp, 404, "ERR_NO_CONTACTLIST_FOUND")
         # Control: A filtering on its own list sees its item.
         own = client.simulate_get(url, params={"contactListId": a_list}, headers=alice.headers)
         assert own.status_code == 200
@@ -159,7 +170,7 @@ def test_item_cannot_be_created_in_another_companys_list(client, alice, bob, wor
         json={"name": "Intruder", "number": phone(), "contactListId": world[0]["list"]["id"]},
         headers=bob.headers,
     )
-    assert_error(resp, 404, "ERR_NOT_FOUND")
+    assert_error(resp, 404, "ERR_NO_CONTACTLIST_FOUND")
     assert snapshot() == before
 
 
@@ -171,7 +182,7 @@ def test_own_item_cannot_be_moved_into_another_companys_list(client, bob, world)
         json={"name": "Moved", "contactListId": a_list},
         headers=bob.headers,
     )
-    assert_error(resp, 404, "ERR_NOT_FOUND")
+    assert_error(resp, 404, "ERR_NO_CONTACTLIST_FOUND")
     assert snapshot() == before
 
 
@@ -209,6 +220,6 @@ def test_campaign_settings_are_per_company(client, alice, bob):
 def test_super_user_routes_are_scoped_to_their_own_company(client, alice, root):
     """Even a platform administrator reaches other companies' users only via /companies."""
     resp = client.simulate_get(f"/users/{alice.user_id}", headers=root.headers)
-    assert_error(resp, 404, "ERR_NOT_FOUND")
+    assert_error(resp, 404, "ERR_NO_USER_FOUND")
     listed = client.simulate_get("/users", headers=root.headers).json
     assert {u["id"] for u in listed["records"]} == {root.user_id}

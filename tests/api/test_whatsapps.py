@@ -180,13 +180,13 @@ def test_pages_and_search(client, account):
 
 
 @pytest.mark.parametrize("limit", [0, 2])
-def test_max_connections_reached_is_403_plan_limit(client, account, limit):
+def test_max_connections_reached_is_400_plan_limit(client, account, limit):
     acct = account("small", max_connections=limit)
     for i in range(limit):
         assert _create(client, acct, f"W{i}").status_code == 201
     before = counts()
     resp = _create(client, acct, "One too many")
-    body = assert_error(resp, 403, "ERR_PLAN_LIMIT")
+    body = assert_error(resp, 400, "ERR_PLAN_LIMIT")
     assert body["message"] == (f"the plan allows {limit} connections and the company has {limit}")
     assert counts() == before
 
@@ -198,7 +198,9 @@ def test_delete_connection(client, alice):
     )
     assert row(WhatsappConnection, conn["id"]) is None
     assert_error(
-        client.simulate_get(f"/whatsapps/{conn['id']}", headers=alice.headers), 404, "ERR_NOT_FOUND"
+        client.simulate_get(f"/whatsapps/{conn['id']}", headers=alice.headers),
+        404,
+        "ERR_NO_WAPP_FOUND",
     )
 
 
@@ -351,3 +353,72 @@ def test_connection_allowed_hosts_opens_exactly_what_it_names(config, client, al
             headers=alice.headers,
         )
         assert resp.status_code == status, (url, resp.text)
+
+
+# --- the frontend's connection form (POST /whatsapp) ------------------------------------------
+
+FORM = {
+    "name": "Meu zap",
+    "greetingMessage": "Olá!",
+    "complationMessage": "",
+    "outOfHoursMessage": "",
+    "ratingMessage": "",
+    "isDefault": False,
+    "token": "",
+    "provider": "beta",
+    "expiresInactiveMessage": "",
+    "expiresTicket": 0,
+    "timeUseBotQueues": 0,
+    "maxUseBotQueues": 3,
+    "wavoip": "",
+    "queueIds": [],
+    "transferQueueId": None,
+    "promptId": None,
+}
+
+
+def test_the_connection_form_makes_a_sandbox_connection(client, account, config):
+    alice = account("formco", max_connections=10)
+    for provider in ("beta", "stable", "", None):
+        body = FORM | {"name": f"Zap {provider}", "provider": provider}
+        resp = client.simulate_post("/whatsapp", json=body, headers=alice.headers)
+        assert resp.status_code == 201, resp.text
+        conn = resp.json
+        assert (conn["provider"], conn["status"]) == ("sandbox", "CONNECTED")
+        assert conn["settings"]["baseUrl"] == f"http://{config.sandbox_bind}"
+        # The keys the connections page reads; the ticket fields are not stored.
+        assert (conn["type"], conn["qrcode"], conn["retries"], conn["queues"]) == (None, "", 0, [])
+        assert conn["greetingMessage"] == ""
+    # zapx's own provider and settings through the same path are zapx's rules.
+    body = FORM | {"name": "Cloud", "provider": "cloud", "settings": CLOUD}
+    resp = client.simulate_post("/whatsapp", json=body, headers=alice.headers)
+    assert resp.status_code == 201 and resp.json["provider"] == "cloud"
+    # A form that also sends settings with an unknown provider cannot reach a host: dropped.
+    body = FORM | {"name": "Sneaky", "settings": {"baseUrl": "http://169.254.169.254"}}
+    resp = client.simulate_post("/whatsapp", json=body, headers=alice.headers)
+    assert resp.status_code == 201
+    assert resp.json["settings"]["baseUrl"] == f"http://{config.sandbox_bind}"
+    # The edit goes through zapx's rules: an unknown provider is a 400 there.
+    url = f"/whatsapp/{resp.json['id']}"
+    before = snapshot()
+    assert_error(client.simulate_put(url, json=FORM, headers=alice.headers), 400, field="provider")
+    assert snapshot() == before
+
+
+def test_in_production_the_form_makes_a_disconnected_placeholder(config, account):
+    prod = dataclasses.replace(config, env="production")  # the same secret: the token works
+    client = falcon.testing.TestClient(
+        create_app(Deps(config=prod, redis=get_redis(prod.redis_url)))
+    )
+    acct = account("prod")
+    resp = client.simulate_post("/whatsapp", json=FORM, headers=acct.headers)
+    assert resp.status_code == 201, resp.text
+    assert (resp.json["provider"], resp.json["status"]) == ("sandbox", "DISCONNECTED")
+    # An administrator then gives it its provider (and it may go CONNECTED).
+    resp = client.simulate_put(
+        f"/whatsapps/{resp.json['id']}",
+        json={"provider": "cloud", "settings": CLOUD, "status": "CONNECTED"},
+        headers=acct.headers,
+    )
+    assert resp.status_code == 200, resp.text
+    assert (resp.json["provider"], resp.json["status"]) == ("cloud", "CONNECTED")

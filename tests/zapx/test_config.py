@@ -81,6 +81,10 @@ GOOD = [
     ("CORS_MAX_AGE_S", "cors_max_age_s", "600", 600),
     ("REALTIME_BIND", "realtime_bind", "0.0.0.0:8081", "0.0.0.0:8081"),
     ("REALTIME_RECHECK_S", "realtime_recheck_s", "5", 5),
+    ("REFRESH_TTL_S", "refresh_ttl_s", "86400", 86400),
+    ("SESSION_COOKIE_SECURE", "session_cookie_secure", " True ", True),
+    ("SESSION_COOKIE_SECURE", "session_cookie_secure", "0", False),
+    ("SESSION_COOKIE_SAMESITE", "session_cookie_samesite", "STRICT", "Strict"),
 ]
 
 # (variable, a bad raw value, a fragment of the reason the message must give)
@@ -133,6 +137,9 @@ BAD = [
     ("CORS_MAX_AGE_S", "86401", "must be between 0 and 86400"),
     ("REALTIME_BIND", "8081", "must be host:port"),
     ("REALTIME_RECHECK_S", "0", "must be between 1 and 3600"),
+    ("REFRESH_TTL_S", "299", "must be between 300 and 31536000"),
+    ("SESSION_COOKIE_SECURE", "maybe", "must be true or false"),
+    ("SESSION_COOKIE_SAMESITE", "loose", "must be one of lax, strict, none"),
 ]
 
 
@@ -215,6 +222,24 @@ def test_per_address_login_limit_below_the_per_email_one_is_refused():
         load_config({"LOGIN_MAX_FAILURES": "20", "LOGIN_MAX_FAILURES_PER_ADDRESS": "19"})
     config = load_config({"LOGIN_MAX_FAILURES": "20", "LOGIN_MAX_FAILURES_PER_ADDRESS": "20"})
     assert (config.login_max_failures, config.login_max_failures_per_address) == (20, 20)
+
+
+def test_session_cookie_is_secure_in_production_unless_configured():
+    assert Config().cookie_secure is False
+    assert load_config({"ZAPX_ENV": "production", "SECRET_KEY": GOOD_SECRET}).cookie_secure
+    config = load_config(
+        {"ZAPX_ENV": "production", "SECRET_KEY": GOOD_SECRET, "SESSION_COOKIE_SECURE": "false"}
+    )
+    assert config.cookie_secure is False
+    assert load_config({"SESSION_COOKIE_SECURE": "true"}).cookie_secure is True
+
+
+def test_same_site_none_needs_a_secure_cookie():
+    # A browser drops a SameSite=None cookie that is not Secure: every refresh would fail.
+    with pytest.raises(ConfigError, match="SESSION_COOKIE_SAMESITE=none needs"):
+        load_config({"SESSION_COOKIE_SAMESITE": "none"})
+    config = load_config({"SESSION_COOKIE_SAMESITE": "none", "SESSION_COOKIE_SECURE": "yes"})
+    assert (config.session_cookie_samesite, config.cookie_secure) == ("None", True)
 
 
 def test_production_without_secret_key_is_refused():

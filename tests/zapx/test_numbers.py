@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from zapx.errors import ValidationError
-from zapx.numbers import normalize_number
+from zapx.numbers import normalize_number, read_number
 
 MOBILE = "5511987654321"
 LANDLINE = "551132654321"
@@ -141,3 +141,43 @@ def test_region_changes_the_meaning_of_national_digits():
     # A Brazilian national form is not read as Brazilian when the region is the US.
     with pytest.raises(ValidationError):
         normalize_number("(11) 98765-4321", "US")
+
+
+# --- read_number: numbers a list keeps though they are not in use ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "digits"),
+    [
+        (5585888889999, "5585888889999"),  # the frontend's sample sheet (numeric cells)
+        ("5585888889991", "5585888889991"),
+        ("+55 85 88888-9999", "5585888889999"),
+        ("085 88888 9999", "5585888889999"),
+        ("11 88765-4321", "5511887654321"),  # 9 digits not starting with 9
+        ("(11) 8765-4321", "551187654321"),  # a mobile of the 8 digits of before 2016
+        ("(11) 6765-4321", "551167654321"),
+    ],
+)
+def test_well_formed_brazilian_numbers_not_in_use_are_read_as_unassigned(raw, digits):
+    assert read_number(raw) == (digits, False)
+    # normalize_number (contacts, campaigns) still refuses them, with the original's code.
+    with pytest.raises(ValidationError) as excinfo:
+        normalize_number(raw)
+    assert excinfo.value.code == "ERR_WAPP_INVALID_CONTACT"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["(10) 98765-4321", "12345", "1199999", "+999 123", "+11 98765-4321", "0", "+1 202-555-01"],
+)
+def test_numbers_that_are_not_well_formed_are_refused_by_read_number_too(raw):
+    with pytest.raises(ValidationError, match="not a valid phone number") as excinfo:
+        read_number(raw)
+    assert excinfo.value.code == "ERR_WAPP_INVALID_CONTACT"
+    assert excinfo.value.field == "number"
+
+
+def test_valid_numbers_are_read_as_assigned():
+    assert read_number("(11) 98765-4321") == (MOBILE, True)
+    assert read_number("+49 151 23456789") == ("4915123456789", True)
+    assert read_number("(202) 555-0123", "US") == ("12025550123", True)

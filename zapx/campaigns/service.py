@@ -24,7 +24,7 @@ from zapx.db import (
     utcnow,
 )
 from zapx.db.campaign_models import Campaign, CampaignShipping
-from zapx.errors import Forbidden, LimitExceeded, ValidationError
+from zapx.errors import LimitExceeded, ValidationError
 from zapx.paging import paginate
 from zapx.text import like_pattern
 from zapx.validation import Field, parse, positive_id
@@ -189,7 +189,7 @@ def create_campaign(tenant: Tenant, body: object) -> dict:
     with db.atomic():
         company = Company.select().where(Company.id == tenant.company_id).for_update().first()
         if not company.use_campaigns:
-            raise Forbidden("the company's plan does not include campaigns")
+            raise LimitExceeded("the company's plan does not include campaigns")
         count = tenant.select(Campaign, fn.COUNT(Campaign.id)).scalar()
         if count >= company.max_campaigns:
             raise LimitExceeded(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from peewee import ModelSelect
 
-from zapx.errors import NotFound
+from zapx.errors import not_found
 
 
 def _is_id(value) -> bool:
@@ -40,7 +40,7 @@ class Tenant:
         if _is_id(object_id):
             row = self.select(model).where(model.id == object_id).first()
         if row is None:
-            raise NotFound(f"{label or model.__name__} {object_id} not found")
+            raise not_found(label or model.__name__, object_id)
         return row
 
     def update(self, model, object_id, **values) -> int:
@@ -53,7 +53,7 @@ class Tenant:
                 .execute()
             )
         if not count:
-            raise NotFound(f"{model.__name__} {object_id} not found")
+            raise not_found(model.__name__, object_id)
         return count
 
     def delete(self, model, object_id, *, label: str | None = None) -> None:
@@ -66,7 +66,7 @@ class Tenant:
                 .execute()
             )
         if not count:
-            raise NotFound(f"{label or model.__name__} {object_id} not found")
+            raise not_found(label or model.__name__, object_id)
 
     def __repr__(self) -> str:
         return f"Tenant({self.company_id})"

@@ -12,7 +12,9 @@ Per chunk (``IMPORT_CHUNK_ROWS`` source rows, 25,000 by default), one transactio
 4. ``COPY`` the new numbers straight into the table; the changed ones (and all of them, should
    another writer add one of the new numbers meanwhile) go through a temporary staging table and
    one ``INSERT ... SELECT ... ON CONFLICT (company_id, number) DO UPDATE`` (``(contact_list_id,
-   number)`` for a list) counting inserts and updates with ``RETURNING (xmax = 0)``;
+   number)`` for a list) counting inserts and updates with ``RETURNING (xmax = 0)``; list items
+   whose number is well formed but not in use are then marked ``is_whatsapp_valid = false``
+   (one ``UPDATE``, only in a chunk that has such numbers);
 5. ``COPY`` the rejected rows, and move the checkpoint and the counters.
 
 The CSV text of step 4 is written by the reading thread (``Loader.stage``) before it hands the
@@ -36,6 +38,7 @@ import psycopg2.errors
 from zapx.db import db
 from zapx.imports.headers import header_key
 from zapx.imports.rows import (
+    ASSIGNED,
     CARGO,
     CONDOMINIO,
     EMAIL,
@@ -100,6 +103,14 @@ _EXISTING = {
         "AND number = ANY(string_to_array(%s, ',')) FOR UPDATE"
     ),
 }
+
+
+#: List items whose number is well formed but not in use are marked as not on WhatsApp
+#: (campaigns skip them); numbers are the chunk's, joined by commas.
+_NOT_ON_WHATSAPP = (
+    "UPDATE contact_list_items SET is_whatsapp_valid = false WHERE contact_list_id = %s "
+    "AND number = ANY(string_to_array(%s, ',')) AND is_whatsapp_valid IS DISTINCT FROM false"
+)
 
 
 #: The rows every row of a chunk references, locked as PostgreSQL's foreign-key checks would
@@ -268,7 +279,10 @@ class Loader:
             if chunk.records:
                 if len(chunk.offsets) != len(chunk.records):
                     self.stage(chunk)
+                unassigned = [n for n, r in chunk.records.items() if r[ASSIGNED] is False]
                 self._upsert(cur, chunk, counts)
+                if unassigned and self.target == "list":
+                    cur.execute(_NOT_ON_WHATSAPP, (self.owner, ",".join(unassigned)))
             if chunk.rejected:
                 buf = io.StringIO()
                 writer = csv.writer(buf)

@@ -1,8 +1,10 @@
 """One source row -> one contact record, or the reason it is rejected; merging duplicates; and
 the formula guard every CSV zapx writes goes through.
 
-A record is a list ``[number, name, email, condominio, endereco, cargo, extra]`` with ``extra`` a
-dict of custom fields (name -> value). Text is kept as written (trimmed): a cell starting with
+A record is a list ``[number, name, email, condominio, endereco, cargo, extra, assigned]`` with
+``extra`` a dict of custom fields (name -> value) and ``assigned`` False for a well-formed
+Brazilian number not in use, which only a list import keeps (``zapx.numbers.read_number``; the
+item is marked as not on WhatsApp). Text is kept as written (trimmed): a cell starting with
 ``=``, ``+``, ``-`` or ``@`` is data to zapx and is stored as is; :func:`neutralize` defuses it
 whenever zapx writes a CSV a spreadsheet may open.
 """
@@ -16,10 +18,10 @@ from json.encoder import encode_basestring
 
 from zapx.errors import ValidationError
 from zapx.imports.headers import PERSON, Columns
-from zapx.numbers import normalize_number
+from zapx.numbers import read_number
 from zapx.text import fold
 
-NUMBER, NAME, EMAIL, CONDOMINIO, ENDERECO, CARGO, EXTRA = range(7)
+NUMBER, NAME, EMAIL, CONDOMINIO, ENDERECO, CARGO, EXTRA, ASSIGNED = range(8)
 MAX_TEXT = 255
 MAX_CUSTOM_VALUE = 1000
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -30,10 +32,13 @@ class Rejected(Exception):
 
 
 class RowBuilder:
-    """Turns cells into records for one header (``columns``), numbers read in ``region``."""
+    """Turns cells into records for one header (``columns``), numbers read in ``region``;
+    ``keep_unassigned`` keeps well-formed numbers not in use (list imports) instead of
+    rejecting them."""
 
-    def __init__(self, columns: Columns, region: str):
+    def __init__(self, columns: Columns, region: str, *, keep_unassigned: bool = False):
         self.region = region
+        self.keep_unassigned = keep_unassigned
         self.slots = [columns.index[f] for f in PERSON]
         self.custom = columns.custom
         self.width = len(columns.header)
@@ -63,9 +68,11 @@ class RowBuilder:
                 return None
             raise Rejected("number is empty")
         try:
-            values[NUMBER] = normalize_number(raw_number, self.region)
+            values[NUMBER], assigned = read_number(raw_number, self.region)
         except ValidationError as exc:
             raise Rejected(exc.message) from None
+        if not (assigned or self.keep_unassigned):
+            raise Rejected(f"number {raw_number!r} is not a valid phone number")
         for slot in (NAME, CONDOMINIO, ENDERECO, CARGO):
             if len(values[slot]) > MAX_TEXT:
                 raise Rejected(f"{PERSON[slot]} is longer than {MAX_TEXT} characters")
@@ -79,6 +86,7 @@ class RowBuilder:
                 if len(value) > MAX_CUSTOM_VALUE:
                     raise Rejected(f"{name} is longer than {MAX_CUSTOM_VALUE} characters")
         values.append(extra)
+        values.append(assigned)
         return values
 
 

@@ -182,7 +182,7 @@ def _run(
     reader = readers.Rows(source)
     rows = iter(reader)
     _, columns = _header(rows)
-    builder = RowBuilder(columns, region)
+    builder = RowBuilder(columns, region, keep_unassigned=imp.target == "list")
     bump = None
     if after_chunk is not None and imp.target == "contacts":
         bump = lambda: after_chunk(imp.company_id)  # noqa: E731

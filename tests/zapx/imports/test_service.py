@@ -11,7 +11,7 @@ import pytest
 
 from tests.zapx.imports.conftest import contacts_of, items_of, make_list
 from tests.zapx.imports.generate import number_of, write_csv, write_xlsx_cells
-from zapx.db import Contact, ContactImport, ImportRejection, db
+from zapx.db import Contact, ContactImport, ContactListItem, ImportRejection, db
 from zapx.errors import ValidationError
 from zapx.imports import create_import, get_import, readers, rejected_csv, run_import
 from zapx.imports import load as load_module
@@ -317,3 +317,43 @@ def test_a_number_added_by_another_writer_during_the_chunk_is_upserted(
         "5511987654321": "Ana Maria",
         "5531987650000": "Caio",
     }
+
+
+def _valid_marks(list_id: int) -> dict[str, bool | None]:
+    with db.connection_context():
+        rows = ContactListItem.select().where(ContactListItem.contact_list == list_id)
+        return {r.number: r.is_whatsapp_valid for r in rows}
+
+
+def test_a_list_keeps_numbers_not_in_use_marked_and_contacts_reject_them(company, tmp_path):
+    """The frontend's sample sheet (numeric cells 5585888889999): a list import keeps its rows,
+    marked not on WhatsApp (campaigns skip them), in the fast path and the upsert alike; a
+    contacts import rejects them as before."""
+    acme = company()
+    list_id = make_list(acme)
+    book = openpyxl.Workbook()
+    book.active.append(["nome", "numero", "e-mail"])
+    book.active.append(["Contato 6", 5585888889999, "contato6@test.tom.br"])
+    book.active.append(["Contato 12", 5585888889991, None])
+    book.active.append(["Valid", "(85) 98888-7777", None])
+    book.save(tmp_path / "planilha.xlsx")
+    result = run(acme, tmp_path / "planilha.xlsx", list_id=list_id)
+    assert (result["rowsRead"], result["inserted"], result["rejected"]) == (3, 3, 0)
+    assert _valid_marks(list_id) == {
+        "5585888889999": False,
+        "5585888889991": False,
+        "5585988887777": None,
+    }
+    # Again, into a list where one of them exists unmarked (made before this rule): the upsert
+    # path marks it too.
+    with db.connection_context(), db.atomic():
+        ContactListItem.update(is_whatsapp_valid=None).where(
+            ContactListItem.number == "5585888889999"
+        ).execute()
+    again = run(acme, tmp_path / "planilha.xlsx", list_id=list_id)
+    assert again["state"] == "done" and again["rejected"] == 0
+    assert _valid_marks(list_id)["5585888889999"] is False
+    contacts = run(acme, tmp_path / "planilha.xlsx")
+    assert (contacts["inserted"], contacts["rejected"]) == (1, 2)
+    assert set(contacts_of(acme)) == {"5585988887777"}
+    assert "not a valid phone number" in rejected_rows(acme, contacts["id"])[1][-1]

@@ -1,0 +1,237 @@
+"""JSON schemas of the API's answers, for ``/openapi.json`` (``doc(response=...)``).
+
+Each schema says what a client may rely on: the keys always present (``required``) and their
+types. Objects stay open (a later key is not a breaking change). The contract tests validate
+real answers against these (``tests/api/test_frontend_contract.py``), so a schema that drifts
+from the code fails there.
+"""
+
+from __future__ import annotations
+
+STR = {"type": "string"}
+INT = {"type": "integer"}
+BOOL = {"type": "boolean"}
+DATE = {"type": "string", "format": "date-time"}
+NULL = {"type": "null"}
+
+
+def nullable(schema: dict) -> dict:
+    """``schema`` or null."""
+    kind = schema["type"]
+    kinds = kind if isinstance(kind, list) else [kind]
+    return {**schema, "type": [*kinds, "null"]}
+
+
+def obj(properties: dict, *, optional: tuple[str, ...] = ()) -> dict:
+    """An object with ``properties``, all required but ``optional``."""
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": [k for k in properties if k not in optional],
+    }
+
+
+def array(items: dict) -> dict:
+    return {"type": "array", "items": items}
+
+
+def page(key: str, items: dict) -> dict:
+    """A page: ``{<key>: [items], count, hasMore}`` (``key`` is ``records`` or the original's)."""
+    return obj({key: array(items), "count": INT, "hasMore": BOOL})
+
+
+# --- companies, users, sessions ------------------------------------------------------------------
+
+COMPANY = obj(
+    {
+        "id": INT,
+        "name": STR,
+        "phone": STR,
+        "email": STR,
+        "status": BOOL,
+        "dueDate": nullable(DATE),
+        "maxUsers": INT,
+        "maxConnections": INT,
+        "maxCampaigns": INT,
+        "useCampaigns": BOOL,
+        "createdAt": DATE,
+        "updatedAt": DATE,
+    }
+)
+SESSION_COMPANY = obj(
+    {
+        **COMPANY["properties"],
+        "dueDate": DATE,  # never null here: the frontend refuses the login then
+        "settings": array(obj({"key": STR, "value": STR, "companyId": INT})),
+    }
+)
+USER = obj(
+    {
+        "id": INT,
+        "name": STR,
+        "email": STR,
+        "profile": {"type": "string", "enum": ["admin", "user"]},
+        "super": BOOL,
+        "companyId": INT,
+        "createdAt": DATE,
+        "updatedAt": DATE,
+    }
+)
+SESSION_USER = obj(
+    {
+        **USER["properties"],
+        "allTicket": STR,
+        "whatsappId": nullable(INT),
+        "queues": array(obj({"id": INT, "name": STR, "color": STR})),
+        "company": SESSION_COMPANY,
+    }
+)
+SESSION = obj({"token": STR, "user": SESSION_USER})
+PLAN_FLAGS = (
+    "useCampaigns",
+    "useSchedules",
+    "useInternalChat",
+    "useExternalApi",
+    "useKanban",
+    "useOpenAi",
+    "useIntegrations",
+    "useInternal",
+)
+COMPANY_PLAN = obj(
+    {
+        "id": INT,
+        "name": STR,
+        "email": STR,
+        "status": BOOL,
+        "dueDate": DATE,
+        "createdAt": DATE,
+        "phone": STR,
+        "plan": obj(
+            {
+                "id": INT,
+                "name": STR,
+                "users": INT,
+                "connections": INT,
+                "campaigns": INT,
+                "queues": INT,
+                "value": {"type": "number"},
+                **dict.fromkeys(PLAN_FLAGS, BOOL),
+            }
+        ),
+    }
+)
+
+# --- contacts, lists, items ----------------------------------------------------------------------
+
+_EXTRA_INFO = array(obj({"name": STR, "value": STR}))
+_PERSON = {
+    "id": INT,
+    "name": STR,
+    "number": STR,
+    "email": STR,
+    "condominio": STR,
+    "endereco": STR,
+    "cargo": STR,
+    "extraInfo": _EXTRA_INFO,
+    "companyId": INT,
+    "createdAt": DATE,
+    "updatedAt": DATE,
+}
+CONTACT = obj(
+    {
+        **_PERSON,
+        "isGroup": BOOL,
+        # The original's keys the contacts page reads, for what zapx does not have.
+        "profilePicUrl": STR,
+        "messengerId": NULL,
+        "instagramId": NULL,
+        "groupId": NULL,
+        # Always null here (zapx has no contact groups); the original's is {id, name}.
+        "group": nullable(obj({"id": INT, "name": STR})),
+        "disableBot": BOOL,
+        "active": BOOL,
+    }
+)
+CONTACTS_PAGE = page("contacts", CONTACT)
+CONTACT_BRIEF = obj({"id": INT, "name": STR, "number": STR, "email": STR})
+CONTACT_LIST = obj(
+    {
+        "id": INT,
+        "name": STR,
+        "companyId": INT,
+        "createdAt": DATE,
+        "updatedAt": DATE,
+        "contactsCount": INT,
+    },
+    optional=("contactsCount",),
+)
+CONTACT_LISTS_PAGE = page("records", CONTACT_LIST)
+LIST_ITEM = obj({**_PERSON, "contactListId": INT, "isWhatsappValid": nullable(BOOL)})
+LIST_ITEMS_PAGE = page("contacts", LIST_ITEM)
+
+# --- imports -----------------------------------------------------------------------------------
+
+IMPORT = obj(
+    {
+        "id": INT,
+        "importId": INT,
+        "state": {"type": "string", "enum": ["queued", "running", "done", "failed"]},
+        "target": {"type": "string", "enum": ["contacts", "list"]},
+        "contactListId": nullable(INT),
+        "filename": STR,
+        "format": STR,
+        "rowsRead": INT,
+        "inserted": INT,
+        "updated": INT,
+        "unchanged": INT,
+        "merged": INT,
+        "rejected": INT,
+        "percent": {"type": "number"},
+        "rowsPerS": {"type": "number"},
+        "error": nullable(STR),
+        "rejectedUrl": STR,
+        "createdAt": DATE,
+        "startedAt": nullable(DATE),
+        "finishedAt": nullable(DATE),
+    }
+)
+
+# --- connections -------------------------------------------------------------------------------
+
+CONNECTION = obj(
+    {
+        "id": INT,
+        "name": STR,
+        "provider": {"type": "string", "enum": ["cloud", "evolution", "sandbox"]},
+        "status": STR,
+        "isDefault": BOOL,
+        "number": STR,
+        "settings": {"type": "object"},
+        "secretsSet": array(STR),
+        "companyId": INT,
+        "createdAt": DATE,
+        "updatedAt": DATE,
+        # The original's row keys the connections page and form read (tickets, queues and QR
+        # sessions are the original backend's): constant here.
+        "type": NULL,
+        "qrcode": STR,
+        "retries": INT,
+        "queues": array(obj({"id": INT, "name": STR, "color": STR})),  # always empty here
+        "greetingMessage": STR,
+        "complationMessage": STR,
+        "outOfHoursMessage": STR,
+        "ratingMessage": STR,
+        "farewellMessage": STR,
+        "token": STR,
+        "transferQueueId": NULL,
+        "timeToTransfer": NULL,
+        "promptId": NULL,
+        "integrationId": NULL,
+        "maxUseBotQueues": INT,
+        "timeUseBotQueues": INT,
+        "expiresTicket": INT,
+        "expiresInactiveMessage": STR,
+        "wavoip": STR,
+    }
+)
+CONNECTIONS_PAGE = page("records", CONNECTION)
