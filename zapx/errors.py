@@ -11,10 +11,15 @@ class ZapxError(Exception):
     #: A short machine-readable code, returned to clients as ``error``.
     code = "ERR_ZAPX"
 
-    def __init__(self, message: str, *, field: str | None = None):
+    def __init__(self, message: str, *, field: str | None = None, code: str | None = None):
+        """``code`` replaces the class's where the original backend had its own for the case
+        (``ERR_NO_CAMPAIGN_FOUND``): the frontend shows ``error``, translated when it knows it;
+        the class still decides the HTTP status."""
         super().__init__(message)
         self.message = message
         self.field = field
+        if code is not None:
+            self.code = code
 
 
 class ConfigError(ZapxError):

@@ -12,6 +12,15 @@ from peewee import ModelSelect
 from zapx.errors import NotFound
 
 
+def _missing(model, object_id, label: str | None = None) -> NotFound:
+    """The 404 for ``object_id``: with the model's own ``not_found_code`` when it has one (the
+    original backend's ``ERR_NO_CAMPAIGN_FOUND``...), else ``ERR_NOT_FOUND``."""
+    return NotFound(
+        f"{label or model.__name__} {object_id} not found",
+        code=getattr(model, "not_found_code", None),
+    )
+
+
 def _is_id(value) -> bool:
     """A possible primary key: an ``int`` (not a ``bool``) that fits a PostgreSQL ``serial``."""
     return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**31
@@ -40,7 +49,7 @@ class Tenant:
         if _is_id(object_id):
             row = self.select(model).where(model.id == object_id).first()
         if row is None:
-            raise NotFound(f"{label or model.__name__} {object_id} not found")
+            raise _missing(model, object_id, label)
         return row
 
     def update(self, model, object_id, **values) -> int:
@@ -53,7 +62,7 @@ class Tenant:
                 .execute()
             )
         if not count:
-            raise NotFound(f"{model.__name__} {object_id} not found")
+            raise _missing(model, object_id)
         return count
 
     def delete(self, model, object_id, *, label: str | None = None) -> None:
@@ -66,7 +75,7 @@ class Tenant:
                 .execute()
             )
         if not count:
-            raise NotFound(f"{label or model.__name__} {object_id} not found")
+            raise _missing(model, object_id, label)
 
     def __repr__(self) -> str:
         return f"Tenant({self.company_id})"
