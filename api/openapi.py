@@ -33,8 +33,13 @@ def doc(
     returns: str = "object",
     public: bool = False,
     paged: bool = False,
+    response: dict | None = None,
 ):
-    """Attach an OpenAPI operation description to a responder (``on_get`` etc.)."""
+    """Attach an OpenAPI operation description to a responder (``on_get`` etc.).
+
+    ``response`` is the JSON Schema of the success body (else only its type, ``returns``);
+    tests validate real responses against it.
+    """
 
     def attach(func):
         func.__apidoc__ = {
@@ -44,10 +49,38 @@ def doc(
             "status": status,
             "returns": returns,
             "public": public,
+            "response": response,
         }
         return func
 
     return attach
+
+
+def nullable(schema: dict) -> dict:
+    """``schema`` or ``null``."""
+    kind = schema.get("type")
+    if isinstance(kind, str):
+        return schema | {"type": [kind, "null"]}
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def obj(properties: dict, *, optional: Iterable[str] = ()) -> dict:
+    """An object whose every property is required except ``optional``; others allowed."""
+    skip = set(optional)
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": [name for name in properties if name not in skip],
+    }
+
+
+def array_of(item: dict) -> dict:
+    return {"type": "array", "items": item}
+
+
+def page_of(key: str, item: dict) -> dict:
+    """A page as the Whaticket frontend reads it: ``{<key>: [...], count, hasMore}``."""
+    return obj({key: array_of(item), "count": {"type": "integer"}, "hasMore": {"type": "boolean"}})
 
 
 def field_schema(field: Field) -> dict:
@@ -99,7 +132,8 @@ def _operation(path: str, method: str, info: dict) -> dict:
         ok = {"description": "done, no content"}
     else:
         kind = {"type": "array"} if info["returns"] == "array" else {"type": "object"}
-        ok = {"description": "success", "content": {"application/json": {"schema": kind}}}
+        schema = info.get("response") or kind
+        ok = {"description": "success", "content": {"application/json": {"schema": schema}}}
     error = {"description": "error", "content": {"application/json": {"schema": _ERROR}}}
     op = {
         "summary": info["summary"],
