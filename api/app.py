@@ -18,6 +18,7 @@ from api.resources.contacts import (
     ContactListsResource,
     ContactsResource,
 )
+from api.resources.files import FilesResource, FileUploadResource
 from api.resources.health import HealthResource
 from api.resources.imports import ContactsUploadResource, ImportsResource, ListUploadResource
 from api.resources.media import CampaignMediaResource, PublicMediaResource
@@ -51,6 +52,7 @@ def routes(deps: Deps) -> list[tuple[str, object, str | None]]:
     contacts_, lists = ContactsResource(deps), ContactListsResource(deps)
     items, whatsapps = ContactListItemsResource(deps), WhatsappsResource(deps)
     campaigns, imports_ = CampaignsResource(deps), ImportsResource(deps)
+    files_ = FilesResource(deps)
     table: list[tuple[str, object, str | None]] = [
         ("/health", HealthResource(deps), None),
         ("/auth/login", LoginResource(deps), None),
@@ -75,6 +77,10 @@ def routes(deps: Deps) -> list[tuple[str, object, str | None]]:
         ("/contact-list-items/list", items, "list"),
         ("/contact-list-items/{id}", items, "item"),
         ("/campaign-settings", CampaignSettingsResource(deps), None),
+        ("/files", files_, None),
+        ("/files/list", files_, "list"),
+        ("/files/{id}", files_, "item"),
+        ("/files/uploadList/{id}", FileUploadResource(deps), None),
         ("/campaigns", campaigns, None),
         ("/campaigns/list", campaigns, "list"),
         ("/campaigns/{id}", campaigns, "item"),
