@@ -11,7 +11,7 @@ from api.middleware import BodyLimit, DatabaseScope, RequestContext
 from api.openapi import build, doc
 from api.resources.auth import LoginResource, MeResource
 from api.resources.base import Deps, Resource
-from api.resources.campaigns import CampaignsResource
+from api.resources.campaigns import CampaignItemResource, CampaignsResource
 from api.resources.companies import CompaniesResource, UsersResource
 from api.resources.contacts import (
     ContactListItemsResource,
@@ -83,7 +83,7 @@ def routes(deps: Deps) -> list[tuple[str, object, str | None]]:
         ("/files/uploadList/{id}", FileUploadResource(deps), None),
         ("/campaigns", campaigns, None),
         ("/campaigns/list", campaigns, "list"),
-        ("/campaigns/{id}", campaigns, "item"),
+        ("/campaigns/{id}", CampaignItemResource(deps), "item"),
         ("/campaigns/{id}/report", campaigns, "report"),
         ("/campaigns/{id}/shipping", campaigns, "shipping"),
         ("/campaigns/{id}/shipping.csv", campaigns, "shipping_csv"),

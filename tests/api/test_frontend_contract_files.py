@@ -155,8 +155,13 @@ def test_edit_keeps_uploaded_files_and_removing_an_option_deletes_its_file(
 
 
 @replays("files.delete")
-def test_delete_removes_the_files(client, spec, alice, saved, config):
+def test_delete_removes_the_files_and_frees_the_campaigns_pick(client, spec, alice, saved, config):
     paths = [_stored(config.media_dir, o) for o in saved["options"]]
+    campaign = client.simulate_post(
+        "/campaigns", json={"name": "Com arquivos", "fileListId": saved["id"]},
+        headers=alice.headers,
+    ).json  # fmt: skip
+    assert campaign["fileListId"] == saved["id"]
     replay(client, spec, alice, "files.delete", status=204, id=saved["id"])
     assert not any(p.exists() for p in paths)
     assert_error(
@@ -164,6 +169,8 @@ def test_delete_removes_the_files(client, spec, alice, saved, config):
         404,
         "ERR_NO_FILE_FOUND",
     )
+    again = client.simulate_get(f"/campaigns/{campaign['id']}", headers=alice.headers).json
+    assert again["fileListId"] is None
 
 
 @pytest.mark.parametrize("kind", ["html", "svg", "js function"])
