@@ -191,6 +191,29 @@ def test_an_upload_that_is_not_media_is_refused_and_keeps_nothing(
     assert sorted(Path(config.media_dir).rglob("*")) == files_before
 
 
+def test_more_files_than_one_request_holds_is_a_400_that_keeps_nothing(client, alice, config):
+    """64 multipart parts (Falcon's limit): the fileId and typeArch, then 12 files of 5 parts."""
+    options = [{"name": str(i), "message": "m"} for i in range(13)]
+    made = client.simulate_post(
+        "/files", json={"name": "Treze", "options": options}, headers=alice.headers
+    ).json
+    before, files_before = snapshot(), sorted(Path(config.media_dir).rglob("*"))
+    body, ctype = modal_upload(made["id"], made["options"], [("a.png", PNG, "image/png")] * 13)
+    resp = client.simulate_post(
+        f"/files/uploadList/{made['id']}", body=body,
+        headers=alice.headers | {"Content-Type": ctype},
+    )  # fmt: skip
+    assert_error(resp, 400, "ERR_VALIDATION", contains="maximum number of form body parts")
+    assert snapshot() == before
+    assert sorted(Path(config.media_dir).rglob("*")) == files_before
+    body, ctype = modal_upload(made["id"], made["options"][:12], [("a.png", PNG, "image/png")] * 12)
+    resp = client.simulate_post(
+        f"/files/uploadList/{made['id']}", body=body,
+        headers=alice.headers | {"Content-Type": ctype},
+    )  # fmt: skip
+    assert resp.status_code == 200 and all(o["path"] for o in resp.json["options"][:12])
+
+
 def test_file_lists_are_per_company(client, alice, bob, saved):
     before = snapshot()
     for method, path, kwargs in (
