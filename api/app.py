@@ -12,13 +12,14 @@ from api.middleware import BodyLimit, DatabaseScope, RequestContext
 from api.openapi import build, doc
 from api.resources.auth import LoginResource, LogoutResource, MeResource, RefreshResource
 from api.resources.base import Deps, Resource
-from api.resources.campaigns import CampaignsResource
+from api.resources.campaigns import CampaignItemResource, CampaignsResource
 from api.resources.companies import CompaniesResource, UsersResource
 from api.resources.contacts import (
     ContactListItemsResource,
     ContactListsResource,
     ContactsResource,
 )
+from api.resources.files import FilesResource, FileUploadResource
 from api.resources.health import HealthResource
 from api.resources.imports import ContactsUploadResource, ImportsResource, ListUploadResource
 from api.resources.media import CampaignMediaResource, PublicMediaResource
@@ -52,6 +53,7 @@ def routes(deps: Deps) -> list[tuple[str, object, str | None]]:
     contacts_, lists = ContactsResource(deps), ContactListsResource(deps)
     items, whatsapps = ContactListItemsResource(deps), WhatsappsResource(deps)
     campaigns, imports_ = CampaignsResource(deps), ImportsResource(deps)
+    files_ = FilesResource(deps)
     table: list[tuple[str, object, str | None]] = [
         ("/health", HealthResource(deps), None),
         ("/auth/login", LoginResource(deps), None),
@@ -79,9 +81,13 @@ def routes(deps: Deps) -> list[tuple[str, object, str | None]]:
         ("/contact-list-items/list", items, "list"),
         ("/contact-list-items/{id}", items, "item"),
         ("/campaign-settings", CampaignSettingsResource(deps), None),
+        ("/files", files_, None),
+        ("/files/list", files_, "list"),
+        ("/files/{id}", files_, "item"),
+        ("/files/uploadList/{id}", FileUploadResource(deps), None),
         ("/campaigns", campaigns, None),
         ("/campaigns/list", campaigns, "list"),
-        ("/campaigns/{id}", campaigns, "item"),
+        ("/campaigns/{id}", CampaignItemResource(deps), "item"),
         ("/campaigns/{id}/report", campaigns, "report"),
         ("/campaigns/{id}/shipping", campaigns, "shipping"),
         ("/campaigns/{id}/shipping.csv", campaigns, "shipping_csv"),

@@ -61,6 +61,33 @@ def doc(
     return attach
 
 
+def nullable(schema: dict) -> dict:
+    """``schema`` or ``null``."""
+    kind = schema.get("type")
+    if isinstance(kind, str):
+        return schema | {"type": [kind, "null"]}
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def obj(properties: dict, *, optional: Iterable[str] = ()) -> dict:
+    """An object whose every property is required except ``optional``; others allowed."""
+    skip = set(optional)
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": [name for name in properties if name not in skip],
+    }
+
+
+def array_of(item: dict) -> dict:
+    return {"type": "array", "items": item}
+
+
+def page_of(key: str, item: dict) -> dict:
+    """A page as the Whaticket frontend reads it: ``{<key>: [...], count, hasMore}``."""
+    return obj({key: array_of(item), "count": {"type": "integer"}, "hasMore": {"type": "boolean"}})
+
+
 def field_schema(field: Field) -> dict:
     schema: dict = {"type": _JSON_TYPES[field.type]}
     if field.nullable:

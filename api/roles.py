@@ -2,7 +2,8 @@
 
 As in the Whaticket frontend, where connections, campaigns and their settings sit in the
 administrators' menu: a ``user`` works with contacts, contact lists and their imports, and may
-read connections (never their secrets), campaigns with their reports and the campaign settings;
+read connections (never their secrets), campaigns with their reports, the campaign settings and
+the file lists (the campaign form's picker);
 creating, changing, starting or deleting those is for company administrators (``admin``) and
 platform administrators (``super``). docs/API.md states the same table in words. Every
 authenticated route must be listed here (a test checks), so a new route cannot be left open by
@@ -46,6 +47,10 @@ RULES: dict[str, tuple[str, str]] = {
     "/contact-list-items/list": (ANY, "contact list items"),
     "/contact-list-items/{id}": (ANY, "contact list items"),
     "/campaign-settings": (READ, "campaign settings"),
+    "/files": (READ, "file lists"),
+    "/files/list": (READ, "file lists"),
+    "/files/{id}": (READ, "file lists"),
+    "/files/uploadList/{id}": (READ, "file lists"),
     "/campaigns": (READ, "campaigns"),
     "/campaigns/list": (READ, "campaigns"),
     "/campaigns/{id}": (READ, "campaigns"),

@@ -3,13 +3,15 @@ company's time zone.
 
 Known keys only, each validated; ``POST`` upserts the keys it is given in one statement.
 Intervals are in seconds. :data:`DEFAULTS` is the one place zapx's default pacing is stated.
+The API answers them as the frontend reads them, ``[{key, value: JSON text}]`` (:func:`as_rows`),
+and takes them as it posts them, ``{settings: {key: value, ...}}`` with the values parsed.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import logging
-import re
 import zoneinfo
 
 from peewee import EXCLUDED
@@ -20,33 +22,33 @@ from zapx.validation import Field, parse, text_problem
 
 log = logging.getLogger("zapx.settings")
 
-BUILTIN_VARIABLES = ("nome", "name", "numero", "email", "condominio", "endereco", "cargo")
-_VAR_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+#: A variable's key: any text the frontend's settings page lets a user type (it has no rule:
+#: spaces, accents, digits first, even a built-in name, which then never applies since the
+#: built-in wins), within what a ``{key}`` in a message can name (at most 64 characters).
+MAX_KEY_CHARS = 64
+MAX_VALUE_CHARS = 4096
 
 
 def _variables(value: list) -> list[dict[str, str]]:
+    """``[{key, value}]`` kept as given (keys are not trimmed: what the page shows comes back
+    the same); only what cannot be stored or named is refused, and a repeated key, which the
+    page never sends."""
     out, seen = [], set()
     for i, item in enumerate(value):
         if not isinstance(item, dict):
             raise ValidationError(f"variables[{i}] must be an object", field="variables")
         key, val = item.get("key"), item.get("value", "")
-        if not isinstance(key, str) or not _VAR_KEY.fullmatch(key):
-            raise ValidationError(
-                f"variables[{i}].key must be letters, digits or _ (not starting with a digit)",
-                field="variables",
-            )
-        if key in BUILTIN_VARIABLES:
-            raise ValidationError(
-                f"variables[{i}].key {key!r} is a built-in variable", field="variables"
-            )
-        if not isinstance(val, str) or len(val) > 4096:
-            raise ValidationError(
-                f"variables[{i}].value must be a string of at most 4096 characters",
-                field="variables",
-            )
-        problem = text_problem(val)
-        if problem:
-            raise ValidationError(f"variables[{i}].value {problem}", field="variables")
+        if val is None:
+            val = ""
+        for part, text, limit in (("key", key, MAX_KEY_CHARS), ("value", val, MAX_VALUE_CHARS)):
+            if not isinstance(text, str) or len(text) > limit:
+                raise ValidationError(
+                    f"variables[{i}].{part} must be a string of at most {limit} characters",
+                    field="variables",
+                )
+            problem = text_problem(text)
+            if problem:
+                raise ValidationError(f"variables[{i}].{part} {problem}", field="variables")
         if key in seen:
             raise ValidationError(f"variables has a duplicate key {key!r}", field="variables")
         seen.add(key)
@@ -97,6 +99,17 @@ def get_settings(tenant: Tenant) -> dict:
     """Every setting, defaults filled in: ``{messageInterval, ..., variables}``."""
     stored = {s.key: s.value for s in tenant.select(CampaignSetting)}
     return DEFAULTS | {k: v for k, v in stored.items() if k in DEFAULTS}
+
+
+def as_rows(settings: dict) -> list[dict[str, str]]:
+    """The settings as the frontend reads them (``GET /campaign-settings``): ``[{key, value}]``
+    in :data:`DEFAULTS` order, every key there, each ``value`` JSON text (``"20"``, ``"[{...}]"``),
+    which its page parses and posts back parsed."""
+    return [
+        {"key": k, "value": json.dumps(settings[k], ensure_ascii=False)}
+        for k in DEFAULTS
+        if k in settings
+    ]
 
 
 def company_zone(tenant: Tenant) -> zoneinfo.ZoneInfo:

@@ -14,6 +14,9 @@ class ZapxError(Exception):
     code = "ERR_ZAPX"
 
     def __init__(self, message: str, *, field: str | None = None, code: str | None = None):
+        """``code`` replaces the class's where the original backend had its own for the case
+        (``ERR_NO_CAMPAIGN_FOUND``): the frontend shows ``error``, translated when it knows it;
+        the class still decides the HTTP status."""
         super().__init__(message)
         self.message = message
         self.field = field
@@ -47,15 +50,18 @@ NOT_FOUND_CODES = {
     "ContactList": "ERR_NO_CONTACTLIST_FOUND",
     "ContactListItem": "ERR_NO_CONTACTLISTITEM_FOUND",
     "File": "ERR_NO_FILE_FOUND",
+    "FileList": "ERR_NO_FILE_FOUND",
+    "FileOption": "ERR_NO_FILE_FOUND",
     "User": "ERR_NO_USER_FOUND",
     "Whatsapp": "ERR_NO_WAPP_FOUND",
     "WhatsappConnection": "ERR_NO_WAPP_FOUND",
 }
 
 
-def not_found(kind: str, object_id: object) -> NotFound:
-    """``"<kind> <id> not found"`` with the original's code for ``kind`` (else ERR_NOT_FOUND)."""
-    return NotFound(f"{kind} {object_id} not found", code=NOT_FOUND_CODES.get(kind))
+def not_found(kind: str, object_id: object, *, model: str | None = None) -> NotFound:
+    """``"<kind> <id> not found"`` with the original's code for the ``model`` name (``kind`` when
+    none is given), else ERR_NOT_FOUND."""
+    return NotFound(f"{kind} {object_id} not found", code=NOT_FOUND_CODES.get(model or kind))
 
 
 class Conflict(ZapxError):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import falcon
 
+from api import campaign_schemas as schemas
 from api.openapi import doc
 from api.resources.base import Resource, body, ident, no_content, page
-from zapx.campaigns import flags, report, service, shipping
+from zapx.campaigns import flags, report, service, shipping, views
 from zapx.redis import Keys
 
 _CSV_QUERY = ("status", "searchParam")
@@ -23,35 +24,50 @@ class CampaignsResource(Resource):
             }
         )
 
-    @doc("Campaigns, 20 a page, newest first", paged=True)
+    @doc(
+        "Campaigns, 20 a page, newest first, with contactList and whatsapp nested",
+        paged=True,
+        response=schemas.page_of("records", schemas.CAMPAIGN_ROW),
+    )
     def on_get(self, req, resp):
-        resp.media = service.campaigns_page(req.context.tenant, *page(req))
+        resp.media = views.campaigns_page(req.context.tenant, *page(req))
 
-    @doc("Every campaign", returns="array")
+    @doc("Every campaign, as the pages' rows", response=schemas.array_of(schemas.CAMPAIGN_ROW))
     def on_get_list(self, req, resp):
-        resp.media = service.campaigns_all(req.context.tenant)
+        resp.media = views.campaigns_all(req.context.tenant)
 
     @doc(
-        "Create a campaign (scheduledAt makes it PROGRAMADA)",
+        "Create a campaign (scheduledAt makes it PROGRAMADA; null texts are empty)",
         body=service.CAMPAIGN_FIELDS,
         status=201,
+        response=schemas.CAMPAIGN_ROW,
     )
     def on_post(self, req, resp):
         created = service.create_campaign(req.context.tenant, body(req))
         if created["status"] == "PROGRAMADA":
             self._notify(req, created["id"])
-        resp.media = created
+        resp.media = views.campaign_row(req.context.tenant, created["id"])
         resp.status = falcon.HTTP_201
 
-    @doc("One campaign")
+    @doc(
+        "One campaign, with what the report page counts: successRate, shipping[] and "
+        "contactList.contacts[] (only the rows and keys its counters use)",
+        response=schemas.CAMPAIGN_SHOW,
+    )
     def on_get_item(self, req, resp, id):
-        resp.media = service.get_campaign(req.context.tenant, ident(id))
+        resp.data = views.campaign_show_json(req.context.tenant, ident(id))
+        resp.content_type = falcon.MEDIA_JSON
 
-    @doc("Update a campaign (only INATIVA, PROGRAMADA or CANCELADA)", body=service.CAMPAIGN_FIELDS)
+    @doc(
+        "Update a campaign (only INATIVA, PROGRAMADA or CANCELADA; the campaign's own status "
+        "may be sent back)",
+        body=service.UPDATE_FIELDS,
+        response=schemas.CAMPAIGN_ROW,
+    )
     def on_put_item(self, req, resp, id):
         updated = service.update_campaign(req.context.tenant, ident(id), body(req))
         self._notify(req, updated["id"])
-        resp.media = updated
+        resp.media = views.campaign_row(req.context.tenant, updated["id"])
 
     @doc("Delete a campaign (not while EM_ANDAMENTO)", status=204)
     def on_delete_item(self, req, resp, id):
@@ -115,3 +131,13 @@ class CampaignsResource(Resource):
     @doc("Restart a cancelled campaign: send what was not sent", status=204)
     def on_post_restart(self, req, resp, id):
         self._command(req, resp, id, "restart")
+
+
+class CampaignItemResource(CampaignsResource):
+    """``/campaigns/{id}``: the frontend's edit sends back the whole ``GET /campaigns/{id}``,
+    whose arrays grow with the audience (about 100 bytes a contact, ``zapx.campaigns.views``),
+    so its body may be as large as an upload (``UPLOAD_MAX_BYTES``); the arrays are ignored."""
+
+    @property
+    def max_body(self) -> int:
+        return max(self.deps.config.max_body_bytes, self.deps.config.upload_max_bytes)

@@ -1,7 +1,9 @@
-"""``/campaign-settings``: the company's pacing settings and custom variables."""
+"""``/campaign-settings``: the company's pacing settings, custom variables and time zone, in the
+frontend's shapes (an array of ``{key, value}`` with JSON text values; posted back parsed)."""
 
 from __future__ import annotations
 
+from api import campaign_schemas as schemas
 from api.openapi import body_schema, doc
 from api.resources.base import Resource, body
 from zapx import campaign_settings
@@ -14,11 +16,19 @@ _BODY = {
 
 
 class CampaignSettingsResource(Resource):
-    @doc("Every campaign setting, defaults filled in: {settings: {...}}")
+    @doc(
+        "Every campaign setting, defaults filled in: [{key, value}], value JSON text",
+        response=schemas.SETTINGS,
+    )
     def on_get(self, req, resp):
-        resp.media = {"settings": campaign_settings.get_settings(req.context.tenant)}
+        resp.media = campaign_settings.as_rows(campaign_settings.get_settings(req.context.tenant))
 
-    @doc("Upsert the given settings by key", body=_BODY)
+    @doc(
+        "Upsert the given settings by key ({settings: {key: value}}, values as parsed from the "
+        "GET); answers every setting as the GET does",
+        body=_BODY,
+        response=schemas.SETTINGS,
+    )
     def on_post(self, req, resp):
         saved = campaign_settings.save_settings(req.context.tenant, body(req))
-        resp.media = {"settings": saved}
+        resp.media = campaign_settings.as_rows(saved)

@@ -197,7 +197,7 @@ def test_another_companys_campaign_is_a_404_and_unchanged(client, alice, bob, au
         resp = client.simulate_request(
             method, f"/campaigns/{campaign_id}{path}", headers=bob.headers, json={"name": "hijack"}
         )
-        assert_error(resp, 404, "ERR_NO_CAMPAIGN_FOUND")
+        assert_error(resp, 404, "ERR_NO_CAMPAIGN_FOUND")  # the original's code
     assert snapshot() == before
     # Nor can Bob point his own campaign at Alice's list.
     assert_error(_create(client, bob, contactListId=audience), 404)

@@ -52,7 +52,13 @@ VALID = {
         "name": "Fuzz", "message1": "oi {nome}", "contactListId": c["a"]["list"]["id"],
         "whatsappId": c["a"]["whatsapp"]["id"], "scheduledAt": None,
     },
-    ("/campaigns/{id}", "put"): lambda c: {"name": "Fuzz", "message1": "oi"},
+    ("/campaigns/{id}", "put"): lambda c: {"name": "Fuzz", "message1": "oi", "message2": None},
+    ("/files", "post"): lambda c: {
+        "name": "Fuzz files", "message": "oi", "options": [{"name": "a", "message": "b"}],
+    },
+    ("/files/{id}", "put"): lambda c: {
+        "name": "Fuzz files 2", "message": "oi", "options": [{"name": "a", "message": "b"}],
+    },
     ("/whatsapps", "post"): lambda c: {
         "name": "Fuzz", "provider": "cloud",
         "settings": {"phoneNumberId": "pn-fuzz", "accessToken": "t", "appSecret": "s"},
@@ -87,6 +93,9 @@ def ctx(client, alice, root):
     campaign = client.simulate_post(
         "/campaigns", json={"name": "Target", "message1": "oi"}, headers=alice.headers
     )
+    file_list = client.simulate_post(
+        "/files", json={"name": "Target files", "message": "oi"}, headers=alice.headers
+    )
     ids = {
         "companies": company.json["id"],
         "users": seeded["user"]["id"],
@@ -96,6 +105,7 @@ def ctx(client, alice, root):
         "whatsapps": seeded["whatsapp"]["id"],
         "whatsapp": seeded["whatsapp"]["id"],
         "campaigns": campaign.json["id"],
+        "files": file_list.json["id"],
     }
     return {"alice": alice, "root": root, "a": seeded, "ids": ids}
 

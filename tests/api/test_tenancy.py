@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from tests.api.helpers import assert_error, phone, row, seed, snapshot
+from tests.api.test_campaign_settings import as_dict
 from zapx.db import (
     CampaignSetting,
     Contact,
@@ -192,11 +193,10 @@ def test_campaign_settings_are_per_company(client, alice, bob):
         json={"settings": {"messageInterval": 5, "variables": [{"key": "promo", "value": "A"}]}},
         headers=alice.headers,
     )
-    assert saved.status_code == 200
-    a_settings = saved.json["settings"]
+    a_settings = as_dict(saved)
     assert a_settings["messageInterval"] == 5
 
-    b_view = client.simulate_get("/campaign-settings", headers=bob.headers).json["settings"]
+    b_view = as_dict(client.simulate_get("/campaign-settings", headers=bob.headers))
     assert b_view["messageInterval"] == 20  # the default, not A's value
     assert b_view["variables"] == []
 
@@ -206,7 +206,7 @@ def test_campaign_settings_are_per_company(client, alice, bob):
         headers=bob.headers,
     )
     assert b_saved.status_code == 200
-    after = client.simulate_get("/campaign-settings", headers=alice.headers).json["settings"]
+    after = as_dict(client.simulate_get("/campaign-settings", headers=alice.headers))
     assert after == a_settings
     # Two rows per key, one for each company.
     with_a = CampaignSetting.company == alice.company_id

@@ -7,26 +7,27 @@ engine, so the rules hold whatever process applies them.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Mapping
 
-from peewee import JOIN, fn
+from peewee import fn
 
 from zapx import campaign_settings, realtime
 from zapx.campaigns import lifecycle, readiness, templates
 from zapx.campaigns.lifecycle import EM_ANDAMENTO, INATIVA, PROGRAMADA
 from zapx.campaigns.report import campaign_report
+from zapx.campaigns.views import campaign_dict, campaign_row
 from zapx.db import (
     CampaignSetting,
     Company,
     ContactList,
+    FileList,
     Tenant,
     WhatsappConnection,
     db,
     utcnow,
 )
-from zapx.db.campaign_models import Campaign, CampaignShipping
+from zapx.db.campaign_models import CAMPAIGN_STATUSES, Campaign, CampaignShipping
 from zapx.errors import LimitExceeded, ValidationError
-from zapx.paging import paginate
-from zapx.text import like_pattern
 from zapx.validation import Field, parse, positive_id
 
 MESSAGE_FIELDS = tuple(f"message{i}" for i in range(1, 6))
@@ -60,6 +61,12 @@ def _id_field(name: str):
     return lambda value: positive_id(value, name)
 
 
+#: The texts' attributes; ``null`` is an empty text (the frontend sends ``null`` for every
+#: empty field).
+TEXT_ATTRS = (*MESSAGE_FIELDS, *("confirmation_message" + n[-1] for n in CONFIRMATION_FIELDS))
+#: The original's codes for a campaign's name (``CampaignService/CreateService.ts``).
+NAME_REQUIRED, NAME_INVALID = "ERR_CAMPAIGN_REQUIRED", "ERR_CAMPAIGN_INVALID_NAME"
+
 CAMPAIGN_FIELDS = (
     Field("name", required=True, min_len=3, max_len=255),
     Field("status", choices=(INATIVA, PROGRAMADA)),
@@ -69,41 +76,42 @@ CAMPAIGN_FIELDS = (
         "contactListId", int, attr="contact_list", nullable=True, clean=_id_field("contactListId")
     ),
     Field("whatsappId", int, attr="whatsapp", nullable=True, clean=_id_field("whatsappId")),
-    *(Field(n, max_len=MAX_MESSAGE_CHARS, strip=False) for n in MESSAGE_FIELDS),
+    Field("fileListId", int, attr="file_list", nullable=True, clean=_id_field("fileListId")),
+    *(Field(n, max_len=MAX_MESSAGE_CHARS, strip=False, nullable=True) for n in MESSAGE_FIELDS),
     *(
-        Field(n, attr="confirmation_message" + n[-1], max_len=MAX_MESSAGE_CHARS, strip=False)
+        Field(
+            n,
+            attr="confirmation_message" + n[-1],
+            max_len=MAX_MESSAGE_CHARS,
+            strip=False,
+            nullable=True,
+        )
         for n in CONFIRMATION_FIELDS
     ),
 )
+#: An edit may also send back the campaign's own status (the frontend's form echoes it: a
+#: CANCELADA campaign is edited with ``status: CANCELADA``); checked against the row.
+UPDATE_FIELDS = tuple(
+    Field("status", choices=CAMPAIGN_STATUSES) if f.name == "status" else f for f in CAMPAIGN_FIELDS
+)
 
 
-def _iso(value):
-    return value.isoformat() if value else None
-
-
-def campaign_dict(c: Campaign) -> dict:
-    out = {
-        "id": c.id,
-        "name": c.name,
-        "status": c.status,
-        "confirmation": c.confirmation,
-        "scheduledAt": _iso(c.scheduled_at),
-        "startedAt": _iso(c.started_at),
-        "completedAt": _iso(c.completed_at),
-        "contactListId": c.contact_list_id,
-        "whatsappId": c.whatsapp_id,
-        "mediaPath": c.media_path or None,
-        "mediaName": c.media_name or None,
-        "pauseReason": c.pause_reason or None,
-        "total": c.total,
-        "companyId": c.company_id,
-        "createdAt": _iso(c.created_at),
-        "updatedAt": _iso(c.updated_at),
-    }
-    for i in range(1, 6):
-        out[f"message{i}"] = getattr(c, f"message{i}")
-        out[f"confirmationMessage{i}"] = getattr(c, f"confirmation_message{i}")
-    return out
+def _parse(body: object, schema: tuple[Field, ...], *, partial: bool) -> dict:
+    """The body's fields, ``null`` texts as ``""``; a bad name carries the original's code."""
+    try:
+        data = parse(body, schema, partial=partial)
+    except ValidationError as exc:
+        if exc.field != "name":
+            raise
+        name = body.get("name") if isinstance(body, Mapping) else None
+        blank = name is None or (isinstance(name, str) and not name.strip())
+        raise ValidationError(
+            exc.message, field="name", code=NAME_REQUIRED if blank else NAME_INVALID
+        ) from None
+    for attr in TEXT_ATTRS:
+        if attr in data and data[attr] is None:
+            data[attr] = ""
+    return data
 
 
 def known_variables(tenant: Tenant, list_id: int | None) -> set[str]:
@@ -128,6 +136,8 @@ def _check(tenant: Tenant, row: Campaign) -> None:
         tenant.get(ContactList, row.contact_list_id, label="ContactList")
     if row.whatsapp_id is not None:
         tenant.get(WhatsappConnection, row.whatsapp_id, label="Whatsapp")
+    if row.file_list_id is not None:
+        tenant.get(FileList, row.file_list_id, label="File list")
     texts = {n: getattr(row, n) for n in MESSAGE_FIELDS}
     texts |= {c: getattr(row, "confirmation_message" + c[-1]) for c in CONFIRMATION_FIELDS}
     templates.check_variables(
@@ -157,9 +167,11 @@ def _check_schedulable(tenant: Tenant, row: Campaign, texts: dict) -> None:
     readiness.check_start(tenant, row, connected=row.scheduled_at <= utcnow())
 
 
-def _apply(row: Campaign, data: dict) -> None:
+def _apply(row: Campaign, data: dict, *, keep_status: bool = False) -> None:
     for key, value in data.items():
         setattr(row, key, value)
+    if keep_status:  # a CANCELADA campaign edited stays CANCELADA, as the original's did
+        return
     # The original's rule: setting scheduledAt makes the campaign PROGRAMADA; clearing it, INATIVA.
     if "scheduled_at" in data:
         row.status = PROGRAMADA if data["scheduled_at"] else INATIVA
@@ -167,24 +179,8 @@ def _apply(row: Campaign, data: dict) -> None:
         row.scheduled_at = utcnow()
 
 
-def campaigns_page(tenant: Tenant, search: str | None, number: int) -> dict:
-    query = tenant.select(Campaign).order_by(Campaign.created_at.desc(), Campaign.id.desc())
-    if search and search.strip():
-        query = query.where(Campaign.name.ilike(like_pattern(search)))
-    return paginate(query, number, campaign_dict)
-
-
-def campaigns_all(tenant: Tenant) -> list[dict]:
-    query = tenant.select(Campaign).order_by(Campaign.created_at.desc(), Campaign.id.desc())
-    return [campaign_dict(c) for c in query]
-
-
-def get_campaign(tenant: Tenant, campaign_id: int) -> dict:
-    return campaign_dict(tenant.get(Campaign, campaign_id, label="Campaign"))
-
-
 def create_campaign(tenant: Tenant, body: object) -> dict:
-    data = parse(body, CAMPAIGN_FIELDS)
+    data = _parse(body, CAMPAIGN_FIELDS, partial=False)
     _localize(tenant, data)
     with db.atomic():
         company = Company.select().where(Company.id == tenant.company_id).for_update().first()
@@ -203,15 +199,32 @@ def create_campaign(tenant: Tenant, body: object) -> dict:
     return campaign_dict(row)
 
 
+def _echoed_status(row: Campaign, data: dict) -> bool:
+    """Whether ``data`` sends back the campaign's own status where no other may be set (the
+    frontend's edit of a CANCELADA campaign): accepted, and the status is kept. Any status but
+    INATIVA, PROGRAMADA or the campaign's own is a 400."""
+    status = data.get("status")
+    if status is None or status in (INATIVA, PROGRAMADA):
+        return False
+    if status != row.status:
+        raise ValidationError(
+            f"status must be one of: {INATIVA}, {PROGRAMADA} (or the campaign's own status, "
+            f"{row.status}, sent back unchanged)",
+            field="status",
+        )
+    del data["status"]
+    return True
+
+
 def update_campaign(tenant: Tenant, campaign_id: int, body: object) -> dict:
-    data = parse(body, CAMPAIGN_FIELDS, partial=True)
+    data = _parse(body, UPDATE_FIELDS, partial=True)
     _localize(tenant, data)
     with db.atomic():
         row = tenant.select(Campaign).where(Campaign.id == campaign_id).for_update().first()
         if row is None:
             tenant.get(Campaign, campaign_id, label="Campaign")  # raises NotFound
         lifecycle.check_editable(row.status)
-        _apply(row, data)
+        _apply(row, data, keep_status=_echoed_status(row, data))
         _check(tenant, row)
         row.save()
     publish_campaign(tenant, row.id)
@@ -284,33 +297,11 @@ def pause_for_connection(tenant: Tenant, whatsapp_id: int, reason: str) -> list[
 
 
 def campaign_record(tenant: Tenant, campaign_id: int) -> dict:
-    """The campaign as the frontend's list and report pages read it in a socket event: the
-    row with ``contactList`` and ``whatsapp`` nested as ``{id, name}`` (``null`` when unset;
-    a set id without them blanks the page), and zapx's ``report`` (the counts of ``GET
-    /campaigns/{id}/report``). Never the ``shipping`` rows: without them the report page keeps
-    its counters and takes the status."""
-    row = (
-        tenant.select(
-            Campaign,
-            Campaign,
-            ContactList.name.alias("list_name"),
-            WhatsappConnection.name.alias("whatsapp_name"),
-        )
-        .join(ContactList, JOIN.LEFT_OUTER, on=(Campaign.contact_list == ContactList.id))
-        .switch(Campaign)
-        .join(WhatsappConnection, JOIN.LEFT_OUTER, on=(Campaign.whatsapp == WhatsappConnection.id))
-        .where(Campaign.id == campaign_id)
-        .objects()
-        .first()
-    )
-    if row is None:
-        tenant.get(Campaign, campaign_id, label="Campaign")  # raises NotFound
-    out = campaign_dict(row)
-    list_id, whatsapp_id = row.contact_list_id, row.whatsapp_id
-    out["contactList"] = {"id": list_id, "name": row.list_name} if list_id else None
-    out["whatsapp"] = {"id": whatsapp_id, "name": row.whatsapp_name} if whatsapp_id else None
-    out["report"] = campaign_report(tenant, campaign_id)
-    return out
+    """The campaign as the frontend's list and report pages read it in a socket event: the list
+    row (:func:`views.campaign_row`: ``contactList`` and ``whatsapp`` nested, ``null`` when
+    unset) and zapx's ``report`` (the counts of ``GET /campaigns/{id}/report``). Never the
+    ``shipping`` rows: without them the report page keeps its counters and takes the status."""
+    return campaign_row(tenant, campaign_id) | {"report": campaign_report(tenant, campaign_id)}
 
 
 def publish_campaign(tenant: Tenant, campaign_id: int, action: str = "update") -> None:

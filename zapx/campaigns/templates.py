@@ -23,6 +23,11 @@ BUILTIN = {
     "cargo": "cargo",
 }
 _VAR = re.compile(r"\{([^{}\s]{1,64})\}")
+#: What rendering looks up: also a name with spaces inside (a company variable ``{Empresa X}``,
+#: which the frontend's settings page allows, or a custom field ``{Data de nascimento}``), which
+#: only a name the contact or the company has replaces: any other stays as written, so a text's
+#: own ``{em breve}`` is not a variable (nor checked as one, :func:`variables_in`).
+_NAME = re.compile(r"\{([^{}\r\n]{1,64})\}")
 
 
 def variables_in(text: str) -> set[str]:
@@ -50,15 +55,17 @@ class Template:
     __slots__ = ("parts",)
 
     def __init__(self, text: str):
-        self.parts: list[tuple[bool, str]] = []
+        # (0, literal text), (1, a variable name), (2, a name with spaces: kept when unknown).
+        self.parts: list[tuple[int, str]] = []
         pos = 0
-        for match in _VAR.finditer(text):
+        for match in _NAME.finditer(text):
             if match.start() > pos:
-                self.parts.append((False, text[pos : match.start()]))
-            self.parts.append((True, match.group(1)))
+                self.parts.append((0, text[pos : match.start()]))
+            name = match.group(1)
+            self.parts.append((1 if _VAR.fullmatch(match.group(0)) else 2, name))
             pos = match.end()
         if pos < len(text):
-            self.parts.append((False, text[pos:]))
+            self.parts.append((0, text[pos:]))
 
     def render(
         self,
@@ -69,18 +76,21 @@ class Template:
         """``person`` holds the builtin fields; ``extra`` the contact's custom fields.
 
         A contact's own custom field wins over a company variable of the same name; an unknown
-        name (a custom field this contact lacks) renders empty rather than as ``{name}``.
+        name (a custom field this contact lacks) renders empty rather than as ``{name}``, except
+        one with spaces, which stays as written (it may be the text's own braces).
         """
         out = []
-        for is_var, value in self.parts:
-            if not is_var:
+        for kind, value in self.parts:
+            if not kind:
                 out.append(value)
             elif value in BUILTIN:
                 out.append(str(person.get(BUILTIN[value]) or ""))
             elif value in extra:
                 out.append(extra[value])
-            else:
-                out.append(company_vars.get(value, ""))
+            elif value in company_vars:
+                out.append(company_vars[value])
+            elif kind == 2:
+                out.append("{" + value + "}")
         return "".join(out)
 
 

@@ -11,6 +11,7 @@ from zapx.db.campaign_models import (
 )
 from zapx.db.database import db, init_db
 from zapx.db.fields import utcnow
+from zapx.db.file_models import FILE_MODELS, FileList, FileOption
 from zapx.db.import_models import (
     IMPORT_INDEXES,
     IMPORT_MODELS,
@@ -38,7 +39,7 @@ from zapx.db.models import MODELS as _BASE_MODELS
 from zapx.db.tenant import Tenant
 
 #: Every model, parents first; and the indexes peewee cannot declare (created by migrations).
-MODELS = _BASE_MODELS + CAMPAIGN_MODELS + IMPORT_MODELS
+MODELS = _BASE_MODELS + FILE_MODELS + CAMPAIGN_MODELS + IMPORT_MODELS
 EXTRA_INDEXES = _BASE_INDEXES + CAMPAIGN_INDEXES + IMPORT_INDEXES
 
 __all__ = [
@@ -48,6 +49,8 @@ __all__ = [
     "CampaignBatch",
     "CampaignShipping",
     "ContactImport",
+    "FileList",
+    "FileOption",
     "IMPORT_STATES",
     "ImportRejection",
     "CONNECTION_STATUSES",

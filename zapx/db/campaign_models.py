@@ -22,6 +22,7 @@ from peewee import (
 from playhouse.postgres_ext import BinaryJSONField
 
 from zapx.db.fields import TimestampTZField, utcnow
+from zapx.db.file_models import FileList
 from zapx.db.models import BaseModel, Company, ContactList, WhatsappConnection
 
 CAMPAIGN_STATUSES = (
@@ -74,6 +75,8 @@ class Campaign(BaseModel):
     resumed_at = TimestampTZField(null=True)
     contact_list = ForeignKeyField(ContactList, null=True, on_delete="SET NULL", index=False)
     whatsapp = ForeignKeyField(WhatsappConnection, null=True, on_delete="SET NULL", index=False)
+    #: The file list the frontend's form picked (``fileListId``); stored and shown, not sent.
+    file_list = ForeignKeyField(FileList, null=True, on_delete="SET NULL", index=False)
     #: Why the campaign is PAUSADA (user, connection lost, breaker), shown to the user.
     pause_reason = TextField(default="")
     #: Audience size, fixed when the snapshot is taken.

@@ -40,7 +40,7 @@ class Tenant:
         if _is_id(object_id):
             row = self.select(model).where(model.id == object_id).first()
         if row is None:
-            raise not_found(label or model.__name__, object_id)
+            raise not_found(label or model.__name__, object_id, model=model.__name__)
         return row
 
     def update(self, model, object_id, **values) -> int:
@@ -66,7 +66,7 @@ class Tenant:
                 .execute()
             )
         if not count:
-            raise not_found(label or model.__name__, object_id)
+            raise not_found(label or model.__name__, object_id, model=model.__name__)
 
     def __repr__(self) -> str:
         return f"Tenant({self.company_id})"
