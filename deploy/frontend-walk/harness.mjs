@@ -128,7 +128,12 @@ export class Walk {
         return route.fulfill({ status: 200, contentType: css ? "text/css" : "text/plain", body: "" });
       },
     );
-    await this.context.route("**/auth/login", (route) => this.assistLogin(route));
+    // A routed request escapes the browser's CORS checks (Playwright answers its preflight):
+    // in --strict with --cross-origin the login is left alone, so CORS decides as it would.
+    this.crossOrigin = own[0] !== own[1];
+    if (!(cfg.strict && this.crossOrigin)) {
+      await this.context.route("**/auth/login", (route) => this.assistLogin(route));
+    }
     this.page = await this.context.newPage();
     this.page.setDefaultTimeout(8000);
     this.listen(this.page);
@@ -155,6 +160,7 @@ export class Walk {
     const user = body.user;
     const company = user.company || (user.company = {});
     const patched = [];
+    if (this.crossOrigin) patched.push(...(await this.corsGaps(route.request().url(), resp)));
     if (!company.dueDate || new Date(company.dueDate) <= new Date()) {
       patched.push(`user.company.dueDate ${JSON.stringify(company.dueDate)} -> 2099-12-31`);
       company.dueDate = "2099-12-31T00:00:00.000Z";
@@ -172,6 +178,29 @@ export class Walk {
     if (cfg.strict) return route.fulfill({ response: resp });
     for (const p of patched) this.assist(`patched the login answer: ${p}`);
     return route.fulfill({ response: resp, json: body });
+  }
+
+  // What the browser would have refused of the login, had the walk not routed it: the
+  // preflight and the answer must allow the page's exact origin, with credentials.
+  async corsGaps(url, resp) {
+    const origin = new URL(cfg.origin).origin;
+    const gaps = [];
+    const pre = await this.context.request.fetch(url, {
+      method: "OPTIONS",
+      headers: {
+        Origin: origin,
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type",
+      },
+    });
+    const allows = (h) => h["access-control-allow-origin"] === origin &&
+      h["access-control-allow-credentials"] === "true";
+    if (!allows(pre.headers())) {
+      gaps.push(`CORS preflight answered ${pre.status()} without Access-Control-Allow-Origin: ` +
+        `${origin} and -Credentials: true (the walk let the login through)`);
+    }
+    if (!allows(resp.headers())) gaps.push("CORS: the login's answer does not allow this origin with credentials");
+    return gaps;
   }
 
   listen(page) {
@@ -269,8 +298,20 @@ export class Walk {
     if (this.current) this.current[kind].push(value);
   }
 
+  // Nothing after this can be seen: the remaining steps are listed as not run.
+  halt(reason) {
+    this.halted = reason;
+  }
+
   async step(name, title, fn) {
     const n = this.steps.length + 1;
+    if (this.halted) {
+      this.steps.push({ n, name, title, ok: false, error: `not run: ${this.halted}`, checks: [],
+        notes: [], apiCalls: [], failedRequests: [], consoleErrors: [], pageErrors: [],
+        rejections: [], socketEvents: [], sockets: { opened: 0, errors: [] }, toasts: [],
+        blank: null, url: null, screenshot: null, seconds: 0 });
+      return null;
+    }
     const s = {
       n, name, title, ok: false, error: null, checks: [], notes: [], apiCalls: [],
       failedRequests: [], consoleErrors: [], pageErrors: [], rejections: [], socketEvents: [],

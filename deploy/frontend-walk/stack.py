@@ -155,7 +155,9 @@ def main(argv: list[str]) -> int:
     args = parse_args(argv)
     build = Path(args.build)
     if not (build / "index.html").is_file():
-        print(f"walk: no built frontend at {build} (docs/FRONTEND.md, 'Building it')", file=sys.stderr)
+        print(
+            f"walk: no built frontend at {build} (docs/FRONTEND.md, 'Building it')", file=sys.stderr
+        )
         return 2
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
     out = Path(args.out or ROOT / "var" / "frontend-walk" / stamp).resolve()
