@@ -1,8 +1,9 @@
 """Run nginx with ``deploy/nginx/zapx.conf`` in a folder of one's own, in the foreground.
 
 The production file is used as it is; only the two per-host files it includes
-(``zapx/upstreams.conf``, ``zapx/site.conf``) and a minimal main configuration are written here,
-so a test or ``scripts/frontend-walk`` checks the very file an install copies.
+(``deploy/nginx/zapx/upstreams.conf``, ``deploy/nginx/zapx/site.conf``) and a minimal main
+configuration are written here, so a test or ``scripts/frontend-walk`` checks the very file an
+install copies.
 """
 
 from __future__ import annotations
