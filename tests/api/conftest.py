@@ -1,4 +1,5 @@
-"""API-test fixtures: a clean query cache and clean login counters for every test.
+"""API-test fixtures: a clean query cache and clean login counters for every test, and the
+app's ``/openapi.json`` (``spec``).
 
 ``clean_db`` restarts the id sequences after each test, so the next test's company 1 is another
 company than this one's. The query cache (``zapx.cache``) keys entries by company id, which real
@@ -26,3 +27,10 @@ def _clean_query_cache(redis_url, redis_prefix):
     _drop_cache_keys(redis_url, redis_prefix)
     yield
     _drop_cache_keys(redis_url, redis_prefix)
+
+
+@pytest.fixture
+def spec(client):
+    resp = client.simulate_get("/openapi.json")  # public: no token
+    assert resp.status_code == 200, resp.text
+    return resp.json

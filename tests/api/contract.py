@@ -1,20 +1,37 @@
-"""Checks for the frontend contract tests: what a page reads, and what ``/openapi.json`` says.
+"""The frontend contract tests' harness: what a page reads, what ``/openapi.json`` says, and the
+calls of ``tests/api/frontend_calls.py`` replayed as the frontend sends them.
 
 - :func:`check_reads` walks a ``reads`` path of ``tests/api/frontend_calls.py`` (``a.b``,
-  ``a[].b``, a leading ``[]`` for an array body, ``... when key``) through a real answer and
-  checks every value it reaches against the type the original backend's shape gives for it.
-- :func:`validate` checks a value against a JSON schema: the subset ``api/schemas.py`` uses
-  (``type`` with ``null``, ``properties``, ``required``, ``items``, ``enum``, ``$ref``, the
-  ``date-time`` format), so no schema library is needed.
+  ``a[].b``, a leading ``[]`` for an array body, ``a.length``, ``... when key`` or ``... when a
+  and b keys exist``) through a real answer and checks every value it reaches against the type
+  the original backend's shape gives for it; :func:`walk_reads` walks the same paths for
+  presence only and counts what each reaches.
+- :func:`validate` checks a value against a JSON schema with the ``jsonschema`` library
+  (``$ref`` resolved in the OpenAPI document, ``date-time`` with its UTC offset).
 - :func:`multipart` builds a ``multipart/form-data`` body as a browser's ``FormData`` does.
+- :func:`replay` sends a call as the frontend does and checks its status, schema and reads;
+  :func:`report_counters`, :func:`campaign_form`, :func:`campaign_body` and
+  :func:`settings_page` compute what the campaign pages compute from an answer.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
+import json
 import re
 import uuid
+import zoneinfo
+from urllib.parse import urlencode
+
+import jsonschema
+from jsonschema.exceptions import best_match
+
+from tests.api.frontend_calls import CALLS, Call
+
+CALLS_BY_NAME = {c.name: c for c in CALLS}
+#: The browser's time zone in the replays: the company's default one.
+BROWSER_ZONE = zoneinfo.ZoneInfo("America/Sao_Paulo")
 
 # --- what a page reads ---------------------------------------------------------------------------
 
@@ -23,20 +40,39 @@ _UNKNOWN = object()  # the original's shape says nothing about this value
 
 @dataclasses.dataclass
 class Read:
-    """One ``reads`` entry: the path's steps, and the sibling key that must be set, if any."""
+    """One ``reads`` entry: the path's steps, and the sibling keys that must be set (``when
+    key``) or present (``when a and b keys exist``) for the page to read it."""
 
     text: str
     steps: list[str]
-    when: str | None
+    when: tuple[str, ...] = ()
+    when_present: bool = False  # "keys exist": present is enough, null included
+
+    @property
+    def when_at(self) -> int:
+        """The step whose object holds the ``when`` keys: the one before the first nested
+        object on the path (``records[].contactList.name``: each record; ``whatsapp.name``: the
+        body), else the innermost array's element, else the body."""
+        steps = self.steps
+        for n in range(len(steps) - 1):
+            if steps[n] not in ("[]", "length") and steps[n + 1] not in ("[]", "length"):
+                return n
+        return max((n + 1 for n, s in enumerate(steps) if s == "[]"), default=0)
 
 
 def parse_read(text: str) -> Read | None:
     """The read of ``text`` (``"records[].contactList.name when contactListId"``); None for the
-    ``*`` entries (every key, for forms that send back what they got)."""
+    ``*`` entries (every key, for forms that send back what they got). Words after the path
+    that are not a ``when`` are a note (``"[].value (JSON.parse'd)"``)."""
     if text.startswith("*"):
         return None
     path, _, rest = text.partition(" ")
-    when = rest[5:].split()[0] if rest.startswith("when ") else None
+    when: tuple[str, ...] = ()
+    present = False
+    if rest.startswith("when "):
+        words = rest[5:].split()
+        present = words[-2:] == ["keys", "exist"]
+        when = tuple(w for w in words[:-2] if w != "and") if present else (words[0],)
     steps = []
     for part in path.split("."):
         if part.startswith("[]"):  # the body itself is an array
@@ -48,11 +84,18 @@ def parse_read(text: str) -> Read | None:
             steps.extend([part[:-2], "[]"])
         else:
             steps.append(part)
-    return Read(text, steps, when)
+    return Read(text, steps, when, present)
 
 
 class ContractError(AssertionError):
     pass
+
+
+class _Everything:
+    """An ``allow_empty`` that allows every array to be empty."""
+
+    def __contains__(self, item) -> bool:
+        return True
 
 
 def check_reads(body, reads, shape, allow_empty=frozenset()) -> int:
@@ -67,11 +110,19 @@ def check_reads(body, reads, shape, allow_empty=frozenset()) -> int:
         read = parse_read(text)
         if read is None:
             continue
-        reached = _walk(body, shape, read, 0, "", body, allow_empty)
+        reached = _walk(body, shape, read, 0, "", allow_empty)
         if reached == 0 and not _allowed(read, allow_empty):
             raise ContractError(f"{text}: no value to check (set up data that has it)")
         checked += reached
     return checked
+
+
+def walk_reads(call: Call, body) -> dict[str, int]:
+    """Every read of ``call`` walked in ``body`` for presence only (a key present, any value,
+    ``null`` included): ``{read: values reached}``, 0 where an array was empty or the ``when``
+    never held. The ``*`` reads (every key) are left out."""
+    reads = [read for read in map(parse_read, call.reads) if read is not None]
+    return {read.text: _walk(body, _UNKNOWN, read, 0, "", _Everything()) for read in reads}
 
 
 def _allowed(read: Read, allow_empty) -> bool:
@@ -85,12 +136,16 @@ def _allowed(read: Read, allow_empty) -> bool:
     return False
 
 
-def _walk(value, shape, read: Read, i: int, where: str, element, allow_empty) -> int:
+def _holds(read: Read, obj) -> bool:
+    if read.when_present:
+        return isinstance(obj, dict) and all(key in obj for key in read.when)
+    return all(_get(obj, key) not in (None, _UNKNOWN) for key in read.when)
+
+
+def _walk(value, shape, read: Read, i: int, where: str, allow_empty) -> int:
     steps = read.steps
-    # "when key": a sibling of the innermost array's element (or of the body's top level).
-    when_at = max((n + 1 for n, s in enumerate(steps) if s == "[]"), default=0)
-    if i == when_at and read.when is not None and _get(element, read.when) in (None, _UNKNOWN):
-        return 0  # the page reads it only when the sibling key is set
+    if i == read.when_at and read.when and not _holds(read, value):
+        return 0  # the page reads it only when the sibling keys are set
     if i == len(steps):
         _check_leaf(value, shape, f"{read.text} at {where or 'the body'}")
         return 1
@@ -102,9 +157,13 @@ def _walk(value, shape, read: Read, i: int, where: str, element, allow_empty) ->
             raise ContractError(f"{read.text}: {where or 'the body'} is empty")
         inner = shape[0] if isinstance(shape, list) and shape else _UNKNOWN
         return sum(
-            _walk(item, inner, read, i + 1, f"{where}[{n}]", item, allow_empty)
+            _walk(item, inner, read, i + 1, f"{where}[{n}]", allow_empty)
             for n, item in enumerate(value)
         )
+    if step == "length" and i == len(steps) - 1:  # the page reads an array's .length
+        if not isinstance(value, list):
+            raise ContractError(f"{read.text}: {where or 'the body'} is not an array: {value!r}")
+        return 1
     if value is None and _nullable_object(shape):
         return 1  # the original's shape allows null here (the page guards it)
     if not isinstance(value, dict):
@@ -113,7 +172,7 @@ def _walk(value, shape, read: Read, i: int, where: str, element, allow_empty) ->
     if step not in value:
         raise ContractError(f"{read.text}: {here} is missing (keys: {sorted(value)})")
     inner = shape.get(step, _UNKNOWN) if isinstance(shape, dict) else _UNKNOWN
-    return _walk(value[step], inner, read, i + 1, here, element, allow_empty)
+    return _walk(value[step], inner, read, i + 1, here, allow_empty)
 
 
 def _get(element, key: str):
@@ -174,62 +233,31 @@ def _check_leaf(value, shape, where: str) -> None:
     raise ContractError(f"{where}: {value!r} is not {shape}")
 
 
-# --- JSON schema (the subset api/schemas.py uses) ------------------------------------------------
+# --- JSON schema ---------------------------------------------------------------------------------
 
-_JSON_TYPES = {
-    "object": lambda v: isinstance(v, dict),
-    "array": lambda v: isinstance(v, list),
-    "string": lambda v: isinstance(v, str),
-    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
-    "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
-    "boolean": lambda v: isinstance(v, bool),
-    "null": lambda v: v is None,
-}
+_FORMATS = jsonschema.FormatChecker()
 
 
-def validate(value, schema: dict, root: dict, where: str = "$") -> None:
+@_FORMATS.checks("date-time", raises=ValueError)
+def _date_time(value) -> bool:
+    if not isinstance(value, str):
+        return True  # the type keyword decides
+    parsed = datetime.datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        raise ValueError(f"{value!r} has no UTC offset")
+    return True
+
+
+def validate(value, schema: dict, root: dict) -> None:
     """Raise :class:`ContractError` naming the first place where ``value`` breaks ``schema``
     (``$ref`` resolved in ``root``, the OpenAPI document)."""
-    if "$ref" in schema:
-        target = root
-        for part in schema["$ref"].removeprefix("#/").split("/"):
-            target = target[part]
-        validate(value, target, root, where)
-        return
-    unknown = set(schema) - {
-        "type",
-        "properties",
-        "required",
-        "items",
-        "enum",
-        "format",
-        "description",
-        "minimum",
-        "maximum",
-        "minLength",
-        "maxLength",
-    }
-    if unknown:
-        raise ContractError(f"{where}: the validator does not know {sorted(unknown)}")
-    kinds = schema.get("type")
-    if kinds is not None:
-        kinds = kinds if isinstance(kinds, list) else [kinds]
-        if not any(_JSON_TYPES[k](value) for k in kinds):
-            raise ContractError(f"{where}: {value!r} is not {' or '.join(kinds)}")
-    if "enum" in schema and value not in schema["enum"]:
-        raise ContractError(f"{where}: {value!r} is not one of {schema['enum']}")
-    if schema.get("format") == "date-time" and isinstance(value, str) and not _is_date(value):
-        raise ContractError(f"{where}: {value!r} is not a date-time")
-    if isinstance(value, dict):
-        for key in schema.get("required", ()):
-            if key not in value:
-                raise ContractError(f"{where}: {key!r} is required (keys: {sorted(value)})")
-        for key, sub in schema.get("properties", {}).items():
-            if key in value:
-                validate(value[key], sub, root, f"{where}.{key}")
-    if isinstance(value, list) and "items" in schema:
-        for n, item in enumerate(value):
-            validate(item, schema["items"], root, f"{where}[{n}]")
+    # The refs point into the document (#/components/schemas/...): give the schema its parts.
+    whole = {**schema, "components": root.get("components", {})}
+    error = best_match(
+        jsonschema.Draft202012Validator(whole, format_checker=_FORMATS).iter_errors(value)
+    )
+    if error is not None:
+        raise ContractError(f"{error.json_path}: {error.message}")
 
 
 def declares(schema: dict, read: Read, root: dict) -> bool:
@@ -270,3 +298,144 @@ def multipart(fields: list[tuple[str, str | None, bytes, str | None]]) -> tuple[
         out += b"\r\n" + data + b"\r\n"
     out += f"--{boundary}--\r\n".encode()
     return bytes(out), f"multipart/form-data; boundary={boundary}"
+
+
+# --- replaying the frontend's calls -------------------------------------------------------------
+
+
+def url(call: Call, query: dict | None = None, **ids) -> str:
+    """The URL axios requests for ``call`` (its path joined to the base with one ``/``)."""
+    path = "/" + call.path.lstrip("/")
+    for name, value in ids.items():
+        path = path.replace("{" + name + "}", str(value))
+    assert "{" not in path, path
+    return path + ("?" + urlencode(query) if query else "")
+
+
+def template(call: Call) -> str:
+    """The route template of ``call`` as zapx mounts it (no trailing slash, leading ``/``)."""
+    return "/" + call.path.strip("/")
+
+
+def response_schema(spec: dict, call: Call, status: int) -> dict:
+    op = spec["paths"][template(call)][call.method.lower()]
+    content = op["responses"][str(status)]["content"]
+    return content["application/json"]["schema"]
+
+
+def assert_valid(spec: dict, call: Call, resp) -> None:
+    """The real answer validates against the schema ``/openapi.json`` states for it."""
+    schema = response_schema(spec, call, resp.status_code)
+    assert schema.get("properties") or schema.get("items"), f"{call.name}: no real schema"
+    validate(resp.json, schema, spec)
+
+
+def replay(client, spec, acct, name, *, status, query=None, json=None, body=None, empty=(), **ids):
+    """Send call ``name`` as the frontend does (``body``: ``(bytes, content type)``, as
+    :func:`multipart` gives it); check the status, the schema and every field the page reads:
+    each must reach a value, but those in ``empty`` (an array the case leaves empty; True: any)."""
+    call = CALLS_BY_NAME[name]
+    headers = dict(acct.headers)
+    if body is not None:
+        body, headers["Content-Type"] = body
+    resp = client.simulate_request(
+        call.method, url(call, query, **ids), json=json, body=body, headers=headers
+    )
+    assert resp.status_code == status, f"{name}: {resp.status_code} {resp.text[:500]}"
+    if status != 204:
+        assert_valid(spec, call, resp)
+        missed = {read for read, n in walk_reads(call, resp.json).items() if not n}
+        assert empty is True or not missed - set(empty), f"{name}: read nothing at {missed}"
+    return resp
+
+
+def replays_into(registry: dict[str, tuple[str, ...]]):
+    """A decorator that records in ``registry`` the calls a test replays (test name -> call
+    names), for the test that checks every call of a module is replayed."""
+
+    def replays(*names):
+        def mark(func):
+            registry[func.__name__] = names
+            return func
+
+        return mark
+
+    return replays
+
+
+# --- what the campaign pages compute ------------------------------------------------------------
+
+
+def report_counters(campaign: dict) -> dict:
+    """What ``pages/CampaignReport/index.js:71-98`` computes from ``GET /campaigns/{id}``, with
+    its JavaScript semantics (lodash ``isNull(undefined)`` is false: a missing key counts)."""
+
+    def not_null(row: dict, key: str) -> bool:
+        return not (key in row and row[key] is None)
+
+    out = {"valid": 0, "delivered": 0, "asked": 0, "confirmed": 0}
+    if "shipping" not in campaign:
+        return out
+    if "contactList" in campaign:
+        out["valid"] = sum(1 for c in campaign["contactList"]["contacts"] if c["isWhatsappValid"])
+    rows = campaign["shipping"]
+    out["delivered"] = sum(1 for r in rows if not_null(r, "deliveredAt"))
+    out["asked"] = sum(1 for r in rows if not_null(r, "confirmationRequestedAt"))
+    out["confirmed"] = sum(
+        1 for r in rows if not_null(r, "deliveredAt") and not_null(r, "confirmationRequestedAt")
+    )
+    return out
+
+
+def _moment(value: str, fmt: str) -> str:
+    """``moment(value).format(fmt)`` in the browser's zone, for the two formats the form uses."""
+    when = datetime.datetime.fromisoformat(value.replace(" ", "T"))
+    if when.tzinfo is not None:
+        when = when.astimezone(BROWSER_ZONE)
+    formats = {"YYYY-MM-DDTHH:mm": "%Y-%m-%dT%H:%M", "YYYY-MM-DD HH:mm:ss": "%Y-%m-%d %H:%M:%S"}
+    return when.strftime(formats[fmt])
+
+
+def campaign_form(company_id: int, shown: dict | None = None) -> dict:
+    """The CampaignModal's values: its initial state (``:96-114``), then, on edit, every key of
+    ``GET /campaigns/{id}`` copied in (``null`` -> ``""``, ``scheduledAt`` to local time,
+    ``:179-193``)."""
+    form = {
+        "name": "",
+        **{f"message{i}": "" for i in range(1, 6)},
+        **{f"confirmationMessage{i}": "" for i in range(1, 6)},
+        "status": "INATIVA",
+        "confirmation": False,
+        "scheduledAt": "",
+        "whatsappId": "",
+        "contactListId": "",
+        "tagListId": "Nenhuma",
+        "companyId": company_id,
+    }
+    for key, value in (shown or {}).items():
+        if key == "scheduledAt" and value not in ("", None):
+            form[key] = _moment(value, "YYYY-MM-DDTHH:mm")
+        else:
+            form[key] = "" if value is None else value
+    return form
+
+
+def campaign_body(form: dict) -> dict:
+    """What the CampaignModal posts for ``form`` (``:221-230``): ``""`` -> ``null``,
+    ``scheduledAt`` as ``YYYY-MM-DD HH:mm:ss`` in the browser's local time, no offset."""
+    out = {}
+    for key, value in form.items():
+        if key == "scheduledAt" and value not in ("", None):
+            out[key] = _moment(value, "YYYY-MM-DD HH:mm:ss")
+        else:
+            out[key] = None if value == "" else value
+    return out
+
+
+def settings_page(rows: list) -> dict:
+    """``CampaignsConfig/index.js:65-72``: ``Object.fromEntries`` of the parsed values, or the
+    page's defaults when the answer is not a non-empty array."""
+    if not isinstance(rows, list) or not rows:
+        return {"messageInterval": 20, "longerIntervalAfter": 20, "greaterInterval": 60,
+                "variables": []}  # fmt: skip
+    return {row["key"]: json.loads(row["value"]) for row in rows}

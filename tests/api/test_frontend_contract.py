@@ -31,6 +31,7 @@ from tests.api.contract import (
     multipart,
     parse_read,
     validate,
+    walk_reads,
 )
 from tests.api.helpers import phone
 from tests.conftest import PASSWORD
@@ -129,11 +130,6 @@ def _operation(ctx: Ctx, spec: dict, call: frontend_calls.Call, path: str) -> tu
     return template, operation
 
 
-@pytest.fixture
-def spec(client):
-    return client.simulate_get("/openapi.json").json
-
-
 @pytest.mark.parametrize("call", COVERED, ids=[c.name for c in COVERED])
 def test_the_frontends_call(call, ctx, spec, request):
     req: Req = request.getfixturevalue("call_" + call.name.replace(".", "_"))
@@ -200,6 +196,21 @@ def test_the_read_walker_catches_what_blanks_a_page():
     assert check_reads({"records": rows}, reads, {}) == 1
     with pytest.raises(ContractError, match="contactList is missing"):
         check_reads({"records": [{"contactListId": 3}]}, reads, {})
+    # "when a and b keys exist" looks at the object holding the first nested one (the body).
+    reads = ("contactList.contacts[].isWhatsappValid when shipping and contactList keys exist",)
+    assert check_reads({"contactList": None}, reads, {}, {"contactList.contacts"}) == 0
+    shown = {"shipping": [], "contactList": {"contacts": [{"isWhatsappValid": True}]}}
+    assert check_reads(shown, reads, {}) == 1
+    with pytest.raises(ContractError, match="contacts is missing"):
+        check_reads({"shipping": [], "contactList": {}}, reads, {})
+    # ".length" of an array; presence-only walks count what each read reaches.
+    assert check_reads({"options": []}, ("options.length",), {}) == 1
+    with pytest.raises(ContractError, match="not an array"):
+        check_reads({"options": {}}, ("options.length",), {})
+    call = frontend_calls.Call(
+        name="x", caller="", page="", method="GET", path="/x", reads=("*: all", "a[].b", "c")
+    )
+    assert walk_reads(call, {"a": [], "c": None}) == {"a[].b": 0, "c": 1}
 
 
 def test_the_schema_validator_catches_a_wrong_answer():
@@ -209,11 +220,21 @@ def test_the_schema_validator_catches_a_wrong_answer():
         "required": ["id"],
     }
     validate({"id": 1, "at": None}, schema, {})
-    for bad, reason in (({}, "required"), ({"id": True}, "not integer"), ([], "not object")):
+    for bad, reason in (
+        ({}, "'id' is a required property"),
+        ({"id": True}, r"^\$\.id: True is not of type 'integer'"),
+        ([], "is not of type 'object'"),
+    ):
         with pytest.raises(ContractError, match=reason):
             validate(bad, schema, {})
-    with pytest.raises(ContractError, match="date-time"):
-        validate("yesterday", {"type": "string", "format": "date-time"}, {})
+    for bad in ("yesterday", "2031-03-10T09:30:00"):  # a date-time carries its UTC offset
+        with pytest.raises(ContractError, match="date-time"):
+            validate(bad, {"type": "string", "format": "date-time"}, {})
+    # A $ref is resolved in the OpenAPI document.
+    root = {"components": {"schemas": {"Id": {"type": "integer"}}}}
+    validate({"id": 1}, {"properties": {"id": {"$ref": "#/components/schemas/Id"}}}, root)
+    with pytest.raises(ContractError, match="not of type 'integer'"):
+        validate({"id": "1"}, {"properties": {"id": {"$ref": "#/components/schemas/Id"}}}, root)
 
 
 # --- login, session, menu ------------------------------------------------------------------------

@@ -12,51 +12,24 @@ import json
 
 import pytest
 
-from tests.api.campaign_contract import (
+from tests.api.contract import (
     BROWSER_ZONE,
     CALLS_BY_NAME,
     assert_valid,
     campaign_body,
     campaign_form,
+    replay,
+    replays_into,
     report_counters,
     settings_page,
     url,
-    walk_reads,
 )
 from tests.api.helpers import assert_error, snapshot
 from zapx.db import Campaign, ContactList, db
 
 #: The calls of the campaign module these tests replay (test name -> call names).
 REPLAYED: dict[str, tuple[str, ...]] = {}
-
-
-def replays(*names):
-    def mark(func):
-        REPLAYED[func.__name__] = names
-        return func
-
-    return mark
-
-
-@pytest.fixture
-def spec(client):
-    return client.simulate_get("/openapi.json").json
-
-
-def replay(client, spec, acct, name, *, status, query=None, json=None, empty=(), **ids):
-    """Send call ``name`` as the frontend does; check status, schema and every field it reads
-    (each must reach a value, but those in ``empty``: an array the case leaves empty)."""
-    call = CALLS_BY_NAME[name]
-    resp = client.simulate_request(
-        call.method, url(call, query, **ids), json=json, headers=acct.headers
-    )
-    assert resp.status_code == status, f"{name}: {resp.status_code} {resp.text[:500]}"
-    if status != 204:
-        assert_valid(spec, call, resp)
-        reached = walk_reads(call, resp.json)
-        missed = {read for read, n in reached.items() if not n} - set(empty)
-        assert not missed, f"{name}: read nothing at {missed}"
-    return resp
+replays = replays_into(REPLAYED)
 
 
 @pytest.fixture

@@ -9,84 +9,36 @@ from pathlib import Path
 
 import pytest
 
-from tests.api.campaign_contract import CALLS_BY_NAME, assert_valid, url, walk_reads
+from tests.api.contract import CALLS_BY_NAME, multipart, replay, replays_into
 from tests.api.helpers import assert_error, snapshot
 from tests.zapx.campaigns.media_samples import ACCEPTED, REFUSED
 
 #: The calls these tests replay (test name -> call names).
 REPLAYED: dict[str, tuple[str, ...]] = {}
+replays = replays_into(REPLAYED)
 PNG, PDF = ACCEPTED["png"][0], ACCEPTED["pdf"][0]
-
-
-def replays(*names):
-    def mark(func):
-        REPLAYED[func.__name__] = names
-        return func
-
-    return mark
-
-
-@pytest.fixture
-def spec(client):
-    return client.simulate_get("/openapi.json").json
-
-
-def replay(client, spec, acct, name, *, status, query=None, json=None, body=None, empty=False,
-           **ids):  # fmt: skip
-    call = CALLS_BY_NAME[name]
-    headers = dict(acct.headers)
-    if body is not None:
-        body, content_type = body
-        headers["Content-Type"] = content_type
-    resp = client.simulate_request(
-        call.method, url(call, query, **ids), json=json, body=body, headers=headers
-    )
-    assert resp.status_code == status, f"{name}: {resp.status_code} {resp.text[:500]}"
-    if status != 204:
-        assert_valid(spec, call, resp)
-        reached = walk_reads(call, resp.json)
-        assert empty or all(reached.values()), f"{name}: read nothing at {reached}"
-    return resp
-
-
-def form_data(parts: list[tuple[str, object]]) -> tuple[bytes, str]:
-    """A browser's FormData body: ``(name, text)`` or ``(name, (filename, bytes, type))``."""
-    boundary = "----WebKitFormBoundaryzapx42"
-    out = b""
-    for name, value in parts:
-        out += f"--{boundary}\r\n".encode()
-        if isinstance(value, tuple):
-            filename, content, ctype = value
-            out += (
-                (
-                    f'Content-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
-                    f"Content-Type: {ctype}\r\n\r\n"
-                ).encode()
-                + content
-                + b"\r\n"
-            )
-        else:
-            out += f'Content-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
-    out += f"--{boundary}--\r\n".encode()
-    return out, f"multipart/form-data; boundary={boundary}"
 
 
 def modal_upload(list_id: int, options: list[dict], files: list) -> tuple[bytes, str]:
     """``FileModal/index.js:198-210``: fileId, typeArch, then per option with a file its file,
     mediaType, a generated name, its message and the option id from the save's answer."""
-    parts: list[tuple[str, object]] = [("fileId", list_id), ("typeArch", "fileList")]
+
+    def text(name: str, value) -> tuple[str, None, bytes, None]:
+        return (name, None, str(value).encode(), None)
+
+    parts = [text("fileId", list_id), text("typeArch", "fileList")]
     for option, file in zip(options, files, strict=True):
         if file is None:
             continue
         filename, content, ctype = file
         parts += [
-            ("files", file),
-            ("mediaType", ctype),
-            ("name", f"imagem_17000000000{option['id']}"),
-            ("message", option["message"]),
-            ("id", option["id"]),
+            ("files", filename, content, ctype),
+            text("mediaType", ctype),
+            text("name", f"imagem_17000000000{option['id']}"),
+            text("message", option["message"]),
+            text("id", option["id"]),
         ]
-    return form_data(parts)
+    return multipart(parts)
 
 
 def _stored(media_dir: str, option: dict) -> Path:

@@ -46,13 +46,6 @@ def deps(config):
     return Deps(config=config, redis=get_redis(config.redis_url))
 
 
-@pytest.fixture
-def spec(client):
-    resp = client.simulate_get("/openapi.json")  # public: no token
-    assert resp.status_code == 200, resp.text
-    return resp.json
-
-
 def test_spec_documents_exactly_the_served_routes(app, spec):
     undocumented, unserved = spec_gaps(app, spec)
     assert undocumented == set(), f"served but not in /openapi.json: {sorted(undocumented)}"
