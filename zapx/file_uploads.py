@@ -13,16 +13,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import secrets
-import shutil
 from pathlib import Path
 
 from zapx.campaigns import media_types
-from zapx.campaigns.media import safe_name
+from zapx.campaigns.media import write_detected
 from zapx.db import FileList, FileOption, Tenant, db, utcnow
 from zapx.errors import ValidationError
 from zapx.files import remove_file, show_list
-from zapx.uploads import write_limited
 from zapx.validation import positive_id, text_problem
 
 log = logging.getLogger("zapx.files")
@@ -49,26 +46,11 @@ def check_list(tenant: Tenant, list_id: int) -> None:
 def stage(tenant: Tenant, media_dir: str, filename: str, stream, max_bytes: int) -> Staged:
     """Write one uploaded file (streamed, at most ``max_bytes``) into a new random directory and
     check its type by content; anything refused is removed at once."""
-    token = secrets.token_urlsafe(12).replace("-", "x").replace("_", "y")
-    folder = Path(media_dir) / str(tenant.company_id) / "files" / token
-    folder.mkdir(parents=True, exist_ok=True)
-    upload = folder / ".upload"
-    try:
-        size = write_limited(stream, upload, max_bytes)
-        if size == 0:
-            raise ValidationError("a file in 'files' is empty", field="files")
-        try:
-            found = media_types.detect(upload, filename)
-        except ValidationError as exc:  # the form's field is "files"
-            raise ValidationError(exc.message, field="files") from None
-        stem = media_types.display_name(filename or "file", found).rsplit(".", 1)[0]
-        stored = f"{safe_name(stem)[:90]}.{found.ext}"
-        upload.rename(folder / stored)
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
-    relative = f"{tenant.company_id}/files/{token}/{stored}"
-    return Staged(relative, filename, found, size)
+    parent = Path(media_dir) / str(tenant.company_id) / "files"
+    stored, _, found, size = write_detected(
+        parent, filename, stream, max_bytes, field="files", empty="a file in 'files' is empty"
+    )
+    return Staged(f"{tenant.company_id}/files/{stored}", filename, found, size)
 
 
 def discard(media_dir: str, staged: list[Staged]) -> None:

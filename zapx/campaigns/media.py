@@ -65,24 +65,48 @@ def store(
     it as. Any error removes what was written. ``filename`` is the client's (cleaned) name.
     """
     lifecycle.check_editable(tenant.get(Campaign, campaign_id, label="Campaign").status)
+    parent = Path(media_dir) / str(tenant.company_id) / str(campaign_id)
+    stored, name, found, size = write_detected(parent, filename, stream, max_bytes)
+    relative = f"{tenant.company_id}/{campaign_id}/{stored}"
+    return Stored(relative, name[:255], found, size)
+
+
+def write_detected(
+    parent: Path,
+    filename: str | None,
+    stream,
+    max_bytes: int,
+    *,
+    field: str = "file",
+    empty: str = "file is empty",
+) -> tuple[str, str, MediaType, int]:
+    """Write an upload (streamed, at most ``max_bytes``) into a new random directory under
+    ``parent`` and read its type from its content; anything refused is removed at once.
+
+    Returns ``(<token>/<safe name>.<detected extension>, the name recipients see, the type,
+    bytes)``. Errors name ``field``, the form's field (``file``, ``files``).
+    """
     token = secrets.token_urlsafe(12).replace("-", "x").replace("_", "y")
-    folder = Path(media_dir) / str(tenant.company_id) / str(campaign_id) / token
+    folder = parent / token
     folder.mkdir(parents=True, exist_ok=True)
     upload = folder / ".upload"  # no URL can name it: parts never start with "."
     try:
         size = write_limited(stream, upload, max_bytes)
         if size == 0:
-            raise ValidationError("file is empty", field="file")
-        found = media_types.detect(upload, filename)
+            raise ValidationError(empty, field=field)
+        try:
+            found = media_types.detect(upload, filename)
+        except ValidationError as exc:
+            if exc.field == field:
+                raise
+            raise ValidationError(exc.message, field=field) from None
         name = media_types.display_name(filename or "file", found)
-        stem = name.rsplit(".", 1)[0]
-        stored = f"{safe_name(stem)[:90]}.{found.ext}"
+        stored = f"{safe_name(name.rsplit('.', 1)[0])[:90]}.{found.ext}"
         upload.rename(folder / stored)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    relative = f"{tenant.company_id}/{campaign_id}/{token}/{stored}"
-    return Stored(relative, name[:255], found, size)
+    return f"{token}/{stored}", name, found, size
 
 
 def attach(tenant: Tenant, campaign_id: int, media_dir: str, upload: Stored) -> dict:
