@@ -20,6 +20,7 @@ import falcon
 import peewee
 import redis
 
+from api import not_served
 from zapx import errors
 
 log = logging.getLogger("zapx.api")
@@ -60,6 +61,13 @@ def handle_http(req, resp, ex: falcon.HTTPError, params):
         resp.set_header(name, value)
 
 
+def handle_route_not_found(req, resp, ex: falcon.HTTPRouteNotFound, params):
+    # No route: say whose path it is (the original backend's features reach zapx behind one
+    # origin), so that the frontend's toast reads as more than "Not Found".
+    resp.status = falcon.HTTP_404
+    resp.media = _body("ERR_NOT_FOUND", not_served.message(req.method, req.path))
+
+
 def handle_unavailable(req, resp, ex: Exception, params):
     log.error(
         "dependency unavailable",
@@ -85,4 +93,5 @@ def install(app: falcon.App) -> None:
     app.add_error_handler(peewee.InterfaceError, handle_unavailable)
     app.add_error_handler(redis.ConnectionError, handle_unavailable)
     app.add_error_handler(falcon.HTTPError, handle_http)
+    app.add_error_handler(falcon.HTTPRouteNotFound, handle_route_not_found)
     app.add_error_handler(errors.ZapxError, handle_domain)
