@@ -60,6 +60,7 @@ def test_each_company_sees_its_own_campaign_progress_and_never_the_other(
             own, lambda d: d["record"]["status"] == "FINALIZADA", timeout_s=120
         )
         assert done["record"]["report"]["sent"] == CONTACTS
+        assert done["record"]["successRate"] == 100  # the report page's status line reads it
         assert done["record"]["completedAt"] is not None
         assert done["record"]["whatsapp"] == {"id": c["whatsapp_id"], "name": "sb"}
         timed = c["listener"].timed(own)
@@ -73,6 +74,20 @@ def test_each_company_sees_its_own_campaign_progress_and_never_the_other(
         # progress between start and end, never going back
         assert sent == sorted(sent), sent
         assert any(0 < n < CONTACTS for n in sent), sent
+        rates = [r["successRate"] for r in records]
+        assert rates == [
+            round(n * 100 / CONTACTS, 2) if r["report"]["total"] else 0
+            for n, r in zip(sent, records, strict=True)
+        ], rates
+        # Snapshotted and small: the arrays the report page counts come with each record, and
+        # count what the report counts (CONTACTS <= RECORD_ARRAYS_MAX).
+        for r in records:
+            if not r["report"]["total"]:
+                assert "shipping" not in r
+                continue
+            delivered = [s for s in r["shipping"] if s["deliveredAt"] is not None]
+            assert len(delivered) == r["report"]["sent"], r["report"]
+            assert len(r["contactList"]["contacts"]) == CONTACTS
         # at most one progress event a second, not one per batch (13 reported)
         progress = [t for (t, d) in timed if d["record"]["status"] == "EM_ANDAMENTO"]
         running_s = timed[-1][0] - progress[0]

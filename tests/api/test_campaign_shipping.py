@@ -11,7 +11,7 @@ import io
 import pytest
 
 from tests.api.helpers import assert_error
-from zapx.campaigns import batches, shipping
+from zapx.campaigns import batches, service, shipping
 from zapx.db import SHIPPING_STATUSES, Campaign, CampaignShipping, Tenant, db
 
 NAMES = [
@@ -167,3 +167,27 @@ def test_the_csv_streams_every_row_with_formula_cells_neutralized(
     )
     sent_rows = list(csv.reader(io.StringIO(sent.text.lstrip("\ufeff"))))[1:]
     assert len(sent_rows) == 10 and {r[header.index("status")] for r in sent_rows} == {"sent"}
+
+
+def test_the_socket_record_carries_the_report_pages_arrays_up_to_the_bound(
+    client, alice, campaign, monkeypatch
+):
+    tenant = Tenant(alice.company_id)
+    show = client.simulate_get(f"/campaigns/{campaign}", headers=alice.headers).json
+    with db.connection_context():
+        record = service.campaign_record(tenant, campaign)
+    assert service.RECORD_ARRAYS_MAX >= 30
+    # as the report page counts them: 10 delivered of 30 valid, as GET /campaigns/{id} gives
+    assert sum(s["deliveredAt"] is not None for s in record["shipping"]) == 10
+    assert record["shipping"] == show["shipping"]
+    assert len(record["contactList"]["contacts"]) == 30
+    assert record["contactList"]["name"] == "L" and record["whatsappId"] is None
+    assert record["successRate"] == show["successRate"] == round(10 * 100 / 30, 2)
+    assert record["report"]["sent"] == 10
+
+    monkeypatch.setattr(service, "RECORD_ARRAYS_MAX", 29)
+    with db.connection_context():
+        record = service.campaign_record(tenant, campaign)
+    # both arrays go together: a record with shipping and no contactList.contacts would throw
+    assert "shipping" not in record and "contacts" not in record["contactList"]
+    assert record["successRate"] == round(10 * 100 / 30, 2)

@@ -7,6 +7,7 @@ engine, so the rules hold whatever process applies them.
 from __future__ import annotations
 
 import datetime
+import json
 from collections.abc import Mapping
 
 from peewee import fn
@@ -15,7 +16,7 @@ from zapx import campaign_settings, realtime
 from zapx.campaigns import lifecycle, readiness, templates
 from zapx.campaigns.lifecycle import EM_ANDAMENTO, INATIVA, PROGRAMADA
 from zapx.campaigns.report import campaign_report
-from zapx.campaigns.views import campaign_dict, campaign_row
+from zapx.campaigns.views import campaign_dict, campaign_row, campaign_show_json
 from zapx.db import (
     CampaignSetting,
     Company,
@@ -296,12 +297,32 @@ def pause_for_connection(tenant: Tenant, whatsapp_id: int, reason: str) -> list[
     return rows
 
 
+#: A campaign's socket record carries the report page's arrays (``shipping``,
+#: ``contactList.contacts``, as ``GET /campaigns/{id}`` gives them) while its audience is at most
+#: this many rows: about 60 bytes a row, so at most about 120 KB an event, and a progress event
+#: goes out at most once a second per campaign. A larger campaign's events leave the arrays out.
+RECORD_ARRAYS_MAX = 2000
+
+
 def campaign_record(tenant: Tenant, campaign_id: int) -> dict:
-    """The campaign as the frontend's list and report pages read it in a socket event: the list
-    row (:func:`views.campaign_row`: ``contactList`` and ``whatsapp`` nested, ``null`` when
-    unset) and zapx's ``report`` (the counts of ``GET /campaigns/{id}/report``). Never the
-    ``shipping`` rows: without them the report page keeps its counters and takes the status."""
-    return campaign_row(tenant, campaign_id) | {"report": campaign_report(tenant, campaign_id)}
+    """The campaign as the frontend's list and report pages read it in a socket event.
+
+    The list row (:func:`views.campaign_row`: ``contactList`` and ``whatsapp`` nested, ``null``
+    when unset), ``successRate`` as ``GET /campaigns/{id}`` gives it (messages accepted /
+    audience, percent, two decimals: the report page's status line shows it), and zapx's
+    ``report`` (the counts of ``GET /campaigns/{id}/report``). The report page recounts its
+    counters from ``shipping`` and ``contactList.contacts`` whenever a record has ``shipping``
+    (as the original's per-message event did): a snapshotted campaign of up to
+    :data:`RECORD_ARRAYS_MAX` rows carries both, so the counters count up live. A larger one's
+    records carry neither (both together, or the page's ``contactList.contacts.filter``
+    throws): its counters hold until the FINALIZADA event, on which the page refetches."""
+    report = campaign_report(tenant, campaign_id)
+    if 0 < report["total"] <= RECORD_ARRAYS_MAX:
+        record = json.loads(campaign_show_json(tenant, campaign_id))
+    else:
+        rate = round(report["sent"] * 100 / report["total"], 2) if report["total"] else 0
+        record = campaign_row(tenant, campaign_id) | {"successRate": rate}
+    return record | {"report": report}
 
 
 def publish_campaign(tenant: Tenant, campaign_id: int, action: str = "update") -> None:
