@@ -24,6 +24,7 @@ from api.resources.health import HealthResource
 from api.resources.imports import ContactsUploadResource, ImportsResource, ListUploadResource
 from api.resources.media import CampaignMediaResource, PublicMediaResource
 from api.resources.settings import CampaignSettingsResource
+from api.resources.shell import PublicSettingResource, VersionResource
 from api.resources.webhooks import CloudWebhookResource
 from api.resources.whatsapps import WhatsappsResource
 from zapx.config import load_config
@@ -56,6 +57,8 @@ def routes(deps: Deps) -> list[tuple[str, object, str | None]]:
     files_ = FilesResource(deps)
     table: list[tuple[str, object, str | None]] = [
         ("/health", HealthResource(deps), None),
+        ("/version", VersionResource(deps), None),
+        ("/settings/{key}", PublicSettingResource(deps), None),
         ("/auth/login", LoginResource(deps), None),
         ("/auth/refresh_token", RefreshResource(deps), None),
         ("/auth/logout", LogoutResource(deps), None),

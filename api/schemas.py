@@ -87,6 +87,8 @@ SESSION_USER = obj(
     }
 )
 SESSION = obj({"token": STR, "user": SESSION_USER})
+VERSION = obj({"version": STR})
+PUBLIC_SETTING = obj({"key": STR, "value": STR})
 PLAN_FLAGS = (
     "useCampaigns",
     "useSchedules",

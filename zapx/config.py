@@ -58,6 +58,8 @@ class Config:
     #: Hosts, IP addresses and CIDR networks connections may reach besides public https hosts
     #: (comma-separated; ``zapx/outbound.py``). Empty: public https hosts and the sandbox only.
     connection_allowed_hosts: str = ""
+    #: The product name the frontend shows (its ``GET /settings/system_title``).
+    system_title: str = "zapx"
     #: Browser origins (``scheme://host[:port]``) of the frontend, allowed cross-origin calls
     #: with credentials (CORS) and socket.io connections; empty: same-origin only.
     frontend_origins: tuple[str, ...] = ()
@@ -168,6 +170,13 @@ def _prefix(raw: str) -> str:
     if not re.fullmatch(r"[\w:\-.]{1,64}", raw):
         raise ValueError(f"must be 1-64 characters of letters, digits, ':', '-', '.', got {raw!r}")
     return raw
+
+
+def _title(raw: str) -> str:
+    value = raw.strip()
+    if not 1 <= len(value) <= 80 or not value.isprintable():
+        raise ValueError(f"must be 1-80 printable characters, got {raw!r}")
+    return value
 
 
 def _secret(raw: str) -> str:
@@ -285,6 +294,7 @@ _VARIABLES: tuple[tuple[str, str, object], ...] = (
     ("REFRESH_TTL_S", "refresh_ttl_s", _int(300, 365 * 86400)),
     ("SESSION_COOKIE_SECURE", "session_cookie_secure", _bool),
     ("SESSION_COOKIE_SAMESITE", "session_cookie_samesite", _same_site),
+    ("SYSTEM_TITLE", "system_title", _title),
 )
 
 #: Variable name -> Config field name.

@@ -464,6 +464,7 @@ CALLS: tuple[Call, ...] = (
         on_error="unhandled rejection (no toast); the menu shows a fixed 'Versão: 11.0'",
         original_shape={"version": "str"},
         original_source=("backend/src/controllers/VersionController.ts:3-7 (no auth)",),
+        covered=True,
     ),
     Call(
         name="settings.system_title",
@@ -476,6 +477,7 @@ CALLS: tuple[Call, ...] = (
         on_error="toastError: a toast on every app load",
         original_shape={**SETTING_ROW, "or": "{key, value, companyId} default"},
         original_source=("backend/src/controllers/SettingController.ts:73-88 (no auth)",),
+        covered=True,
     ),
     Call(
         name="settings.viewregister",
@@ -488,6 +490,7 @@ CALLS: tuple[Call, ...] = (
         on_error="console only",
         original_shape=SETTING_ROW,
         original_source=("backend/src/controllers/SettingController.ts:73-88",),
+        covered=True,
     ),
     Call(
         name="whatsapp.provider_list",

@@ -35,6 +35,7 @@ from tests.api.contract import (
 )
 from tests.api.helpers import phone
 from tests.conftest import PASSWORD
+from zapx import __version__
 from zapx.db import ContactListItem, db
 
 COVERED = [c for c in frontend_calls.CALLS if c.covered]
@@ -265,6 +266,32 @@ def call_auth_refresh_token(ctx):
 @pytest.fixture
 def call_auth_me(ctx):
     return Req()
+
+
+@pytest.fixture
+def call_version(ctx):
+    def same_without_a_token(resp):
+        assert ctx.client.simulate_get("/version").json == resp.json == {"version": __version__}
+
+    return Req(after=same_without_a_token)
+
+
+@pytest.fixture
+def call_settings_system_title(ctx):
+    def public(resp):
+        assert resp.json == {"key": "system_title", "value": "zapx"}  # SYSTEM_TITLE's default
+        assert ctx.client.simulate_get("/settings/system_title").json == resp.json
+
+    return Req(after=public)
+
+
+@pytest.fixture
+def call_settings_viewregister(ctx):
+    def public(resp):
+        assert resp.json == {"key": "viewregister", "value": "disabled"}  # no sign-up here
+        assert ctx.client.simulate_get("/settings/viewregister").json == resp.json
+
+    return Req(after=public)
 
 
 @pytest.fixture

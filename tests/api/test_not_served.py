@@ -45,3 +45,9 @@ def test_an_unknown_path_of_zapxs_own_says_there_is_no_such_route(client, alice)
     assert body["message"] == "zapx has no route GET /campaigns/1/no-such-thing"
     resp = client.simulate_get("/nonsense", headers=alice.headers)
     assert assert_error(resp, 404)["message"] == "zapx has no route GET /nonsense"
+
+
+def test_a_setting_of_the_original_is_a_404_naming_it(client, alice):
+    resp = client.simulate_get("/settings/userCreation", headers=alice.headers)
+    body = assert_error(resp, 404, "ERR_NOT_FOUND")
+    assert body["message"].startswith("GET /settings/userCreation belongs to settings, ")

@@ -162,6 +162,8 @@ def test_operations_are_well_formed(spec):
     assert len(ids) == len(set(ids)), "operationIds must be unique"
     assert public == {
         ("/health", "get"),
+        ("/version", "get"),
+        ("/settings/{key}", "get"),
         ("/auth/login", "post"),
         ("/auth/refresh_token", "post"),
         ("/auth/logout", "delete"),

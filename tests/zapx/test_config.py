@@ -85,11 +85,14 @@ GOOD = [
     ("SESSION_COOKIE_SECURE", "session_cookie_secure", " True ", True),
     ("SESSION_COOKIE_SECURE", "session_cookie_secure", "0", False),
     ("SESSION_COOKIE_SAMESITE", "session_cookie_samesite", "STRICT", "Strict"),
+    ("SYSTEM_TITLE", "system_title", " Disparos ACME ", "Disparos ACME"),
 ]
 
 # (variable, a bad raw value, a fragment of the reason the message must give)
 BAD = [
     ("ZAPX_ENV", "staging", "must be one of development, test, production"),
+    ("SYSTEM_TITLE", "t" * 81, "1-80 printable characters"),
+    ("SYSTEM_TITLE", "a\tb", "1-80 printable characters"),
     ("DATABASE_URL", "mysql://db.example/zapx", "must look like postgresql://host"),
     ("DATABASE_URL", "postgresql:///zapx", "must look like postgresql://host"),
     ("DATABASE_URL", "postgresql://db.example:port/zapx", "invalid port"),
