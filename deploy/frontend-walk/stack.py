@@ -58,8 +58,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument(
         "--cross-origin",
         action="store_true",
-        help="load the pages from http://127.0.0.1:PORT and call the API at http://localhost:PORT "
-        "(the same nginx): every call is cross-origin, as with the API on a host of its own",
+        help="load the pages from http://127.0.0.1:PORT and call the API at http://127.0.0.1:PORT2 "
+        "(the same nginx on a second port): every call is cross-origin in one site, as with the "
+        "API on a host of its own (app.example.com, api.example.com)",
     )
     p.add_argument(
         "--strict",
@@ -166,7 +167,11 @@ def main(argv: list[str]) -> int:
 
     port = free_port()
     page_origin = f"http://127.0.0.1:{port}"
-    api_origin = f"http://localhost:{port}" if args.cross_origin else page_origin
+    # Cross-origin as with the API on a host of its own in one site (app.example.com and
+    # api.example.com): another port is another origin of the same site, so the refresh cookie
+    # (SameSite=Lax) still goes with the frontend's calls.
+    api_port = free_port() if args.cross_origin else port
+    api_origin = f"http://127.0.0.1:{api_port}"
     ports = {name: free_port() for name in ("api", "sandbox", "realtime")}
     run = secrets.token_hex(5)
     base_db = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/zapx")
@@ -224,13 +229,14 @@ def main(argv: list[str]) -> int:
         main_conf = write_config(
             tmp / "nginx",
             nginx=nginx,
-            listen_port=port,
+            listen_port=(port, api_port) if api_port != port else port,
             build_root=tmp / "build",
             api=env["API_BIND"],
             realtime=env["REALTIME_BIND"],
         )
         stack.nginx = Nginx(nginx, main_conf)
         stack.nginx.wait_listening(port)
+        stack.nginx.wait_listening(api_port)
         walk_env = dict(
             os.environ,
             WALK_ORIGIN=page_origin,

@@ -56,15 +56,17 @@ def write_config(
     folder: Path,
     *,
     nginx: str,
-    listen_port: int,
+    listen_port: int | tuple[int, ...],
     build_root: Path,
     api: str,
     realtime: str,
 ) -> Path:
     """Write the main file and zapx's two per-host files into ``folder``; returns the main file.
 
-    ``api`` and ``realtime`` are ``host:port`` of the upstreams.
+    ``api`` and ``realtime`` are ``host:port`` of the upstreams; ``listen_port`` one port or
+    several (one server on each: two origins of one site).
     """
+    ports = (listen_port,) if isinstance(listen_port, int) else listen_port
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "zapx").mkdir(exist_ok=True)
     (folder / "zapx" / "upstreams.conf").write_text(
@@ -72,7 +74,8 @@ def write_config(
         f"upstream zapx_realtime {{\n    server {realtime};\n}}\n"
     )
     (folder / "zapx" / "site.conf").write_text(
-        f"listen 127.0.0.1:{listen_port};\nserver_name _;\nroot {build_root};\n"
+        "".join(f"listen 127.0.0.1:{p};\n" for p in ports)
+        + f"server_name _;\nroot {build_root};\n"
     )
     temp = folder / "temp"
     temp.mkdir(exist_ok=True)
