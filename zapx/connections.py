@@ -11,6 +11,7 @@ from peewee import IntegrityError, fn
 
 from zapx import realtime
 from zapx.campaigns import readiness
+from zapx.campaigns.pacing import CAP_DEFAULTS
 from zapx.db import CONNECTION_STATUSES, PROVIDERS, Company, Tenant, WhatsappConnection, db, utcnow
 from zapx.errors import Conflict, LimitExceeded, ValidationError, not_found
 from zapx.outbound import Outbound
@@ -45,7 +46,11 @@ SCHEMAS: dict[str, tuple[tuple[Field, ...], frozenset[str], dict]] = {
         )
         + _CAPS,
         frozenset({"accessToken", "appSecret", "verifyToken"}),
-        {"apiVersion": "v21.0", "baseUrl": "https://graph.facebook.com", "messagesPerSecond": 80},
+        {
+            "apiVersion": "v21.0",
+            "baseUrl": "https://graph.facebook.com",
+            "messagesPerSecond": CAP_DEFAULTS["messagesPerSecond"],
+        },
     ),
     "evolution": (
         (

@@ -18,7 +18,7 @@ from zapx.campaign_settings import get_settings
 from zapx.campaigns import batches, flags, readiness, service
 from zapx.campaigns.context import message_texts
 from zapx.campaigns.lifecycle import EM_ANDAMENTO, PAUSADA, PROGRAMADA
-from zapx.campaigns.pacing import PacingSettings
+from zapx.campaigns.pacing import PacingSettings, pacing_for
 from zapx.db import Tenant, WhatsappConnection, db, utcnow
 from zapx.db.campaign_models import Campaign
 from zapx.redis import Keys, get_redis
@@ -245,15 +245,7 @@ class CompanyActor(pykka.ThreadingActor):
         with db.connection_context():
             settings = get_settings(self.tenant)
             connection = WhatsappConnection.get_or_none(WhatsappConnection.id == whatsapp_id)
-        caps = (connection.settings or {}) if connection else {}
-        return PacingSettings(
-            message_interval_s=float(settings["messageInterval"]),
-            jitter=float(settings["jitter"]),
-            longer_interval_after=int(settings["longerIntervalAfter"]),
-            greater_interval_s=float(settings["greaterInterval"]),
-            max_per_s=float(caps.get("messagesPerSecond", 80)),
-            daily_cap=int(caps.get("dailyLimit", 0) or 0),
-        )
+        return pacing_for(settings, (connection.settings or {}) if connection else {})
 
     def _pump(self, live: Live) -> None:
         """Plan batches while the company's share of the budget allows and rows are due."""

@@ -11,7 +11,7 @@ import dataclasses
 import json
 from collections.abc import Callable
 
-from zapx.campaign_settings import DEFAULTS
+from zapx.campaigns.pacing import CAP_DEFAULTS, SETTING_DEFAULTS
 from zapx.db import db
 
 #: Attempts before a transiently failing row is given up as ``failed``.
@@ -454,13 +454,14 @@ def plan_first_batches(
                       WHERE s.company_id = c.company_id AND s.key = 'messageInterval'), %s),
             COALESCE((SELECT (s.value #>> '{}')::float8 FROM campaign_settings s
                       WHERE s.company_id = c.company_id AND s.key = 'jitter'), %s),
-            COALESCE(NULLIF(w.settings ->> 'messagesPerSecond', '')::float8, 80)
+            COALESCE(NULLIF(w.settings ->> 'messagesPerSecond', '')::float8, %s)
         FROM campaigns c JOIN whatsapps w ON w.id = c.whatsapp_id
         WHERE c.id = ANY(%s) AND c.status = 'EM_ANDAMENTO'
         """,
         (
-            DEFAULTS["messageInterval"],
-            DEFAULTS["jitter"],
+            SETTING_DEFAULTS["messageInterval"],
+            SETTING_DEFAULTS["jitter"],
+            CAP_DEFAULTS["messagesPerSecond"],
             [campaign_id for _, campaign_id in started],
         ),
     ).fetchall()
