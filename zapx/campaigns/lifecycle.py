@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from zapx.errors import Conflict
+from zapx.status import CampaignStatus
 
-INATIVA, PROGRAMADA, EM_ANDAMENTO, PAUSADA, CANCELADA, FINALIZADA = (
-    "INATIVA",
-    "PROGRAMADA",
-    "EM_ANDAMENTO",
-    "PAUSADA",
-    "CANCELADA",
-    "FINALIZADA",
-)
+# The names live in zapx.status; these aliases keep ``lifecycle.PAUSADA`` and its imports working.
+INATIVA = CampaignStatus.INATIVA
+PROGRAMADA = CampaignStatus.PROGRAMADA
+EM_ANDAMENTO = CampaignStatus.EM_ANDAMENTO
+PAUSADA = CampaignStatus.PAUSADA
+CANCELADA = CampaignStatus.CANCELADA
+FINALIZADA = CampaignStatus.FINALIZADA
 
 #: Statuses in which a campaign's fields may be edited.
 EDITABLE = frozenset({INATIVA, PROGRAMADA, CANCELADA})

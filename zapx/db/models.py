@@ -22,10 +22,11 @@ from playhouse.postgres_ext import BinaryJSONField
 
 from zapx.db.database import db
 from zapx.db.fields import TimestampTZField, utcnow
+from zapx.status import ConnectionStatus
 
 PROFILES = ("admin", "user")
 PROVIDERS = ("cloud", "evolution", "sandbox")
-CONNECTION_STATUSES = ("OPENING", "qrcode", "CONNECTED", "DISCONNECTED")
+CONNECTION_STATUSES = ConnectionStatus.ALL
 RATE_LIMIT_KINDS = ("whatsapp", "contact", "campaign", "global")
 
 
@@ -81,7 +82,7 @@ class WhatsappConnection(BaseModel):
     name = CharField(max_length=255)
     provider = CharField(max_length=16, default="sandbox")
     settings = BinaryJSONField(default=dict, index=False)
-    status = CharField(max_length=16, default="DISCONNECTED")
+    status = CharField(max_length=16, default=ConnectionStatus.DISCONNECTED)
     is_default = BooleanField(default=False)
     number = CharField(max_length=20, default="")
 
