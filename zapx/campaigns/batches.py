@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable
 
 from zapx.campaigns.pacing import CAP_DEFAULTS, SETTING_DEFAULTS
+from zapx.contact_fields import column_list
 from zapx.db import db
 from zapx.status import BatchStatus, CampaignStatus, ConnectionStatus, RowStatus, sql
 
@@ -21,7 +22,8 @@ MAX_ATTEMPTS = 6
 
 @dataclasses.dataclass(frozen=True)
 class Row:
-    """One shipping row as a worker needs it (never an ORM object across threads)."""
+    """One shipping row as a worker needs it (never an ORM object across threads); the person
+    fields are ``zapx.contact_fields.COLUMNS``, in that order (the claim's SQL builds them)."""
 
     id: int
     contact_id: int
@@ -57,10 +59,8 @@ def snapshot_audience(campaign_id: int, company_id: int, list_id: int, messages:
     cursor = db.execute_sql(
         f"""
         INSERT INTO campaign_shipping (created_at, updated_at, campaign_id, company_id,
-            contact_id, number, name, email, condominio, endereco, cargo, extra_info, search,
-            message_index, status, attempts)
-        SELECT now(), now(), %(c)s, %(co)s, i.id, i.number, i.name, i.email, i.condominio,
-               i.endereco, i.cargo, i.extra_info, i.search,
+            contact_id, {column_list()}, search, message_index, status, attempts)
+        SELECT now(), now(), %(c)s, %(co)s, i.id, {column_list("i.")}, i.search,
                abs(hashtext(%(c)s::text || ':' || i.id::text)) %% %(m)s,
                {sql(RowStatus.PENDING)}, 0
         FROM contact_list_items i
@@ -139,14 +139,12 @@ def claim_batch(batch_id: int, lease_s: float) -> Claim | None:
             UPDATE campaign_shipping s SET status = {sql(RowStatus.SENDING)},
                 attempts = s.attempts + 1, updated_at = now()
             FROM b WHERE s.batch_id = b.id AND s.status = {sql(RowStatus.QUEUED)}
-            RETURNING s.id, s.contact_id, s.number, s.name, s.email, s.condominio, s.endereco,
-                s.cargo, s.extra_info, s.message_index, s.attempts,
+            RETURNING s.id, s.contact_id, {column_list("s.")}, s.message_index, s.attempts,
                 s.confirmed_at IS NOT NULL AS confirmed
         )
         SELECT b.campaign_id, b.company_id, b.whatsapp_id, b.generation, b.slots,
-            (SELECT json_agg(json_build_array(r.id, r.contact_id, r.number, r.name, r.email,
-                r.condominio, r.endereco, r.cargo, r.extra_info, r.message_index, r.attempts,
-                r.confirmed) ORDER BY r.id) FROM r)
+            (SELECT json_agg(json_build_array(r.id, r.contact_id, {column_list("r.")},
+                r.message_index, r.attempts, r.confirmed) ORDER BY r.id) FROM r)
         FROM b
         """,
         (lease_s, batch_id),
@@ -414,10 +412,8 @@ def start_due(limit: int = 1000) -> list[tuple[int, int]]:
         db.execute_sql(
             f"""
             INSERT INTO campaign_shipping (created_at, updated_at, campaign_id, company_id,
-                contact_id, number, name, email, condominio, endereco, cargo, extra_info, search,
-                message_index, status, attempts)
-            SELECT now(), now(), s.campaign_id, s.company_id, i.id, i.number, i.name, i.email,
-                   i.condominio, i.endereco, i.cargo, i.extra_info, i.search,
+                contact_id, {column_list()}, search, message_index, status, attempts)
+            SELECT now(), now(), s.campaign_id, s.company_id, i.id, {column_list("i.")}, i.search,
                    abs(hashtext(s.campaign_id::text || ':' || i.id::text)) %% s.messages,
                    {sql(RowStatus.PENDING)}, 0
             FROM unnest(%s::int[], %s::int[], %s::int[], %s::int[])
