@@ -1,7 +1,7 @@
 """CompanyActor: one company's running campaigns — start, plan batches, finish, pause on loss.
 
 PostgreSQL is the truth (DESIGN rule 2): the actor's state is a cache that a fresh actor rebuilds
-from the database in ``on_start``, so a crashed actor is simply replaced.
+from the database in ``on_start``: a new actor for the company needs nothing from the old one.
 """
 
 from __future__ import annotations
@@ -155,15 +155,6 @@ class CompanyActor(pykka.ThreadingActor):
                     self._progress(live, rewake=True)
                 self._pump(live)
         self._idle_check()
-
-    def stats(self) -> dict:
-        return {
-            "companyId": self.company_id,
-            "campaigns": {
-                c.campaign_id: {"inFlight": len(c.in_flight), "generation": c.generation}
-                for c in self.live.values()
-            },
-        }
 
     # --- internals --------------------------------------------------------------------------
 

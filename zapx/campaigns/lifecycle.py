@@ -17,8 +17,6 @@ FINALIZADA = CampaignStatus.FINALIZADA
 EDITABLE = frozenset({INATIVA, PROGRAMADA, CANCELADA})
 #: Statuses in which a campaign may be deleted (never while it is sending).
 DELETABLE = frozenset({INATIVA, PROGRAMADA, PAUSADA, CANCELADA, FINALIZADA})
-#: Statuses in which the engine has work for the campaign.
-LIVE = frozenset({PROGRAMADA, EM_ANDAMENTO})
 
 #: command -> (statuses it is allowed from, status it leads to)
 COMMANDS = {
