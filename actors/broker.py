@@ -16,8 +16,8 @@ from zapx.config import Config, load_config
 
 
 def make_broker(config: Config) -> RedisBroker:
-    """A Redis broker for ``config``, without Dramatiq's Prometheus middleware (metrics are for
-    zapx's own ``/metrics`` route, not served yet)."""
+    """A Redis broker for ``config``, without Dramatiq's Prometheus middleware (it would open
+    an HTTP exporter in every worker process)."""
     middleware = [
         AgeLimit(),
         TimeLimitMiddleware(),

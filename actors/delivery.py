@@ -25,6 +25,7 @@ from zapx.outbound import Outbound
 from zapx.providers import AMBIGUOUS, AUTH, PERMANENT, SENT, THROTTLE, OutMessage
 from zapx.providers.http import CONNECT_TIMEOUT_S, READ_TIMEOUT_S
 from zapx.redis import Keys, get_redis
+from zapx.status import RowStatus
 
 log = logging.getLogger("zapx.delivery")
 _config = load_config()
@@ -88,7 +89,7 @@ def _send(claim: batches.Claim) -> tuple[dict, list[tuple]]:
     outcomes: list[tuple] = []
     reported = 0  # outcomes already in the batch's progress
     deadline = time.monotonic() + _send_deadline_s
-    counts = {"sent": 0, "retry": 0, "failed": 0, "unknown": 0}
+    counts = {RowStatus.SENT: 0, "retry": 0, RowStatus.FAILED: 0, RowStatus.UNKNOWN: 0}
     stop_reason = None
     retry_after = None
     paced = any(gap >= RESERVE_MIN_GAP_S for _, gap in claim.slots)
@@ -131,15 +132,15 @@ def _send(claim: batches.Claim) -> tuple[dict, list[tuple]]:
         if paced:
             flags.sent(redis, _keys, claim.whatsapp_id, time.time())
         if result.outcome == SENT:
-            status = "awaiting" if confirming else "sent"
+            status = RowStatus.AWAITING if confirming else RowStatus.SENT
             outcomes.append((row.id, status, result.message_id, None, text, 0.0))
-            counts["sent"] += 1
+            counts[RowStatus.SENT] += 1
         elif result.outcome == PERMANENT:
-            outcomes.append((row.id, "failed", None, result.error, text, 0.0))
-            counts["failed"] += 1
+            outcomes.append((row.id, RowStatus.FAILED, None, result.error, text, 0.0))
+            counts[RowStatus.FAILED] += 1
         elif result.outcome == AMBIGUOUS:
-            outcomes.append((row.id, "unknown", None, result.error, text, 0.0))
-            counts["unknown"] += 1
+            outcomes.append((row.id, RowStatus.UNKNOWN, None, result.error, text, 0.0))
+            counts[RowStatus.UNKNOWN] += 1
         elif result.outcome == THROTTLE:
             delay = result.retry_after_s or _backoff_s(1)
             outcomes.append((row.id, "throttled", None, result.error, None, delay))
@@ -147,11 +148,11 @@ def _send(claim: batches.Claim) -> tuple[dict, list[tuple]]:
             stop_reason, retry_after = THROTTLE, result.retry_after_s
             break  # sending more now only collects more 429s
         elif row.attempts >= batches.MAX_ATTEMPTS:
-            outcomes.append((row.id, "failed", None, f"gave up: {result.error}", text, 0.0))
-            counts["failed"] += 1
+            outcomes.append((row.id, RowStatus.FAILED, None, f"gave up: {result.error}", text, 0.0))
+            counts[RowStatus.FAILED] += 1
         else:
             delay = _backoff_s(row.attempts)
-            outcomes.append((row.id, "pending", None, result.error, None, delay))
+            outcomes.append((row.id, RowStatus.PENDING, None, result.error, None, delay))
             counts["retry"] += 1
             if result.outcome == AUTH:
                 stop_reason = AUTH  # the connection is gone: the engine pauses its campaigns

@@ -20,8 +20,6 @@ from zapx.db import init_db
 from zapx.logs import setup_logging
 from zapx.parent_watch import log_orphaned, watch_parent
 
-#: Must match ``zapx.cli.WORKER_QUEUES``: the worker never consumes the engine's queue.
-QUEUES = ("delivery_first", "delivery", "housekeeping", "imports")
 #: Milliseconds an orphaned worker process waits for its threads' messages, as Dramatiq's CLI
 #: does on SIGTERM (``--worker-shutdown-timeout``): past it, the process exits anyway.
 SHUTDOWN_TIMEOUT_MS = 600_000

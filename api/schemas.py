@@ -8,6 +8,8 @@ from the code fails there.
 
 from __future__ import annotations
 
+from zapx.status import ImportState
+
 STR = {"type": "string"}
 INT = {"type": "integer"}
 BOOL = {"type": "boolean"}
@@ -177,7 +179,7 @@ IMPORT = obj(
     {
         "id": INT,
         "importId": INT,
-        "state": {"type": "string", "enum": ["queued", "running", "done", "failed"]},
+        "state": {"type": "string", "enum": list(ImportState.ALL)},
         "target": {"type": "string", "enum": ["contacts", "list"]},
         "contactListId": nullable(INT),
         "filename": STR,

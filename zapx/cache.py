@@ -174,8 +174,7 @@ def bump(
 def stats(client: redis.Redis | None, prefix: str) -> dict:
     """Hit and miss counts by namespace (from Redis, all processes), plus this process's
     ``errors`` and ``bypassed`` reads: ``{"contacts": {"hit": 9, "miss": 1}, ..., "errors": 0,
-    "bypassed": 0}``. For a ``/metrics`` route, not served yet; Redis being down leaves the
-    namespaces out."""
+    "bypassed": 0}``. Redis being down leaves the namespaces out."""
     out: dict = {}
     if client is not None:
         try:

@@ -2,7 +2,7 @@
 company's time zone.
 
 Known keys only, each validated; ``POST`` upserts the keys it is given in one statement.
-Intervals are in seconds. :data:`DEFAULTS` is the one place zapx's default pacing is stated.
+Intervals are in seconds. The pacing defaults are :data:`zapx.campaigns.pacing.SETTING_DEFAULTS`.
 The API answers them as the frontend reads them, ``[{key, value: JSON text}]`` (:func:`as_rows`),
 and takes them as it posts them, ``{settings: {key: value, ...}}`` with the values parsed.
 """
@@ -16,6 +16,7 @@ import zoneinfo
 
 from peewee import EXCLUDED
 
+from zapx.campaigns.pacing import SETTING_DEFAULTS
 from zapx.db import CampaignSetting, Tenant, db, utcnow
 from zapx.errors import ValidationError
 from zapx.validation import Field, parse, text_problem
@@ -84,11 +85,7 @@ SETTING_FIELDS = (
     Field("variables", list, max_len=200, clean=_variables),
     Field("timezone", min_len=1, max_len=64, clean=_zone),
 )
-DEFAULTS = {
-    "messageInterval": 20,
-    "longerIntervalAfter": 20,
-    "greaterInterval": 60,
-    "jitter": 0.3,
+DEFAULTS = SETTING_DEFAULTS | {
     "variables": [],
     #: How a ``scheduledAt`` without a UTC offset is read.
     "timezone": "America/Sao_Paulo",

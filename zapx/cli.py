@@ -17,6 +17,7 @@ from pathlib import Path
 from zapx.config import Config, load_config, shown
 from zapx.errors import ConfigError
 from zapx.outbound import Outbound
+from zapx.status import ImportState
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Queues the workers consume; ``engine`` is the engine process's alone (``actors.worker``).
@@ -239,7 +240,7 @@ def cmd_import(config: Config, args) -> int:
         print(f"rejected rows: GET {result['rejectedUrl']}")
     if result["error"]:
         return _import_problem(result["error"])
-    return 0 if result["state"] == "done" else 1
+    return 0 if result["state"] == ImportState.DONE else 1
 
 
 def cmd_realtime(config: Config, args) -> int:

@@ -11,10 +11,12 @@ from peewee import IntegrityError, fn
 
 from zapx import realtime
 from zapx.campaigns import readiness
+from zapx.campaigns.pacing import CAP_DEFAULTS
 from zapx.db import CONNECTION_STATUSES, PROVIDERS, Company, Tenant, WhatsappConnection, db, utcnow
 from zapx.errors import Conflict, LimitExceeded, ValidationError, not_found
 from zapx.outbound import Outbound
 from zapx.paging import paginate
+from zapx.status import ConnectionStatus
 from zapx.text import folded, like_pattern
 from zapx.validation import Field, parse
 
@@ -45,7 +47,11 @@ SCHEMAS: dict[str, tuple[tuple[Field, ...], frozenset[str], dict]] = {
         )
         + _CAPS,
         frozenset({"accessToken", "appSecret", "verifyToken"}),
-        {"apiVersion": "v21.0", "baseUrl": "https://graph.facebook.com", "messagesPerSecond": 80},
+        {
+            "apiVersion": "v21.0",
+            "baseUrl": "https://graph.facebook.com",
+            "messagesPerSecond": CAP_DEFAULTS["messagesPerSecond"],
+        },
     ),
     "evolution": (
         (
@@ -160,7 +166,7 @@ def from_form(body: object, *, production: bool) -> object:
     out = {k: v for k, v in body.items() if k not in ("provider", "settings")}
     out["provider"] = FORM_PROVIDER
     if production:
-        out["status"] = "DISCONNECTED"
+        out["status"] = ConnectionStatus.DISCONNECTED
     return out
 
 
@@ -233,7 +239,7 @@ def create_connection(tenant: Tenant, body: object, outbound: Outbound) -> dict:
     provider = data.setdefault("provider", "sandbox")
     data["settings"] = provider_settings(provider, data.get("settings", {}), None, outbound)
     if provider == "sandbox":
-        data.setdefault("status", "CONNECTED")
+        data.setdefault("status", ConnectionStatus.CONNECTED)
     with db.atomic():
         company = Company.select().where(Company.id == tenant.company_id).for_update().first()
         if company is None:

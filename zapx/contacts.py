@@ -20,6 +20,7 @@ from peewee import IntegrityError, fn
 from zapx import realtime
 from zapx.cache import QueryCache, dumps
 from zapx.campaigns import readiness
+from zapx.contact_fields import API_NAMES
 from zapx.db import Contact, ContactList, ContactListItem, Tenant, db, utcnow
 from zapx.errors import Conflict, ValidationError
 from zapx.numbers import normalize_number, read_number
@@ -92,13 +93,7 @@ def _iso(value):
 def _person_dict(row) -> dict:
     return {
         "id": row.id,
-        "name": row.name,
-        "number": row.number,
-        "email": row.email,
-        "condominio": row.condominio,
-        "endereco": row.endereco,
-        "cargo": row.cargo,
-        "extraInfo": row.extra_info,
+        **{name: getattr(row, column) for name, column in API_NAMES.items()},
         "companyId": row.company_id,
         "createdAt": _iso(row.created_at),
         "updatedAt": _iso(row.updated_at),

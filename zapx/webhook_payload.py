@@ -15,10 +15,11 @@ import datetime
 import json
 
 from zapx.errors import ValidationError
+from zapx.status import RowStatus
 from zapx.validation import text_problem
 
 #: The statuses a row can take from a webhook; others (``deleted``, ``warning``) are ignored.
-STATUSES = ("sent", "delivered", "read", "failed")
+STATUSES = (RowStatus.SENT, RowStatus.DELIVERED, RowStatus.READ, RowStatus.FAILED)
 #: ``campaign_shipping.provider_message_id`` is varchar(128): a longer id matches no row.
 MAX_ID_CHARS = 128
 #: A connection's ``phoneNumberId`` is at most 64 characters.
@@ -113,7 +114,7 @@ def _status(item: object, path: str) -> Status | None:
     if message_id is None or status not in STATUSES:
         return None
     error = None
-    if status == "failed":
+    if status == RowStatus.FAILED:
         errors = _array(item.get("errors"), f"{path}.errors")
         first = _object(errors[0], f"{path}.errors[0]") if errors else {}
         code, title = first.get("code"), first.get("title")

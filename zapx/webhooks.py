@@ -20,14 +20,20 @@ import logging
 
 from zapx.db import db
 from zapx.errors import AuthError, ValidationError
+from zapx.status import RowStatus, sql
 from zapx.webhook_payload import Change, read
 
 log = logging.getLogger("zapx.webhooks")
 
 #: Status rank: a row never moves to a lower one.
-_RANK = {"sent": 1, "delivered": 2, "read": 3}
+_RANK = {RowStatus.SENT: 1, RowStatus.DELIVERED: 2, RowStatus.READ: 3}
 #: ``verifyToken`` is at most 255 characters; the challenge Meta sends is a short number.
 _MAX_QUERY_CHARS = 255
+# Row statuses as SQL literals, for the statements below.
+_PENDING, _AWAITING, _SENT, _UNKNOWN = map(
+    sql, (RowStatus.PENDING, RowStatus.AWAITING, RowStatus.SENT, RowStatus.UNKNOWN)
+)
+_DELIVERED, _READ, _FAILED = map(sql, (RowStatus.DELIVERED, RowStatus.READ, RowStatus.FAILED))
 
 __all__ = ["Signer", "apply", "check_signature", "read", "verify_challenge"]
 
@@ -148,18 +154,18 @@ def _merge(statuses: list[tuple]) -> list[tuple]:
     merged: dict[tuple, dict] = {}
     for wid, cid, mid, status, ts, error in statuses:
         m = merged.setdefault(
-            (wid, cid, mid), {"best": None, "delivered": None, "read": None, "failed": None}
+            (wid, cid, mid), {"best": None, "delivered_at": None, "read_at": None, "failure": None}
         )
         if status in _RANK and (m["best"] is None or _RANK[status] > _RANK[m["best"]]):
             m["best"] = status
-        if status in ("delivered", "read"):
-            m["delivered"] = min(filter(None, (m["delivered"], ts)))
-        if status == "read":
-            m["read"] = min(filter(None, (m["read"], ts)))
-        if status == "failed" and m["failed"] is None:
-            m["failed"] = (ts, error)
+        if status in (RowStatus.DELIVERED, RowStatus.READ):
+            m["delivered_at"] = min(filter(None, (m["delivered_at"], ts)))
+        if status == RowStatus.READ:
+            m["read_at"] = min(filter(None, (m["read_at"], ts)))
+        if status == RowStatus.FAILED and m["failure"] is None:
+            m["failure"] = (ts, error)
     return [
-        (*key, m["best"], m["delivered"], m["read"], *(m["failed"] or (None, None)))
+        (*key, m["best"], m["delivered_at"], m["read_at"], *(m["failure"] or (None, None)))
         for key, m in merged.items()
     ]
 
@@ -181,21 +187,21 @@ def _apply_statuses(statuses: list[tuple]) -> dict[int, int]:
             f"""
             UPDATE campaign_shipping s SET
                 status = CASE
-                    WHEN s.status = 'awaiting' THEN s.status
-                    WHEN v.best IN ('delivered', 'read') AND (
-                        s.status IN ('sent', 'unknown', 'failed')
-                        OR (s.status = 'delivered' AND v.best = 'read'))
+                    WHEN s.status = {_AWAITING} THEN s.status
+                    WHEN v.best IN ({_DELIVERED}, {_READ}) AND (
+                        s.status IN ({_SENT}, {_UNKNOWN}, {_FAILED})
+                        OR (s.status = {_DELIVERED} AND v.best = {_READ}))
                         THEN v.best
-                    WHEN v.failed_ts IS NOT NULL AND v.best IS DISTINCT FROM 'delivered'
-                        AND v.best IS DISTINCT FROM 'read' AND s.status IN ('sent', 'unknown')
-                        THEN 'failed'
+                    WHEN v.failed_ts IS NOT NULL AND v.best IS DISTINCT FROM {_DELIVERED}
+                        AND v.best IS DISTINCT FROM {_READ} AND s.status IN ({_SENT}, {_UNKNOWN})
+                        THEN {_FAILED}
                     ELSE s.status END,
                 delivered_at = COALESCE(s.delivered_at, v.delivered_ts),
                 read_at = COALESCE(s.read_at, v.read_ts),
-                failed_at = CASE WHEN v.failed_ts IS NOT NULL AND s.status IN ('sent', 'unknown')
+                failed_at = CASE WHEN v.failed_ts IS NOT NULL AND s.status IN ({_SENT}, {_UNKNOWN})
                     AND v.delivered_ts IS NULL THEN COALESCE(s.failed_at, v.failed_ts)
                     ELSE s.failed_at END,
-                error = CASE WHEN v.failed_ts IS NOT NULL AND s.status IN ('sent', 'unknown')
+                error = CASE WHEN v.failed_ts IS NOT NULL AND s.status IN ({_SENT}, {_UNKNOWN})
                     AND v.delivered_ts IS NULL THEN v.err ELSE s.error END,
                 updated_at = now()
             FROM (VALUES {values})
@@ -223,10 +229,10 @@ def _apply_replies(replies: list[tuple[int, int, str]]) -> list[tuple[int, int, 
     with db.atomic():
         rows = db.execute_sql(
             f"""
-            UPDATE campaign_shipping s SET status = 'pending', confirmed_at = now(),
+            UPDATE campaign_shipping s SET status = {_PENDING}, confirmed_at = now(),
                 batch_id = NULL, next_attempt_at = NULL, updated_at = now()
             FROM (VALUES {values}) AS v(wid, cid, number), campaigns c
-            WHERE s.status = 'awaiting' AND s.number = v.number AND s.company_id = v.cid
+            WHERE s.status = {_AWAITING} AND s.number = v.number AND s.company_id = v.cid
               AND c.id = s.campaign_id AND c.whatsapp_id = v.wid
             RETURNING v.wid, s.company_id, s.campaign_id
             """,

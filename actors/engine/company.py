@@ -1,7 +1,7 @@
 """CompanyActor: one company's running campaigns — start, plan batches, finish, pause on loss.
 
 PostgreSQL is the truth (DESIGN rule 2): the actor's state is a cache that a fresh actor rebuilds
-from the database in ``on_start``, so a crashed actor is simply replaced.
+from the database in ``on_start``: a new actor for the company needs nothing from the old one.
 """
 
 from __future__ import annotations
@@ -17,11 +17,12 @@ from zapx import connections
 from zapx.campaign_settings import get_settings
 from zapx.campaigns import batches, flags, readiness, service
 from zapx.campaigns.context import message_texts
-from zapx.campaigns.lifecycle import EM_ANDAMENTO, PAUSADA, PROGRAMADA
-from zapx.campaigns.pacing import PacingSettings
+from zapx.campaigns.lifecycle import EM_ANDAMENTO, FINALIZADA, PAUSADA, PROGRAMADA
+from zapx.campaigns.pacing import PacingSettings, pacing_for
 from zapx.db import Tenant, WhatsappConnection, db, utcnow
 from zapx.db.campaign_models import Campaign
 from zapx.redis import Keys, get_redis
+from zapx.status import ConnectionStatus, RowStatus
 
 log = logging.getLogger("zapx.engine.company")
 
@@ -155,15 +156,6 @@ class CompanyActor(pykka.ThreadingActor):
                 self._pump(live)
         self._idle_check()
 
-    def stats(self) -> dict:
-        return {
-            "companyId": self.company_id,
-            "campaigns": {
-                c.campaign_id: {"inFlight": len(c.in_flight), "generation": c.generation}
-                for c in self.live.values()
-            },
-        }
-
     # --- internals --------------------------------------------------------------------------
 
     def _redis(self):
@@ -245,15 +237,7 @@ class CompanyActor(pykka.ThreadingActor):
         with db.connection_context():
             settings = get_settings(self.tenant)
             connection = WhatsappConnection.get_or_none(WhatsappConnection.id == whatsapp_id)
-        caps = (connection.settings or {}) if connection else {}
-        return PacingSettings(
-            message_interval_s=float(settings["messageInterval"]),
-            jitter=float(settings["jitter"]),
-            longer_interval_after=int(settings["longerIntervalAfter"]),
-            greater_interval_s=float(settings["greaterInterval"]),
-            max_per_s=float(caps.get("messagesPerSecond", 80)),
-            daily_cap=int(caps.get("dailyLimit", 0) or 0),
-        )
+        return pacing_for(settings, (connection.settings or {}) if connection else {})
 
     def _pump(self, live: Live) -> None:
         """Plan batches while the company's share of the budget allows and rows are due."""
@@ -301,7 +285,7 @@ class CompanyActor(pykka.ThreadingActor):
         open_rows = batches.open_rows(live.campaign_id)
         if not open_rows:
             finished = (
-                Campaign.update(status="FINALIZADA", completed_at=utcnow(), updated_at=utcnow())
+                Campaign.update(status=FINALIZADA, completed_at=utcnow(), updated_at=utcnow())
                 .where((Campaign.id == live.campaign_id) & (Campaign.status == EM_ANDAMENTO))
                 .execute()
             )
@@ -318,12 +302,12 @@ class CompanyActor(pykka.ThreadingActor):
         if due_in is not None:
             live.wake_at = time.time() + max(due_in, 0.2)
             self.directory.wake(self.company_id, live.wake_at)
-        elif open_rows.get("awaiting") and not (open_rows.keys() - {"awaiting"}):
+        elif open_rows.get(RowStatus.AWAITING) and not (open_rows.keys() - {RowStatus.AWAITING}):
             # Only confirmations outstanding: a reply re-opens a row (and notifies us); look
             # again now and then so the campaign ends when the window closes.
             live.wake_at = time.time() + 60.0
             self.directory.wake(self.company_id, live.wake_at)
-        elif open_rows.get("queued"):
+        elif open_rows.get(RowStatus.QUEUED):
             # Rows in batches this actor does not track (planned before an engine restart): the
             # clock re-sends stale batches; look again shortly.
             live.wake_at = time.time() + 5.0
@@ -359,9 +343,9 @@ class CompanyActor(pykka.ThreadingActor):
     def _connection_lost(self, whatsapp_id: int, error: str) -> None:
         """The provider refused our credentials: pause every campaign on the connection."""
         with db.connection_context():
-            WhatsappConnection.update(status="DISCONNECTED", updated_at=utcnow()).where(
-                WhatsappConnection.id == whatsapp_id
-            ).execute()
+            WhatsappConnection.update(
+                status=ConnectionStatus.DISCONNECTED, updated_at=utcnow()
+            ).where(WhatsappConnection.id == whatsapp_id).execute()
             connections.publish_connection(self.tenant, whatsapp_id)
             for live in [c for c in self.live.values() if c.whatsapp_id == whatsapp_id]:
                 self._pause(live.campaign_id, f"connection {whatsapp_id} lost: {error}")

@@ -137,13 +137,6 @@ class DirectoryActor(pykka.ThreadingActor):
                 del self.wakes[company_id]
                 self._tell(company_id).pump()
 
-    def stats(self) -> dict:
-        return {
-            "companies": len(self.companies),
-            "perCompanyBudget": self.budget.per_company,
-            "commandsHandled": self.handled,
-        }
-
     # --- internals --------------------------------------------------------------------------
 
     def _send_first_batches(self, started: list[tuple[int, int]]) -> list[tuple]:

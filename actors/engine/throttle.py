@@ -63,12 +63,3 @@ class SessionThrottle:
                 "rate_per_s": round(self.pacer.rate(time.time()), 3),
             },
         )
-
-    def state(self) -> dict:
-        now = time.time()
-        return {
-            "whatsappId": self.whatsapp_id,
-            "ratePerS": round(self.pacer.rate(now), 3),
-            "throttled": self.pacer.throttled,
-            "nextSlotInS": round(max(0.0, self.pacer.next_at - now), 3),
-        }

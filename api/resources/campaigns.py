@@ -9,6 +9,7 @@ from api.openapi import doc
 from api.resources.base import Resource, body, ident, no_content, page
 from zapx.campaigns import flags, report, service, shipping, views
 from zapx.redis import Keys
+from zapx.status import CampaignStatus
 
 _CSV_QUERY = ("status", "searchParam")
 
@@ -44,7 +45,7 @@ class CampaignsResource(Resource):
     )
     def on_post(self, req, resp):
         created = service.create_campaign(req.context.tenant, body(req))
-        if created["status"] == "PROGRAMADA":
+        if created["status"] == CampaignStatus.PROGRAMADA:
             self._notify(req, created["id"])
         resp.media = views.campaign_row(req.context.tenant, created["id"])
         resp.status = falcon.HTTP_201
@@ -108,7 +109,7 @@ class CampaignsResource(Resource):
         campaign_id = ident(id)
         row = service.command(req.context.tenant, campaign_id, name, reason="paused by a user")
         keys = Keys(self.deps.config.redis_prefix)
-        if row.status == "EM_ANDAMENTO":
+        if row.status == CampaignStatus.EM_ANDAMENTO:
             flags.set_running(self.deps.redis, keys, row.id, row.generation)
         else:
             # Cleared here, before the engine hears of it: workers stop within one message.

@@ -21,6 +21,7 @@ from zapx.db import ContactList
 from zapx.errors import ValidationError
 from zapx.imports.service import invalidator
 from zapx.paging import page_number
+from zapx.status import ImportState
 
 _UPLOAD = {
     "type": "object",
@@ -75,7 +76,7 @@ class _Upload(Resource):
                 after_chunk=invalidator(self.deps.redis, cfg.redis_prefix),
             )
             result = imports.get_import(tenant, imp.id)
-            if result["state"] == "failed":
+            if result["state"] == ImportState.FAILED:
                 raise ValidationError(result["error"] or "the file could not be read", field="file")
             resp.media, resp.status = result, falcon.HTTP_201
             return

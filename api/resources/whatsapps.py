@@ -15,6 +15,7 @@ from api.resources.base import Resource, body, ident, no_content, page
 from zapx import connections
 from zapx.campaigns import flags, service
 from zapx.redis import Keys
+from zapx.status import ConnectionStatus
 
 
 class WhatsappsResource(Resource):
@@ -78,7 +79,7 @@ class WhatsappsResource(Resource):
         updated = connections.update_connection(
             req.context.tenant, connection_id, data, self.deps.outbound
         )
-        if updated["status"] == "DISCONNECTED":
+        if updated["status"] == ConnectionStatus.DISCONNECTED:
             # A disconnected session never leaves its campaigns "running" with nothing sent.
             keys = Keys(self.deps.config.redis_prefix)
             paused = service.pause_for_connection(

@@ -11,8 +11,10 @@ import dataclasses
 import json
 from collections.abc import Callable
 
-from zapx.campaign_settings import DEFAULTS
+from zapx.campaigns.pacing import CAP_DEFAULTS, SETTING_DEFAULTS
+from zapx.contact_fields import column_list
 from zapx.db import db
+from zapx.status import BatchStatus, CampaignStatus, ConnectionStatus, RowStatus, sql
 
 #: Attempts before a transiently failing row is given up as ``failed``.
 MAX_ATTEMPTS = 6
@@ -20,7 +22,8 @@ MAX_ATTEMPTS = 6
 
 @dataclasses.dataclass(frozen=True)
 class Row:
-    """One shipping row as a worker needs it (never an ORM object across threads)."""
+    """One shipping row as a worker needs it (never an ORM object across threads); the person
+    fields are ``zapx.contact_fields.COLUMNS``, in that order (the claim's SQL builds them)."""
 
     id: int
     contact_id: int
@@ -54,13 +57,12 @@ def snapshot_audience(campaign_id: int, company_id: int, list_id: int, messages:
     hash of (campaign, contact) so the choice is stable across restarts.
     """
     cursor = db.execute_sql(
-        """
+        f"""
         INSERT INTO campaign_shipping (created_at, updated_at, campaign_id, company_id,
-            contact_id, number, name, email, condominio, endereco, cargo, extra_info, search,
-            message_index, status, attempts)
-        SELECT now(), now(), %(c)s, %(co)s, i.id, i.number, i.name, i.email, i.condominio,
-               i.endereco, i.cargo, i.extra_info, i.search,
-               abs(hashtext(%(c)s::text || ':' || i.id::text)) %% %(m)s, 'pending', 0
+            contact_id, {column_list()}, search, message_index, status, attempts)
+        SELECT now(), now(), %(c)s, %(co)s, i.id, {column_list("i.")}, i.search,
+               abs(hashtext(%(c)s::text || ':' || i.id::text)) %% %(m)s,
+               {sql(RowStatus.PENDING)}, 0
         FROM contact_list_items i
         WHERE i.contact_list_id = %(l)s AND i.company_id = %(co)s
           AND i.is_whatsapp_valid IS NOT FALSE
@@ -87,19 +89,20 @@ def plan_batch(
     """
     with db.atomic():
         batch_id = db.execute_sql(
-            """
+            f"""
             INSERT INTO campaign_batches (created_at, updated_at, campaign_id, company_id,
                 whatsapp_id, generation, status, size, slots)
-            VALUES (now(), now(), %s, %s, %s, %s, 'planned', 0, %s) RETURNING id
+            VALUES (now(), now(), %s, %s, %s, %s, {sql(BatchStatus.PLANNED)}, 0, %s) RETURNING id
             """,
             (campaign_id, company_id, whatsapp_id, generation, json.dumps(slots)),
         ).fetchone()[0]
         size = db.execute_sql(
-            """
-            UPDATE campaign_shipping SET status = 'queued', batch_id = %s, updated_at = now()
+            f"""
+            UPDATE campaign_shipping SET status = {sql(RowStatus.QUEUED)}, batch_id = %s,
+                updated_at = now()
             WHERE id IN (
                 SELECT id FROM campaign_shipping
-                WHERE campaign_id = %s AND status = 'pending'
+                WHERE campaign_id = %s AND status = {sql(RowStatus.PENDING)}
                   AND (next_attempt_at IS NULL OR next_attempt_at <= now())
                 ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED)
             """,
@@ -126,24 +129,22 @@ def claim_batch(batch_id: int, lease_s: float) -> Claim | None:
     commit together.
     """
     head = db.execute_sql(
-        """
+        f"""
         WITH b AS (
-            UPDATE campaign_batches SET status = 'claimed', claimed_at = now(),
+            UPDATE campaign_batches SET status = {sql(BatchStatus.CLAIMED)}, claimed_at = now(),
                 lease_until = now() + make_interval(secs => %s), updated_at = now()
-            WHERE id = %s AND status = 'planned'
+            WHERE id = %s AND status = {sql(BatchStatus.PLANNED)}
             RETURNING id, campaign_id, company_id, whatsapp_id, generation, slots
         ), r AS (
-            UPDATE campaign_shipping s SET status = 'sending', attempts = s.attempts + 1,
-                updated_at = now()
-            FROM b WHERE s.batch_id = b.id AND s.status = 'queued'
-            RETURNING s.id, s.contact_id, s.number, s.name, s.email, s.condominio, s.endereco,
-                s.cargo, s.extra_info, s.message_index, s.attempts,
+            UPDATE campaign_shipping s SET status = {sql(RowStatus.SENDING)},
+                attempts = s.attempts + 1, updated_at = now()
+            FROM b WHERE s.batch_id = b.id AND s.status = {sql(RowStatus.QUEUED)}
+            RETURNING s.id, s.contact_id, {column_list("s.")}, s.message_index, s.attempts,
                 s.confirmed_at IS NOT NULL AS confirmed
         )
         SELECT b.campaign_id, b.company_id, b.whatsapp_id, b.generation, b.slots,
-            (SELECT json_agg(json_build_array(r.id, r.contact_id, r.number, r.name, r.email,
-                r.condominio, r.endereco, r.cargo, r.extra_info, r.message_index, r.attempts,
-                r.confirmed) ORDER BY r.id) FROM r)
+            (SELECT json_agg(json_build_array(r.id, r.contact_id, {column_list("r.")},
+                r.message_index, r.attempts, r.confirmed) ORDER BY r.id) FROM r)
         FROM b
         """,
         (lease_s, batch_id),
@@ -167,39 +168,44 @@ def finish_batch(batch_id: int, outcomes: list[tuple]) -> int:
     """
     cols = list(zip(*outcomes, strict=True)) if outcomes else [()] * 6
     cursor = db.execute_sql(
-        """
+        f"""
         WITH v AS (
             SELECT * FROM unnest(%(id)s::bigint[], %(st)s::text[], %(mid)s::text[],
                 %(err)s::text[], %(msg)s::text[], %(delay)s::float8[])
                 AS v(id, status, mid, err, msg, delay)
         ), rec AS (
             UPDATE campaign_shipping s SET
-                status = CASE WHEN v.status = 'throttled' THEN 'pending' ELSE v.status END,
+                status = CASE WHEN v.status = 'throttled' THEN {sql(RowStatus.PENDING)}
+                    ELSE v.status END,
                 attempts = CASE WHEN v.status = 'throttled' THEN GREATEST(s.attempts - 1, 0)
                     ELSE s.attempts END,
                 provider_message_id = COALESCE(v.mid, s.provider_message_id),
                 error = v.err,
                 message = COALESCE(v.msg, s.message),
-                batch_id = CASE WHEN v.status IN ('pending', 'throttled') THEN NULL
+                batch_id = CASE WHEN v.status IN ({sql(RowStatus.PENDING)}, 'throttled') THEN NULL
                     ELSE s.batch_id END,
-                next_attempt_at = CASE WHEN v.status IN ('pending', 'throttled')
+                next_attempt_at = CASE WHEN v.status IN ({sql(RowStatus.PENDING)}, 'throttled')
                     THEN now() + make_interval(secs => v.delay) ELSE NULL END,
-                sent_at = CASE WHEN v.status = 'sent' THEN now() ELSE s.sent_at END,
-                failed_at = CASE WHEN v.status = 'failed' THEN now() ELSE s.failed_at END,
-                confirmation_requested_at = CASE WHEN v.status = 'awaiting' THEN now()
+                sent_at = CASE WHEN v.status = {sql(RowStatus.SENT)} THEN now()
+                    ELSE s.sent_at END,
+                failed_at = CASE WHEN v.status = {sql(RowStatus.FAILED)} THEN now()
+                    ELSE s.failed_at END,
+                confirmation_requested_at = CASE WHEN v.status = {sql(RowStatus.AWAITING)}
+                    THEN now()
                     ELSE s.confirmation_requested_at END,
                 updated_at = now()
             FROM v
-            WHERE s.id = v.id AND s.batch_id = %(b)s AND s.status = 'sending'
+            WHERE s.id = v.id AND s.batch_id = %(b)s AND s.status = {sql(RowStatus.SENDING)}
             RETURNING s.id
         ), rel AS (
-            UPDATE campaign_shipping SET status = 'pending', batch_id = NULL,
+            UPDATE campaign_shipping SET status = {sql(RowStatus.PENDING)}, batch_id = NULL,
                 attempts = GREATEST(attempts - 1, 0), updated_at = now()
-            WHERE batch_id = %(b)s AND status IN ('queued', 'sending')
+            WHERE batch_id = %(b)s AND status IN ({sql(RowStatus.QUEUED, RowStatus.SENDING)})
               AND NOT (id = ANY(%(id)s::bigint[]))
             RETURNING id
         ), done AS (
-            UPDATE campaign_batches SET status = 'done', done_at = now(), updated_at = now()
+            UPDATE campaign_batches SET status = {sql(BatchStatus.DONE)}, done_at = now(),
+                updated_at = now()
             WHERE id = %(b)s RETURNING id
         )
         SELECT (SELECT count(*) FROM rec), (SELECT count(*) FROM rel), (SELECT count(*) FROM done)
@@ -237,9 +243,10 @@ def expire_leases(
     """
     with db.atomic():
         expired = db.execute_sql(
-            """
-            UPDATE campaign_batches SET status = 'claimed', lease_until = NULL, updated_at = now()
-            WHERE status = 'claimed' AND lease_until < now()
+            f"""
+            UPDATE campaign_batches SET status = {sql(BatchStatus.CLAIMED)}, lease_until = NULL,
+                updated_at = now()
+            WHERE status = {sql(BatchStatus.CLAIMED)} AND lease_until < now()
             RETURNING id, company_id, campaign_id
             """
         ).fetchall()
@@ -249,7 +256,7 @@ def expire_leases(
         if known:
             for batch_id, row_id in db.execute_sql(
                 "SELECT batch_id, id FROM campaign_shipping WHERE batch_id = ANY(%s) "
-                "AND status = 'sending' ORDER BY batch_id, id",
+                f"AND status = {sql(RowStatus.SENDING)} ORDER BY batch_id, id",
                 (list(known),),
             ).fetchall():
                 sending.setdefault(batch_id, []).append(row_id)
@@ -260,25 +267,29 @@ def expire_leases(
             lost = [r for r in rows[:started] if r not in done]
             finish_batch(
                 batch_id,
-                [*outcomes, *((r, "unknown", None, LOST_MID_SEND, None, 0.0) for r in lost)],
+                [
+                    *outcomes,
+                    *((r, RowStatus.UNKNOWN, None, LOST_MID_SEND, None, 0.0) for r in lost),
+                ],
             )
         rest = [i for i in ids if i not in known]
         if rest:
             db.execute_sql(
-                """
-                UPDATE campaign_shipping SET status = 'unknown', error = %s, updated_at = now()
-                WHERE batch_id = ANY(%s) AND status = 'sending'
+                f"""
+                UPDATE campaign_shipping SET status = {sql(RowStatus.UNKNOWN)}, error = %s,
+                    updated_at = now()
+                WHERE batch_id = ANY(%s) AND status = {sql(RowStatus.SENDING)}
                 """,
                 (LOST_MID_SEND, rest),
             )
             db.execute_sql(
-                "UPDATE campaign_shipping SET status = 'pending', batch_id = NULL, "
-                "updated_at = now() WHERE batch_id = ANY(%s) AND status = 'queued'",
+                f"UPDATE campaign_shipping SET status = {sql(RowStatus.PENDING)}, batch_id = NULL, "
+                f"updated_at = now() WHERE batch_id = ANY(%s) AND status = {sql(RowStatus.QUEUED)}",
                 (rest,),
             )
             db.execute_sql(
-                "UPDATE campaign_batches SET status = 'done', done_at = now(), updated_at = now() "
-                "WHERE id = ANY(%s)",
+                f"UPDATE campaign_batches SET status = {sql(BatchStatus.DONE)}, done_at = now(), "
+                "updated_at = now() WHERE id = ANY(%s)",
                 (rest,),
             )
     return sorted({(e[1], e[2]) for e in expired})
@@ -293,7 +304,7 @@ def open_rows(campaign_id: int) -> dict[str, int]:
     confirmation reply within ``CONFIRMATION_WINDOW_S``."""
     rows = db.execute_sql(
         "SELECT status, count(*) FROM campaign_shipping WHERE campaign_id = %s "
-        "AND (status IN ('pending', 'queued', 'sending') OR (status = 'awaiting' "
+        f"AND (status IN ({sql(*RowStatus.OPEN)}) OR (status = {sql(RowStatus.AWAITING)} "
         "AND confirmation_requested_at > now() - make_interval(secs => %s))) GROUP BY status",
         (campaign_id, CONFIRMATION_WINDOW_S),
     ).fetchall()
@@ -304,7 +315,7 @@ def next_due_in_s(campaign_id: int) -> float | None:
     """Seconds until the earliest pending row is due (0 when one is due now); None if none."""
     row = db.execute_sql(
         "SELECT EXTRACT(EPOCH FROM min(COALESCE(next_attempt_at, now())) - now()) "
-        "FROM campaign_shipping WHERE campaign_id = %s AND status = 'pending'",
+        f"FROM campaign_shipping WHERE campaign_id = %s AND status = {sql(RowStatus.PENDING)}",
         (campaign_id,),
     ).fetchone()
     return None if row[0] is None else max(0.0, float(row[0]))
@@ -316,9 +327,10 @@ def stale_planned(older_than_s: float = 60.0) -> list[int]:
     next sweep does not return them again at once; re-sending is safe (the claim is the gate).
     """
     rows = db.execute_sql(
-        """
+        f"""
         UPDATE campaign_batches SET updated_at = now()
-        WHERE status = 'planned' AND updated_at < now() - make_interval(secs => %s)
+        WHERE status = {sql(BatchStatus.PLANNED)}
+          AND updated_at < now() - make_interval(secs => %s)
           AND COALESCE((slots->0->>0)::float8, 0) < EXTRACT(EPOCH FROM now()) - %s
         RETURNING id
         """,
@@ -330,7 +342,7 @@ def stale_planned(older_than_s: float = 60.0) -> list[int]:
 def due_scheduled(limit: int = 1000) -> list[tuple[int, int]]:
     """(company id, campaign id) of PROGRAMADA campaigns whose time has come."""
     return db.execute_sql(
-        "SELECT company_id, id FROM campaigns WHERE status = 'PROGRAMADA' "
+        f"SELECT company_id, id FROM campaigns WHERE status = {sql(CampaignStatus.PROGRAMADA)} "
         "AND scheduled_at <= now() ORDER BY scheduled_at LIMIT %s",
         (limit,),
     ).fetchall()
@@ -339,7 +351,8 @@ def due_scheduled(limit: int = 1000) -> list[tuple[int, int]]:
 def running_companies() -> list[int]:
     """Companies with a campaign EM_ANDAMENTO (what a starting engine must pick up)."""
     rows = db.execute_sql(
-        "SELECT DISTINCT company_id FROM campaigns WHERE status = 'EM_ANDAMENTO'"
+        "SELECT DISTINCT company_id FROM campaigns "
+        f"WHERE status = {sql(CampaignStatus.EM_ANDAMENTO)}"
     ).fetchall()
     return [r[0] for r in rows]
 
@@ -349,7 +362,7 @@ def finished(batch_ids: list[int]) -> set[int]:
     if not batch_ids:
         return set()
     rows = db.execute_sql(
-        "SELECT id FROM campaign_batches WHERE id = ANY(%s) AND status = 'done'",
+        f"SELECT id FROM campaign_batches WHERE id = ANY(%s) AND status = {sql(BatchStatus.DONE)}",
         (list(batch_ids),),
     ).fetchall()
     return {r[0] for r in rows}
@@ -370,7 +383,7 @@ def start_due(limit: int = 1000) -> list[tuple[int, int]]:
     with db.atomic():
         started = db.execute_sql(
             f"""
-            UPDATE campaigns c SET status = 'EM_ANDAMENTO', started_at = now(),
+            UPDATE campaigns c SET status = {sql(CampaignStatus.EM_ANDAMENTO)}, started_at = now(),
                 updated_at = now(), whatsapp_id = d.whatsapp_id
             FROM (
                 SELECT c2.id, w.whatsapp_id
@@ -378,10 +391,10 @@ def start_due(limit: int = 1000) -> list[tuple[int, int]]:
                     SELECT COALESCE(c2.whatsapp_id, (
                         SELECT w2.id FROM whatsapps w2 WHERE w2.company_id = c2.company_id
                         ORDER BY w2.is_default DESC, w2.id LIMIT 1)) AS whatsapp_id) w
-                WHERE c2.status = 'PROGRAMADA' AND c2.scheduled_at <= now()
+                WHERE c2.status = {sql(CampaignStatus.PROGRAMADA)} AND c2.scheduled_at <= now()
                   AND c2.contact_list_id IS NOT NULL
                   AND EXISTS (SELECT 1 FROM whatsapps w3 WHERE w3.id = w.whatsapp_id
-                              AND w3.status = 'CONNECTED')
+                              AND w3.status = {sql(ConnectionStatus.CONNECTED)})
                   AND EXISTS (SELECT 1 FROM contact_list_items i
                               WHERE i.contact_list_id = c2.contact_list_id
                                 AND i.company_id = c2.company_id
@@ -397,14 +410,12 @@ def start_due(limit: int = 1000) -> list[tuple[int, int]]:
             return []
         ids = [r[1] for r in started]
         db.execute_sql(
-            """
+            f"""
             INSERT INTO campaign_shipping (created_at, updated_at, campaign_id, company_id,
-                contact_id, number, name, email, condominio, endereco, cargo, extra_info, search,
-                message_index, status, attempts)
-            SELECT now(), now(), s.campaign_id, s.company_id, i.id, i.number, i.name, i.email,
-                   i.condominio, i.endereco, i.cargo, i.extra_info, i.search,
+                contact_id, {column_list()}, search, message_index, status, attempts)
+            SELECT now(), now(), s.campaign_id, s.company_id, i.id, {column_list("i.")}, i.search,
                    abs(hashtext(s.campaign_id::text || ':' || i.id::text)) %% s.messages,
-                   'pending', 0
+                   {sql(RowStatus.PENDING)}, 0
             FROM unnest(%s::int[], %s::int[], %s::int[], %s::int[])
                 AS s(company_id, campaign_id, list_id, messages)
             JOIN contact_list_items i ON i.contact_list_id = s.list_id
@@ -448,19 +459,20 @@ def plan_first_batches(
     if not started:
         return []
     heads = db.execute_sql(
-        """
+        f"""
         SELECT c.id, c.company_id, c.whatsapp_id, c.generation,
-            COALESCE((SELECT (s.value #>> '{}')::float8 FROM campaign_settings s
+            COALESCE((SELECT (s.value #>> '{{}}')::float8 FROM campaign_settings s
                       WHERE s.company_id = c.company_id AND s.key = 'messageInterval'), %s),
-            COALESCE((SELECT (s.value #>> '{}')::float8 FROM campaign_settings s
+            COALESCE((SELECT (s.value #>> '{{}}')::float8 FROM campaign_settings s
                       WHERE s.company_id = c.company_id AND s.key = 'jitter'), %s),
-            COALESCE(NULLIF(w.settings ->> 'messagesPerSecond', '')::float8, 80)
+            COALESCE(NULLIF(w.settings ->> 'messagesPerSecond', '')::float8, %s)
         FROM campaigns c JOIN whatsapps w ON w.id = c.whatsapp_id
-        WHERE c.id = ANY(%s) AND c.status = 'EM_ANDAMENTO'
+        WHERE c.id = ANY(%s) AND c.status = {sql(CampaignStatus.EM_ANDAMENTO)}
         """,
         (
-            DEFAULTS["messageInterval"],
-            DEFAULTS["jitter"],
+            SETTING_DEFAULTS["messageInterval"],
+            SETTING_DEFAULTS["jitter"],
+            CAP_DEFAULTS["messagesPerSecond"],
             [campaign_id for _, campaign_id in started],
         ),
     ).fetchall()
@@ -477,11 +489,11 @@ def plan_first_batches(
         plans.append((campaign_id, company_id, whatsapp_id, generation, json.dumps(slots)))
     with db.atomic():
         batches = db.execute_sql(
-            """
+            f"""
             INSERT INTO campaign_batches (created_at, updated_at, campaign_id, company_id,
                 whatsapp_id, generation, status, size, slots)
             SELECT now(), now(), p.campaign_id, p.company_id, p.whatsapp_id, p.generation,
-                'planned', 0, p.slots::jsonb
+                {sql(BatchStatus.PLANNED)}, 0, p.slots::jsonb
             FROM unnest(%s::int[], %s::int[], %s::int[], %s::int[], %s::text[])
                 AS p(campaign_id, company_id, whatsapp_id, generation, slots)
             RETURNING id, campaign_id
@@ -493,20 +505,20 @@ def plan_first_batches(
         # start_due, before any ANALYZE, and a join with a window function over them took 5 s
         # for 1,000 campaigns in the tenants benchmark (0.05 s this way).
         db.execute_sql(
-            """
-            UPDATE campaign_shipping s SET status = 'queued', batch_id = r.batch_id,
+            f"""
+            UPDATE campaign_shipping s SET status = {sql(RowStatus.QUEUED)}, batch_id = r.batch_id,
                 updated_at = now()
             FROM (
                 SELECT x.id, b.id AS batch_id
                 FROM campaign_batches b CROSS JOIN LATERAL (
                     SELECT s2.id FROM campaign_shipping s2
-                    WHERE s2.campaign_id = b.campaign_id AND s2.status = 'pending'
+                    WHERE s2.campaign_id = b.campaign_id AND s2.status = {sql(RowStatus.PENDING)}
                       AND (s2.next_attempt_at IS NULL OR s2.next_attempt_at <= now())
                     ORDER BY s2.id LIMIT jsonb_array_length(b.slots)
                 ) x
                 WHERE b.id = ANY(%s)
             ) r
-            WHERE s.id = r.id AND s.status = 'pending'
+            WHERE s.id = r.id AND s.status = {sql(RowStatus.PENDING)}
             """,
             ([b[0] for b in batches],),
         )

@@ -13,6 +13,7 @@ import time
 
 from zapx.campaigns.media import public_url
 from zapx.campaigns.templates import Template, extra_map
+from zapx.contact_fields import PERSON
 from zapx.db import CampaignSetting, WhatsappConnection
 from zapx.db.campaign_models import Campaign
 from zapx.outbound import Outbound
@@ -40,14 +41,7 @@ class CampaignContext:
         """The text for ``row``: its chosen message (or confirmation message) filled in."""
         pool = self.confirmations if confirming else self.messages
         template = pool[row.message_index % len(pool)]
-        person = {
-            "name": row.name,
-            "number": row.number,
-            "email": row.email,
-            "condominio": row.condominio,
-            "endereco": row.endereco,
-            "cargo": row.cargo,
-        }
+        person = {f: getattr(row, f) for f in PERSON}
         return template.render(person, extra_map(row.extra_info), self.variables)
 
 

@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 from zapx.errors import Conflict
+from zapx.status import CampaignStatus
 
-INATIVA, PROGRAMADA, EM_ANDAMENTO, PAUSADA, CANCELADA, FINALIZADA = (
-    "INATIVA",
-    "PROGRAMADA",
-    "EM_ANDAMENTO",
-    "PAUSADA",
-    "CANCELADA",
-    "FINALIZADA",
-)
+# The names live in zapx.status; these aliases keep ``lifecycle.PAUSADA`` and its imports working.
+INATIVA = CampaignStatus.INATIVA
+PROGRAMADA = CampaignStatus.PROGRAMADA
+EM_ANDAMENTO = CampaignStatus.EM_ANDAMENTO
+PAUSADA = CampaignStatus.PAUSADA
+CANCELADA = CampaignStatus.CANCELADA
+FINALIZADA = CampaignStatus.FINALIZADA
 
 #: Statuses in which a campaign's fields may be edited.
 EDITABLE = frozenset({INATIVA, PROGRAMADA, CANCELADA})
 #: Statuses in which a campaign may be deleted (never while it is sending).
 DELETABLE = frozenset({INATIVA, PROGRAMADA, PAUSADA, CANCELADA, FINALIZADA})
-#: Statuses in which the engine has work for the campaign.
-LIVE = frozenset({PROGRAMADA, EM_ANDAMENTO})
 
 #: command -> (statuses it is allowed from, status it leads to)
 COMMANDS = {

@@ -1,8 +1,9 @@
 """Send slots for one WhatsApp connection: jittered gaps, long pauses, provider cap, AIMD.
 
-Pure logic (no I/O, no clock of its own): the engine's SessionThrottle actor owns one
-:class:`Pacer` per connection and asks it for the slots of the next batch. Times are in seconds
-(``time.time()`` epoch floats); rates in messages per second.
+Pure logic (no I/O, no clock of its own): the engine's SessionThrottle, a plain object of the
+connection's company actor, owns one :class:`Pacer` per connection and asks it for the slots of
+the next batch. Times are in seconds (``time.time()`` epoch floats); rates in messages per
+second.
 """
 
 from __future__ import annotations
@@ -10,23 +11,67 @@ from __future__ import annotations
 import dataclasses
 import random
 
+#: A company's pacing when its campaign-settings name none, by setting key: ``messageInterval``
+#: and ``greaterInterval`` in seconds, ``longerIntervalAfter`` a count of sends, ``jitter`` a
+#: fraction of the interval. The one statement of these defaults (settings API, engine, SQL).
+SETTING_DEFAULTS: dict[str, int | float] = {
+    "messageInterval": 20,
+    "longerIntervalAfter": 20,
+    "greaterInterval": 60,
+    "jitter": 0.3,
+}
+#: A connection's provider caps when its settings name none: ``messagesPerSecond`` (the Cloud
+#: API's default throughput, messages per second) and ``dailyLimit`` (unique recipients per
+#: rolling 24 h, Meta's tier; 0 means unlimited).
+CAP_DEFAULTS: dict[str, int] = {"messagesPerSecond": 80, "dailyLimit": 0}
+
 
 @dataclasses.dataclass(frozen=True)
 class PacingSettings:
-    """A company's pacing (campaign-settings) plus its connection's provider caps."""
+    """A company's pacing (campaign-settings) plus its connection's provider caps.
 
-    message_interval_s: float = 20.0
-    jitter: float = 0.3
-    longer_interval_after: int = 20
-    greater_interval_s: float = 60.0
-    #: Provider cap for this connection (Cloud API default 80/s).
-    max_per_s: float = 80.0
+    Build it with :func:`pacing_for`; the field defaults are :data:`DEFAULTS`.
+    """
+
+    message_interval_s: float = float(SETTING_DEFAULTS["messageInterval"])
+    jitter: float = float(SETTING_DEFAULTS["jitter"])
+    longer_interval_after: int = int(SETTING_DEFAULTS["longerIntervalAfter"])
+    greater_interval_s: float = float(SETTING_DEFAULTS["greaterInterval"])
+    #: Provider cap for this connection, messages per second.
+    max_per_s: float = float(CAP_DEFAULTS["messagesPerSecond"])
     #: Unique recipients per rolling 24 h (Meta's tier); 0 means unlimited.
-    daily_cap: int = 0
+    daily_cap: int = CAP_DEFAULTS["dailyLimit"]
 
     @property
     def paced(self) -> bool:
         return self.message_interval_s > 0
+
+
+#: The pacing of a company that stored no settings on a connection that names no caps.
+DEFAULTS = PacingSettings()
+
+
+def _given(values: dict, key: str, default):
+    # Missing, JSON null and "" all mean "not set", as the first batch's SQL reads them.
+    value = values.get(key)
+    return default if value is None or value == "" else value
+
+
+def pacing_for(settings: dict, connection_settings: dict) -> PacingSettings:
+    """The pacing of one connection: ``settings`` (campaign-settings keys, as from
+    :func:`zapx.campaign_settings.get_settings`) and ``connection_settings`` (the connection's
+    ``settings``, its caps), each missing key taken from :data:`SETTING_DEFAULTS` or
+    :data:`CAP_DEFAULTS`."""
+    setting = {k: _given(settings, k, v) for k, v in SETTING_DEFAULTS.items()}
+    cap = {k: _given(connection_settings or {}, k, v) for k, v in CAP_DEFAULTS.items()}
+    return PacingSettings(
+        message_interval_s=float(setting["messageInterval"]),
+        jitter=float(setting["jitter"]),
+        longer_interval_after=int(setting["longerIntervalAfter"]),
+        greater_interval_s=float(setting["greaterInterval"]),
+        max_per_s=float(cap["messagesPerSecond"]),
+        daily_cap=int(cap["dailyLimit"] or 0),
+    )
 
 
 class Pacer:

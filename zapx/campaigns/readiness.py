@@ -16,10 +16,11 @@ import dataclasses
 from zapx.db import ContactList, ContactListItem, Tenant, WhatsappConnection
 from zapx.db.campaign_models import Campaign
 from zapx.errors import Conflict, ValidationError
+from zapx.status import CampaignStatus, ConnectionStatus
 
 #: Statuses of a campaign that still uses its connection and list (it will send, or may again
 #: after a resume) and so keeps them from being deleted.
-USING = ("PROGRAMADA", "EM_ANDAMENTO", "PAUSADA")
+USING = (CampaignStatus.PROGRAMADA, CampaignStatus.EM_ANDAMENTO, CampaignStatus.PAUSADA)
 #: Campaigns named in a refusal to delete.
 NAMED_AT_MOST = 5
 
@@ -90,7 +91,7 @@ def start_problem(
             "whatsappId",
             False,
         )
-    if connected and connection.status != "CONNECTED":
+    if connected and connection.status != ConnectionStatus.CONNECTED:
         return Problem(
             f"WhatsApp connection {connection.name!r} ({connection.id}) is {connection.status}, "
             "not CONNECTED: connect it first",

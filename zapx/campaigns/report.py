@@ -17,6 +17,7 @@ import datetime
 from zapx.campaigns.lifecycle import EM_ANDAMENTO
 from zapx.db import Tenant, db
 from zapx.db.campaign_models import SHIPPING_STATUSES, Campaign
+from zapx.status import RowStatus
 
 #: Seconds of recent sends that the send rate is measured over.
 RATE_WINDOW_S = 60
@@ -67,20 +68,20 @@ def campaign_report(tenant: Tenant, campaign_id: int) -> dict:
             first = first_sent if first is None else min(first, first_sent)
             last = last_sent if last is None else max(last, last_sent)
     total = sum(counts.values())
-    remaining = counts["pending"] + counts["queued"] + counts["sending"]
+    remaining = sum(counts[s] for s in RowStatus.OPEN)
     # Only a running campaign sends: paused, cancelled or finished, it has no rate and no end.
     running = campaign.status == EM_ANDAMENTO
     rate = send_rate(recent, first, last) if running else 0.0
     eta = None
     if running and remaining and rate > 0:
         eta = now + datetime.timedelta(seconds=remaining / rate)
-    done = counts["sent"] + counts["delivered"] + counts["read"]
+    done = sum(counts[s] for s in RowStatus.SENT_OR_LATER)
     return {
         "campaignId": campaign.id,
         "status": campaign.status,
         "total": total,
         "counts": counts,
-        "delivered": counts["delivered"] + counts["read"],
+        "delivered": counts[RowStatus.DELIVERED] + counts[RowStatus.READ],
         "sent": done,
         "remaining": remaining,
         "confirmationsRequested": requested,

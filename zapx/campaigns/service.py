@@ -29,6 +29,7 @@ from zapx.db import (
 )
 from zapx.db.campaign_models import CAMPAIGN_STATUSES, Campaign, CampaignShipping
 from zapx.errors import LimitExceeded, ValidationError
+from zapx.status import RowStatus
 from zapx.validation import Field, parse, positive_id
 
 MESSAGE_FIELDS = tuple(f"message{i}" for i in range(1, 6))
@@ -273,8 +274,9 @@ def command(tenant: Tenant, campaign_id: int, name: str, reason: str = "") -> Ca
         if name == "cancel":
             # Rows already handed to a batch go back to pending: a restart sends them, and a
             # worker holding the batch finds the campaign not running and sends nothing.
-            CampaignShipping.update(status="pending", batch_id=None).where(
-                (CampaignShipping.campaign == row.id) & (CampaignShipping.status == "queued")
+            CampaignShipping.update(status=RowStatus.PENDING, batch_id=None).where(
+                (CampaignShipping.campaign == row.id)
+                & (CampaignShipping.status == RowStatus.QUEUED)
             ).execute()
         row.save()
     publish_campaign(tenant, row.id)

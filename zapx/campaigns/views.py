@@ -32,10 +32,11 @@ from peewee import JOIN, fn
 from zapx.db import ContactList, ContactListItem, Tenant, WhatsappConnection, db
 from zapx.db.campaign_models import Campaign
 from zapx.paging import paginate
+from zapx.status import RowStatus
 from zapx.text import like_pattern
 
 _VALID = '{"isWhatsappValid":true}'
-_SENT = ("sent", "delivered", "read")
+_SENT = RowStatus.SENT_OR_LATER
 
 
 def _listed(tenant: Tenant):

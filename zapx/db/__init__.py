@@ -30,7 +30,6 @@ from zapx.db.models import (
     Contact,
     ContactList,
     ContactListItem,
-    RateLimit,
     User,
     WhatsappConnection,
 )
@@ -64,7 +63,6 @@ __all__ = [
     "Contact",
     "ContactList",
     "ContactListItem",
-    "RateLimit",
     "Tenant",
     "User",
     "WhatsappConnection",

@@ -24,35 +24,19 @@ from playhouse.postgres_ext import BinaryJSONField
 from zapx.db.fields import TimestampTZField, utcnow
 from zapx.db.file_models import FileList
 from zapx.db.models import BaseModel, Company, ContactList, WhatsappConnection
+from zapx.status import BatchStatus, CampaignStatus, RowStatus, sql
 
-CAMPAIGN_STATUSES = (
-    "INATIVA",
-    "PROGRAMADA",
-    "EM_ANDAMENTO",
-    "PAUSADA",
-    "CANCELADA",
-    "FINALIZADA",
-)
-SHIPPING_STATUSES = (
-    "pending",
-    "queued",
-    "sending",
-    "awaiting",
-    "sent",
-    "delivered",
-    "read",
-    "failed",
-    "unknown",
-)
+CAMPAIGN_STATUSES = CampaignStatus.ALL
+SHIPPING_STATUSES = RowStatus.ALL
 #: Rows that still have a send ahead of them.
-OPEN_STATUSES = ("pending", "queued", "sending")
-BATCH_STATUSES = ("planned", "claimed", "done")
+OPEN_STATUSES = RowStatus.OPEN
+BATCH_STATUSES = BatchStatus.ALL
 
 
 class Campaign(BaseModel):
     company = ForeignKeyField(Company, backref="campaigns", on_delete="CASCADE", index=False)
     name = CharField(max_length=255)
-    status = CharField(max_length=16, default="INATIVA")
+    status = CharField(max_length=16, default=CampaignStatus.INATIVA)
     confirmation = BooleanField(default=False)
     message1 = TextField(default="")
     message2 = TextField(default="")
@@ -103,7 +87,7 @@ class CampaignShipping(BaseModel):
     cargo = CharField(max_length=255, default="")
     extra_info = BinaryJSONField(default=list, index=False)
     message_index = SmallIntegerField(default=0)
-    status = CharField(max_length=12, default="pending")
+    status = CharField(max_length=12, default=RowStatus.PENDING)
     batch_id = BigIntegerField(null=True)
     attempts = SmallIntegerField(default=0)
     next_attempt_at = TimestampTZField(null=True)
@@ -140,7 +124,7 @@ class CampaignBatch(BaseModel):
     company_id = IntegerField()
     whatsapp_id = IntegerField()
     generation = IntegerField(default=0)
-    status = CharField(max_length=8, default="planned")
+    status = CharField(max_length=8, default=BatchStatus.PLANNED)
     size = SmallIntegerField()
     #: Send times, epoch seconds, one per row in claim order.
     slots = BinaryJSONField(default=list, index=False)
@@ -161,7 +145,7 @@ CAMPAIGN_INDEXES = (
         "campaigns",
         "campaigns_scheduled",
         "CREATE INDEX campaigns_scheduled ON public.campaigns USING btree (scheduled_at) "
-        "WHERE ((status)::text = 'PROGRAMADA'::text)",
+        f"WHERE ((status)::text = {sql(CampaignStatus.PROGRAMADA)}::text)",
     ),
     (
         "campaign_shipping",
@@ -179,13 +163,13 @@ CAMPAIGN_INDEXES = (
         "campaign_shipping",
         "campaign_shipping_awaiting",
         "CREATE INDEX campaign_shipping_awaiting ON public.campaign_shipping USING btree (number) "
-        "WHERE ((status)::text = 'awaiting'::text)",
+        f"WHERE ((status)::text = {sql(RowStatus.AWAITING)}::text)",
     ),
     (
         "campaign_batches",
         "campaign_batches_lease",
         "CREATE INDEX campaign_batches_lease ON public.campaign_batches USING btree (lease_until) "
-        "WHERE ((status)::text = 'claimed'::text)",
+        f"WHERE ((status)::text = {sql(BatchStatus.CLAIMED)}::text)",
     ),
 )
 

@@ -23,8 +23,9 @@ from playhouse.postgres_ext import BinaryJSONField
 from zapx.db.database import db
 from zapx.db.fields import TimestampTZField
 from zapx.db.models import BaseModel, Company, ContactList
+from zapx.status import ImportState
 
-IMPORT_STATES = ("queued", "running", "done", "failed")
+IMPORT_STATES = ImportState.ALL
 IMPORT_TARGETS = ("contacts", "list")
 
 
@@ -33,7 +34,7 @@ class ContactImport(BaseModel):
     #: The list imported into (target ``list``); NULL for the company's contacts.
     contact_list = ForeignKeyField(ContactList, null=True, on_delete="CASCADE", index=False)
     target = CharField(max_length=8)
-    state = CharField(max_length=8, default="queued")
+    state = CharField(max_length=8, default=ImportState.QUEUED)
     #: The uploaded file while the import may still run; removed when it ends.
     file_path = CharField(max_length=512, default="")
     filename = CharField(max_length=255, default="")

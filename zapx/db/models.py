@@ -12,7 +12,6 @@ from __future__ import annotations
 from peewee import (
     BooleanField,
     CharField,
-    DoubleField,
     ForeignKeyField,
     IntegerField,
     Model,
@@ -22,10 +21,11 @@ from playhouse.postgres_ext import BinaryJSONField
 
 from zapx.db.database import db
 from zapx.db.fields import TimestampTZField, utcnow
+from zapx.status import ConnectionStatus
 
 PROFILES = ("admin", "user")
 PROVIDERS = ("cloud", "evolution", "sandbox")
-CONNECTION_STATUSES = ("OPENING", "qrcode", "CONNECTED", "DISCONNECTED")
+CONNECTION_STATUSES = ConnectionStatus.ALL
 RATE_LIMIT_KINDS = ("whatsapp", "contact", "campaign", "global")
 
 
@@ -81,7 +81,7 @@ class WhatsappConnection(BaseModel):
     name = CharField(max_length=255)
     provider = CharField(max_length=16, default="sandbox")
     settings = BinaryJSONField(default=dict, index=False)
-    status = CharField(max_length=16, default="DISCONNECTED")
+    status = CharField(max_length=16, default=ConnectionStatus.DISCONNECTED)
     is_default = BooleanField(default=False)
     number = CharField(max_length=20, default="")
 
@@ -147,24 +147,6 @@ class CampaignSetting(BaseModel):
         indexes = ((("company", "key"), True),)
 
 
-class RateLimit(BaseModel):
-    """A distributed limit: at most ``max_count`` sends per ``period_s`` seconds.
-
-    ``scope`` narrows the kind (a connection id for ``whatsapp``, a campaign id for
-    ``campaign``); ``''`` means every object of that kind in the company.
-    """
-
-    company = ForeignKeyField(Company, backref="rate_limits", on_delete="CASCADE", index=False)
-    kind = CharField(max_length=16)
-    scope = CharField(max_length=64, default="")
-    max_count = IntegerField()
-    period_s = DoubleField()
-
-    class Meta:
-        table_name = "rate_limits"
-        indexes = ((("company", "kind", "scope"), True),)
-
-
 #: Every model, in dependency order (parents first).
 MODELS = (
     Company,
@@ -174,7 +156,6 @@ MODELS = (
     ContactList,
     ContactListItem,
     CampaignSetting,
-    RateLimit,
 )
 
 #: Indexes peewee cannot declare on a model; created by migrations, checked by the schema test.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
+from zapx.contact_fields import PERSON
 from zapx.errors import ValidationError
 from zapx.text import fold
 
@@ -37,7 +38,6 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "endereco": ("endereco", "address", "logradouro"),
     "cargo": ("cargo", "funcao", "role", "jobtitle"),
 }
-PERSON = ("number", "name", "email", "condominio", "endereco", "cargo")
 _BY_KEY = {alias: field for field, aliases in ALIASES.items() for alias in aliases}
 _NOT_ALNUM = re.compile(r"[^a-z0-9]+")
 #: As the API allows (``zapx.validation.extra_info``).
@@ -87,8 +87,7 @@ def map_header(cells: list[str]) -> Columns:
         )
     if len(custom) > MAX_CUSTOM:
         raise ValidationError(
-            f"{len(custom)} custom columns; at most {MAX_CUSTOM} (besides name, number, email, "
-            "condominio, endereco, cargo)",
+            f"{len(custom)} custom columns; at most {MAX_CUSTOM} (besides {', '.join(PERSON)})",
             field="file",
         )
     return Columns(index, tuple(custom), tuple(c.strip() for c in cells))

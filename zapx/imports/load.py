@@ -35,6 +35,7 @@ import json
 import peewee
 import psycopg2.errors
 
+from zapx.contact_fields import COLUMNS, EXTRA_COLUMN, PERSON, column_list
 from zapx.db import db
 from zapx.imports.headers import header_key
 from zapx.imports.rows import (
@@ -57,12 +58,12 @@ _LEADING = {
     "contacts": "created_at, updated_at, company_id, is_group",
     "list": "created_at, updated_at, company_id, contact_list_id",
 }
-_COLUMNS = "number, name, email, condominio, endereco, cargo, extra_info, search"
-_NOT_NULL = "FORCE_NOT_NULL (number, name, email, condominio, endereco, cargo, search)"
+_COLUMNS = f"{column_list()}, search"
+_NOT_NULL = f"FORCE_NOT_NULL ({column_list(fields=PERSON)}, search)"
 _STAGE = (
     "CREATE TEMP TABLE IF NOT EXISTS zapx_import_stage (created_at text, updated_at text, "
-    "company_id text, scope text, number text, name text, email text, condominio text, "
-    "endereco text, cargo text, extra_info jsonb, search text) ON COMMIT DELETE ROWS"
+    f"company_id text, scope text, {', '.join(f + ' text' for f in PERSON)}, "
+    f"{EXTRA_COLUMN} jsonb, search text) ON COMMIT DELETE ROWS"
 )
 _COPY_STAGE = f"COPY zapx_import_stage FROM STDIN WITH (FORMAT csv, {_NOT_NULL})"
 _COPY_TARGET = {
@@ -74,7 +75,7 @@ _COPY_TARGET = {
 _COPY_REJECTED = (
     "COPY import_rejections (import_id, row_number, values, reason) FROM STDIN WITH (FORMAT csv)"
 )
-_FIELDS = "name, email, condominio, endereco, cargo, extra_info, search"
+_FIELDS = f"{column_list(fields=COLUMNS[1:])}, search"  # all but the number, the conflict key
 _SET = ", ".join(f"{f} = excluded.{f}" for f in _FIELDS.split(", "))
 _UPSERT = {
     "contacts": (
@@ -94,11 +95,11 @@ _UPSERT = {
 }
 _EXISTING = {
     "contacts": (
-        "SELECT number, name, email, condominio, endereco, cargo, extra_info FROM contacts "
+        f"SELECT {column_list()} FROM contacts "
         "WHERE company_id = %s AND number = ANY(string_to_array(%s, ',')) FOR UPDATE"
     ),
     "list": (
-        "SELECT number, name, email, condominio, endereco, cargo, extra_info "
+        f"SELECT {column_list()} "
         "FROM contact_list_items WHERE contact_list_id = %s "
         "AND number = ANY(string_to_array(%s, ',')) FOR UPDATE"
     ),

@@ -16,8 +16,9 @@ import functools
 import io
 from json.encoder import encode_basestring
 
+from zapx.contact_fields import PERSON
 from zapx.errors import ValidationError
-from zapx.imports.headers import PERSON, Columns
+from zapx.imports.headers import Columns
 from zapx.numbers import read_number
 from zapx.text import fold
 

@@ -27,6 +27,7 @@ from zapx.imports.load import Chunk, Counts, Loader, Superseded
 from zapx.imports.progress import progress_of
 from zapx.imports.rows import Rejected, RowBuilder, SafeCsv, merge
 from zapx.paging import paginate
+from zapx.status import ImportState
 from zapx.uploads import write_limited
 
 log = logging.getLogger("zapx.imports")
@@ -113,7 +114,7 @@ def _file(imp: ContactImport) -> tuple[str, bool]:
 
 
 def _finish(import_id: int, state: str, error: str = "") -> None:
-    done = {"fraction_read": 1.0} if state == "done" else {}
+    done = {"fraction_read": 1.0} if state == ImportState.DONE else {}
     with db.atomic():
         ContactImport.update(
             state=state, error=error[:2000], finished_at=utcnow(), updated_at=utcnow(), **done
@@ -140,25 +141,27 @@ def run_import(
     ).fetchone()[0]
     if not got:
         log.info("import already running elsewhere", extra={"import_id": import_id})
-        return "running"
+        return ImportState.RUNNING
     try:
         imp = ContactImport.get_or_none(ContactImport.id == import_id)
-        if imp is None or imp.state in ("done", "failed"):
+        if imp is None or imp.state in (ImportState.DONE, ImportState.FAILED):
             return imp.state if imp else "missing"
         with db.atomic():
             ContactImport.update(
-                state="running", started_at=imp.started_at or utcnow(), updated_at=utcnow()
+                state=ImportState.RUNNING,
+                started_at=imp.started_at or utcnow(),
+                updated_at=utcnow(),
             ).where(ContactImport.id == import_id).execute()
         path, owned = _file(imp)
         try:
             _run(imp, path, region, progress, chunk_rows, after_chunk)
         except ValidationError as exc:
-            _finish(import_id, "failed", exc.message)
+            _finish(import_id, ImportState.FAILED, exc.message)
             log.warning("import failed", extra={"import_id": import_id, "error": exc.message})
         except Superseded:
-            return "running"
+            return ImportState.RUNNING
         else:
-            _finish(import_id, "done")
+            _finish(import_id, ImportState.DONE)
         if imp.contact_list_id is not None:  # the list page merges the rows of this event
             publish_list_reload(Tenant(imp.company_id), imp.contact_list_id)
         if owned:

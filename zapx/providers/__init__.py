@@ -4,7 +4,6 @@ from zapx.outbound import Outbound
 from zapx.providers.base import (
     AMBIGUOUS,
     AUTH,
-    OUTCOMES,
     PERMANENT,
     SENT,
     THROTTLE,
@@ -30,7 +29,6 @@ def make_provider(provider: str, settings: dict, outbound: Outbound) -> Provider
 __all__ = [
     "AMBIGUOUS",
     "AUTH",
-    "OUTCOMES",
     "PERMANENT",
     "SENT",
     "THROTTLE",

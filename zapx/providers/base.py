@@ -24,7 +24,6 @@ SENT, THROTTLE, TRANSIENT, AMBIGUOUS, PERMANENT, AUTH = (
     "permanent",
     "auth",
 )
-OUTCOMES = (SENT, THROTTLE, TRANSIENT, AMBIGUOUS, PERMANENT, AUTH)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -196,14 +196,17 @@ def test_extra_indexes_are_declared_as_postgresql_prints_them(migrated):
         ("DROP INDEX users_email", "users indexes users_email"),
         ("ALTER TABLE contacts ALTER COLUMN email DROP NOT NULL", "contacts columns email"),
         ("ALTER TABLE contacts ALTER COLUMN cargo SET DEFAULT ''", "contacts columns cargo"),
-        ("ALTER TABLE rate_limits ALTER COLUMN kind TYPE varchar(32)", "rate_limits columns kind"),
+        (
+            "ALTER TABLE campaign_settings ALTER COLUMN key TYPE varchar(99)",
+            "campaign_settings columns key",
+        ),
         (
             "ALTER TABLE users DROP CONSTRAINT users_company_id_fkey, ADD CONSTRAINT "
             "users_company_id_fkey FOREIGN KEY (company_id) REFERENCES companies (id)",
             "users constraints users_company_id_fkey",
         ),
         ("ALTER TABLE companies ADD COLUMN extra integer", "companies columns extra"),
-        ("DROP TABLE rate_limits", "table rate_limits: only in migrations"),
+        ("DROP TABLE campaign_settings", "table campaign_settings: only in migrations"),
         ("DROP EXTENSION btree_gin CASCADE", "extensions"),
     ],
 )
