@@ -25,6 +25,7 @@ NOT_STATUSES = {
 FIELD_NAMES = {
     ("api/schemas.py", "qrcode"): "the connection's QR code field",
     ("zapx/campaigns/report.py", "sent"): "the report's count of rows sent or later",
+    ("zapx/campaigns/service.py", "sent"): "the report's count, read for the socket record's rate",
     ("zapx/campaigns/report.py", "delivered"): "the report's count of rows delivered or read",
 }
 
