@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from actors.engine.company import PROGRESS_MIN_S
 from tests.actors.campaigns import make_list, sandbox_reset, setup_company, start_campaign
 from tests.actors.conftest import make_stack
 from tests.realtime import Listener, start_server
+from zapx.engine.lifecycle import PROGRESS_MIN_S
 
 CONTACTS = 60
 BATCH_SIZE = 5  # a first batch of 1, then 12 of 5: 13 batch reports per campaign
