@@ -212,7 +212,8 @@ class CompanyLifecycle:
 
     def command(self, campaign_id: int, name: str, reason: str = "") -> Campaign:
         """``pause | resume | cancel | restart`` as the API applies it, then acted on here."""
-        row, _ = commands.command(self.tenant, self.flags, campaign_id, name, reason)
+        with db.connection_context():
+            row, _ = commands.command(self.tenant, self.flags, campaign_id, name, reason)
         self.refresh(campaign_id)
         return row
 
