@@ -317,6 +317,10 @@ class CompanyLifecycle:
             if not slots:
                 self._wake(live, next_at)
                 return
+            if first:
+                # The same first batch as a bulk start's: its send spaced and recorded in Redis.
+                send_at, gap = slots[0]
+                slots = [(send_at, max(gap, throttle.first_gap_s())), *slots[1:]]
             planned = batches.plan_batch(
                 live.campaign_id, self.company_id, live.whatsapp_id, live.generation, slots
             )

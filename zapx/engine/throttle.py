@@ -47,6 +47,17 @@ class SessionThrottle:
         slots = self.pacer.slots(count, now, horizon_s)
         return slots, self.pacer.next_at
 
+    def first_gap_s(self) -> float:
+        """The gap (seconds) a campaign's first send carries, as the bulk start plans it
+        (``starts.plan_first_batches``): a paced connection's minimum gap, so the send is spaced
+        through Redis (``flags.reserve``) against the connection's other sends and recorded for
+        the next one; 0 when unpaced."""
+        settings = self.pacer.settings
+        if settings.message_interval_s <= 0:
+            return 0.0
+        cap_gap = 1.0 / max(settings.max_per_s, 1e-6)
+        return max(cap_gap, settings.message_interval_s * (1 - settings.jitter))
+
     def taken(self, count: int) -> None:
         """``count`` slots from now were used by a batch planned elsewhere (the Directory's bulk
         first batches): the next slots come after them, with the pacing's gaps and long pauses."""

@@ -497,3 +497,16 @@ def test_a_new_lifecycle_recovers_running_campaigns_from_the_database(world):
     w.run_out()
     assert w.row(campaign_id).status == FINALIZADA
     assert w.statuses(campaign_id) == {"sent": 100}
+
+
+def test_a_first_batch_planned_here_is_spaced_through_redis_like_a_bulk_one(world):
+    """Planned by the lifecycle (the API's command came first) or in bulk, a paced campaign's
+    first send carries the connection's minimum gap: the worker spaces it against, and records
+    it for, the connection's other sends (``flags.reserve``, ``flags.sent``)."""
+    w = world(size=3, interval=2)
+    campaign_id = w.campaign()
+    w.lifecycle.refresh(campaign_id)
+    [(batch_id, first, _)] = w.outbox.sent
+    with db.connection_context():
+        [[_, gap]] = CampaignBatch.get_by_id(batch_id).slots
+    assert first and gap == pytest.approx(2 * (1 - 0.3))
