@@ -16,11 +16,12 @@ import time
 import dramatiq
 
 from actors.broker import broker  # noqa: F401 - configures the broker before the actors below
-from actors.inbox import engine_command
+from actors.inbox import send_command
 from zapx.campaigns import batches, flags
 from zapx.campaigns.context import load_context
 from zapx.config import load_config
 from zapx.db import db
+from zapx.engine.messages import BatchReport, Outcome, Stop
 from zapx.outbound import Outbound
 from zapx.providers import AMBIGUOUS, AUTH, PERMANENT, SENT, THROTTLE, OutMessage
 from zapx.providers.http import CONNECT_TIMEOUT_S, READ_TIMEOUT_S
@@ -65,7 +66,7 @@ def _deliver(batch_id: int) -> None:
         report, outcomes = _send(claim)
         batches.finish_batch(batch_id, outcomes)
     flags.clear_progress(redis, _keys, batch_id)
-    engine_command.send(report)
+    send_command(report)
 
 
 _OPTIONS = {"max_retries": 3, "time_limit": 600_000, "throws": ()}
@@ -81,16 +82,16 @@ deliver_first = dramatiq.actor(
 )
 
 
-def _send(claim: batches.Claim) -> tuple[dict, list[tuple]]:
+def _send(claim: batches.Claim) -> tuple[BatchReport, list[Outcome]]:
     redis = get_redis(_config.redis_url)
     ctx = load_context(
         claim.campaign_id, claim.whatsapp_id, claim.generation, _config.public_base, _outbound
     )
-    outcomes: list[tuple] = []
+    outcomes: list[Outcome] = []
     reported = 0  # outcomes already in the batch's progress
     deadline = time.monotonic() + _send_deadline_s
     counts = {RowStatus.SENT: 0, "retry": 0, RowStatus.FAILED: 0, RowStatus.UNKNOWN: 0}
-    stop_reason = None
+    stop_reason: Stop | None = None
     retry_after = None
     paced = any(gap >= RESERVE_MIN_GAP_S for _, gap in claim.slots)
     for i, row in enumerate(claim.rows):
@@ -103,7 +104,7 @@ def _send(claim: batches.Claim) -> tuple[dict, list[tuple]]:
         if wait > 0:
             time.sleep(min(wait, 60.0))
         if time.monotonic() > deadline:
-            stop_reason = "lease"  # the engine may soon finish this batch from its progress
+            stop_reason = Stop.LEASE  # the engine may soon finish this batch from its progress
             break
         confirming = ctx.confirmation and not row.confirmed
         text = ctx.render(row, confirming)
@@ -121,7 +122,7 @@ def _send(claim: batches.Claim) -> tuple[dict, list[tuple]]:
             outcomes[reported:],
             _progress_ttl_s,
         ):
-            stop_reason = "stopped"
+            stop_reason = Stop.STOPPED
             break
         reported = len(outcomes)
         result = ctx.provider.send(
@@ -133,29 +134,31 @@ def _send(claim: batches.Claim) -> tuple[dict, list[tuple]]:
             flags.sent(redis, _keys, claim.whatsapp_id, time.time())
         if result.outcome == SENT:
             status = RowStatus.AWAITING if confirming else RowStatus.SENT
-            outcomes.append((row.id, status, result.message_id, None, text, 0.0))
+            outcomes.append(Outcome(row.id, status, result.message_id, None, text))
             counts[RowStatus.SENT] += 1
         elif result.outcome == PERMANENT:
-            outcomes.append((row.id, RowStatus.FAILED, None, result.error, text, 0.0))
+            outcomes.append(Outcome(row.id, RowStatus.FAILED, None, result.error, text))
             counts[RowStatus.FAILED] += 1
         elif result.outcome == AMBIGUOUS:
-            outcomes.append((row.id, RowStatus.UNKNOWN, None, result.error, text, 0.0))
+            outcomes.append(Outcome(row.id, RowStatus.UNKNOWN, None, result.error, text))
             counts[RowStatus.UNKNOWN] += 1
         elif result.outcome == THROTTLE:
             delay = result.retry_after_s or _backoff_s(1)
-            outcomes.append((row.id, "throttled", None, result.error, None, delay))
+            outcomes.append(Outcome(row.id, "throttled", None, result.error, None, delay))
             counts["retry"] += 1
-            stop_reason, retry_after = THROTTLE, result.retry_after_s
+            stop_reason, retry_after = Stop.THROTTLE, result.retry_after_s
             break  # sending more now only collects more 429s
         elif row.attempts >= batches.MAX_ATTEMPTS:
-            outcomes.append((row.id, RowStatus.FAILED, None, f"gave up: {result.error}", text, 0.0))
+            outcomes.append(
+                Outcome(row.id, RowStatus.FAILED, None, f"gave up: {result.error}", text)
+            )
             counts[RowStatus.FAILED] += 1
         else:
             delay = _backoff_s(row.attempts)
-            outcomes.append((row.id, RowStatus.PENDING, None, result.error, None, delay))
+            outcomes.append(Outcome(row.id, RowStatus.PENDING, None, result.error, None, delay))
             counts["retry"] += 1
             if result.outcome == AUTH:
-                stop_reason = AUTH  # the connection is gone: the engine pauses its campaigns
+                stop_reason = Stop.AUTH  # the connection is gone: the engine pauses its campaigns
                 break
     log.info(
         "batch delivered",
@@ -168,15 +171,15 @@ def _send(claim: batches.Claim) -> tuple[dict, list[tuple]]:
             "stop": stop_reason,
         },
     )
-    return {
-        "kind": "batch_done",
-        "company_id": claim.company_id,
-        "campaign_id": claim.campaign_id,
-        "whatsapp_id": claim.whatsapp_id,
-        "batch_id": claim.batch_id,
-        "generation": claim.generation,
-        "stop": stop_reason,
-        "retry_after_s": retry_after,
-        "error": outcomes[-1][3] if outcomes else None,
+    report = BatchReport(
+        company_id=claim.company_id,
+        campaign_id=claim.campaign_id,
+        whatsapp_id=claim.whatsapp_id,
+        batch_id=claim.batch_id,
+        generation=claim.generation,
+        stop=stop_reason,
+        retry_after_s=retry_after,
+        error=outcomes[-1].error if outcomes else None,
         **counts,
-    }, outcomes
+    )
+    return report, outcomes

@@ -1,33 +1,50 @@
 """The ``engine`` queue: Dramatiq messages that the engine process consumes into its actors.
 
-The API and the workers send commands here (fire-and-forget); the engine runs a Dramatiq worker
-on this queue only, in-process, and hands each command to the Directory actor.
+The API and the workers send commands here (fire-and-forget, :func:`send_command`); the engine
+runs a Dramatiq worker on this queue only, in-process, and hands each command to the Directory
+actor that its composition root bound here (:func:`bind`, in ``actors.engine.main``). The
+commands travel as dicts (``zapx.engine.messages.to_dict``), and are typed again here.
 """
 
 from __future__ import annotations
+
+import logging
+from typing import Any
 
 import dramatiq
 import pykka
 
 from actors.broker import broker  # noqa: F401 - configures the broker before the actors below
+from zapx.engine.messages import Command, from_dict, to_dict
+
+log = logging.getLogger("zapx.engine.inbox")
 
 #: Seconds the inbox waits for the Directory to accept a command before the message is retried.
 ASK_TIMEOUT_S = 30.0
-#: The Directory's ref and proxy, found once: the registry lookup walks every actor (thousands of
-#: company actors) and building a proxy inspects the actor's attributes, on every command.
-_directory: list = [None, None]
 
 
-@dramatiq.actor(queue_name="engine", max_retries=20, time_limit=60_000, throws=())
+class _Bound:
+    """The Directory's proxy in the engine process (None elsewhere)."""
+
+    directory: pykka.ActorProxy[Any] | None = None
+
+
+def bind(directory: pykka.ActorProxy[Any] | None) -> None:
+    """Hand the engine's commands to ``directory`` (a Directory actor's proxy; None unbinds)."""
+    _Bound.directory = directory
+
+
+def send_command(command: Command) -> None:
+    """Send ``command`` to the engine through its queue (fire-and-forget)."""
+    engine_command.send(to_dict(command))
+
+
+@dramatiq.actor(queue_name="engine", max_retries=20, time_limit=60_000, throws=(ValueError,))
 def engine_command(command: dict) -> None:
-    """Deliver ``command`` to the running engine's Directory actor."""
-    ref, proxy = _directory
-    if ref is None or not ref.is_alive():
-        from actors.engine.directory import DirectoryActor
-
-        refs = pykka.ActorRegistry.get_by_class(DirectoryActor)
-        if not refs:
-            raise RuntimeError("no Directory actor in this process; is this the engine?")
-        _directory[:] = [refs[0], refs[0].proxy()]
-        ref, proxy = _directory
-    proxy.handle(command).get(timeout=ASK_TIMEOUT_S)
+    """Deliver ``command`` to the running engine's Directory actor; retried (by Dramatiq) when
+    the Directory does not accept it within ASK_TIMEOUT_S, never when it is not a command."""
+    directory = _Bound.directory
+    if directory is None:
+        raise RuntimeError("no Directory bound in this process; is this the engine?")
+    message = from_dict(command)  # ValueError: not a command; retrying cannot help
+    directory.handle(message).get(timeout=ASK_TIMEOUT_S)

@@ -33,7 +33,7 @@ import falcon.testing  # noqa: E402
 
 from api import Deps, create_app  # noqa: E402
 from zapx import accounts, auth  # noqa: E402
-from zapx.campaigns import batches, views  # noqa: E402
+from zapx.campaigns import starts, views  # noqa: E402
 from zapx.config import load_config  # noqa: E402
 from zapx.db import (  # noqa: E402
     Campaign,
@@ -76,7 +76,7 @@ def load(contacts: int) -> tuple[int, int, int]:
             company=company.id, name="bench", status="PROGRAMADA", contact_list=cl.id,
             whatsapp=wa.id, message1="Oi {nome}", scheduled_at=now,
         )  # fmt: skip
-    assert len(batches.start_due()) == 1
+    assert len(starts.start_due()) == 1
     # Rows recorded 50 at a time, as workers record batches: one sent_at per batch.
     with db.atomic():
         db.execute_sql(

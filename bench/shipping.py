@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from zapx.campaigns import batches, shipping  # noqa: E402
+from zapx.campaigns import shipping, starts  # noqa: E402
 from zapx.db import (  # noqa: E402
     Campaign,
     CampaignShipping,
@@ -73,7 +73,7 @@ def load(contacts: int, campaigns: int) -> tuple[list[tuple[int, int]], float]:
             )  # fmt: skip
         made.append((company.id, campaign.id))
     started = time.perf_counter()
-    assert len(batches.start_due()) == campaigns
+    assert len(starts.start_due()) == campaigns
     snapshot_s = time.perf_counter() - started
     db.execute_sql(
         "UPDATE campaign_shipping SET status = CASE WHEN contact_id %% 10 = 0 THEN 'failed' "

@@ -14,6 +14,8 @@ import re
 from collections.abc import Mapping
 from urllib.parse import urlparse, urlsplit
 
+import phonenumbers
+
 from zapx.errors import ConfigError
 from zapx.outbound import parse_allowed
 
@@ -158,8 +160,6 @@ def _bind(raw: str) -> str:
 
 
 def _region(raw: str) -> str:
-    import phonenumbers
-
     value = raw.strip().upper()
     if value not in phonenumbers.SUPPORTED_REGIONS:
         raise ValueError(f"must be an ISO 3166 region code known to phonenumbers, got {raw!r}")

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs
 
@@ -40,9 +41,10 @@ from aiohttp import web
 
 from zapx import accounts
 from zapx.auth import Principal, decode_token
-from zapx.config import Config
+from zapx.config import Config, load_config
 from zapx.db import db, init_db
-from zapx.errors import AuthError
+from zapx.errors import AuthError, ConfigError
+from zapx.logs import setup_logging
 from zapx.realtime import channel, company_room, user_room
 
 log = logging.getLogger("zapx.realtime.server")
@@ -225,3 +227,18 @@ def serve(config: Config) -> int:
         shutdown_timeout=5.0,
     )
     return 0
+
+
+def main() -> int:
+    """``python -m zapx.realtime_server`` (what ``zapx realtime`` runs): serve until SIGTERM."""
+    try:
+        config = load_config()
+    except ConfigError as exc:
+        print(f"zapx realtime: {exc.message}", file=sys.stderr)
+        return 2
+    setup_logging("realtime", config.log_level, config.log_format)
+    return serve(config)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,5 +1,6 @@
-"""The Directory: the engine's root actor. Routes commands to per-company actors, starting them
-on demand and stopping them when idle, and runs the clock's periodic duties.
+"""DirectoryActor: the engine's root actor. Routes commands to per-company actors, starting them
+on demand, stopping them when idle and replacing them when they fail, and runs the clock's
+periodic duties (``zapx.engine.duties``).
 """
 
 from __future__ import annotations
@@ -8,40 +9,53 @@ import logging
 import time
 
 import pykka
-import redis
 
-from actors.engine.company import FIRST_BATCH_SIZE, Budget, CompanyActor
-from zapx.campaigns import batches, flags
+from actors.engine.company import CompanyActor
+from zapx.campaigns import starts
 from zapx.config import Config
 from zapx.db import db
+from zapx.engine.duties import Duties
+from zapx.engine.lifecycle import Budget, Outbox
+from zapx.engine.messages import BatchReport, CampaignChanged, Command, FirstBatch, Ping, Tick
+from zapx.engine.runflags import RunFlags
 from zapx.redis import Keys, get_redis
 
 log = logging.getLogger("zapx.engine")
 
 #: Seconds between sweeps for expired leases and lost batch messages.
 SWEEP_S = 10.0
-#: Seconds to wait for a company actor's answer.
-ASK_TIMEOUT_S = 10.0
-#: Campaigns started (and their first batches planned) per transaction when many come due.
-START_CHUNK = 1000
+#: Seconds each company actor gets to stop when the Directory stops.
+STOP_TIMEOUT_S = 10.0
+#: Seconds before a failed company actor is replaced: none for its first failure, then doubling
+#: up to SWEEP_S while it keeps failing (a database that is down would otherwise make a
+#: replacement loop of its on_start).
+REPLACE_MIN_S, REPLACE_MAX_S = 0.25, SWEEP_S
+
+CompanyProxy = pykka.ActorProxy[CompanyActor]
 
 
 class DirectoryActor(pykka.ThreadingActor):
-    """Commands are plain dicts with a ``kind`` and ids, never rows."""
+    """Commands are :mod:`zapx.engine.messages` dataclasses, never rows."""
 
-    def __init__(self, config: Config, budget: int | None = None):
+    def __init__(self, config: Config, outbox: Outbox, budget: int | None = None):
         super().__init__()
         self.config = config
+        self.outbox = outbox
         self.keys = Keys(config.redis_prefix)
         self.budget = Budget(budget or config.engine_budget)
-        self.companies: dict[int, pykka.ActorRef] = {}
-        self.proxies: dict[int, pykka.ActorProxy] = {}
+        self.duties = Duties(config, outbox, RunFlags(get_redis(config.redis_url), self.keys))
+        self.companies: dict[int, pykka.ActorRef[CompanyActor]] = {}
+        self.proxies: dict[int, CompanyProxy] = {}
         #: Messages sent to each company's current actor (see ``company_idle``).
         self.routed: dict[int, int] = {}
-        self._me = None  # this actor's own proxy, handed to the company actors (private: pykka
-        # would inspect it, and warn, each time it builds a proxy of this actor)
+        self._me: pykka.ActorProxy[DirectoryActor] | None = None  # this actor's own proxy,
+        # handed to the company actors (private: pykka would inspect it, and warn, each time it
+        # builds a proxy of this actor)
         self.wakes: dict[int, float] = {}
         self.starting: dict[int, float] = {}
+        #: Failed companies: when to replace the actor (epoch s), and the last delay (s).
+        self.replacing: dict[int, float] = {}
+        self.replace_delay: dict[int, tuple[float, float]] = {}
         self.started_at = 0.0
         self.last_sweep = 0.0
         self.handled = 0
@@ -49,7 +63,7 @@ class DirectoryActor(pykka.ThreadingActor):
     def on_start(self) -> None:
         self.started_at = time.monotonic()
         with db.connection_context():
-            companies = batches.running_companies()
+            companies = starts.running_companies()
         for company_id in companies:
             self._company(company_id)  # each rebuilds its campaigns from the database
         log.info("directory started", extra={"companies_recovered": len(companies)})
@@ -58,27 +72,26 @@ class DirectoryActor(pykka.ThreadingActor):
         # Children first: the registry's stop_all would also do it, but an engine embedded in
         # tests stops the Directory alone.
         for ref in list(self.companies.values()):
-            ref.stop(block=True, timeout=ASK_TIMEOUT_S)
+            ref.stop(block=True, timeout=STOP_TIMEOUT_S)
         log.info("directory stopped", extra={"commands_handled": self.handled})
 
     # --- commands ---------------------------------------------------------------------------
 
-    def handle(self, command: dict) -> dict:
-        """Apply one command from the engine queue; returns a small status dict."""
+    def handle(self, command: Command) -> float | None:
+        """Apply one command from the engine queue or the clock; a ping returns the uptime (s)."""
         self.handled += 1
-        kind = command.get("kind")
-        if kind == "campaign_changed":
-            self._tell(int(command["company_id"])).refresh(int(command["campaign_id"]))
-        elif kind == "batch_done":
-            self._tell(int(command["company_id"])).batch_done(command)
-        elif kind == "tick":
-            self.tick()
-        elif kind == "ping":
-            return self._ping(command)
-        else:
-            log.warning("unknown engine command", extra={"kind": kind})
-            return {"ok": False, "error": f"unknown command {kind!r}"}
-        return {"ok": True}
+        match command:
+            case CampaignChanged(company_id=company_id, campaign_id=campaign_id):
+                self._send(company_id, "refresh", campaign_id)
+            case BatchReport(company_id=company_id):
+                self._send(company_id, "batch_done", command)
+            case Tick():
+                self.tick()
+            case Ping():
+                return self._ping(command)
+            case _:
+                raise TypeError(f"not an engine command: {command!r:.200}")
+        return None
 
     def wake(self, company_id: int, at: float) -> None:
         """A company asks to be pumped at ``at`` (epoch seconds)."""
@@ -96,65 +109,55 @@ class DirectoryActor(pykka.ThreadingActor):
         ref = self.companies.get(company_id)
         if ref is None or self.routed.get(company_id, 0) != received:
             return
-        self.companies.pop(company_id, None)
-        self.proxies.pop(company_id, None)
-        self.routed.pop(company_id, None)
-        self.wakes.pop(company_id, None)
+        self._forget(company_id)
         ref.stop(block=False)
-        self._share()
+
+    def company_failed(self, company_id: int, actor_urn: str) -> None:
+        """A company actor's work raised and Pykka stopped it (it logged why): replace it by a
+        fresh one, rebuilt from the database, which takes the company's next messages."""
+        ref = self.companies.get(company_id)
+        if ref is None or ref.actor_urn != actor_urn:
+            return  # already replaced, or stopped as idle
+        self._forget(company_id)
+        now = time.time()
+        last_at, last_delay = self.replace_delay.get(company_id, (0.0, 0.0))
+        delay = 0.0 if now - last_at > REPLACE_MAX_S * 2 else max(REPLACE_MIN_S, last_delay * 2)
+        delay = min(delay, REPLACE_MAX_S)
+        self.replace_delay[company_id] = (now, delay)
+        self.replacing[company_id] = now + delay
+        if delay == 0.0:
+            self._replace_due(now)
 
     def tick(self) -> None:
-        """The clock: due scheduled starts, due wake-ups, and every SWEEP_S the sweeps."""
+        """The clock: due scheduled starts, due wake-ups, replacements, and every SWEEP_S the
+        sweeps."""
         now = time.time()
         with db.connection_context():
-            # Due campaigns start in chunks of START_CHUNK, each in one transaction, and get
-            # their first batches in three more statements: a first message does not wait for
-            # its company actor, which plans from the second batch on. Every chunk's first
-            # batches are enqueued before any company actor is made: making a thousand actors
-            # takes seconds, and the next thousand's start would wait on it.
-            chunks = []
-            while True:
-                started = batches.start_due(START_CHUNK)
-                if started:
-                    chunks.append((started, self._send_first_batches(started)))
-                if len(started) < START_CHUNK:
-                    break
+            chunks = self.duties.start_due()
             for started, firsts in chunks:
                 self._adopt_first_batches(started, firsts)
             # What start_due left (no list, no connection) goes to the company actor, which
             # pauses it with the reason.
-            for company_id, campaign_id in batches.due_scheduled():
+            for company_id, campaign_id in starts.due_scheduled():
                 if self.starting.get(campaign_id, 0) > now - 5:
                     continue
                 self.starting[campaign_id] = now
-                self._tell(company_id).refresh(campaign_id)
+                self._send(company_id, "refresh", campaign_id)
             if now - self.last_sweep >= min(SWEEP_S, self.config.batch_lease_s / 2):
                 self.last_sweep = now
                 self._sweep()
         self.starting = {k: v for k, v in self.starting.items() if v > now - 5}
+        self._replace_due(now)
         for company_id, at in list(self.wakes.items()):
             if at <= now:
                 del self.wakes[company_id]
-                self._tell(company_id).pump()
+                self._send(company_id, "pump")
 
     # --- internals --------------------------------------------------------------------------
 
-    def _send_first_batches(self, started: list[tuple[int, int]]) -> list[tuple]:
-        from actors.delivery import deliver_first
-
-        firsts = batches.plan_first_batches(started, min(self.config.batch_size, FIRST_BATCH_SIZE))
-        # The run flags first: a worker drops a batch whose campaign is not flagged running.
-        pipe = get_redis(self.config.redis_url).pipeline(transaction=False)
-        for _, campaign_id, generation, _, _ in firsts:
-            pipe.set(flags.run_key(self.keys, campaign_id), generation)
-        pipe.execute()
-        for _, _, _, batch_id, _ in firsts:
-            deliver_first.send(batch_id)
-        return firsts
-
-    def _adopt_first_batches(self, started: list[tuple[int, int]], firsts: list[tuple]) -> None:
+    def _adopt_first_batches(self, started: list[tuple[int, int]], firsts: list[FirstBatch]):
         """Tell each started campaign's company actor (made now if new) of its first batch."""
-        adopted = {f[1]: f for f in firsts}
+        adopted = {f.campaign_id: f for f in firsts}
         for company_id, campaign_id in started:
             log.info(
                 "campaign started",
@@ -162,23 +165,25 @@ class DirectoryActor(pykka.ThreadingActor):
             )
             first = adopted.get(campaign_id)
             if first is None:
-                self._tell(company_id).refresh(campaign_id)
+                self._send(company_id, "refresh", campaign_id)
                 continue
-            _, _, generation, batch_id, rows = first
             ref = self.companies.get(company_id)
             if ref is not None and ref.is_alive():
-                self._tell(company_id).adopt(campaign_id, generation, batch_id, rows)
+                self._send(company_id, "adopt", first)
             else:  # a new actor counts it from on_start, before it plans anything
-                self._company(company_id, {campaign_id: (generation, batch_id, rows)})
+                self._company(company_id, [first])
 
-    def _company(self, company_id: int, adopted: dict | None = None):
+    def _company(self, company_id: int, adopted: list[FirstBatch] | None = None) -> CompanyProxy:
         ref = self.companies.get(company_id)
         if ref is None or not ref.is_alive():
             if ref is not None:
                 log.warning("replacing a stopped company actor", extra={"company_id": company_id})
             if self._me is None:
                 self._me = self.actor_ref.proxy()
-            ref = CompanyActor.start(company_id, self._me, self.budget, self.config, adopted)
+            self.replacing.pop(company_id, None)
+            ref = CompanyActor.start(
+                company_id, self._me, self.budget, self.config, self.outbox, adopted or ()
+            )
             self.companies[company_id] = ref
             self.proxies[company_id] = ref.proxy()
             self.routed[company_id] = 0
@@ -187,49 +192,54 @@ class DirectoryActor(pykka.ThreadingActor):
         # Directory sends thousands of messages a second at peak.
         return self.proxies[company_id]
 
-    def _tell(self, company_id: int):
-        """The company actor's proxy, for one message (counted for ``company_idle``)."""
-        proxy = self._company(company_id)
-        self.routed[company_id] += 1
-        return proxy
+    def _send(self, company_id: int, method: str, *args) -> None:
+        """Tell the company's actor ``method(*args)`` (one-way; counted for ``company_idle``).
+
+        An actor that failed a moment ago is dead before its ``company_failed`` arrives: the
+        message goes to its replacement, which has rebuilt from the database.
+        """
+        for attempt in (1, 2):
+            proxy = self._company(company_id)
+            self.routed[company_id] += 1
+            try:
+                getattr(proxy, method).defer(*args)
+                return
+            except pykka.ActorDeadError:
+                if attempt == 2:
+                    raise
+                self._forget(company_id)
+
+    def _forget(self, company_id: int) -> None:
+        self.companies.pop(company_id, None)
+        self.proxies.pop(company_id, None)
+        self.routed.pop(company_id, None)
+        self.wakes.pop(company_id, None)
+        self._share()
+
+    def _replace_due(self, now: float) -> None:
+        for company_id, at in list(self.replacing.items()):
+            if at <= now:
+                log.info("company actor replaced", extra={"company_id": company_id})
+                self._company(company_id)  # rebuilds from the database in on_start
 
     def _share(self) -> None:
         self.budget.share(len(self.companies))
 
     def _sweep(self) -> None:
-        from actors.delivery import deliver_batch
-
-        # A company actor that crashed with nothing left to tell it would leave its campaigns
+        # A company actor that died with nothing left to tell it would leave its campaigns
         # running with nothing sent: every running campaign's company has a live actor.
-        for company_id in batches.running_companies():
+        for company_id in starts.running_companies():
             ref = self.companies.get(company_id)
-            if ref is None or not ref.is_alive():
+            if (ref is None or not ref.is_alive()) and company_id not in self.replacing:
                 self._company(company_id)  # rebuilds from the database in on_start
+        for company_id, campaign_id in self.duties.sweep():
+            self._send(company_id, "refresh", campaign_id)
 
-        for company_id, campaign_id in batches.expire_leases(self._progress):
-            log.warning(
-                "batch lease expired",
-                extra={"company_id": company_id, "campaign_id": campaign_id},
-            )
-            self._tell(company_id).refresh(campaign_id)
-        for batch_id in batches.stale_planned(self.config.batch_lease_s):
-            log.warning("re-sending a lost batch message", extra={"batch_id": batch_id})
-            deliver_batch.send(batch_id)
-
-    def _progress(self, batch_ids: list[int]) -> dict:
-        """What workers that died left of their batches (``flags.batch_progress``); with Redis
-        unreachable nothing is known, and every row that may have left becomes unknown."""
-        try:
-            return flags.batch_progress(get_redis(self.config.redis_url), self.keys, batch_ids)
-        except (redis.RedisError, ValueError, TypeError) as exc:  # down, or not what we wrote
-            log.warning("batch progress unreadable: %s", exc, extra={"batches": batch_ids})
-            return {}
-
-    def _ping(self, command: dict) -> dict:
+    def _ping(self, command: Ping) -> float:
         # A liveness probe: the token, stored for 300 s, proves the engine consumed its queue.
         uptime_s = round(time.monotonic() - self.started_at, 3)
-        token = str(command.get("token", ""))[:64]
+        token = command.token[:64]
         if token:
             key = self.keys.of("engine", "ping", token)
             get_redis(self.config.redis_url).set(key, uptime_s, ex=300)
-        return {"ok": True, "uptime_s": uptime_s}
+        return uptime_s

@@ -1,4 +1,6 @@
-"""``zapx engine``: start the actor system and the ``engine`` queue consumer; stop on SIGTERM."""
+"""``zapx engine``: the engine process's composition root. It builds the outbox from the Dramatiq
+delivery actors, starts the Directory with it, binds the Directory to the ``engine`` queue's
+consumer (``actors.inbox``), runs the clock, and stops everything in reverse on SIGTERM."""
 
 from __future__ import annotations
 
@@ -9,8 +11,12 @@ import threading
 import dramatiq
 import pykka
 
+from actors import inbox
+from actors.delivery import deliver_batch, deliver_first
+from actors.engine.directory import DirectoryActor
 from zapx.config import Config
 from zapx.db import init_db
+from zapx.engine.messages import Tick
 from zapx.logs import setup_logging
 
 log = logging.getLogger("zapx.engine")
@@ -21,23 +27,48 @@ POLL_MS = 50
 STOP_TIMEOUT_S = 10.0
 
 
+class DramatiqOutbox:
+    """The lifecycle's outbox: a batch goes to ``deliver_batch``, a first batch to
+    ``deliver_first`` (its own queue and worker program, docs/ENGINE.md "First messages")."""
+
+    def send_batch(self, batch_id: int, first: bool, delay_s: float) -> None:
+        actor = deliver_first if first else deliver_batch
+        delay_ms = max(0, int(delay_s * 1000))
+        actor.send_with_options(args=(batch_id,), delay=delay_ms or None)
+
+
 class Clock(threading.Thread):
-    """Tells the Directory ``tick`` every ``TICK_S`` seconds (scheduled starts, wake-ups, sweeps).
+    """Tells the Directory ``Tick`` every ``TICK_S`` seconds (scheduled starts, wake-ups, sweeps).
 
     A thread rather than an actor: an actor cannot wait on a timer without blocking its inbox.
+    Back-pressure: a tick is sent only once the previous one was handled, so a Directory slower
+    than the clock (a mass start) holds at most one tick in its inbox, not a growing queue of
+    them; a tick that failed is logged, and the next one tries again.
     """
 
     TICK_S = 0.25
 
-    def __init__(self, directory):
+    def __init__(self, directory: pykka.ActorProxy[DirectoryActor]):
         super().__init__(name="zapx-clock", daemon=True)
         self.directory = directory
         self.stopping = threading.Event()
+        self.skipped = 0  # ticks not sent: the previous one was still in the inbox
 
     def run(self) -> None:
+        pending: pykka.Future | None = None
         while not self.stopping.wait(self.TICK_S):
+            if pending is not None:
+                try:
+                    pending.get(timeout=0)
+                except pykka.Timeout:
+                    self.skipped += 1
+                    continue
+                except pykka.ActorDeadError:
+                    return
+                except Exception:
+                    log.exception("clock tick failed")
             try:
-                self.directory.handle({"kind": "tick"})
+                pending = self.directory.handle(Tick())
             except pykka.ActorDeadError:
                 return
 
@@ -51,14 +82,11 @@ class Engine:
 
     def __init__(self, config: Config):
         self.config = config
-        self.directory = None
-        self.consumer = None
-        self.clock = None
+        self.directory: pykka.ActorRef[DirectoryActor] | None = None
+        self.consumer: dramatiq.Worker | None = None
+        self.clock: Clock | None = None
 
     def start(self) -> None:
-        from actors import inbox
-        from actors.engine.directory import DirectoryActor
-
         # Thousands of company actors may queue for the pool at once (mass starts): they wait
         # rather than crash.
         init_db(
@@ -67,14 +95,16 @@ class Engine:
             application_name="zapx-engine",
             wait_s=120,
         )
-        self.directory = DirectoryActor.start(self.config)
+        self.directory = DirectoryActor.start(self.config, DramatiqOutbox())
+        proxy = self.directory.proxy()
+        inbox.bind(proxy)
         # One consumer thread: commands are cheap; their work happens in the actors.
         # A short idle poll (ms): reports and commands reach the actors within POLL_MS of sending.
         self.consumer = dramatiq.Worker(
             inbox.broker, queues={"engine"}, worker_threads=1, worker_timeout=POLL_MS
         )
         self.consumer.start()
-        self.clock = Clock(self.directory.proxy())
+        self.clock = Clock(proxy)
         self.clock.start()
         log.info("engine started", extra={"queues": ["engine"]})
 
@@ -83,6 +113,7 @@ class Engine:
             self.clock.stop()
         if self.consumer is not None:
             self.consumer.stop(timeout=int(STOP_TIMEOUT_S * 1000))
+        inbox.bind(None)
         # The registry stops actors in reverse start order: children before the Directory.
         pykka.ActorRegistry.stop_all(block=True, timeout=STOP_TIMEOUT_S)
         log.info("engine stopped")

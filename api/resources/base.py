@@ -9,11 +9,15 @@ import falcon
 import redis
 from falcon.media.multipart import BodyPart
 
+from actors.inbox import send_command
 from zapx.cache import QueryCache
 from zapx.config import Config
+from zapx.engine.messages import Command
+from zapx.engine.runflags import RunFlags
 from zapx.errors import ValidationError
 from zapx.outbound import Outbound
 from zapx.paging import page_number
+from zapx.redis import Keys
 from zapx.uploads import clean_filename
 from zapx.validation import positive_id, text_problem
 
@@ -25,15 +29,15 @@ class Deps:
     config: Config
     redis: redis.Redis
     #: Sends a command to the engine (fire-and-forget); by default through the ``engine`` queue.
-    notify: Callable[[dict], None] | None = None
+    notify: Callable[[Command], None] = send_command
 
-    def notify_engine(self, command: dict) -> None:
-        if self.notify is not None:
-            self.notify(command)
-            return
-        from actors.inbox import engine_command  # the broker is configured on first use
+    def notify_engine(self, command: Command) -> None:
+        self.notify(command)
 
-        engine_command.send(command)
+    @property
+    def run_flags(self) -> RunFlags:
+        """The campaigns' run flags, written by the commands the API shares with the engine."""
+        return RunFlags(self.redis, Keys(self.config.redis_prefix))
 
     @property
     def outbound(self) -> Outbound:

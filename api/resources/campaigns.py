@@ -7,8 +7,9 @@ import falcon
 from api import campaign_schemas as schemas
 from api.openapi import doc
 from api.resources.base import Resource, body, ident, no_content, page
-from zapx.campaigns import flags, report, service, shipping, views
-from zapx.redis import Keys
+from zapx.campaigns import report, service, shipping, views
+from zapx.engine import commands
+from zapx.engine.messages import CampaignChanged
 from zapx.status import CampaignStatus
 
 _CSV_QUERY = ("status", "searchParam")
@@ -17,13 +18,7 @@ _CSV_QUERY = ("status", "searchParam")
 class CampaignsResource(Resource):
     def _notify(self, req, campaign_id: int) -> None:
         """Tell the engine (fire-and-forget); the clock would also find scheduled starts."""
-        self.deps.notify_engine(
-            {
-                "kind": "campaign_changed",
-                "company_id": req.context.company_id,
-                "campaign_id": campaign_id,
-            }
-        )
+        self.deps.notify_engine(CampaignChanged(req.context.company_id, campaign_id))
 
     @doc(
         "Campaigns, 20 a page, newest first, with contactList and whatsapp nested",
@@ -72,9 +67,7 @@ class CampaignsResource(Resource):
 
     @doc("Delete a campaign (not while EM_ANDAMENTO)", status=204)
     def on_delete_item(self, req, resp, id):
-        campaign_id = ident(id)
-        service.delete_campaign(req.context.tenant, campaign_id)
-        flags.clear_running(self.deps.redis, Keys(self.deps.config.redis_prefix), campaign_id)
+        commands.delete(req.context.tenant, self.deps.run_flags, ident(id))
         no_content(resp)
 
     @doc("Counts by status, confirmations, send rate and estimated end")
@@ -106,15 +99,12 @@ class CampaignsResource(Resource):
         )
 
     def _command(self, req, resp, id, name):
-        campaign_id = ident(id)
-        row = service.command(req.context.tenant, campaign_id, name, reason="paused by a user")
-        keys = Keys(self.deps.config.redis_prefix)
-        if row.status == CampaignStatus.EM_ANDAMENTO:
-            flags.set_running(self.deps.redis, keys, row.id, row.generation)
-        else:
-            # Cleared here, before the engine hears of it: workers stop within one message.
-            flags.clear_running(self.deps.redis, keys, row.id)
-        self._notify(req, row.id)
+        # The run flag changes with the row, before the engine hears of it: workers stop
+        # within one message.
+        _, changed = commands.command(
+            req.context.tenant, self.deps.run_flags, ident(id), name, reason="paused by a user"
+        )
+        self.deps.notify_engine(changed)
         no_content(resp)
 
     @doc("Pause a running campaign (sending stops within one message)", status=204)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import falcon
 
+from actors.imports import import_contacts
 from api import schemas
 from api.openapi import doc
 from api.resources.base import Resource, form_parts, ident, upload_name
@@ -35,8 +36,6 @@ _UPLOAD = {
 
 def enqueue(import_id: int) -> None:
     """Queue a large import for a worker (tests replace this)."""
-    from actors.imports import import_contacts  # the broker is configured on first use
-
     import_contacts.send(import_id)
 
 

@@ -7,6 +7,7 @@ import falcon
 from api.openapi import doc
 from api.resources.base import Resource
 from zapx import webhooks
+from zapx.engine.messages import CampaignChanged
 
 
 class CloudWebhookResource(Resource):
@@ -43,9 +44,7 @@ class CloudWebhookResource(Resource):
         signers = webhooks.check_signature(raw, req.get_header("X-Hub-Signature-256"), changes)
         result = webhooks.apply(changes, signers)
         for company_id, campaign_id in result["reopened"]:
-            self.deps.notify_engine(
-                {"kind": "campaign_changed", "company_id": company_id, "campaign_id": campaign_id}
-            )
+            self.deps.notify_engine(CampaignChanged(company_id, campaign_id))
         resp.media = {
             "statuses": result["statuses"],
             "updated": result["updated"],

@@ -13,8 +13,7 @@ from api import schemas
 from api.openapi import doc
 from api.resources.base import Resource, body, ident, no_content, page
 from zapx import connections
-from zapx.campaigns import flags, service
-from zapx.redis import Keys
+from zapx.engine import commands
 from zapx.status import ConnectionStatus
 
 
@@ -81,19 +80,11 @@ class WhatsappsResource(Resource):
         )
         if updated["status"] == ConnectionStatus.DISCONNECTED:
             # A disconnected session never leaves its campaigns "running" with nothing sent.
-            keys = Keys(self.deps.config.redis_prefix)
-            paused = service.pause_for_connection(
-                req.context.tenant, connection_id, f"connection {updated['name']} disconnected"
-            )
-            for campaign in paused:
-                flags.clear_running(self.deps.redis, keys, campaign.id)
-                self.deps.notify_engine(
-                    {
-                        "kind": "campaign_changed",
-                        "company_id": req.context.company_id,
-                        "campaign_id": campaign.id,
-                    }
-                )
+            reason = f"connection {updated['name']} disconnected"
+            for changed in commands.connection_down(
+                req.context.tenant, self.deps.run_flags, connection_id, reason
+            ):
+                self.deps.notify_engine(changed)
         resp.media = updated
 
     @doc("Delete a connection", status=204)

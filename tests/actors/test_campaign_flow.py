@@ -10,7 +10,6 @@ import time
 
 import urllib3
 
-from actors.engine.company import FIRST_BATCH_SIZE
 from tests.actors.campaigns import (
     make_list,
     sandbox_count,
@@ -22,6 +21,7 @@ from tests.actors.campaigns import (
 )
 from tests.processes import ZAPX, Process, free_port, wait_for, wait_http
 from zapx.db import CampaignBatch, CampaignShipping, WhatsappConnection, db
+from zapx.engine.lifecycle import FIRST_BATCH_SIZE
 
 
 def test_a_1000_contact_campaign_sends_each_contact_exactly_once(client, account, stack):

@@ -11,6 +11,7 @@ import pytest
 
 from api import Deps, create_app
 from zapx.db import Campaign, CampaignShipping, WhatsappConnection, db
+from zapx.engine.messages import CampaignChanged
 from zapx.redis import get_redis
 
 SECRET = "app-secret-123"
@@ -187,9 +188,7 @@ def test_a_reply_reopens_an_awaiting_confirmation(config, shipped):
     assert resp.status_code == 200 and resp.json["reopened"] == 1
     row = _rows(shipped)["wamid.9"]
     assert row.status == "pending" and row.confirmed_at is not None
-    assert sent == [
-        {"kind": "campaign_changed", "company_id": row.company_id, "campaign_id": shipped}
-    ]
+    assert sent == [CampaignChanged(row.company_id, shipped)]
     # A reply from a number with nothing awaiting changes nothing.
     assert _post(client, payload).json["reopened"] == 0
 

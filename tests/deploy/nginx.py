@@ -74,8 +74,7 @@ def write_config(
         f"upstream zapx_realtime {{\n    server {realtime};\n}}\n"
     )
     (folder / "zapx" / "site.conf").write_text(
-        "".join(f"listen 127.0.0.1:{p};\n" for p in ports)
-        + f"server_name _;\nroot {build_root};\n"
+        "".join(f"listen 127.0.0.1:{p};\n" for p in ports) + f"server_name _;\nroot {build_root};\n"
     )
     temp = folder / "temp"
     temp.mkdir(exist_ok=True)

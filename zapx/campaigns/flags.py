@@ -12,6 +12,7 @@ import json
 
 import redis
 
+from zapx.engine.messages import Outcome
 from zapx.redis import Keys, run_script
 
 # Atomically: the send time of a connection's next message, at least its planned slot and at
@@ -47,16 +48,9 @@ def sent(client: redis.Redis, keys: Keys, whatsapp_id: int, completed: float) ->
 
 
 def run_key(keys: Keys, campaign_id: int) -> str:
+    """The campaign's run flag: its generation while it runs (written by
+    ``zapx.engine.runflags`` alone)."""
     return keys.of("campaign", campaign_id, "run")
-
-
-def set_running(client: redis.Redis, keys: Keys, campaign_id: int, generation: int) -> None:
-    """Mark the campaign running in ``generation`` (batches of other generations stop)."""
-    client.set(run_key(keys, campaign_id), generation)
-
-
-def clear_running(client: redis.Redis, keys: Keys, campaign_id: int) -> None:
-    client.delete(run_key(keys, campaign_id))
 
 
 def progress_keys(keys: Keys, batch_id: int) -> tuple[str, str]:
@@ -84,7 +78,7 @@ def before_send(
     generation: int,
     batch_id: int,
     started: int,
-    outcomes: list[tuple],
+    outcomes: list[Outcome],
     ttl_s: int,
 ) -> bool:
     """Whether a batch's next row may go: the campaign still runs in ``generation``. Then the
@@ -99,7 +93,7 @@ def before_send(
             client,
             _BEFORE_SEND,
             [run_key(keys, campaign_id), started_key, outcomes_key],
-            [generation, started, ttl_s, *(json.dumps(o) for o in outcomes)],
+            [generation, started, ttl_s, *(json.dumps(o.as_list()) for o in outcomes)],
         )
     )
 
@@ -119,7 +113,7 @@ def clear_progress(client: redis.Redis, keys: Keys, batch_id: int) -> None:
 
 def batch_progress(
     client: redis.Redis, keys: Keys, batch_ids: list[int]
-) -> dict[int, tuple[int, list[tuple]]]:
+) -> dict[int, tuple[int, list[Outcome]]]:
     """``{batch id: (rows started, [outcome, ...])}`` for the batches that left a progress mark
     (the others: nothing is known of them)."""
     if not batch_ids:
@@ -134,5 +128,5 @@ def batch_progress(
     for i, batch_id in enumerate(batch_ids):
         started, outcomes = replies[2 * i], replies[2 * i + 1]
         if started is not None:
-            out[batch_id] = (int(started), [tuple(json.loads(o)) for o in outcomes])
+            out[batch_id] = (int(started), [Outcome(*json.loads(o)) for o in outcomes])
     return out

@@ -320,11 +320,12 @@ def campaign_record(tenant: Tenant, campaign_id: int) -> dict:
     throws): its counters hold until the FINALIZADA event, on which the page refetches."""
     report = campaign_report(tenant, campaign_id)
     if 0 < report["total"] <= RECORD_ARRAYS_MAX:
+        # Read after the report: the arrays may count a batch more than it, never one less.
         record = json.loads(campaign_show_json(tenant, campaign_id))
     else:
-        rate = round(report["sent"] * 100 / report["total"], 2) if report["total"] else 0
-        record = campaign_row(tenant, campaign_id) | {"successRate": rate}
-    return record | {"report": report}
+        record = campaign_row(tenant, campaign_id)
+    rate = round(report["sent"] * 100 / report["total"], 2) if report["total"] else 0
+    return record | {"successRate": rate, "report": report}
 
 
 def publish_campaign(tenant: Tenant, campaign_id: int, action: str = "update") -> None:

@@ -25,6 +25,8 @@ import zipfile
 import zlib
 from collections.abc import Iterator
 
+import openpyxl
+
 from zapx.errors import ValidationError
 
 SAMPLE_BYTES = 256 * 1024
@@ -200,8 +202,6 @@ class _workbook:
     """``with _workbook(path) as wb``: a read-only workbook, closed on exit; errors become 400s."""
 
     def __init__(self, path: str):
-        import openpyxl
-
         try:
             self.wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
         except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds on a broken file

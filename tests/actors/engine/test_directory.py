@@ -3,6 +3,7 @@
 from actors.engine.directory import DirectoryActor
 from zapx.campaigns import flags
 from zapx.config import load_config
+from zapx.engine.messages import BatchReport, CampaignChanged, Outcome
 from zapx.redis import get_redis
 
 
@@ -17,16 +18,32 @@ class FakeRef:
         self.stopped = True
 
 
+class FakeMethod:
+    def __init__(self, calls, name):
+        self.calls, self.name = calls, name
+
+    def defer(self, *args):
+        self.calls.append((self.name, args))
+
+
 class FakeProxy:
     def __init__(self):
         self.calls = []
 
     def __getattr__(self, name):
-        return lambda *args: self.calls.append((name, args))
+        return FakeMethod(self.calls, name)
+
+
+class FakeOutbox:
+    def __init__(self):
+        self.sent = []
+
+    def send_batch(self, batch_id, first, delay_s):
+        self.sent.append((batch_id, first, delay_s))
 
 
 def directory_with(company_id: int):
-    d = DirectoryActor(load_config())  # not started: its methods are called directly
+    d = DirectoryActor(load_config(), FakeOutbox())  # not started: methods called directly
     ref, proxy = FakeRef(), FakeProxy()
     d.companies[company_id], d.proxies[company_id], d.routed[company_id] = ref, proxy, 0
     return d, ref, proxy
@@ -34,8 +51,8 @@ def directory_with(company_id: int):
 
 def test_idle_after_the_last_message_stops_the_actor():
     d, ref, proxy = directory_with(7)
-    d.handle({"kind": "campaign_changed", "company_id": 7, "campaign_id": 70})
-    d.handle({"kind": "batch_done", "company_id": 7, "campaign_id": 70, "batch_id": 1})
+    d.handle(CampaignChanged(7, 70))
+    d.handle(BatchReport(company_id=7, campaign_id=70, whatsapp_id=1, batch_id=1, generation=0))
     assert [name for name, _ in proxy.calls] == ["refresh", "batch_done"]
     assert d.routed[7] == 2
     d.company_idle(7, 2)
@@ -45,8 +62,8 @@ def test_idle_after_the_last_message_stops_the_actor():
 
 def test_idle_reported_before_a_later_message_keeps_the_actor():
     d, ref, _ = directory_with(7)
-    d.handle({"kind": "campaign_changed", "company_id": 7, "campaign_id": 70})
-    d.handle({"kind": "campaign_changed", "company_id": 7, "campaign_id": 71})
+    d.handle(CampaignChanged(7, 70))
+    d.handle(CampaignChanged(7, 71))
     d.company_idle(7, 1)  # idle after the first: the second may give it work
     assert not ref.stopped and d.companies[7] is ref
     d.company_idle(7, 2)
@@ -60,14 +77,15 @@ def test_idle_of_an_unknown_or_replaced_company_is_ignored():
 
 
 def test_unreadable_batch_progress_counts_as_none():
-    d = DirectoryActor(load_config())
+    d = DirectoryActor(load_config(), FakeOutbox())
     client = get_redis(d.config.redis_url)
     started_key, outcomes_key = flags.progress_keys(d.keys, 987654)
     try:
         client.set(started_key, "not a count")
-        assert d._progress([987654]) == {}
+        assert d.duties.progress([987654]) == {}
         client.set(started_key, 2)
         client.rpush(outcomes_key, '[1, "sent", "wamid.A", null, "Oi", 0.0]')
-        assert d._progress([987654]) == {987654: (2, [(1, "sent", "wamid.A", None, "Oi", 0.0)])}
+        found = d.duties.progress([987654])
+        assert found == {987654: (2, [Outcome(1, "sent", "wamid.A", None, "Oi", 0.0)])}
     finally:
         client.delete(started_key, outcomes_key)

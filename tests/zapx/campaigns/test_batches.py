@@ -8,9 +8,10 @@ import pytest
 
 from tests.actors.campaigns import make_list
 from tests.conftest import make_company
-from zapx.campaigns import batches
+from zapx.campaigns import batches, starts
 from zapx.db import CampaignBatch, CampaignShipping, ContactListItem, WhatsappConnection, db
 from zapx.db.campaign_models import Campaign
+from zapx.engine.messages import Outcome
 
 
 @pytest.fixture
@@ -30,7 +31,7 @@ def claimed(clean_db):
             message1="Oi {nome}",
             scheduled_at=datetime.datetime.now(datetime.UTC),
         )
-        [(_, campaign_id)] = batches.start_due()
+        [(_, campaign_id)] = starts.start_due()
         now = time.time()
         batch_id, size = batches.plan_batch(
             campaign_id, company_id, whatsapp_id, 0, [[now, 0.0]] * 5
@@ -50,8 +51,8 @@ def rows_of(ids):
 def test_progress_finishes_the_batch_and_gives_back_the_rows_not_reached(claimed):
     batch_id, ids = claimed
     outcomes = [
-        (ids[0], "sent", "wamid.A", None, "Oi Pessoa 0", 0.0),
-        (ids[1], "failed", None, "131026: not on WhatsApp", "Oi Pessoa 1", 0.0),
+        Outcome(ids[0], "sent", "wamid.A", None, "Oi Pessoa 0"),
+        Outcome(ids[1], "failed", None, "131026: not on WhatsApp", "Oi Pessoa 1"),
     ]
     seen = []
 
@@ -116,7 +117,7 @@ def test_the_clock_starts_only_campaigns_with_a_connected_connection_and_contact
         by_default = campaign("default", full, None)  # the first connection: "up"
         left = {campaign("down", full, down), campaign("empty", empty, up)}
         left.add(campaign("invalid", invalid, up))
-        started = batches.start_due()
+        started = starts.start_due()
         statuses = {c.id: c.status for c in Campaign.select()}
         searches = {
             r.search for r in CampaignShipping.select().where(CampaignShipping.campaign == ok)

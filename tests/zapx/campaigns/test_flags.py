@@ -3,10 +3,12 @@
 import pytest
 
 from zapx.campaigns import flags
+from zapx.engine.messages import Outcome
+from zapx.engine.runflags import RunFlags
 from zapx.redis import Keys, get_redis
 
-ONE = (7, "sent", "wamid.X", None, "Oi", 0.0)
-TWO = (8, "pending", None, "HTTP 503", None, 4.5)
+ONE = Outcome(7, "sent", "wamid.X", None, "Oi")
+TWO = Outcome(8, "pending", None, "HTTP 503", None, 4.5)
 
 
 @pytest.fixture
@@ -20,7 +22,7 @@ def redis_keys(config):
 
 def test_a_running_campaign_lets_the_row_go_and_keeps_the_progress(redis_keys):
     client, keys = redis_keys
-    flags.set_running(client, keys, 5, 2)
+    RunFlags(client, keys).set(5, 2)
     assert flags.batch_progress(client, keys, [90]) == {}
     assert flags.before_send(client, keys, 5, 2, 90, 1, [], 60)
     assert flags.before_send(client, keys, 5, 2, 90, 2, [ONE], 60)
@@ -35,12 +37,12 @@ def test_a_running_campaign_lets_the_row_go_and_keeps_the_progress(redis_keys):
 @pytest.mark.parametrize("state", ["paused", "restarted"])
 def test_a_stopped_campaign_stops_the_batch_but_keeps_what_was_done(redis_keys, state):
     client, keys = redis_keys
-    flags.set_running(client, keys, 5, 2)
+    RunFlags(client, keys).set(5, 2)
     assert flags.before_send(client, keys, 5, 2, 90, 1, [], 60)
     if state == "paused":
-        flags.clear_running(client, keys, 5)
+        RunFlags(client, keys).clear(5)
     else:
-        flags.set_running(client, keys, 5, 3)  # a new generation: this batch is stale
+        RunFlags(client, keys).set(5, 3)  # a new generation: this batch is stale
     assert not flags.before_send(client, keys, 5, 2, 90, 2, [ONE], 60)
     # The row that did not go is not counted as started; the one done before is recorded.
     assert flags.batch_progress(client, keys, [90]) == {90: (1, [ONE])}
@@ -54,7 +56,7 @@ def test_a_claimed_batch_has_started_nothing(redis_keys):
 
 def test_marking_again_keeps_the_progress_of_the_run_already_sending(redis_keys):
     client, keys = redis_keys
-    flags.set_running(client, keys, 5, 2)
+    RunFlags(client, keys).set(5, 2)
     assert flags.mark_claiming(client, keys, 92, 60)
     assert flags.before_send(client, keys, 5, 2, 92, 1, [], 60)
     assert not flags.mark_claiming(client, keys, 92, 60)  # a duplicate message's run

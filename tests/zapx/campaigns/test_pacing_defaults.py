@@ -9,7 +9,7 @@ import pytest
 from tests.actors.campaigns import make_list
 from tests.conftest import make_company
 from zapx import campaign_settings
-from zapx.campaigns import batches, pacing
+from zapx.campaigns import pacing, starts
 from zapx.db import CampaignBatch, Tenant, WhatsappConnection, db
 from zapx.db.campaign_models import Campaign
 
@@ -61,7 +61,8 @@ def test_the_first_batch_sql_reads_the_cap_default_from_the_constant(clean_db, m
             scheduled_at=datetime.datetime.now(datetime.UTC),
         )  # fmt: skip
         [(_, batch_id, _)] = [
-            (p[0], p[3], p[4]) for p in batches.plan_first_batches(batches.start_due(), size=5)
+            (p.company_id, p.batch_id, p.rows)
+            for p in starts.plan_first_batches(starts.start_due(), size=5)
         ]
         slots = CampaignBatch.get_by_id(batch_id).slots
     slots = json.loads(slots) if isinstance(slots, str) else slots

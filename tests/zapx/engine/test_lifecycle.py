@@ -1,0 +1,512 @@
+"""CompanyLifecycle, alone: every transition and every status rule of the original
+(shared/reference/WHATICKET.md), on the real PostgreSQL and Redis, with a fake outbox and clock —
+no Pykka, no Dramatiq, no running engine. A "worker" here is the real SQL a worker runs
+(claim, record) followed by the report it sends."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+
+from tests.actors.campaigns import make_list
+from tests.conftest import make_company
+from zapx.campaigns import batches, flags
+from zapx.campaigns.lifecycle import (
+    CANCELADA,
+    EM_ANDAMENTO,
+    FINALIZADA,
+    INATIVA,
+    PAUSADA,
+    PROGRAMADA,
+)
+from zapx.db import CampaignBatch, CampaignSetting, CampaignShipping, ContactListItem, db
+from zapx.db import WhatsappConnection as Whatsapp
+from zapx.db.campaign_models import Campaign
+from zapx.engine import commands, lifecycle
+from zapx.engine.duties import Duties
+from zapx.engine.lifecycle import FIRST_WAIT_S, PROGRESS_MIN_S, Budget, CompanyLifecycle
+from zapx.engine.messages import BatchReport, Outcome, Stop
+from zapx.engine.runflags import RunFlags
+from zapx.errors import Conflict
+from zapx.redis import Keys, get_redis
+
+
+class FakeOutbox:
+    def __init__(self):
+        self.sent: list[tuple[int, bool, float]] = []
+
+    def send_batch(self, batch_id: int, first: bool, delay_s: float) -> None:
+        self.sent.append((batch_id, first, delay_s))
+
+    def take(self) -> list[int]:
+        ids = [b for b, _, _ in self.sent]
+        self.sent.clear()
+        return ids
+
+
+class FakeClock:
+    """Epoch seconds that move only when the test says (starting at the real time: the SQL
+    compares retry times with PostgreSQL's now())."""
+
+    def __init__(self):
+        self.now = datetime.datetime.now(datetime.UTC).timestamp()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class World:
+    """One company with a CONNECTED connection, a list and a lifecycle wired to fakes."""
+
+    def __init__(self, config, size: int, *, interval: float = 0, budget: int = 4):
+        self.config = config
+        self.company_id = make_company("lifecycle")
+        self.list_id = make_list(self.company_id, size)
+        with db.connection_context(), db.atomic():
+            self.whatsapp_id = Whatsapp.create(
+                company=self.company_id, name="w", status="CONNECTED", is_default=True
+            ).id
+            for key, value in {"messageInterval": interval, "longerIntervalAfter": 0}.items():
+                CampaignSetting.create(company=self.company_id, key=key, value=value)
+        self.redis = get_redis(config.redis_url)
+        self.keys = Keys(config.redis_prefix + "lifecycle:")
+        self.flags = RunFlags(self.redis, self.keys)
+        self.outbox, self.clock = FakeOutbox(), FakeClock()
+        self.wakes: list[float] = []
+        self.published: list[int] = []
+        self.budget = Budget(budget)
+        self.lifecycle = self.new_lifecycle()
+
+    def new_lifecycle(self, adopted=()) -> CompanyLifecycle:
+        return CompanyLifecycle(
+            self.company_id,
+            config=self.config,
+            budget=self.budget,
+            outbox=self.outbox,
+            flags=self.flags,
+            wake=self.wakes.append,
+            publish=self.published.append,
+            clock=self.clock,
+            adopted=adopted,
+        )
+
+    def campaign(self, status=PROGRAMADA, **fields) -> int:
+        fields = {
+            "name": "c",
+            "status": status,
+            "contact_list": self.list_id,
+            "message1": "Oi {nome}",
+            "scheduled_at": datetime.datetime.now(datetime.UTC),
+        } | fields
+        with db.connection_context():
+            return Campaign.create(company=self.company_id, **fields).id
+
+    def row(self, campaign_id: int) -> Campaign:
+        with db.connection_context():
+            return Campaign.get_by_id(campaign_id)
+
+    def flag(self, campaign_id: int) -> int | None:
+        value = self.redis.get(flags.run_key(self.keys, campaign_id))
+        return None if value is None else int(value)
+
+    def statuses(self, campaign_id: int) -> dict[str, int]:
+        with db.connection_context():
+            rows = CampaignShipping.select().where(CampaignShipping.campaign == campaign_id)
+            out: dict[str, int] = {}
+            for r in rows:
+                out[r.status] = out.get(r.status, 0) + 1
+        return out
+
+    def deliver(self, batch_id: int, outcome="sent", stop: Stop | None = None, error=None):
+        """What a worker does with a batch: claim, record every row as ``outcome``, report."""
+        with db.connection_context():
+            claim = batches.claim_batch(batch_id, 60)
+            assert claim is not None
+            done = [Outcome(r.id, outcome, f"wamid.{r.id}", error, "Oi") for r in claim.rows]
+            batches.finish_batch(batch_id, done if stop is None else done[:1])
+        self.lifecycle.record(
+            BatchReport(
+                self.company_id,
+                claim.campaign_id,
+                claim.whatsapp_id,
+                batch_id,
+                claim.generation,
+                stop=stop,
+                error=error,
+                sent=len(done),
+            )
+        )
+
+    def run_out(self, limit: int = 200) -> None:
+        """Deliver every batch sent until none is left, moving the clock past each wait."""
+        for _ in range(limit):
+            sent = self.outbox.take()
+            if not sent:
+                self.clock.now += FIRST_WAIT_S + 1
+                self.lifecycle.pump()
+                sent = self.outbox.take()
+                if not sent:
+                    return
+            for batch_id in sent:
+                self.deliver(batch_id)
+        raise AssertionError("the campaign never ran out of batches")
+
+
+@pytest.fixture
+def world(config, clean_db):
+    made = []
+
+    def make(size=5, **kw) -> World:
+        made.append(World(config, size, **kw))
+        return made[-1]
+
+    yield make
+    for w in made:
+        found = list(w.redis.scan_iter(match=w.keys.prefix + "*"))
+        if found:
+            w.redis.delete(*found)
+
+
+# --- start ------------------------------------------------------------------------------------
+
+
+def test_a_due_campaign_starts_with_its_audience_and_first_batch(world):
+    w = world(size=5)
+    campaign_id = w.campaign()
+    w.lifecycle.refresh(campaign_id)
+    row = w.row(campaign_id)
+    assert row.status == EM_ANDAMENTO and row.started_at is not None and row.total == 5
+    assert row.whatsapp_id == w.whatsapp_id  # the company's default connection
+    assert w.flag(campaign_id) == row.generation
+    [(batch_id, first, delay_s)] = w.outbox.sent
+    assert first and delay_s == 0.0
+    with db.connection_context():
+        assert CampaignBatch.get_by_id(batch_id).size == lifecycle.FIRST_BATCH_SIZE
+    assert w.published == [campaign_id]  # started: its status is news
+
+
+def test_only_items_that_may_be_on_whatsapp_are_snapshotted_once(world):
+    w = world(size=4)
+    with db.connection_context():
+        ContactListItem.update(is_whatsapp_valid=False).where(
+            ContactListItem.number.endswith("0")
+        ).execute()
+    campaign_id = w.campaign()
+    w.lifecycle.refresh(campaign_id)
+    w.lifecycle.refresh(campaign_id)  # unique on (campaign, contact): nothing twice
+    assert w.row(campaign_id).total == 3
+    assert sum(w.statuses(campaign_id).values()) == 3
+
+
+@pytest.mark.parametrize("status", [INATIVA, PROGRAMADA])
+def test_an_inactive_or_future_campaign_does_not_start(world, status):
+    w = world()
+    later = datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=1)
+    campaign_id = w.campaign(status, scheduled_at=later)
+    w.lifecycle.refresh(campaign_id)
+    assert w.row(campaign_id).status == status and w.outbox.sent == []
+    assert w.lifecycle.idle
+
+
+@pytest.mark.parametrize("problem", ["disconnected", "empty list", "no list"])
+def test_a_campaign_that_cannot_start_is_paused_with_the_reason(world, problem):
+    w = world(size=0 if problem == "empty list" else 3)
+    if problem == "disconnected":
+        with db.connection_context():
+            Whatsapp.update(status="DISCONNECTED").execute()
+    campaign_id = w.campaign(contact_list=None if problem == "no list" else w.list_id)
+    w.flags.set(campaign_id, 0)
+    w.lifecycle.refresh(campaign_id)
+    row = w.row(campaign_id)
+    assert row.status == PAUSADA and row.pause_reason.startswith("cannot start: ")
+    assert w.flag(campaign_id) is None and w.outbox.sent == [] and w.lifecycle.idle
+    assert w.published == [campaign_id]
+
+
+# --- plan, record, finish ----------------------------------------------------------------------
+
+
+def test_the_second_batch_waits_for_the_first_report_at_most_first_wait_s(world):
+    w = world(size=10)
+    campaign_id = w.campaign()
+    w.lifecycle.refresh(campaign_id)
+    [first] = w.outbox.take()
+    assert w.wakes[-1] == w.clock.now + FIRST_WAIT_S
+    w.lifecycle.pump()
+    assert w.outbox.sent == []  # still waiting for the first one
+    w.clock.now += FIRST_WAIT_S
+    w.lifecycle.pump()
+    assert [not f for _, f, _ in w.outbox.sent] == [True]  # no report: it goes anyway
+
+
+def test_a_report_plans_the_next_batches_within_the_budget(world):
+    w = world(size=200, budget=3)
+    campaign_id = w.campaign()
+    w.lifecycle.refresh(campaign_id)
+    w.deliver(w.outbox.take()[0])
+    planned = w.outbox.take()
+    assert len(planned) == 3  # the company's share of the in-flight budget
+    with db.connection_context():
+        sizes = [CampaignBatch.get_by_id(b).size for b in planned]
+    assert sizes == [w.config.batch_size] * 3
+    # Started: published; the report's progress, within PROGRESS_MIN_S of that, is held back
+    # for a wake-up.
+    assert w.published == [campaign_id] and w.clock.now + PROGRESS_MIN_S in w.wakes
+
+
+def test_the_campaign_is_finalizada_when_every_row_is_done(world):
+    w = world(size=60)
+    campaign_id = w.campaign()
+    w.lifecycle.refresh(campaign_id)
+    w.run_out()
+    row = w.row(campaign_id)
+    assert row.status == FINALIZADA and row.completed_at is not None
+    assert w.statuses(campaign_id) == {"sent": 60}
+    assert w.flag(campaign_id) is None and w.lifecycle.idle
+    assert w.published[-1] == campaign_id
+
+
+def test_a_lost_report_does_not_keep_the_campaign_running(world):
+    w = world(size=1)
+    campaign_id = w.campaign()
+    w.lifecycle.refresh(campaign_id)
+    [batch_id] = w.outbox.take()
+    with db.connection_context():  # the worker recorded the batch, then died before reporting
+        claim = batches.claim_batch(batch_id, 60)
+        batches.finish_batch(batch_id, [Outcome(r.id, "sent") for r in claim.rows])
+    w.clock.now += FIRST_WAIT_S
+    w.lifecycle.pump()
+    assert w.row(campaign_id).status == FINALIZADA
+
+
+def test_rows_to_retry_later_wake_the_company_when_they_are_due(world):
+    w = world(size=1)
+    campaign_id = w.campaign()
+    w.lifecycle.refresh(campaign_id)
+    [batch_id] = w.outbox.take()
+    with db.connection_context():
+        claim = batches.claim_batch(batch_id, 60)
+        batches.finish_batch(batch_id, [Outcome(claim.rows[0].id, "pending", delay_s=30)])
+    w.lifecycle.record(BatchReport(w.company_id, campaign_id, w.whatsapp_id, batch_id, 0))
+    assert w.row(campaign_id).status == EM_ANDAMENTO and w.outbox.sent == []
+    assert 29 < w.wakes[-1] - w.clock.now <= 31
+
+
+def test_awaiting_confirmations_keep_the_campaign_running(world):
+    w = world(size=1)
+    campaign_id = w.campaign(confirmation=True, confirmation_message1="Pode?")
+    w.lifecycle.refresh(campaign_id)
+    [batch_id] = w.outbox.take()
+    w.deliver(batch_id, outcome="awaiting")
+    assert w.row(campaign_id).status == EM_ANDAMENTO
+    assert w.wakes[-1] == pytest.approx(w.clock.now + 60.0)  # looks again for the window's end
+
+
+def test_progress_events_are_limited_per_campaign(world):
+    w = world(size=200, budget=6)
+    campaign_id = w.campaign()
+    w.lifecycle.refresh(campaign_id)
+    w.deliver(w.outbox.take()[0])
+    w.published.clear()
+    for batch_id in w.outbox.take():
+        w.deliver(batch_id)  # within PROGRESS_MIN_S of the last event: held back
+    assert w.published == []
+    w.clock.now += PROGRESS_MIN_S
+    w.lifecycle.pump()
+    assert w.published == [campaign_id]
+
+
+# --- pause, resume, cancel, restart ------------------------------------------------------------
+
+
+def running(w, size_sent=True) -> int:
+    campaign_id = w.campaign()
+    w.lifecycle.refresh(campaign_id)
+    if size_sent:
+        w.deliver(w.outbox.take()[0])
+    return campaign_id
+
+
+def test_pause_stops_the_flag_and_planning_and_resume_goes_on(world):
+    w = world(size=200, budget=2)
+    campaign_id = running(w)
+    in_flight = w.outbox.take()
+    w.lifecycle.command(campaign_id, "pause", "paused by a user")
+    row = w.row(campaign_id)
+    assert row.status == PAUSADA and row.pause_reason == "paused by a user"
+    assert w.flag(campaign_id) is None and w.lifecycle.idle
+    for batch_id in in_flight:  # workers find it stopped: their batches plan nothing more
+        w.deliver(batch_id, stop=Stop.STOPPED)
+    assert w.outbox.sent == []
+    w.lifecycle.command(campaign_id, "resume")
+    assert w.row(campaign_id).status == EM_ANDAMENTO and w.flag(campaign_id) == 0
+    assert w.outbox.sent and not w.lifecycle.idle
+    w.run_out()
+    assert w.row(campaign_id).status == FINALIZADA
+    assert w.statuses(campaign_id) == {"sent": 200}  # each contact once
+
+
+def test_cancel_stops_sending_and_restart_sends_only_what_was_not_sent(world):
+    w = world(size=120, budget=1)
+    campaign_id = running(w)
+    w.deliver(w.outbox.take()[0])  # 1 + 50 sent
+    w.outbox.take()  # one batch queued, never delivered
+    w.lifecycle.command(campaign_id, "cancel")
+    row = w.row(campaign_id)
+    assert row.status == CANCELADA and w.flag(campaign_id) is None and w.lifecycle.idle
+    assert w.statuses(campaign_id) == {"sent": 51, "pending": 69}  # queued rows back
+    w.lifecycle.command(campaign_id, "restart")
+    row = w.row(campaign_id)
+    assert row.status == EM_ANDAMENTO and row.generation == 1 and w.flag(campaign_id) == 1
+    w.run_out()
+    assert w.row(campaign_id).status == FINALIZADA
+    assert w.statuses(campaign_id) == {"sent": 120}
+
+
+def test_a_campaign_paused_before_it_started_resumes_as_a_first_start(world):
+    w = world(size=3)
+    later = datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=1)
+    campaign_id = w.campaign(scheduled_at=later)
+    w.lifecycle.command(campaign_id, "cancel")
+    w.lifecycle.command(campaign_id, "restart")  # never started: PROGRAMADA due now, then starts
+    row = w.row(campaign_id)
+    assert row.status == EM_ANDAMENTO and row.total == 3
+
+
+@pytest.mark.parametrize(
+    ("status", "name"),
+    [
+        (INATIVA, "pause"),
+        (PROGRAMADA, "pause"),
+        (FINALIZADA, "pause"),
+        (EM_ANDAMENTO, "resume"),
+        (CANCELADA, "resume"),
+        (FINALIZADA, "cancel"),
+        (CANCELADA, "cancel"),
+        (EM_ANDAMENTO, "restart"),
+        (FINALIZADA, "restart"),
+        (PAUSADA, "restart"),
+    ],
+)
+def test_a_command_the_status_does_not_allow_is_refused_and_changes_nothing(world, status, name):
+    w = world()
+    campaign_id = w.campaign(status)
+    w.flags.set(campaign_id, 0)
+    with pytest.raises(Conflict):
+        w.lifecycle.command(campaign_id, name)
+    assert w.row(campaign_id).status == status and w.flag(campaign_id) == 0
+
+
+def test_a_running_campaign_cannot_be_deleted(world):
+    w = world()
+    campaign_id = running(w, size_sent=False)
+    with db.connection_context(), pytest.raises(Conflict):
+        commands.delete(w.lifecycle.tenant, w.flags, campaign_id)
+    assert w.flag(campaign_id) == 0
+    w.lifecycle.command(campaign_id, "cancel")
+    with db.connection_context():
+        commands.delete(w.lifecycle.tenant, w.flags, campaign_id)
+        assert Campaign.get_or_none(Campaign.id == campaign_id) is None
+
+
+# --- connection lost and back, throttles --------------------------------------------------------
+
+
+def test_an_auth_failure_disconnects_and_pauses_every_campaign_on_the_connection(world):
+    w = world(size=200, budget=2)
+    one, two = running(w), running(w)
+    w.outbox.take()
+    with db.connection_context():
+        planned = (
+            CampaignBatch.select()
+            .where((CampaignBatch.campaign == one) & (CampaignBatch.status == "planned"))
+            .first()
+        )
+    w.deliver(planned.id, stop=Stop.AUTH, error="190: token expired")
+    with db.connection_context():
+        assert Whatsapp.get_by_id(w.whatsapp_id).status == "DISCONNECTED"
+    for campaign_id in (one, two):
+        row = w.row(campaign_id)
+        assert row.status == PAUSADA and "lost: 190: token expired" in row.pause_reason
+        assert w.flag(campaign_id) is None
+    assert w.lifecycle.idle and w.outbox.sent == []
+    # Back: CONNECTED again, a resume runs it (refused while the connection is down).
+    with pytest.raises(Conflict):
+        w.lifecycle.command(one, "resume")
+    with db.connection_context():
+        Whatsapp.update(status="CONNECTED").execute()
+    w.lifecycle.command(one, "resume")
+    assert w.row(one).status == EM_ANDAMENTO and w.outbox.sent
+
+
+def test_a_connection_set_disconnected_pauses_its_campaigns(world):
+    w = world(size=100)
+    campaign_id = running(w)
+    with db.connection_context():
+        changed = commands.connection_down(w.lifecycle.tenant, w.flags, w.whatsapp_id, "gone")
+    assert [c.campaign_id for c in changed] == [campaign_id]
+    assert w.row(campaign_id).status == PAUSADA and w.flag(campaign_id) is None
+    w.lifecycle.refresh(campaign_id)  # the engine hears of it
+    assert w.lifecycle.idle
+
+
+def test_a_throttle_report_slows_the_connection(world):
+    w = world(size=200, budget=1)
+    campaign_id = running(w)
+    throttle = w.lifecycle.throttles[w.whatsapp_id]
+    before = throttle.pacer.rate(w.clock.now)
+    w.deliver(w.outbox.take()[0], stop=Stop.THROTTLE)
+    assert throttle.pacer.rate(w.clock.now) < before
+    assert w.row(campaign_id).status == EM_ANDAMENTO
+
+
+# --- first batches planned in bulk, recovery ----------------------------------------------------
+
+
+def test_a_first_batch_planned_in_bulk_is_adopted_and_its_slot_taken(world):
+    w = world(size=10, interval=3)
+    campaign_id = w.campaign()
+    duties = Duties(w.config, w.outbox, w.flags)
+    with db.connection_context():
+        [(started, [first])] = duties.start_due()
+    assert started == [(w.company_id, campaign_id)]
+    assert w.outbox.sent == [(first.batch_id, True, 0.0)] and w.flag(campaign_id) == 0
+    w.outbox.take()
+    fresh = w.new_lifecycle(adopted=[first])
+    w.lifecycle = fresh
+    fresh.recover()
+    live = fresh.live[campaign_id]
+    assert live.in_flight == {first.batch_id} and live.planned == 1
+    # The throttle counted the first send: the next slot is a paced gap after it.
+    assert fresh.throttles[w.whatsapp_id].pacer.next_at >= w.clock.now + 3 * 0.5
+    w.deliver(first.batch_id)
+    assert w.outbox.sent == []  # paced: the next slot is beyond now
+    assert w.wakes[-1] > w.clock.now
+
+
+def test_a_new_lifecycle_recovers_running_campaigns_from_the_database(world):
+    w = world(size=100, budget=1)
+    campaign_id = running(w)
+    [lost] = w.outbox.take()  # in flight when the engine died
+    w.redis.delete(flags.run_key(w.keys, campaign_id))  # and Redis lost the flag
+    w.lifecycle = w.new_lifecycle()
+    w.lifecycle.recover()
+    assert w.flag(campaign_id) == 0 and campaign_id in w.lifecycle.live
+    w.deliver(lost)  # the worker's report reaches the new lifecycle
+    w.run_out()
+    assert w.row(campaign_id).status == FINALIZADA
+    assert w.statuses(campaign_id) == {"sent": 100}
+
+
+def test_a_first_batch_planned_here_is_spaced_through_redis_like_a_bulk_one(world):
+    """Planned by the lifecycle (the API's command came first) or in bulk, a paced campaign's
+    first send carries the connection's minimum gap: the worker spaces it against, and records
+    it for, the connection's other sends (``flags.reserve``, ``flags.sent``)."""
+    w = world(size=3, interval=2)
+    campaign_id = w.campaign()
+    w.lifecycle.refresh(campaign_id)
+    [(batch_id, first, _)] = w.outbox.sent
+    with db.connection_context():
+        [[_, gap]] = CampaignBatch.get_by_id(batch_id).slots
+    assert first and gap == pytest.approx(2 * (1 - 0.3))

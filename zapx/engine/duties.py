@@ -1,0 +1,82 @@
+"""The engine's periodic duties, as plain code: mass starts and the sweeps.
+
+The Directory actor runs these from its clock's tick; they touch no actor. Starting is done in
+bulk here, not per company, because thousands of campaigns may come due in the same second (the
+tenants benchmark): every due campaign starts in chunks of ``START_CHUNK``, each chunk in one
+transaction, with its first batches planned, flagged running and enqueued in a few statements.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import redis
+
+from zapx.campaigns import batches, flags, starts
+from zapx.config import Config
+from zapx.engine.lifecycle import FIRST_BATCH_SIZE, Outbox
+from zapx.engine.messages import FirstBatch, Outcome
+from zapx.engine.runflags import RunFlags
+
+log = logging.getLogger("zapx.engine")
+
+#: Campaigns started (and their first batches planned) per transaction when many come due.
+START_CHUNK = 1000
+
+
+class Duties:
+    """What the clock does besides waking companies; callers hold a connection scope."""
+
+    def __init__(self, config: Config, outbox: Outbox, flags: RunFlags):
+        self.config = config
+        self.outbox = outbox
+        self.flags = flags
+
+    def start_due(self) -> list[tuple[list[tuple[int, int]], list[FirstBatch]]]:
+        """Start every due campaign that can start and send its first batch; returns, per chunk,
+        the (company id, campaign id) started and their first batches, for the company
+        lifecycles to adopt (they plan from the second batch on).
+
+        Every chunk's first batches are enqueued before any company actor is made: making a
+        thousand actors takes seconds, and the next thousand's start would wait on it.
+        """
+        chunks = []
+        while True:
+            started = starts.start_due(START_CHUNK)
+            if started:
+                chunks.append((started, self._send_first_batches(started)))
+            if len(started) < START_CHUNK:
+                return chunks
+
+    def _send_first_batches(self, started: list[tuple[int, int]]) -> list[FirstBatch]:
+        size = min(self.config.batch_size, FIRST_BATCH_SIZE)
+        firsts = starts.plan_first_batches(started, size)
+        # The run flags first: a worker drops a batch whose campaign is not flagged running.
+        self.flags.set_many((f.campaign_id, f.generation) for f in firsts)
+        for first in firsts:
+            self.outbox.send_batch(first.batch_id, True, 0.0)
+        return firsts
+
+    def sweep(self) -> list[tuple[int, int]]:
+        """Finish the batches whose worker died (lease over) from the progress they left, and
+        send again the planned batches whose message was lost (safe: the claim is the gate).
+        Returns the (company id, campaign id) whose batches expired, to be refreshed."""
+        expired = batches.expire_leases(self.progress)
+        for company_id, campaign_id in expired:
+            log.warning(
+                "batch lease expired",
+                extra={"company_id": company_id, "campaign_id": campaign_id},
+            )
+        for batch_id in batches.stale_planned(self.config.batch_lease_s):
+            log.warning("re-sending a lost batch message", extra={"batch_id": batch_id})
+            self.outbox.send_batch(batch_id, False, 0.0)
+        return expired
+
+    def progress(self, batch_ids: list[int]) -> dict[int, tuple[int, list[Outcome]]]:
+        """What workers that died left of their batches (``flags.batch_progress``); with Redis
+        unreachable nothing is known, and every row that may have left becomes unknown."""
+        try:
+            return flags.batch_progress(self.flags.client, self.flags.keys, batch_ids)
+        except (redis.RedisError, ValueError, TypeError) as exc:  # down, or not what we wrote
+            log.warning("batch progress unreadable: %s", exc, extra={"batches": batch_ids})
+            return {}
