@@ -8,6 +8,8 @@ from the code fails there.
 
 from __future__ import annotations
 
+from zapx.db.rate_limit_models import KINDS
+
 STR = {"type": "string"}
 INT = {"type": "integer"}
 BOOL = {"type": "boolean"}
@@ -235,3 +237,14 @@ CONNECTION = obj(
     }
 )
 CONNECTIONS_PAGE = page("records", CONNECTION)
+
+# --- rate limits -------------------------------------------------------------------------------
+
+RATE_LIMIT = obj(
+    {
+        "kind": {"type": "string", "enum": list(KINDS)},
+        "limit": INT,
+        "periodS": {"type": "number"},
+    }
+)
+RATE_LIMITS = obj({"companyId": INT, "limits": array(RATE_LIMIT)})

@@ -8,7 +8,7 @@ gate cannot use (zero sends, a period outside 1 s .. 1 day, an unknown kind).
 
 from __future__ import annotations
 
-from peewee import Check, CharField, DoubleField, ForeignKeyField, IntegerField
+from peewee import CharField, Check, DoubleField, ForeignKeyField, IntegerField
 
 from zapx.db.models import BaseModel, Company
 
