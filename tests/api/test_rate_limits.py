@@ -109,7 +109,7 @@ def test_a_company_admin_reaches_only_their_own_company(client, alice, bob):
     # Bob sees his own, and alice's is a 404 whichever way he names it.
     assert _ok(_get(client, bob.headers))["limits"] == [{**GLOBAL, "periodS": 86400.0}]
     assert _ok(_get(client, bob.headers, bob.company_id))["companyId"] == bob.company_id
-    assert_error(_get(client, bob.headers, alice.company_id), 404, contains="not found")
+    assert_error(_get(client, bob.headers, alice.company_id), 404, "ERR_NO_COMPANY_FOUND")
     assert_error(_put(client, bob.headers, [], alice.company_id), 404, contains="not found")
     assert_error(_put(client, bob.headers, [CONTACT], alice.company_id), 404)
     assert snapshot() == before
@@ -130,7 +130,7 @@ def test_a_platform_administrator_reaches_any_company(client, alice, bob, root):
     # Without companyId: the super's own company.
     assert _ok(_get(client, root.headers)) == {"companyId": root.company_id, "limits": []}
     before = snapshot()
-    assert_error(_get(client, root.headers, 99999), 404, contains="Company 99999")
+    assert_error(_get(client, root.headers, 99999), 404, "ERR_NO_COMPANY_FOUND", contains="99999")
     assert_error(_put(client, root.headers, [WA], 99999), 404)
     assert_error(_get(client, root.headers, "abc"), 400, field="companyId")
     assert snapshot() == before
