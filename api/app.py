@@ -23,6 +23,7 @@ from api.resources.files import FilesResource, FileUploadResource
 from api.resources.health import HealthResource
 from api.resources.imports import ContactsUploadResource, ImportsResource, ListUploadResource
 from api.resources.media import CampaignMediaResource, PublicMediaResource
+from api.resources.rate_limits import RateLimitsResource
 from api.resources.settings import CampaignSettingsResource
 from api.resources.shell import PublicSettingResource, VersionResource
 from api.resources.webhooks import CloudWebhookResource
@@ -84,6 +85,7 @@ def routes(deps: Deps) -> list[tuple[str, object, str | None]]:
         ("/contact-list-items/list", items, "list"),
         ("/contact-list-items/{id}", items, "item"),
         ("/campaign-settings", CampaignSettingsResource(deps), None),
+        ("/rate-limits", RateLimitsResource(deps), None),
         ("/files", files_, None),
         ("/files/list", files_, "list"),
         ("/files/{id}", files_, "item"),

@@ -3,7 +3,7 @@
 As in the Whaticket frontend, where connections, campaigns and their settings sit in the
 administrators' menu: a ``user`` works with contacts, contact lists and their imports, and may
 read connections (never their secrets), campaigns with their reports, the campaign settings and
-the file lists (the campaign form's picker);
+the file lists (the campaign form's picker), and never sees the rate limits;
 creating, changing, starting or deleting those is for company administrators (``admin``) and
 platform administrators (``super``). docs/API.md states the same table in words. Every
 authenticated route must be listed here (a test checks), so a new route cannot be left open by
@@ -20,6 +20,8 @@ from zapx.errors import Forbidden
 ANY = "any"
 #: A ``user`` may read (GET); every other method is for administrators.
 READ = "read"
+#: Administrators only, reads included (company admins for their company, super for any).
+ADMIN = "admin"
 
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -67,6 +69,7 @@ RULES: dict[str, tuple[str, str]] = {
     "/whatsapps/{id}": (READ, "connections"),
     "/whatsapp": (READ, "connections"),
     "/whatsapp/{id}": (READ, "connections"),
+    "/rate-limits": (ADMIN, "rate limits"),
 }
 
 

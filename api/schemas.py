@@ -8,6 +8,7 @@ from the code fails there.
 
 from __future__ import annotations
 
+from zapx.db.rate_limit_models import KINDS
 from zapx.status import ImportState
 
 STR = {"type": "string"}
@@ -239,3 +240,14 @@ CONNECTION = obj(
     }
 )
 CONNECTIONS_PAGE = page("records", CONNECTION)
+
+# --- rate limits -------------------------------------------------------------------------------
+
+RATE_LIMIT = obj(
+    {
+        "kind": {"type": "string", "enum": list(KINDS)},
+        "limit": INT,
+        "periodS": {"type": "number"},
+    }
+)
+RATE_LIMITS = obj({"companyId": INT, "limits": array(RATE_LIMIT)})

@@ -37,7 +37,7 @@ os.environ.update(
 
 from api import Deps, create_app
 from tests.processes import stop_all
-from zapx import auth
+from zapx import auth, rate_limits
 from zapx.config import load_config
 from zapx.db import MODELS, Company, User, db, drop_database, ensure_database, init_db, migrate
 from zapx.redis import close_all, get_redis
@@ -100,12 +100,19 @@ def config(database_url, redis_url, redis_prefix, media_dir, import_dir):
 
 
 @pytest.fixture
-def clean_db(database_url):
-    """Empties every table after the test (ids restart), so tests do not see each other."""
+def clean_db(database_url, redis_url, redis_prefix):
+    """Empties every table after the test (ids restart), so tests do not see each other; and,
+    since the next test's company 1 is another company, forgets the rate limits cached by
+    company id (this process's copies and the Redis entries)."""
     yield
     tables = ", ".join(m._meta.table_name for m in MODELS)
     with db.connection_context():
         db.execute_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+    rate_limits.forget_local()
+    client = get_redis(redis_url)
+    keys = list(client.scan_iter(match=f"{redis_prefix}cache:*:{rate_limits.NAMESPACE}:*"))
+    if keys:
+        client.delete(*keys)
 
 
 @pytest.fixture

@@ -48,6 +48,9 @@ VALID = {
     ("/campaign-settings", "post"): lambda c: {
         "settings": {"messageInterval": 3, "variables": [{"key": "a", "value": "b"}]},
     },
+    ("/rate-limits", "put"): lambda c: {
+        "limits": [{"kind": "whatsapp", "limit": 60, "periodS": 60}],
+    },
     ("/campaigns", "post"): lambda c: {
         "name": "Fuzz", "message1": "oi {nome}", "contactListId": c["a"]["list"]["id"],
         "whatsappId": c["a"]["whatsapp"]["id"], "scheduledAt": None,

@@ -35,10 +35,11 @@ from zapx.db.models import (
 )
 from zapx.db.models import EXTRA_INDEXES as _BASE_INDEXES
 from zapx.db.models import MODELS as _BASE_MODELS
+from zapx.db.rate_limit_models import RATE_LIMIT_MODELS, CompanyRateLimit
 from zapx.db.tenant import Tenant
 
 #: Every model, parents first; and the indexes peewee cannot declare (created by migrations).
-MODELS = _BASE_MODELS + FILE_MODELS + CAMPAIGN_MODELS + IMPORT_MODELS
+MODELS = _BASE_MODELS + FILE_MODELS + CAMPAIGN_MODELS + IMPORT_MODELS + RATE_LIMIT_MODELS
 EXTRA_INDEXES = _BASE_INDEXES + CAMPAIGN_INDEXES + IMPORT_INDEXES
 
 __all__ = [
@@ -60,6 +61,7 @@ __all__ = [
     "RATE_LIMIT_KINDS",
     "CampaignSetting",
     "Company",
+    "CompanyRateLimit",
     "Contact",
     "ContactList",
     "ContactListItem",

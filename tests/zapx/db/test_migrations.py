@@ -207,6 +207,10 @@ def test_extra_indexes_are_declared_as_postgresql_prints_them(migrated):
         ),
         ("ALTER TABLE companies ADD COLUMN extra integer", "companies columns extra"),
         ("DROP TABLE campaign_settings", "table campaign_settings: only in migrations"),
+        (
+            "ALTER TABLE company_rate_limits DROP CONSTRAINT company_rate_limits_period_s_check",
+            "company_rate_limits constraints company_rate_limits_period_s_check",
+        ),
         ("DROP EXTENSION btree_gin CASCADE", "extensions"),
     ],
 )
@@ -327,3 +331,37 @@ def test_005_keeps_existing_duplicate_phone_ids_and_marks_the_later_ones(fresh_d
             "SELECT count(*) FROM whatsapps WHERE settings ? 'phoneNumberIdConflict'"
         ).fetchone()[0]
         assert left == 0
+
+
+def test_012_company_rate_limits_hold_the_apis_ranges_and_roll_back(fresh_database):
+    """One row per company and kind, the ranges ``zapx.rate_limits`` validates (1 .. 1,000,000
+    sends, 1 .. 86,400 s, the four kinds) held by the table itself; down drops it alone."""
+    name = "012_company_rate_limits"
+    database = fresh_database()
+    assert name in migrate(database)
+    insert = (
+        "INSERT INTO company_rate_limits (created_at, updated_at, company_id, kind, max_sends, "
+        "period_s) VALUES (now(), now(), 1, %s, %s, %s)"
+    )
+    with database.connection_context():
+        database.execute_sql(
+            "INSERT INTO companies (created_at, updated_at, name, phone, email, status, "
+            "max_users, max_connections, max_campaigns, use_campaigns) "
+            "VALUES (now(), now(), 'c', '', '', true, 5, 5, 5, true)"
+        )
+        for kind, sends, period in (("whatsapp", 60, 60), ("global", 1_000_000, 86_400)):
+            database.execute_sql(insert, (kind, sends, period))
+        for kind, sends, period in (
+            ("chat", 1, 1),
+            ("contact", 0, 1),
+            ("contact", 1_000_001, 1),
+            ("contact", 1, 0.5),
+            ("contact", 1, 86_401),
+            ("whatsapp", 5, 5),  # a second limit of one kind
+        ):
+            with pytest.raises(IntegrityError), database.atomic():
+                database.execute_sql(insert, (kind, sends, period))
+        before = set(database.get_tables())
+        assert Runner(database, DIRECTORY).down(name)[-1] == name
+        assert set(database.get_tables()) == before - {"company_rate_limits"}
+    assert migrate(database) == ALL[ALL.index(name) :]
