@@ -209,14 +209,22 @@ class SendGate:
         self.lease_us = _us(lease_s)
         self.busy_poll_us = _us(busy_poll_s)
         self.rng = rng or random.Random()
+        self._key_cache: dict[tuple[int, int], tuple[str, str, str, str]] = {}
 
-    def _conn_keys(self, company_id: int, whatsapp_id: int) -> tuple[str, str, str]:
-        tag = f"{{c{company_id}}}"
-        return (
-            self.keys.of(tag, "wa", whatsapp_id, "gate"),
-            self.keys.of(tag, "wa", whatsapp_id, "log"),
-            self.keys.of(tag, "wa", whatsapp_id, "daily"),
-        )
+    def _conn_keys(self, company_id: int, whatsapp_id: int) -> tuple[str, str, str, str]:
+        """(hash, departure log, daily recipients, pair key prefix) of a connection."""
+        found = self._key_cache.get((company_id, whatsapp_id))
+        if found is None:
+            if len(self._key_cache) > 10_000:
+                self._key_cache.clear()
+            tag = f"{{c{company_id}}}"
+            found = self._key_cache[(company_id, whatsapp_id)] = (
+                self.keys.of(tag, "wa", whatsapp_id, "gate"),
+                self.keys.of(tag, "wa", whatsapp_id, "log"),
+                self.keys.of(tag, "wa", whatsapp_id, "daily"),
+                self.keys.of(tag, "wa", whatsapp_id, "pair", ""),
+            )
+        return found
 
     def _conn_args(self, holder: str, s: Settings, poll_us: int, ago_s: float) -> list:
         return [
@@ -253,13 +261,12 @@ class SendGate:
             raise ValueError("a paced send needs a holder")
         if s.max_per_s <= 0:
             raise ValueError("max_per_s must be positive")
-        gate, log, daily = self._conn_keys(company_id, whatsapp_id)
-        tag = f"{{c{company_id}}}"
-        keys = [gate, log, self.keys.of(tag, "wa", whatsapp_id, "pair", recipient), daily]
+        gate, log, daily, pair = self._conn_keys(company_id, whatsapp_id)
+        keys = [gate, log, pair + recipient, daily]
         args = self._conn_args(holder, s, self.busy_poll_us, completed_ago_s)
         args += [repr(self.rng.random()), self.lease_us, int(s.daily_cap or 0), recipient]
         for rule in limits:
-            keys.append(self._limit_key(tag, rule, whatsapp_id, campaign_id, recipient))
+            keys.append(self._limit_key(company_id, rule, whatsapp_id, campaign_id, recipient))
             args += [math.ceil(rule.period_s * 1_000_000 / rule.limit), rule.kind]
         reply = run_script(self.client, _lua.ACQUIRE, keys, args)
         if reply[0] == 1:
@@ -267,7 +274,7 @@ class SendGate:
         now, until = int(reply[1]), int(reply[2])
         return Wait(until / 1e6, (until - now) / 1e6, _str(reply[3]))
 
-    def _limit_key(self, tag, rule: Rule, whatsapp_id, campaign_id, recipient) -> str:
+    def _limit_key(self, company_id, rule: Rule, whatsapp_id, campaign_id, recipient) -> str:
         if rule.limit <= 0 or rule.period_s <= 0:
             raise ValueError(f"rate limit {rule.kind}: limit and period_s must be positive")
         scope = {
@@ -279,7 +286,9 @@ class SendGate:
         if scope is None:
             raise ValueError(f"unknown rate limit kind {rule.kind!r} (one of {KINDS})")
         # The rule's numbers are in the key: a changed rule starts from a fresh state.
-        return self.keys.of(tag, "rl", rule.kind, scope, f"{rule.limit}/{rule.period_s!r}")
+        return self.keys.of(
+            f"{{c{company_id}}}", "rl", rule.kind, scope, f"{rule.limit}/{rule.period_s!r}"
+        )
 
     def release(
         self, whatsapp_id: int, company_id: int, holder: str, completed_ago_s: float = 0.0
@@ -310,7 +319,7 @@ class SendGate:
 
     def state(self, whatsapp_id: int, company_id: int, settings: Settings) -> GateState:
         """The connection's schedule as the gate sees it now (read only)."""
-        gate, log, daily = self._conn_keys(company_id, whatsapp_id)
+        gate, log, daily, _ = self._conn_keys(company_id, whatsapp_id)
         args = self._conn_args("", settings, 0, 0.0)
         r = run_script(self.client, _lua.STATE, [gate, log, gate, daily], args)
         factor = float(_str(r[3]))
