@@ -114,7 +114,8 @@ end
 if paced then
   if greater > 0 and now - base >= greater then n = 0 end  -- a pause that long just happened
   n = n + 1
-  redis.call('HSET', KEYS[1], 'g', now, 'd', now, 'h', holder, 'l', now + tonumber(ARGV[10]),
+  -- 'd' is left: every reader takes max(g, d), and the new g is later than any d.
+  redis.call('HSET', KEYS[1], 'g', now, 'h', holder, 'l', now + tonumber(ARGV[10]),
     'u', ARGV[9], 'n', n)
   gap = math.ceil(interval * (1 - jitter + 2 * jitter * tonumber(ARGV[9])))
   if long_after > 0 and greater > 0 and n >= long_after then gap = math.max(gap, greater) end
