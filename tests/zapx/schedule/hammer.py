@@ -88,3 +88,24 @@ def run_threads(
     for t in pool:
         t.join()
     return [rec for res in results for rec in res]
+
+
+def child(
+    barrier, queue, redis_url, prefix, company_id, whatsapp_id, settings, name, threads, duration_s
+):
+    """A spawned process's senders: they start when every process is ready (``barrier``) and
+    send for ``duration_s``; the records go to ``queue`` as ``(name, records)``."""
+    barrier.wait(timeout=60)
+    start_at = time.time()
+    records = run_threads(
+        redis_url,
+        prefix,
+        company_id,
+        whatsapp_id,
+        settings,
+        name,
+        threads,
+        start_at,
+        start_at + duration_s,
+    )
+    queue.put((name, records))

@@ -12,7 +12,7 @@ import time
 import pytest
 from redis.crc import key_slot
 
-from tests.zapx.schedule.hammer import run_threads
+from tests.zapx.schedule.hammer import child, run_threads
 from zapx.campaigns.pacing import PacingSettings
 from zapx.redis import Keys, get_redis
 from zapx.schedule import Grant, SendGate, Wait, backoff_s
@@ -73,17 +73,25 @@ def test_gaps_hold_at_the_server_across_threads_and_processes(env, redis_url, re
     departures) are at least 0.05 s apart."""
     gate, client, company = env
     settings = PacingSettings(message_interval_s=0.05, jitter=0, longer_interval_after=0)
-    start_at = time.time() + 1.5  # spawned children import first
-    stop_at = start_at + 1.5
-    common = (redis_url, gate.keys.prefix, company, 1, settings)
     ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(3) as pool:
-        children = [
-            pool.apply_async(run_threads, (*common, f"p{k}", 3, start_at, stop_at))
-            for k in range(3)
-        ]
-        here = run_threads(*common, "main", 3, start_at, stop_at)
-        records = here + [rec for c in children for rec in c.get(timeout=20)]
+    barrier, queue = ctx.Barrier(4), ctx.Queue()
+    common = (redis_url, gate.keys.prefix, company, 1, settings)
+    children = [
+        ctx.Process(target=child, args=(barrier, queue, *common, f"p{k}", 3, 1.5)) for k in range(3)
+    ]
+    for p in children:
+        p.start()
+    try:
+        barrier.wait(timeout=60)  # every child has imported and connected: all start together
+        start_at = time.time()
+        records = run_threads(*common, "main", 3, start_at, start_at + 1.5)
+        for _ in children:
+            records += queue.get(timeout=30)[1]
+    finally:
+        for p in children:
+            p.join(10)
+            if p.is_alive():
+                p.kill()
     records.sort(key=lambda r: r[1])
     arrivals = [r[1] for r in records]
     gaps = [b - a for a, b in itertools.pairwise(arrivals)]
@@ -91,7 +99,7 @@ def test_gaps_hold_at_the_server_across_threads_and_processes(env, redis_url, re
     assert min(gaps) >= 0.05, sorted(gaps)[:5]
     departures = sorted(r[0] for r in records)
     assert min(b - a for a, b in itertools.pairwise(departures)) >= 0.05
-    assert len({r[2].split("t")[0] for r in records}) >= 3  # several processes sent
+    assert len({r[2].split("t")[0] for r in records}) == 4  # every process sent
     assert len({r[2] for r in records}) >= 6  # and several threads: the token changed hands
 
 
