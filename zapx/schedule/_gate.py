@@ -1,0 +1,342 @@
+"""The send gate: one Redis script call, made right before a request leaves, says *now* or *wait*.
+
+Every rule of a connection's schedule is checked and, on a grant, recorded atomically in one
+script call (``EVALSHA`` on the thread's own connection), with time from Redis ``TIME`` only:
+whatever worker, process or host sends, there is one clock and one truth per connection.
+
+The rules (times in seconds; in Redis they are integer microseconds, so comparisons are exact):
+
+1. **Gap.** Paced connections (``message_interval_s > 0``): a send is granted only when
+   ``now >= max(g_prev, d_prev) + gap``, where ``g_prev`` is the previous grant, ``d_prev`` the
+   previous request's completion, and ``gap = interval * (1 - jitter + 2 * jitter * u)``
+   rounded up to the microsecond, ``u`` in [0, 1) the random fraction *passed in by the caller
+   that was granted the previous send* (drawn at that grant, stored, so polling does not redraw
+   it; Lua's ``math.random`` is not used because older Redis seeds it the same on every call).
+   So ``gap >= interval * (1 - jitter)`` always.
+
+   A grant hands the connection's send token to ``holder`` (one sending thread: a batch). The
+   token is given back by the holder's next :meth:`SendGate.acquire` (its previous request has
+   completed), by :meth:`SendGate.release` at the end of a batch, or by its lease running out
+   (``lease_s``, 30 s, counted as completed then; the worker's send timeouts must be shorter).
+   Both calls say how long ago the request completed (``completed_ago_s``, a duration on the
+   caller's monotonic clock, so no clock of the caller's is read): ``d_prev = max(g_prev,
+   now - completed_ago_s)`` with ``now`` taken in Redis after the caller measured, hence never
+   before the real completion. So a holder that sleeps ``Grant.next_gap_s`` after its answer
+   and then acquires is granted in that one call. While another holder has the token, an acquire
+   waits ("connection busy"). Why this holds *at the receiving server*: request ``k`` reaches
+   the server at ``a_k`` with ``g_k <= a_k <= d_k`` (it leaves after its grant and arrives
+   before its answer completes), and ``g_{k+1} >= d_k + gap_k``, so
+   ``a_{k+1} - a_k >= g_{k+1} - d_k >= gap_k``, whatever each request's delay in the client.
+   Calls: one per send, plus one release per batch.
+
+2. **Long pause.** ``n`` counts paced grants since the last pause (in Redis). Once
+   ``n >= longer_interval_after``, the next gap is ``max(gap, greater_interval_s)``. A grant
+   whose gap from ``max(g_prev, d_prev)`` was already ``>= greater_interval_s`` (forced or idle)
+   restarts the count at 1. Unpaced connections take no pause (as ``pacing.Pacer``).
+
+3. **Provider cap.** With the AIMD factor ``f`` (:meth:`SendGate.throttled` halves it, at
+   least 1/64; it recovers by 0.02 a second), ``rate = max_per_s * f``, ``c = max(1,
+   floor(rate))`` and ``W = max(1, 1 / rate)`` s: a send is granted only when the ``c``-th most
+   recent previous departure is at least ``W`` old (a log of departures, newest first). So every
+   window of ``W`` seconds holds at most ``c`` sends: at most ``max_per_s`` in *every* one-second
+   window, not on average. A throttle's retry-after holds every sender of the connection.
+
+4. **Pair.** One message per recipient per 6 s on the connection (Meta's pair rate limit).
+
+5. **Daily.** ``daily_cap > 0``: at most that many distinct recipients have a message in any
+   rolling 24 h (a recipient already in the window costs nothing). Past it: Wait, reason
+   ``"daily limit"``, until the oldest recipient needed leaves the window.
+
+6. **Rate limits.** Each rule (``kind``, ``limit``, ``period_s``) is a GCRA with burst 1 (the
+   design of go-redis/redis_rate with ``tau = 0``): emission interval ``e = ceil(period_s /
+   limit)`` µs, a send granted only when ``now >= tat``, then ``tat = now + e``. So any
+   half-open window of ``period_s`` holds at most ``limit`` sends (a burst ``b`` would let
+   ``b - 1`` more in). ``whatsapp`` keys per connection, ``contact`` per recipient,
+   ``campaign`` per campaign, ``global`` per company. A hit is a Wait with the exact time.
+
+7. **A Wait consumes nothing**: no rule's state changes. The only write a refused call makes is
+   the caller's own report that its previous request finished (which a release would write).
+   ``Wait.until_s`` is the latest time any refusing rule gives, so it is when all of them pass if
+   nothing else is sent meanwhile. :func:`backoff_s` spreads repeated rate-limit hits.
+
+Every key of one call carries the company's hash tag (``<prefix>{c<company_id>}:...``), so the
+script also runs on Redis Cluster.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import random
+from collections.abc import Iterable
+from typing import Protocol
+
+import redis
+
+from zapx.redis import Keys, run_script
+from zapx.schedule import _lua
+
+KINDS = ("whatsapp", "contact", "campaign", "global")
+
+
+class Rule(Protocol):
+    """A rate limit: at most ``limit`` sends per ``period_s`` seconds of one ``kind``'s key."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def limit(self) -> int: ...
+    @property
+    def period_s(self) -> float: ...
+
+
+class Settings(Protocol):
+    """A connection's pacing (``zapx.campaigns.pacing.PacingSettings`` fits)."""
+
+    @property
+    def message_interval_s(self) -> float: ...
+    @property
+    def jitter(self) -> float: ...
+    @property
+    def longer_interval_after(self) -> int: ...
+    @property
+    def greater_interval_s(self) -> float: ...
+    @property
+    def max_per_s(self) -> float: ...
+    @property
+    def daily_cap(self) -> int: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class Grant:
+    """Send now. ``at_s``: the grant's Redis time (epoch s), the request's departure."""
+
+    at_s: float
+    #: Paced connections: sends since the last long pause, this one included.
+    sends_since_pause: int
+    #: Paced connections: the gap (s) the next send needs after this request's completion.
+    next_gap_s: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Wait:
+    """Not now: try again at ``until_s`` (Redis epoch s), that is after ``wait_s`` seconds."""
+
+    until_s: float
+    #: ``until_s`` minus the Redis time of the call: sleep this long (no clock of the caller's).
+    wait_s: float
+    #: The rule that gave the latest time: ``interval``, ``long pause``, ``connection busy``,
+    #: ``throttled``, ``provider cap``, ``recipient pair``, ``daily limit``,
+    #: ``rate limit <kind>``.
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True)
+class GateState:
+    """What the API shows of a connection's schedule. Times are Redis epoch seconds."""
+
+    now_s: float
+    #: Messages per second after AIMD (``max_per_s * throttle_factor``).
+    rate_per_s: float
+    throttle_factor: float
+    #: Earliest departure the connection's own rules allow (recipients and limits aside).
+    next_departure_s: float
+    #: Why not before (``""`` when a send may go now).
+    waiting_because: str
+    last_departure_s: float | None
+    daily_sent: int
+    daily_cap: int
+    sends_since_pause: int
+    longer_interval_after: int
+    #: The send token's holder (``""``: none) and its lease end.
+    holder: str
+    lease_until_s: float | None
+    throttled_until_s: float | None
+    throttle_signals: int
+
+
+def backoff_s(
+    attempt: int,
+    wait_s: float,
+    *,
+    base_s: float = 0.05,
+    cap_s: float = 30.0,
+    rng: random.Random | None = None,
+) -> float:
+    """Seconds to sleep after the ``attempt``-th (0 first) rate-limit Wait in a row: the Wait's
+    ``wait_s`` plus a jitter in [0, min(cap_s, base_s * 2**attempt)), so senders hitting one
+    limit spread out. Never less than ``wait_s``: going earlier would only be refused again."""
+    spread = min(cap_s, base_s * 2 ** min(attempt, 60))
+    return max(0.0, wait_s) + (rng or random).uniform(0.0, spread)
+
+
+def _us(seconds: float) -> int:
+    return math.ceil(seconds * 1_000_000)
+
+
+def _floor_us(seconds: float) -> int:
+    """A duration rounded down: a completion is never counted earlier than it was."""
+    return max(0, math.floor(seconds * 1_000_000))
+
+
+def _s(us) -> float:
+    return int(us) / 1e6
+
+
+def _str(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class SendGate:
+    """The schedule of every connection, in Redis. Thread-safe; one per process is enough.
+
+    Parameters: ``lease_s`` how long a send token is held at most (longer than a request's send
+    timeouts); ``busy_poll_s`` how soon to look again while another holder's request is on the
+    wire; ``rng`` draws the jitter fractions.
+    """
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        keys: Keys,
+        *,
+        lease_s: float = 30.0,
+        busy_poll_s: float = 0.01,
+        rng: random.Random | None = None,
+    ):
+        self.client = client
+        self.keys = keys
+        self.lease_us = _us(lease_s)
+        self.busy_poll_us = _us(busy_poll_s)
+        self.rng = rng or random.Random()
+        self._key_cache: dict[tuple[int, int], tuple[str, str, str, str]] = {}
+
+    def _conn_keys(self, company_id: int, whatsapp_id: int) -> tuple[str, str, str, str]:
+        """(hash, departure log, daily recipients, pair key prefix) of a connection."""
+        found = self._key_cache.get((company_id, whatsapp_id))
+        if found is None:
+            if len(self._key_cache) > 10_000:
+                self._key_cache.clear()
+            tag = f"{{c{company_id}}}"
+            found = self._key_cache[(company_id, whatsapp_id)] = (
+                self.keys.of(tag, "wa", whatsapp_id, "gate"),
+                self.keys.of(tag, "wa", whatsapp_id, "log"),
+                self.keys.of(tag, "wa", whatsapp_id, "daily"),
+                self.keys.of(tag, "wa", whatsapp_id, "pair", ""),
+            )
+        return found
+
+    def _conn_args(self, holder: str, s: Settings, poll_us: int, ago_s: float) -> list:
+        return [
+            holder,
+            _us(s.message_interval_s),
+            repr(float(s.jitter)),
+            int(s.longer_interval_after or 0),
+            _us(s.greater_interval_s or 0),
+            repr(float(s.max_per_s)),
+            poll_us,
+            _floor_us(ago_s),
+        ]
+
+    def acquire(
+        self,
+        whatsapp_id: int,
+        company_id: int,
+        campaign_id: int,
+        recipient: str,
+        settings: Settings,
+        limits: Iterable[Rule] = (),
+        holder: str = "",
+        completed_ago_s: float = 0.0,
+    ) -> Grant | Wait:
+        """Whether a message to ``recipient`` may leave on the connection now (module docstring).
+
+        ``holder`` names the sending thread (e.g. ``"batch:42"``); paced connections need it, and
+        one holder must never send two requests at once. ``completed_ago_s``: seconds since the
+        holder's previous request completed (0, the default, is always safe). After a Grant,
+        send at once.
+        """
+        s = settings
+        if s.message_interval_s > 0 and not holder:
+            raise ValueError("a paced send needs a holder")
+        if s.max_per_s <= 0:
+            raise ValueError("max_per_s must be positive")
+        gate, log, daily, pair = self._conn_keys(company_id, whatsapp_id)
+        keys = [gate, log, pair + recipient, daily]
+        args = self._conn_args(holder, s, self.busy_poll_us, completed_ago_s)
+        args += [repr(self.rng.random()), self.lease_us, int(s.daily_cap or 0), recipient]
+        for rule in limits:
+            keys.append(self._limit_key(company_id, rule, whatsapp_id, campaign_id, recipient))
+            args += [math.ceil(rule.period_s * 1_000_000 / rule.limit), rule.kind]
+        reply = run_script(self.client, _lua.ACQUIRE, keys, args)
+        if reply[0] == 1:
+            return Grant(_s(reply[1]), int(reply[2]), _s(reply[3]))
+        now, until = int(reply[1]), int(reply[2])
+        return Wait(until / 1e6, (until - now) / 1e6, _str(reply[3]))
+
+    def _limit_key(self, company_id, rule: Rule, whatsapp_id, campaign_id, recipient) -> str:
+        if rule.limit <= 0 or rule.period_s <= 0:
+            raise ValueError(f"rate limit {rule.kind}: limit and period_s must be positive")
+        scope = {
+            "whatsapp": whatsapp_id,
+            "contact": recipient,
+            "campaign": campaign_id,
+            "global": "all",
+        }.get(rule.kind)
+        if scope is None:
+            raise ValueError(f"unknown rate limit kind {rule.kind!r} (one of {KINDS})")
+        # The rule's numbers are in the key: a changed rule starts from a fresh state.
+        return self.keys.of(
+            f"{{c{company_id}}}", "rl", rule.kind, scope, f"{rule.limit}/{rule.period_s!r}"
+        )
+
+    def release(
+        self, whatsapp_id: int, company_id: int, holder: str, completed_ago_s: float = 0.0
+    ) -> bool:
+        """``holder``'s last request completed ``completed_ago_s`` seconds ago (the end of a
+        batch): the connection's next gap counts from then. True when it held the token (a no-op
+        otherwise, so always safe)."""
+        gate = self._conn_keys(company_id, whatsapp_id)[0]
+        ago = _floor_us(completed_ago_s)
+        return bool(run_script(self.client, _lua.RELEASE, [gate], [holder, ago]))
+
+    def throttled(
+        self,
+        whatsapp_id: int,
+        company_id: int,
+        retry_after_s: float | None = None,
+        *,
+        max_per_s: float = 80.0,
+    ) -> float:
+        """A throttle signal (HTTP 429, Cloud API 130429/131056): halve the connection's rate
+        for every sender, and hold them all for ``retry_after_s`` (default: one message at the
+        new rate). Returns the new factor."""
+        gate = self._conn_keys(company_id, whatsapp_id)[0]
+        reply = run_script(
+            self.client, _lua.THROTTLED, [gate], [_us(retry_after_s or 0), repr(float(max_per_s))]
+        )
+        return float(_str(reply[0]))
+
+    def state(self, whatsapp_id: int, company_id: int, settings: Settings) -> GateState:
+        """The connection's schedule as the gate sees it now (read only)."""
+        gate, log, daily, _ = self._conn_keys(company_id, whatsapp_id)
+        args = self._conn_args("", settings, 0, 0.0)
+        r = run_script(self.client, _lua.STATE, [gate, log, gate, daily], args)
+        factor = float(_str(r[3]))
+        lease, last, hold = int(r[6]), int(r[7]), int(r[9])
+        return GateState(
+            now_s=_s(r[0]),
+            rate_per_s=settings.max_per_s * factor,
+            throttle_factor=factor,
+            next_departure_s=_s(r[1]),
+            waiting_because=_str(r[2]),
+            last_departure_s=_s(last) if last else None,
+            daily_sent=int(r[8]),
+            daily_cap=int(settings.daily_cap or 0),
+            sends_since_pause=int(r[4]),
+            longer_interval_after=int(settings.longer_interval_after or 0),
+            holder=_str(r[5]),
+            lease_until_s=_s(lease) if lease and _str(r[5]) else None,
+            throttled_until_s=_s(hold) if hold > int(r[0]) else None,
+            throttle_signals=int(r[10]),
+        )

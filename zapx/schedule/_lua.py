@@ -1,0 +1,202 @@
+"""The send gate's Redis scripts. Every time is an integer of microseconds of Redis ``TIME``.
+
+Integers up to 2**53 are exact in Lua's doubles (epoch µs is about 1.8e15), so every comparison
+below is exact: a gap is never a rounding error short. Lua numbers returned to Redis become
+integers; the AIMD factor (a fraction) is returned as a string.
+
+The connection's hash (KEYS[1]) holds: ``g`` the previous grant, ``d`` the previous request's
+completion (known when its holder reported it), ``h`` the send token's holder, ``l`` its lease
+end, ``u`` the random fraction drawn for the gap after the previous grant, ``n`` sends since the
+last long pause, ``f``/``fa`` the AIMD factor and when it was set, ``hu`` held until (a throttle
+signal's retry-after), ``tc`` throttle signals seen.
+"""
+
+from __future__ import annotations
+
+#: AIMD: the factor's floor and its recovery per second (the values of ``pacing.Pacer``).
+MIN_FACTOR = 1 / 64
+RECOVERY_PER_S = 0.02
+#: Meta's pair limit: one message per recipient per 6 s on a connection (µs).
+PAIR_US = 6_000_000
+DAY_US = 86_400_000_000
+
+# Shared by the acquire and state scripts. ARGV[1] holder, ARGV[2] interval µs, ARGV[3] jitter,
+# ARGV[4] longerIntervalAfter, ARGV[5] greaterInterval µs, ARGV[6] provider cap (msgs/s),
+# ARGV[7] poll µs while another holder's request is on the wire, ARGV[8] how long ago (µs, the
+# caller's monotonic clock) the holder's previous request completed.
+# Sets: now, f (factor), rate, paced, n, g, base, gap, pausing, holder, h, lease, reported
+# (this call is the holder's report of its previous request), cap_full, win_max, and
+# until/reason through need().
+_CONNECTION = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local until_at, reason = now, ''
+local function need(at, why)
+  if at > until_at then until_at, reason = at, why end
+end
+local st = redis.call('HMGET', KEYS[1], 'g', 'd', 'h', 'l', 'u', 'n', 'f', 'fa', 'hu', 'tc')
+local g, d = tonumber(st[1]) or 0, tonumber(st[2]) or 0
+local h, lease = st[3] or '', tonumber(st[4]) or 0
+local u, n = tonumber(st[5]) or 0.5, tonumber(st[6]) or 0
+local f = tonumber(st[7]) or 1
+local fa, hold, tc = tonumber(st[8]) or 0, tonumber(st[9]) or 0, tonumber(st[10]) or 0
+f = math.min(1, f + (now - fa) * @RECOVERY_PER_US@)
+local holder = ARGV[1]
+local interval, jitter = tonumber(ARGV[2]), tonumber(ARGV[3])
+local long_after, greater = tonumber(ARGV[4]), tonumber(ARGV[5])
+local paced = interval > 0
+local reported = false
+local base, gap, pausing = 0, 0, false
+need(hold, 'throttled')
+if paced then
+  if h ~= '' then
+    if h == holder then
+      -- Its request completed between its grant and now: ARGV[8] says when.
+      d, h, reported = math.max(d, g, now - math.max(0, tonumber(ARGV[8]))), '', true
+    elseif now >= lease then
+      d, h = math.max(d, lease), ''  -- counted as departed when its lease ended
+    end
+  end
+  gap = math.ceil(interval * (1 - jitter + 2 * jitter * u))
+  pausing = long_after > 0 and greater > 0 and n >= long_after
+  if pausing then gap = math.max(gap, greater) end
+  base = math.max(g, d)
+  if h ~= '' then
+    -- Another holder's request may still be on the wire: its completion is not known yet.
+    need(math.max(g + gap, now + tonumber(ARGV[7])), 'connection busy')
+  else
+    need(base + gap, pausing and 'long pause' or 'interval')
+  end
+end
+local cap_full = tonumber(ARGV[6])
+local rate = cap_full * f
+local cap = math.max(1, math.floor(rate))
+local win = math.max(1000000, math.ceil(1000000 / rate))
+local win_max = math.max(1000000, math.ceil(1000000 / (cap_full * @MIN_FACTOR@)))
+local prev = redis.call('LINDEX', KEYS[2], cap - 1)
+if prev then need(tonumber(prev) + win, 'provider cap') end
+"""
+
+# KEYS[1] connection hash, KEYS[2] departure log, KEYS[3] the recipient's pair key, KEYS[4] the
+# daily recipients (sorted set), KEYS[5...] one GCRA key per rate limit. After _CONNECTION's
+# ARGV: ARGV[9] the fraction for the next gap's jitter, ARGV[10] lease µs, ARGV[11] daily cap,
+# ARGV[12] recipient, then per GCRA key: its emission interval µs and its kind.
+# Returns {1, now, sends since the pause, the gap the next send needs} or
+# {0, now, until, reason}.
+ACQUIRE = (
+    _CONNECTION
+    + """
+local recipient = ARGV[12]
+local last_pair = tonumber(redis.call('GET', KEYS[3]) or false)
+if last_pair then need(last_pair + @PAIR_US@, 'recipient pair') end
+local daily = tonumber(ARGV[11])
+local since = now - @DAY_US@
+if daily > 0 then
+  local seen = tonumber(redis.call('ZSCORE', KEYS[4], recipient) or false)
+  if not (seen and seen > since) then
+    local count = redis.call('ZCOUNT', KEYS[4], '(' .. since, '+inf')
+    if count >= daily then
+      local r = redis.call('ZRANGEBYSCORE', KEYS[4], '(' .. since, '+inf', 'WITHSCORES',
+        'LIMIT', count - daily, 1)
+      need(tonumber(r[2]) + @DAY_US@, 'daily limit')
+    end
+  end
+end
+for i = 5, #KEYS do
+  local tat = tonumber(redis.call('GET', KEYS[i]) or false)
+  if tat then need(tat, 'rate limit ' .. ARGV[12 + 2 * (i - 4)]) end
+end
+if until_at > now then
+  -- Refused: nothing is consumed. Only the caller's report of its own finished request is kept.
+  if reported then redis.call('HSET', KEYS[1], 'd', d, 'h', '') end
+  return {0, now, until_at, reason}
+end
+if paced then
+  if greater > 0 and now - base >= greater then n = 0 end  -- a pause that long just happened
+  n = n + 1
+  -- 'd' is left: every reader takes max(g, d), and the new g is later than any d.
+  redis.call('HSET', KEYS[1], 'g', now, 'h', holder, 'l', now + tonumber(ARGV[10]),
+    'u', ARGV[9], 'n', n)
+  gap = math.ceil(interval * (1 - jitter + 2 * jitter * tonumber(ARGV[9])))
+  if long_after > 0 and greater > 0 and n >= long_after then gap = math.max(gap, greater) end
+  redis.call('EXPIRE', KEYS[1], 86400)
+end
+redis.call('LPUSH', KEYS[2], now)
+redis.call('LTRIM', KEYS[2], 0, math.ceil(cap_full) - 1)
+if cap_full > 1000 then
+  -- A high cap (a sandbox's) would keep up to a second of sends: drop the stale ones, at most
+  -- two a call (one is added a call). Below that, LTRIM alone bounds the log.
+  for _ = 1, 2 do
+    local oldest = redis.call('LINDEX', KEYS[2], -1)
+    if not (oldest and tonumber(oldest) <= now - win_max) then break end
+    redis.call('RPOP', KEYS[2])
+  end
+end
+redis.call('PEXPIRE', KEYS[2], math.ceil(win_max / 1000) + 1000)
+redis.call('SET', KEYS[3], now, 'PX', @PAIR_MS@ + 1000)
+if daily > 0 then
+  redis.call('ZADD', KEYS[4], now, recipient)
+  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', since)
+  redis.call('EXPIRE', KEYS[4], 90000)
+end
+for i = 5, #KEYS do
+  local e = tonumber(ARGV[11 + 2 * (i - 4)])
+  redis.call('SET', KEYS[i], now + e, 'PX', math.ceil(e / 1000) + 1000)
+end
+return {1, now, n, gap}
+"""
+)
+
+# KEYS and ARGV[1..8] as _CONNECTION (holder ''), KEYS[3] unused, KEYS[4] the daily set.
+# Read only. Returns {now, next departure, reason, factor, sends since the pause, holder,
+# lease end, previous grant, daily recipients in the window, held until, throttle signals}.
+STATE = (
+    _CONNECTION
+    + """
+local daily = redis.call('ZCOUNT', KEYS[4], '(' .. (now - @DAY_US@), '+inf')
+return {now, until_at, reason, tostring(f), n, h, lease, g, daily, hold, tc}
+"""
+)
+
+# KEYS[1] the connection hash; ARGV[1] holder, ARGV[2] how long ago (µs) its request completed:
+# the next gap counts from then. Returns 1 when the holder had the token.
+RELEASE = """
+local st = redis.call('HMGET', KEYS[1], 'h', 'g')
+if st[1] ~= ARGV[1] then return 0 end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local d = math.max(tonumber(st[2]) or 0, now - math.max(0, tonumber(ARGV[2])))
+redis.call('HSET', KEYS[1], 'd', d, 'h', '')
+return 1
+"""
+
+# KEYS[1] the connection hash; ARGV[1] retry-after µs (0: one message at the new rate),
+# ARGV[2] the provider cap (msgs/s). Halves the factor. Returns {factor, held until}.
+THROTTLED = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local st = redis.call('HMGET', KEYS[1], 'f', 'fa', 'hu', 'tc')
+local f = tonumber(st[1]) or 1
+f = math.min(1, f + (now - (tonumber(st[2]) or 0)) * @RECOVERY_PER_US@)
+f = math.max(@MIN_FACTOR@, f / 2)
+local pause = tonumber(ARGV[1])
+if pause <= 0 then pause = math.ceil(1000000 / (tonumber(ARGV[2]) * f)) end
+local hold = math.max(tonumber(st[3]) or 0, now + pause)
+local tc = (tonumber(st[4]) or 0) + 1
+redis.call('HSET', KEYS[1], 'f', tostring(f), 'fa', now, 'hu', hold, 'tc', tc)
+redis.call('EXPIRE', KEYS[1], 86400)
+return {tostring(f), hold}
+"""
+
+
+def _fill(lua: str) -> str:
+    return (
+        lua.replace("@RECOVERY_PER_US@", repr(RECOVERY_PER_S / 1e6))
+        .replace("@MIN_FACTOR@", repr(MIN_FACTOR))
+        .replace("@PAIR_US@", str(PAIR_US))
+        .replace("@PAIR_MS@", str(PAIR_US // 1000))
+        .replace("@DAY_US@", str(DAY_US))
+    )
+
+
+ACQUIRE, STATE, RELEASE, THROTTLED = (_fill(s) for s in (ACQUIRE, STATE, RELEASE, THROTTLED))
