@@ -314,12 +314,15 @@ def campaign_record(tenant: Tenant, campaign_id: int) -> dict:
     audience, percent, two decimals: the report page's status line shows it), and zapx's
     ``report`` (the counts of ``GET /campaigns/{id}/report``). The report page recounts its
     counters from ``shipping`` and ``contactList.contacts`` whenever a record has ``shipping``
-    (as the original's per-message event did): a snapshotted campaign of up to
-    :data:`RECORD_ARRAYS_MAX` rows carries both, so the counters count up live. A larger one's
+    (as the original's per-message event did): a campaign of up to :data:`RECORD_ARRAYS_MAX`
+    rows with something counted carries both, so the counters count up live. A larger one's
     records carry neither (both together, or the page's ``contactList.contacts.filter``
     throws): its counters hold until the FINALIZADA event, on which the page refetches."""
     report = campaign_report(tenant, campaign_id)
-    if 0 < report["total"] <= RECORD_ARRAYS_MAX:
+    counted = report["sent"] or report["confirmationsRequested"]
+    # Nothing counted yet (created, scheduled, just started): the page's counters are all 0 and
+    # the arrays would cost a query at every start of a mass start for nothing.
+    if counted and report["total"] <= RECORD_ARRAYS_MAX:
         # Read after the report: the arrays may count a batch more than it, never one less.
         record = json.loads(campaign_show_json(tenant, campaign_id))
     else:
