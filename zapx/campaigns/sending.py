@@ -9,8 +9,8 @@ said (never dropped, never failed for a limit), the reason is kept for the campa
 the batch reports ``Stop.WAIT``, so the engine waits for those rows instead of re-planning them
 at once. Then: the run flag and the batch's progress (one script call, right before the request:
 a pause or cancel stops within one message), send, and the outcome is written to the progress
-as soon as the provider answered whenever the thread would otherwise sleep (paced sends, waits),
-so a worker killed between two sends leaves no finished row ``unknown``. The gate's send token
+as soon as the provider answered (one more script call), so a worker killed between two sends
+leaves no answered row ``unknown``: only a request on the wire is. The gate's send token
 is given back when the batch ends, whatever ends it.
 """
 
@@ -214,10 +214,10 @@ class BatchSender:
             stop = self._record(row, result, text, confirming)
             if stop is not None:
                 return stop, (result.retry_after_s if stop == Stop.THROTTLE else None)
-            if self.paced:
-                # A paced thread sleeps before its next send: the outcome goes to the progress
-                # now, not then (unpaced, the next row's progress call follows at once).
-                self._progress(i + 1)
+            # The outcome goes to the progress now, not with the next row's call: in between
+            # come the next gate call (and a paced sleep), and a worker killed there would
+            # leave this row ``unknown`` though its answer had come.
+            self._progress(i + 1)
         return None, None
 
     def _record(self, row, result, text: str, confirming: bool) -> Stop | None:
