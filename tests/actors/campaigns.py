@@ -9,6 +9,7 @@ import signal
 import urllib3
 
 from tests.processes import wait_for
+from zapx.campaigns.batches import LOST_MID_SEND
 from zapx.db import CampaignShipping, ContactList, ContactListItem, db
 
 
@@ -133,3 +134,13 @@ def kill9(proc) -> None:
     """``kill -9`` of a started zapx process and everything it forked (its process group)."""
     os.killpg(proc.proc.pid, signal.SIGKILL)
     proc.proc.wait(10)
+
+
+def kill_unknowns(base: str, by_status: dict) -> tuple[int, int]:
+    """``(received, lost)``: of the rows a kill left ``unknown`` (``batches.LOST_MID_SEND``:
+    started, no answer recorded), how many the sandbox had in fact accepted. A row whose answer
+    had come before the kill but was not yet recorded counts here as received: that is what
+    recording each outcome right after the answer keeps low."""
+    accepted = {m["to"] for m in sandbox_messages(base)}
+    lost = [r for r in by_status.get("unknown", []) if r.error == LOST_MID_SEND]
+    return sum(r.number in accepted for r in lost), len(lost)
