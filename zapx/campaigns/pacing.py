@@ -127,8 +127,8 @@ class Pacer:
 
         At least one slot is given. The gap is the spacing promised since the previous slot of
         this connection; the worker's send gate (``zapx.schedule``) holds the spacing whatever
-        the slots, so a batch started late does not send its overdue slots back to back. Slots are committed: the next call
-        continues after the last one given.
+        the slots, so a batch started late does not send its overdue slots back to back.
+        Slots are committed: the next call continues after the last one given.
         """
         s = self.settings
         at = max(self.next_at, now)
