@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.actors.campaigns import (
+    assert_kill_unknowns_honest,
     check_exactly_once,
     kill9,
     kill_unknowns,
@@ -35,8 +36,7 @@ def _check_outcome(stack, campaign_id: int) -> dict:
     sent, unknown = by_status.get("sent", []), by_status.get("unknown", [])
     received, lost = kill_unknowns(stack.sandbox, by_status)
     print(f"unknown rows left by the kill: {lost}, of which the sandbox had received {received}")
-    # Before outcomes went to the progress right after each answer: 37 of 38 had been received.
-    assert received <= 0.2 * lost, (received, lost)
+    assert_kill_unknowns_honest(received, lost)
     return {
         "sent": len(sent),
         "unknown": len(unknown),
