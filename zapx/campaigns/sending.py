@@ -132,11 +132,14 @@ class BatchSender:
                 return _Stopped(Stop.WAIT, dataclasses.replace(answer, wait_s=sleep))
             if sleep >= NOTE_WAIT_S:
                 flags.note_waiting(self.redis, self.keys, claim.campaign_id, answer.reason, sleep)
-            # A wait of any length: what is done is written first (a kill while asleep loses
-            # nothing), and the flag read, so a pause does not wait for the gate.
-            if (sleep >= 0.05 or self.reported < len(self.outcomes)) and not self._progress(index):
+            if self.reported < len(self.outcomes) and not self._progress(index):
                 return _Stopped(Stop.STOPPED)
             time.sleep(min(sleep, FLAG_POLL_S))
+            # The flag is read after a sleep and before the next ask: a grant for a batch that
+            # a pause stopped meanwhile would be spent on a message that never leaves (and its
+            # recipient then held 6 s by the pair rule).
+            if sleep >= 0.05 and not self._progress(index):
+                return _Stopped(Stop.STOPPED)
 
     def _give_back(self, index: int, wait: Wait) -> None:
         """Rows ``index`` on go back to pending, due when the gate allows, attempt unused."""
@@ -191,6 +194,8 @@ class BatchSender:
                 if self.reported < len(self.outcomes) and not self._progress(i):
                     return Stop.STOPPED, None
                 time.sleep(min(wait, 60.0))
+                if not self._progress(i):  # paused while asleep: ask the gate for nothing
+                    return Stop.STOPPED, None
             answer = self._await_grant(i, row)
             if isinstance(answer, _Stopped):
                 if answer.wait is not None:
@@ -217,7 +222,8 @@ class BatchSender:
             # The outcome goes to the progress now, not with the next row's call: in between
             # come the next gate call (and a paced sleep), and a worker killed there would
             # leave this row ``unknown`` though its answer had come.
-            self._progress(i + 1)
+            if not self._progress(i + 1):
+                return Stop.STOPPED, None
         return None, None
 
     def _record(self, row, result, text: str, confirming: bool) -> Stop | None:

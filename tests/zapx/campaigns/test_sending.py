@@ -160,3 +160,26 @@ def test_an_unpaced_batch_takes_no_token(progress):
     gate = Gate([])
     _sender(gate, Provider(), interval=0.0).run()
     assert gate.released == [] and {holder for _, holder, _ in gate.acquired} == {""}
+
+
+def test_a_pause_seen_after_an_answer_asks_the_gate_for_nothing_more(progress, monkeypatch):
+    running = {"flag": True}
+
+    def before_send(client, keys, campaign_id, generation, batch_id, started, outcomes, ttl):
+        progress["before_send"].append((started, [o.row_id for o in outcomes]))
+        return running["flag"]
+
+    monkeypatch.setattr(flags, "before_send", before_send)
+    provider = Provider()
+    real_send = provider.send
+
+    def send_then_pause(message):
+        running["flag"] = False  # the pause lands while the request is on the wire
+        return real_send(message)
+
+    provider.send = send_then_pause
+    gate = Gate([])
+    report, outcomes = _sender(gate, provider, rows=3).run()
+    assert report.stop == Stop.STOPPED and report.sent == 1
+    # No grant spent on a row that would not leave (it would hold its recipient 6 s).
+    assert len(gate.acquired) == 1 and provider.sent == ["5511900000001"]
