@@ -105,6 +105,7 @@ def routes(deps: Deps) -> list[tuple[str, object, str | None]]:
         ("/whatsapps", whatsapps, None),
         ("/whatsapps/list", whatsapps, "list"),
         ("/whatsapps/{id}", whatsapps, "item"),
+        ("/whatsapps/{id}/pacing", whatsapps, "pacing"),
         # The Whaticket frontend's own paths: the full list and its form's create; one item.
         ("/whatsapp", whatsapps, "ui"),
         ("/whatsapp/{id}", whatsapps, "item"),

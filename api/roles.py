@@ -67,6 +67,7 @@ RULES: dict[str, tuple[str, str]] = {
     "/whatsapps": (READ, "connections"),
     "/whatsapps/list": (READ, "connections"),
     "/whatsapps/{id}": (READ, "connections"),
+    "/whatsapps/{id}/pacing": (READ, "connections"),
     "/whatsapp": (READ, "connections"),
     "/whatsapp/{id}": (READ, "connections"),
     "/rate-limits": (ADMIN, "rate limits"),

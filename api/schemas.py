@@ -251,3 +251,29 @@ RATE_LIMIT = obj(
     }
 )
 RATE_LIMITS = obj({"companyId": INT, "limits": array(RATE_LIMIT)})
+_NUM = {"type": "number"}
+#: ``GET /whatsapps/{id}/pacing`` (``zapx.pacing_state``): times are Redis epoch seconds.
+PACING = obj(
+    {
+        "whatsappId": INT,
+        "now": _NUM,
+        "paced": BOOL,
+        "messageIntervalS": _NUM,
+        "jitter": _NUM,
+        "maxPerS": _NUM,
+        "ratePerS": _NUM,
+        "throttleFactor": _NUM,
+        "throttledUntil": nullable(_NUM),
+        "throttleSignals": INT,
+        "nextSlotAt": _NUM,
+        "waitingBecause": nullable(STR),
+        "lastSendAt": nullable(_NUM),
+        "dailySent": INT,
+        "dailyCap": INT,
+        "sendsSincePause": INT,
+        "longerIntervalAfter": INT,
+        "greaterIntervalS": _NUM,
+        "holder": nullable(STR),
+        "leaseUntil": nullable(_NUM),
+    }
+)

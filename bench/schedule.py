@@ -5,8 +5,10 @@
 
 One thread, back to back, against the local Redis (``--redis``), every call granted:
 
-- ``reserve``: today's paced-send call, ``flags.reserve`` (an ``EVAL`` through the client pool);
-- ``before_send``: today's call before every send, ``flags.before_send`` (for scale);
+- ``reserve``: the paced-send call before the gate, ``flags.reserve`` (removed; its script kept
+  here as the baseline: an ``EVAL`` through the client pool);
+- ``before_send``: the call before every send, ``flags.before_send`` (for scale);
+- ``after_answer``: the same call right after each answer, writing its outcome (crash accounting);
 - ``unpaced``: ``acquire`` with pacing off at a high cap (``max_per_s`` 1,000,000): provider cap
   log, AIMD state, pair key;
 - ``paced``: the same with ``message_interval_s`` 1 µs (the send token, the gap, the long-pause
@@ -40,6 +42,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from zapx.campaigns import flags  # noqa: E402
 from zapx.campaigns.pacing import PacingSettings  # noqa: E402
+from zapx.engine.messages import Outcome  # noqa: E402
+from zapx.engine.runflags import RunFlags  # noqa: E402
 from zapx.redis import Keys, get_redis  # noqa: E402
 from zapx.schedule import Grant, SendGate  # noqa: E402
 
@@ -63,17 +67,32 @@ PACED = PacingSettings(
 ALL = dataclasses.replace(PACED, daily_cap=1_000_000)  # above the calls: all granted
 
 
+#: ``flags.reserve``'s script as it was before the send gate replaced it (the baseline).
+OLD_RESERVE = """
+local last = tonumber(redis.call('GET', KEYS[1]) or '0')
+local t = math.max(tonumber(ARGV[1]), last + tonumber(ARGV[2]), tonumber(ARGV[3]))
+redis.call('SET', KEYS[1], tostring(t), 'EX', 86400)
+return tostring(t)
+"""
+
+
 def cases(client, keys: Keys, gate: SendGate):
     """name -> f(i) making call i; each case on a connection of its own."""
-    flags.set_running(client, keys, 1, 1)
+    RunFlags(client, keys).set(1, 1)
 
     def reserve(i):
         now = time.time()
-        flags.reserve(client, keys, 1, now, 0.0, now)
+        key = keys.of("whatsapp", 1, "last_send")
+        client.eval(OLD_RESERVE, 1, key, repr(now), "0.0", repr(now))
         return True
 
     def before_send(i):
         return flags.before_send(client, keys, 1, 1, 1, i, [], 600)
+
+    def after_answer(i):
+        # The progress call after each answer: one outcome written, the flag read again.
+        done = Outcome(i, "sent", f"wamid.{i}", None, "Olá", 0.0)
+        return flags.before_send(client, keys, 1, 1, 2, i, [done], 600)
 
     def acquire(wa, settings, limits):
         def call(i):
@@ -85,6 +104,7 @@ def cases(client, keys: Keys, gate: SendGate):
     return {
         "reserve": reserve,
         "before_send": before_send,
+        "after_answer": after_answer,
         "unpaced": acquire(11, UNPACED, ()),
         "paced": acquire(12, PACED, ()),
         "limits4": acquire(13, UNPACED, FOUR),
@@ -179,7 +199,7 @@ def main() -> None:
         out[f"{name}_us_per_call"] = round(wall, 1)
         out[f"{name}_cpu_us_per_call"] = round(cpu, 1)
         out[f"{name}_redis_us_per_call"] = round(redis_us, 1)
-        if name not in ("reserve", "before_send"):
+        if name not in ("reserve", "before_send", "after_answer"):
             out[f"{name}_granted_pct"] = round(100 * granted / args.calls, 2)
     print(json.dumps(out))
 

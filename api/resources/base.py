@@ -18,6 +18,7 @@ from zapx.errors import ValidationError
 from zapx.outbound import Outbound
 from zapx.paging import page_number
 from zapx.redis import Keys
+from zapx.schedule import SendGate
 from zapx.uploads import clean_filename
 from zapx.validation import positive_id, text_problem
 
@@ -43,6 +44,15 @@ class Deps:
     def outbound(self) -> Outbound:
         """Where connections may send (``CONNECTION_ALLOWED_HOSTS``, the sandbox)."""
         return Outbound.from_config(self.config)
+
+    @property
+    def gate(self) -> SendGate:
+        """The connections' send schedule (read by ``/whatsapps/{id}/pacing``)."""
+        return SendGate(self.redis, Keys(self.config.redis_prefix))
+
+    @property
+    def keys(self) -> Keys:
+        return Keys(self.config.redis_prefix)
 
     @property
     def query_cache(self) -> QueryCache:

@@ -7,7 +7,7 @@ import falcon
 from api import campaign_schemas as schemas
 from api.openapi import doc
 from api.resources.base import Resource, body, ident, no_content, page
-from zapx.campaigns import report, service, shipping, views
+from zapx.campaigns import flags, report, service, shipping, views
 from zapx.engine import commands
 from zapx.engine.messages import CampaignChanged
 from zapx.status import CampaignStatus
@@ -70,9 +70,15 @@ class CampaignsResource(Resource):
         commands.delete(req.context.tenant, self.deps.run_flags, ident(id))
         no_content(resp)
 
-    @doc("Counts by status, confirmations, send rate and estimated end")
+    @doc(
+        "Counts by status, confirmations, send rate, estimated end and why its sends wait"
+        " (waitingBecause: the send gate's reason, e.g. 'daily limit', or null)"
+    )
     def on_get_report(self, req, resp, id):
-        resp.media = report.campaign_report(req.context.tenant, ident(id))
+        redis, keys = self.deps.redis, self.deps.keys
+        resp.media = report.campaign_report(
+            req.context.tenant, ident(id), lambda c: flags.waiting_because(redis, keys, c)
+        )
 
     @doc(
         "The campaign's contacts, 20 a page by id: status, attempts, provider message id, "

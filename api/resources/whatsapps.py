@@ -12,7 +12,7 @@ import falcon
 from api import schemas
 from api.openapi import doc
 from api.resources.base import Resource, body, ident, no_content, page
-from zapx import connections
+from zapx import connections, pacing_state
 from zapx.engine import commands
 from zapx.status import ConnectionStatus
 
@@ -65,6 +65,14 @@ class WhatsappsResource(Resource):
     @doc("One connection", response=schemas.CONNECTION)
     def on_get_item(self, req, resp, id):
         resp.media = connections.get_connection(req.context.tenant, ident(id))
+
+    @doc(
+        "The connection's send schedule now: rate after throttling, next slot, sends in the"
+        " rolling 24 h against dailyLimit, the long-pause count, throttle state",
+        response=schemas.PACING,
+    )
+    def on_get_pacing(self, req, resp, id):
+        resp.media = pacing_state.connection_pacing(req.context.tenant, ident(id), self.deps.gate)
 
     @doc(
         "Update a connection (omitted secrets are kept)",

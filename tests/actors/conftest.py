@@ -14,8 +14,9 @@ from zapx.db import MODELS, db
 class Stack:
     """sandbox + engine + worker processes; each can be killed and started again."""
 
-    def __init__(self, env: dict, tmp):
+    def __init__(self, env: dict, tmp, worker_processes: int = 1):
         self.env, self.tmp = env, tmp
+        self.worker_processes = worker_processes
         port = free_port()
         self.env = env | {"SANDBOX_BIND": f"127.0.0.1:{port}"}
         self.sandbox = f"http://127.0.0.1:{port}"
@@ -27,7 +28,9 @@ class Stack:
         argv = {
             "sandbox": [ZAPX, "sandbox"],
             "engine": [ZAPX, "engine"],
-            "worker": [ZAPX, "worker", "--processes", "1", "--threads", "8"],
+            "worker": [
+                *(ZAPX, "worker", "--processes", str(self.worker_processes), "--threads", "8")
+            ],
         }[name]
         proc = Process(argv, self.env, self.tmp, f"{name}-{self.starts}")
         self.procs[name] = proc
@@ -48,8 +51,8 @@ class Stack:
             raise errors[0]
 
 
-def make_stack(process_env, tmp, **env) -> Stack:
-    stack = Stack(process_env | env, tmp)
+def make_stack(process_env, tmp, worker_processes: int = 1, **env) -> Stack:
+    stack = Stack(process_env | env, tmp, worker_processes)
     try:
         for name in ("sandbox", "engine", "worker"):
             stack.start(name)

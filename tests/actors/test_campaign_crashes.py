@@ -6,8 +6,10 @@ from __future__ import annotations
 import pytest
 
 from tests.actors.campaigns import (
+    assert_kill_unknowns_honest,
     check_exactly_once,
     kill9,
+    kill_unknowns,
     make_list,
     sandbox_count,
     sandbox_reset,
@@ -32,7 +34,16 @@ def crash_stack(process_env, tmp_path_factory, broker):
 def _check_outcome(stack, campaign_id: int) -> dict:
     by_status = check_exactly_once(stack.sandbox, campaign_id, CONTACTS, {"sent", "unknown"})
     sent, unknown = by_status.get("sent", []), by_status.get("unknown", [])
-    return {"sent": len(sent), "unknown": len(unknown), "accepted": sandbox_count(stack.sandbox)}
+    received, lost = kill_unknowns(stack.sandbox, by_status)
+    print(f"unknown rows left by the kill: {lost}, of which the sandbox had received {received}")
+    assert_kill_unknowns_honest(received, lost)
+    return {
+        "sent": len(sent),
+        "unknown": len(unknown),
+        "accepted": sandbox_count(stack.sandbox),
+        "lost": lost,
+        "lost_received": received,
+    }
 
 
 def _run_and_crash(client, account, stack, name: str, victim: str) -> dict:

@@ -12,6 +12,7 @@ import threading
 import time
 
 from zapx.campaigns.media import public_url
+from zapx.campaigns.pacing import PacingSettings, pacing_for
 from zapx.campaigns.templates import Template, extra_map
 from zapx.contact_fields import PERSON
 from zapx.db import CampaignSetting, WhatsappConnection
@@ -36,6 +37,9 @@ class CampaignContext:
     media_url: str | None
     media_type: str | None
     media_name: str | None
+    #: The connection's pacing (company campaign-settings and the connection's caps): what the
+    #: send gate checks before each request.
+    pacing: PacingSettings
 
     def render(self, row, confirming: bool) -> str:
         """The text for ``row``: its chosen message (or confirmation message) filled in."""
@@ -64,14 +68,11 @@ def load_context(
         return hit[1]
     campaign = Campaign.get_by_id(campaign_id)
     connection = WhatsappConnection.get_by_id(whatsapp_id)
-    stored = (
-        CampaignSetting.select()
-        .where(
-            (CampaignSetting.company == campaign.company_id) & (CampaignSetting.key == "variables")
-        )
-        .first()
-    )
-    variables = {v["key"]: v["value"] for v in (stored.value if stored else []) or []}
+    stored = {
+        s.key: s.value
+        for s in CampaignSetting.select().where(CampaignSetting.company == campaign.company_id)
+    }
+    variables = {v["key"]: v["value"] for v in stored.get("variables") or []}
     messages = tuple(Template(t) for t in message_texts(campaign)) or (Template(""),)
     confirmations = tuple(Template(t) for t in message_texts(campaign, "confirmation_message"))
     ctx = CampaignContext(
@@ -85,6 +86,7 @@ def load_context(
         media_url=public_url(public_base, campaign.media_path) if campaign.media_path else None,
         media_type=campaign.media_type or None,
         media_name=campaign.media_name or None,
+        pacing=pacing_for(stored, connection.settings or {}),
     )
     with _lock:
         if len(_cache) > 10_000:

@@ -15,42 +15,30 @@ import redis
 from zapx.engine.messages import Outcome
 from zapx.redis import Keys, run_script
 
-# Atomically: the send time of a connection's next message, at least its planned slot and at
-# least ``gap`` after the previous one on the connection (whatever worker sent it).
-_RESERVE = """
-local last = tonumber(redis.call('GET', KEYS[1]) or '0')
-local t = math.max(tonumber(ARGV[1]), last + tonumber(ARGV[2]), tonumber(ARGV[3]))
-redis.call('SET', KEYS[1], tostring(t), 'EX', 86400)
-return tostring(t)
-"""
-
-
-def reserve(
-    client: redis.Redis, keys: Keys, whatsapp_id: int, slot: float, gap: float, now: float
-) -> float:
-    """When (epoch s) to send a message planned at ``slot``, ``gap`` s after the previous one."""
-    key = keys.of("whatsapp", whatsapp_id, "last_send")
-    return float(client.eval(_RESERVE, 1, key, repr(slot), repr(gap), repr(now)))
-
-
-_SENT = """
-local last = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tonumber(ARGV[1]) > last then redis.call('SET', KEYS[1], ARGV[1], 'EX', 86400) end
-return 1
-"""
-
-
-def sent(client: redis.Redis, keys: Keys, whatsapp_id: int, completed: float) -> None:
-    """A paced send completed at ``completed`` (epoch s): the next gap counts from here, since
-    the provider saw the message at the latest by then."""
-    key = keys.of("whatsapp", whatsapp_id, "last_send")
-    client.eval(_SENT, 1, key, repr(completed))
-
 
 def run_key(keys: Keys, campaign_id: int) -> str:
     """The campaign's run flag: its generation while it runs (written by
     ``zapx.engine.runflags`` alone)."""
     return keys.of("campaign", campaign_id, "run")
+
+
+def waiting_key(keys: Keys, campaign_id: int) -> str:
+    """Why the campaign's sends last waited on the send gate (``daily limit``, ``rate limit
+    whatsapp`` ...), kept while the wait lasts (a TTL), for the campaign report."""
+    return keys.of("campaign", campaign_id, "waiting")
+
+
+def note_waiting(
+    client: redis.Redis, keys: Keys, campaign_id: int, reason: str, ttl_s: float
+) -> None:
+    """The campaign's sends wait for ``reason``, for about ``ttl_s`` seconds (at least 1)."""
+    client.set(waiting_key(keys, campaign_id), reason, ex=max(1, min(int(ttl_s) + 1, 86_400)))
+
+
+def waiting_because(client: redis.Redis, keys: Keys, campaign_id: int) -> str | None:
+    """The reason of the campaign's last long wait, while it lasts; None otherwise."""
+    value = client.get(waiting_key(keys, campaign_id))
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def progress_keys(keys: Keys, batch_id: int) -> tuple[str, str]:

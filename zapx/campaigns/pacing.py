@@ -126,9 +126,9 @@ class Pacer:
         """Up to ``count`` ``(slot time, gap before it)``, none beyond ``now + horizon_s``.
 
         At least one slot is given. The gap is the spacing promised since the previous slot of
-        this connection, so a worker that starts a batch late can keep it (``flags.reserve``)
-        instead of sending the overdue slots back to back. Slots are committed: the next call
-        continues after the last one given.
+        this connection; the worker's send gate (``zapx.schedule``) holds the spacing whatever
+        the slots, so a batch started late does not send its overdue slots back to back.
+        Slots are committed: the next call continues after the last one given.
         """
         s = self.settings
         at = max(self.next_at, now)

@@ -13,6 +13,7 @@ batches are recorded there is no rate and no estimated end, and a campaign that 
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 
 from zapx.campaigns.lifecycle import EM_ANDAMENTO
 from zapx.db import Tenant, db
@@ -38,7 +39,11 @@ def send_rate(recent: int, first, last) -> float:
     return (recent - 1) / (last - first).total_seconds()
 
 
-def campaign_report(tenant: Tenant, campaign_id: int) -> dict:
+def campaign_report(
+    tenant: Tenant, campaign_id: int, waiting: Callable[[int], str | None] | None = None
+) -> dict:
+    """The report; ``waiting(campaign id)`` gives why its sends wait on the send gate
+    (``flags.waiting_because``), shown as ``waitingBecause`` while it runs."""
     campaign = tenant.get(Campaign, campaign_id, label="Campaign")
     now = datetime.datetime.now(datetime.UTC)
     since = now - datetime.timedelta(seconds=RATE_WINDOW_S)
@@ -93,4 +98,5 @@ def campaign_report(tenant: Tenant, campaign_id: int) -> dict:
         "resumedAt": campaign.resumed_at.isoformat() if campaign.resumed_at else None,
         "completedAt": campaign.completed_at.isoformat() if campaign.completed_at else None,
         "pauseReason": campaign.pause_reason or None,
+        "waitingBecause": (waiting(campaign.id) if waiting and running else None) or None,
     }

@@ -114,10 +114,10 @@ def plan_first_batches(started: list[tuple[int, int]], size: int = 5) -> list[Fi
 
     The first message goes now: every batch's slots start at the current time. Unpaced
     campaigns get ``size`` rows spaced by the connection's cap; paced ones (``messageInterval``
-    > 0) one row, with the minimum gap as its gap, so the send is spaced through Redis
-    (``flags.reserve``) against the connection's other sends. The company actor then counts the
-    batch and its slots (it plans from the campaign's second batch on). Campaigns without a
-    pending row get no batch. Three statements, however many campaigns start at once.
+    > 0) one row, with the minimum gap as its gap, and every send, this one too, waits for the
+    connection's send gate (``zapx.schedule``) against its other sends. The company actor then
+    counts the batch and its slots (it plans from the campaign's second batch on). Campaigns
+    without a pending row get no batch. Three statements, however many campaigns start at once.
     """
     if not started:
         return []

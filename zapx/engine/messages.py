@@ -22,6 +22,10 @@ class Stop(enum.StrEnum):
     STOPPED = "stopped"
     #: The batch's lease was about to end: the engine may finish it from its progress.
     LEASE = "lease"
+    #: The send gate said wait longer than a batch should (a daily limit, a long rate-limit
+    #: wait, past the batch's deadline): the rows not sent are pending again, due when the gate
+    #: allows (``retry_after_s`` from now; ``error`` the gate's reason).
+    WAIT = "wait"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -1,0 +1,185 @@
+"""BatchSender's handling of the gate's answers, with a scripted gate and provider (no Redis
+script, no network): what a Wait, a throttle and an exception do to the batch."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from zapx import rate_limits
+from zapx.campaigns import batches, flags, sending
+from zapx.campaigns.context import CampaignContext
+from zapx.campaigns.pacing import PacingSettings
+from zapx.campaigns.templates import Template
+from zapx.engine.messages import Stop
+from zapx.providers import SENT, THROTTLE, SendResult
+from zapx.schedule import Grant, Wait
+
+
+class Gate:
+    """Answers acquire from a script; records every call."""
+
+    def __init__(self, answers):
+        self.answers = list(answers)
+        self.acquired, self.released, self.throttles = [], [], []
+
+    def acquire(self, wa, company, campaign, recipient, settings, limits, holder, ago):
+        self.acquired.append((recipient, holder, ago))
+        return self.answers.pop(0) if self.answers else Grant(time.time(), 1, 0.0)
+
+    def release(self, wa, company, holder, ago):
+        self.released.append(holder)
+        return True
+
+    def throttled(self, wa, company, retry_after_s=None, *, max_per_s=80.0):
+        self.throttles.append((retry_after_s, max_per_s))
+        return 0.5
+
+
+class Provider:
+    def __init__(self, results=(), boom=False):
+        self.results, self.boom, self.sent = list(results), boom, []
+
+    def send(self, message):
+        if self.boom:
+            raise RuntimeError("provider exploded")
+        self.sent.append(message.to)
+        return self.results.pop(0) if self.results else SendResult(SENT, f"wamid.{message.to}")
+
+
+@pytest.fixture
+def progress(monkeypatch):
+    """flags.before_send and note_waiting recorded, the run flag always set."""
+    calls = {"before_send": [], "waiting": []}
+
+    def before_send(client, keys, campaign_id, generation, batch_id, started, outcomes, ttl):
+        calls["before_send"].append((started, [o.row_id for o in outcomes]))
+        return True
+
+    monkeypatch.setattr(flags, "before_send", before_send)
+    monkeypatch.setattr(
+        flags, "note_waiting", lambda c, k, cid, reason, ttl: calls["waiting"].append(reason)
+    )
+    monkeypatch.setattr(rate_limits, "limits_for", lambda company_id: ())
+    return calls
+
+
+def _row(i):
+    return batches.Row(i, i, f"55119{i:08d}", "n", "", "", "", "", [], 0, 0, False)
+
+
+def _sender(gate, provider, rows=3, interval=0.0, deadline_s=30.0):
+    claim = batches.Claim(7, 3, 1, 2, 1, [], [_row(i) for i in range(1, rows + 1)])
+    ctx = CampaignContext(
+        campaign_id=3,
+        company_id=1,
+        messages=(Template("oi"),),
+        confirmations=(Template("oi"),),
+        confirmation=False,
+        variables={},
+        provider=provider,
+        media_url=None,
+        media_type=None,
+        media_name=None,
+        pacing=PacingSettings(message_interval_s=interval, jitter=0.0),
+    )
+    return sending.BatchSender(
+        claim,
+        ctx,
+        redis=None,
+        keys=None,
+        gate=gate,
+        deadline=time.monotonic() + deadline_s,
+        progress_ttl_s=60,
+    )
+
+
+def test_each_outcome_goes_to_the_progress_right_after_its_answer(progress):
+    report, outcomes = _sender(Gate([]), Provider()).run()
+    assert report.stop is None and report.sent == 3
+    # before row 1 (started 1), after its answer (its outcome), before row 2 (nothing held) ...
+    assert progress["before_send"] == [(1, []), (1, [1]), (2, []), (2, [2]), (3, []), (3, [3])]
+
+
+def test_a_short_wait_is_slept_and_the_row_then_sent(progress):
+    gate = Gate([Wait(0, 0.05, "interval")])
+    started = time.monotonic()
+    report, _ = _sender(gate, Provider(), rows=1).run()
+    assert time.monotonic() - started >= 0.05
+    assert report.stop is None and report.sent == 1 and len(gate.acquired) == 2
+
+
+def test_a_daily_limit_gives_the_rest_back_due_at_the_gates_time(progress):
+    gate = Gate([Grant(0, 1, 0.0), Wait(0, 3600.0, "daily limit")])
+    report, outcomes = _sender(gate, Provider(), rows=3).run()
+    assert report.stop == Stop.WAIT and report.retry_after_s == 3600.0
+    assert report.sent == 1 and report.retry == 2
+    assert [(o.row_id, o.status, o.delay_s) for o in outcomes[1:]] == [
+        (2, "throttled", 3600.0),
+        (3, "throttled", 3600.0),
+    ]
+    assert progress["waiting"] == ["daily limit"]
+
+
+def test_a_wait_past_the_deadline_ends_the_batch_at_once(progress):
+    gate = Gate([Wait(0, 2.0, "provider cap")])
+    started = time.monotonic()
+    report, outcomes = _sender(gate, Provider(), rows=2, deadline_s=1.0).run()
+    assert time.monotonic() - started < 0.5  # not slept: it would pass the deadline
+    assert report.stop == Stop.WAIT and report.sent == 0
+    assert [o.status for o in outcomes] == ["throttled", "throttled"]
+
+
+def test_a_rate_limit_wait_backs_off_at_least_the_wait(progress):
+    gate = Gate([Wait(0, 0.02, "rate limit whatsapp"), Wait(0, 0.02, "rate limit whatsapp")])
+    started = time.monotonic()
+    report, _ = _sender(gate, Provider(), rows=1).run()
+    assert time.monotonic() - started >= 0.04
+    assert report.sent == 1
+
+
+def test_a_provider_throttle_slows_the_connection_for_every_sender(progress):
+    gate = Gate([])
+    provider = Provider([SendResult(THROTTLE, error="429", retry_after_s=2.0)])
+    report, outcomes = _sender(gate, provider, rows=3).run()
+    assert report.stop == Stop.THROTTLE and report.retry_after_s == 2.0
+    assert gate.throttles == [(2.0, 80.0)]
+    assert outcomes[0].status == "throttled" and len(outcomes) == 1
+
+
+def test_a_paced_batch_gives_the_token_back_even_when_it_raises(progress):
+    gate = Gate([])
+    with pytest.raises(RuntimeError):
+        _sender(gate, Provider(boom=True), interval=0.2).run()
+    assert gate.released == ["batch:7"]
+    assert gate.acquired[0][1] == "batch:7"
+
+
+def test_an_unpaced_batch_takes_no_token(progress):
+    gate = Gate([])
+    _sender(gate, Provider(), interval=0.0).run()
+    assert gate.released == [] and {holder for _, holder, _ in gate.acquired} == {""}
+
+
+def test_a_pause_seen_after_an_answer_asks_the_gate_for_nothing_more(progress, monkeypatch):
+    running = {"flag": True}
+
+    def before_send(client, keys, campaign_id, generation, batch_id, started, outcomes, ttl):
+        progress["before_send"].append((started, [o.row_id for o in outcomes]))
+        return running["flag"]
+
+    monkeypatch.setattr(flags, "before_send", before_send)
+    provider = Provider()
+    real_send = provider.send
+
+    def send_then_pause(message):
+        running["flag"] = False  # the pause lands while the request is on the wire
+        return real_send(message)
+
+    provider.send = send_then_pause
+    gate = Gate([])
+    report, outcomes = _sender(gate, provider, rows=3).run()
+    assert report.stop == Stop.STOPPED and report.sent == 1
+    # No grant spent on a row that would not leave (it would hold its recipient 6 s).
+    assert len(gate.acquired) == 1 and provider.sent == ["5511900000001"]

@@ -1,0 +1,263 @@
+"""One claimed batch sent row by row through the connection's send gate (the worker's loop).
+
+For each row: sleep to its planned slot, then ask the gate (:mod:`zapx.schedule`, one script
+call) whether the message may leave *now*. On a Wait the batch sleeps (the Wait's ``wait_s``, or
+:func:`zapx.schedule.backoff_s` after a rate-limit hit) while it is within its deadline and its
+campaign still runs; a wait that is long (:data:`LONG_WAIT_S`, or a daily limit) or would pass
+the deadline ends the batch instead: its rows not sent go back to pending, due when the gate
+said (never dropped, never failed for a limit), the reason is kept for the campaign report and
+the batch reports ``Stop.WAIT``, so the engine waits for those rows instead of re-planning them
+at once. Then: the run flag and the batch's progress (one script call, right before the request:
+a pause or cancel stops within one message), send, and the outcome is written to the progress
+as soon as the provider answered (one more script call), so a worker killed between two sends
+leaves no answered row ``unknown``: only a request on the wire is. The gate's send token
+is given back when the batch ends, whatever ends it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import random
+import time
+
+import redis as redis_lib
+
+from zapx import rate_limits
+from zapx.campaigns import batches, flags
+from zapx.campaigns.context import CampaignContext
+from zapx.engine.messages import BatchReport, Outcome, Stop
+from zapx.providers import AMBIGUOUS, AUTH, PERMANENT, SENT, THROTTLE, OutMessage
+from zapx.redis import Keys
+from zapx.schedule import Grant, SendGate, Wait, backoff_s
+from zapx.status import RowStatus
+
+log = logging.getLogger("zapx.delivery")
+
+#: Seconds of a gate wait past which the batch ends and gives its rows back (due when the gate
+#: allows) rather than holding a worker thread: longer than any gap a batch is planned with
+#: (the engine plans 2 s ahead), shorter than a batch's lease.
+LONG_WAIT_S = 10.0
+#: A waiting batch reads its run flag at least this often (seconds): a pause or a cancel stops
+#: it within that even in the middle of a long wait.
+FLAG_POLL_S = 1.0
+#: Waits from this many seconds on are noted for the campaign report (``waitingBecause``);
+#: shorter ones are the pacing itself.
+NOTE_WAIT_S = 1.0
+
+
+def retry_backoff_s(attempts: int) -> float:
+    """Exponential with full jitter: about 2, 4, 8 ... seconds, at most 300."""
+    return min(300.0, 2.0**attempts) * random.uniform(0.5, 1.5)
+
+
+@dataclasses.dataclass
+class _Stopped:
+    stop: Stop
+    wait: Wait | None = None
+
+
+class BatchSender:
+    """Sends one claim's rows (a plain class: the Dramatiq actor gives it its ports).
+
+    ``deadline``: a ``time.monotonic()`` after which no send starts; ``progress_ttl_s``: how long
+    the batch's progress outlives it in Redis (seconds).
+    """
+
+    def __init__(
+        self,
+        claim: batches.Claim,
+        ctx: CampaignContext,
+        *,
+        redis: redis_lib.Redis,
+        keys: Keys,
+        gate: SendGate,
+        deadline: float,
+        progress_ttl_s: int,
+    ):
+        self.claim, self.ctx, self.redis, self.keys, self.gate = claim, ctx, redis, keys, gate
+        self.deadline, self.progress_ttl_s = deadline, progress_ttl_s
+        self.paced = ctx.pacing.message_interval_s > 0
+        # Only paced sends take the connection's send token (the gate's rule 1).
+        self.holder = f"batch:{claim.batch_id}" if self.paced else ""
+        self.outcomes: list[Outcome] = []
+        self.reported = 0  # outcomes already in the batch's progress
+        self.completed: float | None = None  # monotonic end of this batch's last request
+        self.counts = {RowStatus.SENT: 0, "retry": 0, RowStatus.FAILED: 0, RowStatus.UNKNOWN: 0}
+
+    def _completed_ago_s(self) -> float:
+        return 0.0 if self.completed is None else max(0.0, time.monotonic() - self.completed)
+
+    def _progress(self, started: int) -> bool:
+        """Write the outcomes not yet in the batch's progress, note ``started`` rows and read
+        the run flag (one script call). False: the campaign no longer runs in this batch."""
+        running = flags.before_send(
+            self.redis,
+            self.keys,
+            self.claim.campaign_id,
+            self.claim.generation,
+            self.claim.batch_id,
+            started,
+            self.outcomes[self.reported :],
+            self.progress_ttl_s,
+        )
+        self.reported = len(self.outcomes)
+        return running
+
+    def _await_grant(self, index: int, row) -> Grant | _Stopped:
+        """Ask the gate until it grants row ``index``, or why the batch stops instead."""
+        claim, ctx = self.claim, self.ctx
+        hits = 0
+        while True:
+            if time.monotonic() > self.deadline:
+                return _Stopped(Stop.LEASE)  # the engine may soon finish the batch from progress
+            answer = self.gate.acquire(
+                claim.whatsapp_id,
+                claim.company_id,
+                claim.campaign_id,
+                row.number,
+                ctx.pacing,
+                rate_limits.limits_for(claim.company_id),
+                self.holder,
+                self._completed_ago_s(),
+            )
+            if isinstance(answer, Grant):
+                return answer
+            sleep = answer.wait_s
+            if answer.reason.startswith("rate limit"):
+                sleep = backoff_s(hits, answer.wait_s)
+                hits += 1
+            long = answer.reason == "daily limit" or sleep > LONG_WAIT_S
+            if long or time.monotonic() + sleep > self.deadline:
+                return _Stopped(Stop.WAIT, dataclasses.replace(answer, wait_s=sleep))
+            if sleep >= NOTE_WAIT_S:
+                flags.note_waiting(self.redis, self.keys, claim.campaign_id, answer.reason, sleep)
+            if self.reported < len(self.outcomes) and not self._progress(index):
+                return _Stopped(Stop.STOPPED)
+            time.sleep(min(sleep, FLAG_POLL_S))
+            # The flag is read after a sleep and before the next ask: a grant for a batch that
+            # a pause stopped meanwhile would be spent on a message that never leaves (and its
+            # recipient then held 6 s by the pair rule).
+            if sleep >= 0.05 and not self._progress(index):
+                return _Stopped(Stop.STOPPED)
+
+    def _give_back(self, index: int, wait: Wait) -> None:
+        """Rows ``index`` on go back to pending, due when the gate allows, attempt unused."""
+        flags.note_waiting(self.redis, self.keys, self.claim.campaign_id, wait.reason, wait.wait_s)
+        for row in self.claim.rows[index:]:
+            self.outcomes.append(Outcome(row.id, "throttled", None, None, None, wait.wait_s))
+        self.counts["retry"] += len(self.claim.rows) - index
+
+    def run(self) -> tuple[BatchReport, list[Outcome]]:
+        """Send every row (or stop early); the report and the outcomes to record."""
+        try:
+            stop, retry_after = self._rows()
+        finally:
+            if self.paced:
+                self.gate.release(
+                    self.claim.whatsapp_id,
+                    self.claim.company_id,
+                    self.holder,
+                    self._completed_ago_s(),
+                )
+        claim = self.claim
+        log.info(
+            "batch delivered",
+            extra={
+                "company_id": claim.company_id,
+                "campaign_id": claim.campaign_id,
+                "batch_id": claim.batch_id,
+                "size": len(claim.rows),
+                **self.counts,
+                "stop": stop,
+            },
+        )
+        report = BatchReport(
+            company_id=claim.company_id,
+            campaign_id=claim.campaign_id,
+            whatsapp_id=claim.whatsapp_id,
+            batch_id=claim.batch_id,
+            generation=claim.generation,
+            stop=stop,
+            retry_after_s=retry_after,
+            error=self.outcomes[-1].error if self.outcomes else None,
+            **self.counts,
+        )
+        return report, self.outcomes
+
+    def _rows(self) -> tuple[Stop | None, float | None]:
+        claim, ctx = self.claim, self.ctx
+        for i, row in enumerate(claim.rows):
+            slot = claim.slots[i][0] if i < len(claim.slots) else 0.0
+            wait = slot - time.time()
+            if wait > 0:
+                if self.reported < len(self.outcomes) and not self._progress(i):
+                    return Stop.STOPPED, None
+                time.sleep(min(wait, 60.0))
+                if not self._progress(i):  # paused while asleep: ask the gate for nothing
+                    return Stop.STOPPED, None
+            answer = self._await_grant(i, row)
+            if isinstance(answer, _Stopped):
+                if answer.wait is not None:
+                    self._give_back(i, answer.wait)
+                    return answer.stop, answer.wait.wait_s
+                return answer.stop, None
+            confirming = ctx.confirmation and not row.confirmed
+            text = ctx.render(row, confirming)
+            # Right before the request leaves: is the campaign still running in this batch's
+            # generation, and the batch's progress, so that if this worker dies the engine
+            # records what it did, this row becomes unknown and the rows after it go back to
+            # pending.
+            if not self._progress(i + 1):
+                return Stop.STOPPED, None
+            result = ctx.provider.send(
+                OutMessage(row.number, text, ctx.media_url, ctx.media_type, ctx.media_name)
+                if not confirming
+                else OutMessage(row.number, text)
+            )
+            self.completed = time.monotonic()
+            stop = self._record(row, result, text, confirming)
+            if stop is not None:
+                return stop, (result.retry_after_s if stop == Stop.THROTTLE else None)
+            # The outcome goes to the progress now, not with the next row's call: in between
+            # come the next gate call (and a paced sleep), and a worker killed there would
+            # leave this row ``unknown`` though its answer had come.
+            if not self._progress(i + 1):
+                return Stop.STOPPED, None
+        return None, None
+
+    def _record(self, row, result, text: str, confirming: bool) -> Stop | None:
+        """Keep the outcome of ``row``'s request; the stop it calls for, if any."""
+        out, counts = self.outcomes, self.counts
+        if result.outcome == SENT:
+            status = RowStatus.AWAITING if confirming else RowStatus.SENT
+            out.append(Outcome(row.id, status, result.message_id, None, text))
+            counts[RowStatus.SENT] += 1
+        elif result.outcome == PERMANENT:
+            out.append(Outcome(row.id, RowStatus.FAILED, None, result.error, text))
+            counts[RowStatus.FAILED] += 1
+        elif result.outcome == AMBIGUOUS:
+            out.append(Outcome(row.id, RowStatus.UNKNOWN, None, result.error, text))
+            counts[RowStatus.UNKNOWN] += 1
+        elif result.outcome == THROTTLE:
+            delay = result.retry_after_s or retry_backoff_s(1)
+            out.append(Outcome(row.id, "throttled", None, result.error, None, delay))
+            counts["retry"] += 1
+            # Every sender of the connection slows, not only this batch's engine plan.
+            self.gate.throttled(
+                self.claim.whatsapp_id,
+                self.claim.company_id,
+                result.retry_after_s,
+                max_per_s=self.ctx.pacing.max_per_s,
+            )
+            return Stop.THROTTLE  # sending more now only collects more 429s
+        elif row.attempts >= batches.MAX_ATTEMPTS:
+            out.append(Outcome(row.id, RowStatus.FAILED, None, f"gave up: {result.error}", text))
+            counts[RowStatus.FAILED] += 1
+        else:
+            delay = retry_backoff_s(row.attempts)
+            out.append(Outcome(row.id, RowStatus.PENDING, None, result.error, None, delay))
+            counts["retry"] += 1
+            if result.outcome == AUTH:
+                return Stop.AUTH  # the connection is gone: the engine pauses its campaigns
+        return None
