@@ -454,7 +454,7 @@ def test_a_connection_set_disconnected_pauses_its_campaigns(world):
 def test_a_throttle_report_slows_the_connection(world):
     w = world(size=200, budget=1)
     campaign_id = running(w)
-    throttle = w.lifecycle.throttles[w.whatsapp_id]
+    throttle = w.lifecycle.throttles.local[w.whatsapp_id]
     before = throttle.pacer.rate(w.clock.now)
     w.deliver(w.outbox.take()[0], stop=Stop.THROTTLE)
     assert throttle.pacer.rate(w.clock.now) < before
@@ -479,7 +479,7 @@ def test_a_first_batch_planned_in_bulk_is_adopted_and_its_slot_taken(world):
     live = fresh.live[campaign_id]
     assert live.in_flight == {first.batch_id} and live.planned == 1
     # The throttle counted the first send: the next slot is a paced gap after it.
-    assert fresh.throttles[w.whatsapp_id].pacer.next_at >= w.clock.now + 3 * 0.5
+    assert fresh.throttles.local[w.whatsapp_id].pacer.next_at >= w.clock.now + 3 * 0.5
     w.deliver(first.batch_id)
     assert w.outbox.sent == []  # paced: the next slot is beyond now
     assert w.wakes[-1] > w.clock.now
