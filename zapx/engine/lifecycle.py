@@ -315,8 +315,13 @@ class CompanyLifecycle:
             promised_at, unsent = batches.promised_slots(whatsapp_id)
         if promised_at is not None:
             last_at = max(last_at or 0.0, promised_at)
-        seed(throttle, next_at=next_at, last_at=last_at, sends_since_pause=count + unsent,
-             factor=factor)
+        seed(
+            throttle,
+            next_at=next_at,
+            last_at=last_at,
+            sends_since_pause=count + unsent,
+            factor=factor,
+        )
         log.info(
             "session throttle built",
             extra={
