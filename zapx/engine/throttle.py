@@ -7,12 +7,15 @@ gets the connection's next send slots and how big each batch is; the send gate i
 processes. The state here is a cache: :func:`seed` rebuilds it from the gate's state and the
 batches PostgreSQL still holds, so a replaced throttle loses nothing.
 
-**The sharing rule** (docs/ENGINE.md, "Sharing a connection"): round robin by batch. Each call
-of :meth:`SessionThrottle.plan` deals the connection's slots within the horizon, in time order,
-one batch at a time, to the campaigns that want them, in turn; a campaign served goes to the back
-of the rotation, and a campaign new to the connection goes to its front, so it is served at the
-next planning round. All slots come from one :class:`~zapx.campaigns.pacing.Pacer`, so no
-campaign can push another past the connection's gaps, long pauses or cap.
+**The sharing rule** (docs/ENGINE.md, "Sharing a connection"): round robin by batch, weighted
+by slots (deficit round robin). Each call of :meth:`SessionThrottle.plan` deals the connection's
+slots within the horizon, in time order, one batch at a time: the next batch goes to the campaign
+that wants slots and has been dealt the fewest, ties to the one longest unserved (a campaign new
+to the connection first). A campaign new or back after a while starts one batch behind the most
+served, so it is served at the next planning round and catches up without starving the others;
+over any shared window their slots differ by at most one batch. All slots come from one
+:class:`~zapx.campaigns.pacing.Pacer`, so no campaign can push another past the connection's gaps,
+long pauses or cap.
 
 Times are the clock's epoch seconds; gaps are seconds.
 """
@@ -122,13 +125,21 @@ class SessionThrottle:
         by_id = {w.campaign_id: w for w in wants}
         for want in wants:
             if want.campaign_id not in self.order:
-                self.order.insert(0, want.campaign_id)  # new here: served at this round
+                self.order.insert(0, want.campaign_id)  # new here: first among equals
+        if wants:
+            # A campaign new here, or back after a while (its first batch's wait, its budget),
+            # starts at most one batch behind the most served: it catches up, not starves.
+            floor = max(self.served.get(c, 0) for c in by_id) - max(w.size for w in wants)
+            for c in by_id:
+                self.served[c] = max(self.served.get(c, 0), floor)
         left = {w.campaign_id: w.batches for w in wants}
         grants: list[tuple[int, tuple[Slot, ...]]] = []
         while self.pacer.next_at <= now + horizon_s:
-            turn = next((c for c in self.order if left.get(c, 0) > 0), None)
-            if turn is None:
+            ready = [c for c in self.order if left.get(c, 0) > 0]
+            if not ready:
                 break
+            # The fewest slots dealt goes next; ties in rotation order (min keeps the first).
+            turn = min(ready, key=lambda c: self.served[c])
             want = by_id[turn]
             slots = self.pacer.slots(max(1, want.size), now, horizon_s)
             if want.first:
