@@ -1,0 +1,140 @@
+"""Campaigns sharing one connection, measured where the messages arrive (the sandbox's record,
+stamped when each request arrives): a second campaign on a busy connection is served at once and
+both progress in turns; the long pause holds across them; a paced campaign finishes when its
+last message is reported, not a slot later."""
+
+from __future__ import annotations
+
+import datetime
+import time
+
+import pytest
+
+from tests.actors.campaigns import (
+    make_list,
+    sandbox_messages,
+    sandbox_reset,
+    setup_company,
+    start_campaign,
+    wait_status,
+)
+from tests.processes import wait_for
+from zapx.db import db
+from zapx.db.campaign_models import Campaign
+
+#: Arrival stamps carry loopback and scheduling noise of a few ms on a loaded 2-core machine;
+#: far below the gaps checked (>= 70 ms).
+TOLERANCE_S = 0.01
+#: One planning round: the throttle's horizon (2 s) plus a first batch's report and the poll.
+ROUND_S = 3.0
+
+
+def _arrivals(base: str) -> list[tuple[float, str]]:
+    """(arrival time, recipient) of every message, in arrival order."""
+    return sorted((m["ts"], m["to"]) for m in sandbox_messages(base))
+
+
+def _sharing(client, account, stack, size_a: int, size_b: int, interval: float, jitter: float):
+    sandbox_reset(stack.sandbox)
+    setup = setup_company(
+        client, account, stack.sandbox, "share", messageInterval=interval, jitter=jitter
+    )
+    acct, whatsapp_id = setup["account"], setup["whatsapp_id"]
+    list_a = make_list(acct.company_id, size_a, name="a", prefix="55111")
+    list_b = make_list(acct.company_id, size_b, name="b", prefix="55112")
+    one = start_campaign(client, acct, list_a, whatsapp_id)
+    wait_for(lambda: len(sandbox_messages(stack.sandbox)) >= 15, timeout_s=30, what="15 sends")
+    started_b = time.time()
+    two = start_campaign(client, acct, list_b, whatsapp_id)
+    wait_status(client, acct, two, "FINALIZADA", timeout_s=120)
+    wait_status(client, acct, one, "FINALIZADA", timeout_s=120)
+    stamps = _arrivals(stack.sandbox)
+    assert len(stamps) == size_a + size_b
+
+    b_times = [ts for ts, to in stamps if to.startswith("55112")]
+    assert b_times[0] - started_b <= ROUND_S, "the second campaign's first message waited"
+    # Over the window both campaigns share, each gets its share: within one batch (the slots of
+    # one planning horizon, 2 s) of the other.
+    a_times = [ts for ts, to in stamps if to.startswith("55111")]
+    end = min(a_times[-1], b_times[-1])
+    shared = [(ts, to) for ts, to in stamps if b_times[0] <= ts <= end]
+    count_a = sum(1 for _, to in shared if to.startswith("55111"))
+    count_b = len(shared) - count_a
+    one_batch = int(2.0 / (interval * (1 - jitter))) + 1
+    assert abs(count_a - count_b) <= one_batch, (count_a, count_b, one_batch)
+    assert count_b >= size_b - 1, "the second campaign sent while the first ran"
+    gaps = [b - a for (a, _), (b, _) in zip(stamps, stamps[1:], strict=False)]
+    short = [
+        (i, round(g, 4), stamps[i][1][:5], stamps[i + 1][1][:5])
+        for i, g in enumerate(gaps)
+        if g < interval * (1 - jitter) - TOLERANCE_S
+    ]
+    assert not short, short
+
+
+def test_a_second_campaign_on_a_busy_connection_is_served_at_once_and_shares(
+    client, account, stack
+):
+    _sharing(client, account, stack, size_a=90, size_b=40, interval=0.1, jitter=0.3)
+
+
+@pytest.mark.slow
+def test_two_long_campaigns_share_one_connection_fairly(client, account, stack):
+    _sharing(client, account, stack, size_a=400, size_b=200, interval=0.1, jitter=0.3)
+
+
+def _long_pause(client, account, stack, size_a: int, size_b: int, every: int, pause: float):
+    sandbox_reset(stack.sandbox)
+    interval = 0.1
+    setup = setup_company(
+        client,
+        account,
+        stack.sandbox,
+        "pause",
+        messageInterval=interval,
+        jitter=0,
+        longerIntervalAfter=every,
+        greaterInterval=pause,
+    )
+    acct, whatsapp_id = setup["account"], setup["whatsapp_id"]
+    list_a = make_list(acct.company_id, size_a, name="a", prefix="55111")
+    list_b = make_list(acct.company_id, size_b, name="b", prefix="55112")
+    one = start_campaign(client, acct, list_a, whatsapp_id)
+    # Mid-run, right after a few sends, when the pause is promised but not yet taken.
+    wait_for(lambda: len(sandbox_messages(stack.sandbox)) >= every - 1, timeout_s=30, what="sends")
+    two = start_campaign(client, acct, list_b, whatsapp_id)
+    wait_status(client, acct, two, "FINALIZADA", timeout_s=120)
+    wait_status(client, acct, one, "FINALIZADA", timeout_s=120)
+    stamps = [ts for ts, _ in _arrivals(stack.sandbox)]
+    assert len(stamps) == size_a + size_b
+    gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+    # Every run of `every` consecutive sends on the connection is followed by the pause:
+    # among any `every` consecutive gaps, one is at least greaterInterval.
+    for i in range(len(gaps) - every + 1):
+        window = gaps[i : i + every]
+        assert max(window) >= pause - TOLERANCE_S, (i, [round(g, 3) for g in window])
+    assert min(gaps) >= interval - TOLERANCE_S
+
+
+def test_the_long_pause_holds_when_a_second_campaign_starts_mid_run(client, account, stack):
+    _long_pause(client, account, stack, size_a=20, size_b=10, every=5, pause=0.8)
+
+
+@pytest.mark.slow
+def test_the_long_pause_holds_over_long_shared_runs(client, account, stack):
+    _long_pause(client, account, stack, size_a=80, size_b=40, every=7, pause=1.0)
+
+
+def test_a_paced_campaign_is_finished_when_its_last_message_reports(client, account, stack):
+    sandbox_reset(stack.sandbox)
+    interval = 2.5  # beyond the throttle's 2 s horizon: the next slot is never planned early
+    setup = setup_company(client, account, stack.sandbox, "fin", messageInterval=interval, jitter=0)
+    acct = setup["account"]
+    campaign_id = start_campaign(client, acct, make_list(acct.company_id, 2), setup["whatsapp_id"])
+    wait_status(client, acct, campaign_id, "FINALIZADA", timeout_s=60)
+    stamps = [ts for ts, _ in _arrivals(stack.sandbox)]
+    assert len(stamps) == 2 and stamps[1] - stamps[0] >= interval - TOLERANCE_S
+    with db.connection_context():
+        completed = Campaign.get_by_id(campaign_id).completed_at
+    completed_ts = completed.replace(tzinfo=completed.tzinfo or datetime.UTC).timestamp()
+    assert completed_ts - stamps[-1] <= 1.0, completed_ts - stamps[-1]
