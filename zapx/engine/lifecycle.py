@@ -36,8 +36,8 @@ from zapx.engine.throttle import (
     ThrottlePort,
     Throttles,
     Want,
-    seed,
 )
+from zapx.engine.throttle_build import build_throttle
 from zapx.schedule import SendGate
 from zapx.status import ConnectionStatus, RowStatus
 
@@ -298,40 +298,9 @@ class CompanyLifecycle:
         return self.throttles.get(whatsapp_id, lambda: self._build_throttle(whatsapp_id))
 
     def _build_throttle(self, whatsapp_id: int) -> SessionThrottle:
-        """A connection's throttle rebuilt from what it already did: the gate's state in Redis
-        (next departure, last one, the long-pause count, AIMD) and the slots of the batches
-        PostgreSQL still has planned. Its first slot is not before what Redis allows."""
-        settings = self._pacing(whatsapp_id)
-        throttle = SessionThrottle(self.company_id, whatsapp_id, settings, self.clock)
-        now, next_at, last_at, count, factor = self.clock(), 0.0, None, 0, 1.0
-        if self.gate is not None:
-            state = self.gate.state(whatsapp_id, self.company_id, settings)
-            offset = now - state.now_s  # Redis TIME to this clock
-            next_at = state.next_departure_s + offset
-            if state.last_departure_s is not None:
-                last_at = state.last_departure_s + offset
-            count, factor = state.sends_since_pause, state.throttle_factor
-        with db.connection_context():
-            promised_at, unsent = batches.promised_slots(whatsapp_id)
-        if promised_at is not None:
-            last_at = max(last_at or 0.0, promised_at)
-        seed(
-            throttle,
-            next_at=next_at,
-            last_at=last_at,
-            sends_since_pause=count + unsent,
-            factor=factor,
+        return build_throttle(
+            self.company_id, whatsapp_id, self._pacing(whatsapp_id), self.clock, self.gate
         )
-        log.info(
-            "session throttle built",
-            extra={
-                "company_id": self.company_id,
-                "whatsapp_id": whatsapp_id,
-                "next_in_s": round(throttle.pacer.next_at - now, 3),
-                "sends_since_pause": throttle.pacer.sent_since_pause,
-            },
-        )
-        return throttle
 
     def _pacing(self, whatsapp_id: int) -> PacingSettings:
         with db.connection_context():
