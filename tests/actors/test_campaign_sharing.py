@@ -19,7 +19,7 @@ from tests.actors.campaigns import (
     wait_status,
 )
 from tests.processes import wait_for
-from zapx.db import db
+from zapx.db import WhatsappConnection, db
 from zapx.db.campaign_models import Campaign
 
 #: Arrival stamps carry loopback and scheduling noise of a few ms on a loaded 2-core machine;
@@ -34,12 +34,29 @@ def _arrivals(base: str) -> list[tuple[float, str]]:
     return sorted((m["ts"], m["to"]) for m in sandbox_messages(base))
 
 
-def _sharing(client, account, stack, size_a: int, size_b: int, interval: float, jitter: float):
+def _sharing(
+    client,
+    account,
+    stack,
+    size_a: int,
+    size_b: int,
+    interval: float,
+    jitter: float,
+    cap: int | None = None,
+):
+    """Campaign A on a connection, B started on it after 15 sends; ``cap`` the connection's
+    messagesPerSecond (None: the sandbox's)."""
     sandbox_reset(stack.sandbox)
     setup = setup_company(
         client, account, stack.sandbox, "share", messageInterval=interval, jitter=jitter
     )
     acct, whatsapp_id = setup["account"], setup["whatsapp_id"]
+    if cap is not None:
+        with db.connection_context(), db.atomic():
+            connection = WhatsappConnection.get_by_id(whatsapp_id)
+            connection.settings = {**connection.settings, "messagesPerSecond": cap}
+            connection.save()
+    min_gap = max(interval * (1 - jitter), 1 / cap if cap else 0.0)
     list_a = make_list(acct.company_id, size_a, name="a", prefix="55111")
     list_b = make_list(acct.company_id, size_b, name="b", prefix="55112")
     one = start_campaign(client, acct, list_a, whatsapp_id)
@@ -58,24 +75,36 @@ def _sharing(client, account, stack, size_a: int, size_b: int, interval: float, 
     a_times = [ts for ts, to in stamps if to.startswith("55111")]
     end = min(a_times[-1], b_times[-1])
     shared = [(ts, to) for ts, to in stamps if b_times[0] <= ts <= end]
-    count_a = sum(1 for _, to in shared if to.startswith("55111"))
-    count_b = len(shared) - count_a
-    one_batch = int(2.0 / (interval * (1 - jitter))) + 1
-    assert abs(count_a - count_b) <= one_batch, (count_a, count_b, one_batch)
-    assert count_b >= size_b - 1, "the second campaign sent while the first ran"
-    gaps = [b - a for (a, _), (b, _) in zip(stamps, stamps[1:], strict=False)]
-    short = [
-        (i, round(g, 4), stamps[i][1][:5], stamps[i + 1][1][:5])
-        for i, g in enumerate(gaps)
-        if g < interval * (1 - jitter) - TOLERANCE_S
-    ]
-    assert not short, short
+    one_batch = min(50, int(2.0 / min_gap) + 1)  # BATCH_SIZE, or the slots of a 2 s horizon
+    # They alternate: at every point of the shared window, neither is more than a batch ahead.
+    lead = [0]
+    for _, to in shared:
+        lead.append(lead[-1] + (1 if to.startswith("55111") else -1))
+    assert max(abs(x) for x in lead) <= one_batch + 1, (max(lead), min(lead), one_batch)
+    assert len(shared) - (lead[-1] + len(shared)) // 2 >= size_b - 1, "B sent while A ran"
+    if cap is None:
+        gaps = [b - a for (a, _), (b, _) in zip(stamps, stamps[1:], strict=False)]
+        short = [
+            (i, round(g, 4), stamps[i][1][:5], stamps[i + 1][1][:5])
+            for i, g in enumerate(gaps)
+            if g < min_gap - TOLERANCE_S
+        ]
+        assert not short, short
+    else:  # a cap is no gap: at most `cap` arrivals in any second (less the arrival noise)
+        times = [ts for ts, _ in stamps]
+        for i, t in enumerate(times):
+            inside = sum(1 for u in times[i : i + cap + 1] if u < t + 1.0 - TOLERANCE_S)
+            assert inside <= cap, (i, inside)
 
 
 def test_a_second_campaign_on_a_busy_connection_is_served_at_once_and_shares(
     client, account, stack
 ):
     _sharing(client, account, stack, size_a=90, size_b=40, interval=0.1, jitter=0.3)
+
+
+def test_a_second_campaign_on_a_capped_busy_connection_is_not_starved(client, account, stack):
+    _sharing(client, account, stack, size_a=200, size_b=50, interval=0, jitter=0, cap=25)
 
 
 @pytest.mark.slow
