@@ -76,11 +76,14 @@ def _sharing(
     end = min(a_times[-1], b_times[-1])
     shared = [(ts, to) for ts, to in stamps if b_times[0] <= ts <= end]
     one_batch = min(50, int(2.0 / min_gap) + 1)  # BATCH_SIZE, or the slots of a 2 s horizon
-    # They alternate: at every point of the shared window, neither is more than a batch ahead.
+    # They alternate: over the shared window their counts end within a batch of each other,
+    # and at no point is one more than two batches ahead (the horizon already promised to A
+    # when B arrived, then at most one batch per turn).
     lead = [0]
     for _, to in shared:
         lead.append(lead[-1] + (1 if to.startswith("55111") else -1))
-    assert max(abs(x) for x in lead) <= one_batch + 1, (max(lead), min(lead), one_batch)
+    assert abs(lead[-1]) <= one_batch + 1, (lead[-1], one_batch)
+    assert max(abs(x) for x in lead) <= 2 * one_batch, (max(lead), min(lead), one_batch)
     assert len(shared) - (lead[-1] + len(shared)) // 2 >= size_b - 1, "B sent while A ran"
     if cap is None:
         gaps = [b - a for (a, _), (b, _) in zip(stamps, stamps[1:], strict=False)]
