@@ -25,8 +25,9 @@ from zapx.db.campaign_models import Campaign
 #: Arrival stamps carry loopback and scheduling noise of a few ms on a loaded 2-core machine;
 #: far below the gaps checked (>= 70 ms).
 TOLERANCE_S = 0.01
-#: One planning round: the throttle's horizon (2 s) plus a first batch's report and the poll.
-ROUND_S = 3.0
+#: One planning round: the slots already promised within the throttle's horizon (2 s), plus
+#: the API's hop to the engine and a worker's queue poll.
+ROUND_S = 3.5
 
 
 def _arrivals(base: str, *prefixes: str) -> list[tuple[float, str]]:
