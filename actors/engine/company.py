@@ -88,7 +88,10 @@ class CompanyActor(pykka.ThreadingActor):
             "company actor failed; replacing it",
             extra={
                 "company_id": self.company_id,
-                "campaign_id": self.working_on,
+                # The message's campaign, else the one its lifecycle was at (a wake-up's).
+                "campaign_id": self.working_on
+                if self.working_on is not None
+                else self.lifecycle.working_on,
                 "error": repr(exc_value),
             },
         )
@@ -125,6 +128,7 @@ class CompanyActor(pykka.ThreadingActor):
     def _begin(self, campaign_id: int | None) -> None:
         self.received += 1
         self.working_on = campaign_id
+        self.lifecycle.working_on = None
 
     def _end(self) -> None:
         self.working_on = None

@@ -130,6 +130,8 @@ class CompanyLifecycle:
         self.throttles: Throttles = throttles if throttles is not None else LocalThrottles()
         #: The connections' send schedule in Redis, read when a throttle is (re)built.
         self.gate = gate
+        #: The campaign being planned or finished (for the log of a failure mid-way).
+        self.working_on: int | None = None
         #: First batches planned in bulk at the start, not yet counted, by campaign id.
         self.adopted: dict[int, FirstBatch] = {f.campaign_id: f for f in adopted}
 
@@ -319,6 +321,7 @@ class CompanyLifecycle:
         """What the campaign asks of its connection now; None (after finishing it, or asking to
         be woken) when it has nothing due: checked before any slot is asked for, so a campaign
         with nothing left finishes when its last batch reports, not a slot later."""
+        self.working_on = live.campaign_id
         room = self.budget.per_company - len(live.in_flight)
         if room <= 0:
             return None
