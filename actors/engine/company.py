@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import pykka
 
+from actors.engine.throttle import ThrottleActors
 from zapx.campaigns import service
 from zapx.config import Config
 from zapx.db import db
@@ -23,6 +24,7 @@ from zapx.engine.lifecycle import Budget, CompanyLifecycle, Outbox
 from zapx.engine.messages import BatchReport, FirstBatch
 from zapx.engine.runflags import RunFlags
 from zapx.redis import Keys, get_redis
+from zapx.schedule import SendGate
 
 if TYPE_CHECKING:
     from actors.engine.directory import DirectoryActor
@@ -45,15 +47,21 @@ class CompanyActor(pykka.ThreadingActor):
         super().__init__()
         self.company_id = company_id
         self.directory = directory
+        #: A SessionThrottleActor per connection with live work, started from here.
+        self.throttles = ThrottleActors(company_id)
+        redis = get_redis(config.redis_url)
+        keys = Keys(config.redis_prefix)
         self.lifecycle = CompanyLifecycle(
             company_id,
             config=config,
             budget=budget,
             outbox=outbox,
-            flags=RunFlags(get_redis(config.redis_url), Keys(config.redis_prefix)),
+            flags=RunFlags(redis, keys),
             wake=self._wake,
             publish=self._publish,
             adopted=adopted,  # before on_start: it must not plan a second first batch
+            throttles=self.throttles,
+            gate=SendGate(redis, keys),
         )
         #: Messages taken from the Directory, told back with ``company_idle`` so the Directory
         #: knows whether it sent anything since.
@@ -70,6 +78,9 @@ class CompanyActor(pykka.ThreadingActor):
             self.on_failure(*sys.exc_info())
             raise
 
+    def on_stop(self) -> None:
+        self.throttles.stop_all()
+
     def on_failure(self, exc_type, exc_value, traceback) -> None:
         # Pykka has stopped this actor: its state may be half-updated, so the Directory
         # replaces it with a fresh one that rebuilds from the database.
@@ -77,10 +88,14 @@ class CompanyActor(pykka.ThreadingActor):
             "company actor failed; replacing it",
             extra={
                 "company_id": self.company_id,
-                "campaign_id": self.working_on,
+                # The message's campaign, else the one its lifecycle was at (a wake-up's).
+                "campaign_id": self.working_on
+                if self.working_on is not None
+                else self.lifecycle.working_on,
                 "error": repr(exc_value),
             },
         )
+        self.throttles.stop_all()  # the replacement rebuilds them from PostgreSQL and Redis
         self.directory.company_failed.defer(self.company_id, self.actor_urn)
 
     # --- messages (told by the Directory) -----------------------------------------------
@@ -113,6 +128,7 @@ class CompanyActor(pykka.ThreadingActor):
     def _begin(self, campaign_id: int | None) -> None:
         self.received += 1
         self.working_on = campaign_id
+        self.lifecycle.working_on = None
 
     def _end(self) -> None:
         self.working_on = None

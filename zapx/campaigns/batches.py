@@ -15,7 +15,7 @@ from collections.abc import Callable
 from zapx.contact_fields import column_list
 from zapx.db import db
 from zapx.engine.messages import Outcome
-from zapx.status import BatchStatus, RowStatus, sql
+from zapx.status import BatchStatus, CampaignStatus, RowStatus, sql
 
 #: Attempts before a transiently failing row is given up as ``failed``.
 MAX_ATTEMPTS = 6
@@ -345,3 +345,21 @@ def finished(batch_ids: list[int]) -> set[int]:
         (list(batch_ids),),
     ).fetchall()
     return {r[0] for r in rows}
+
+
+def promised_slots(whatsapp_id: int) -> tuple[float | None, int]:
+    """What a connection's running campaigns still have planned: the last slot time (epoch s)
+    of its planned or claimed batches, and the rows of those not yet claimed (none of them sent).
+    A rebuilt session throttle plans after them (batches of a stopped generation are left out:
+    their worker sends nothing)."""
+    rows = db.execute_sql(
+        f"""
+        SELECT max((b.slots->-1->>0)::float8),
+               COALESCE(sum(b.size) FILTER (WHERE b.status = {sql(BatchStatus.PLANNED)}), 0)
+        FROM campaign_batches b JOIN campaigns c ON c.id = b.campaign_id
+        WHERE b.whatsapp_id = %s AND b.status IN ({sql(BatchStatus.PLANNED, BatchStatus.CLAIMED)})
+          AND c.status = {sql(CampaignStatus.EM_ANDAMENTO)} AND c.generation = b.generation
+        """,
+        (whatsapp_id,),
+    ).fetchone()
+    return (None if rows[0] is None else float(rows[0])), int(rows[1])

@@ -1,8 +1,8 @@
 """Send slots for one WhatsApp connection: jittered gaps, long pauses, provider cap, AIMD.
 
-Pure logic (no I/O, no clock of its own): the engine's SessionThrottle, a plain object of the
-connection's company actor, owns one :class:`Pacer` per connection and asks it for the slots of
-the next batch. Times are in seconds (``time.time()`` epoch floats); rates in messages per
+Pure logic (no I/O, no clock of its own): the engine's SessionThrottle (one per connection, run
+by its SessionThrottleActor) owns the connection's :class:`Pacer` and asks it for the slots of
+the next batches. Times are in seconds (``time.time()`` epoch floats); rates in messages per
 second.
 """
 

@@ -118,6 +118,11 @@ def plan_first_batches(started: list[tuple[int, int]], size: int = 5) -> list[Fi
     connection's send gate (``zapx.schedule``) against its other sends. The company actor then
     counts the batch and its slots (it plans from the campaign's second batch on). Campaigns
     without a pending row get no batch. Three statements, however many campaigns start at once.
+
+    A campaign whose connection is busy (another campaign already runs on it) gets no batch
+    here: its company's lifecycle plans its first one through the connection's session
+    throttle, at the next planning round, so it takes its turn in the connection's schedule
+    (and its long pause) instead of a slot beside it.
     """
     if not started:
         return []
@@ -131,11 +136,16 @@ def plan_first_batches(started: list[tuple[int, int]], size: int = 5) -> list[Fi
             COALESCE(NULLIF(w.settings ->> 'messagesPerSecond', '')::float8, %s)
         FROM campaigns c JOIN whatsapps w ON w.id = c.whatsapp_id
         WHERE c.id = ANY(%s) AND c.status = {sql(CampaignStatus.EM_ANDAMENTO)}
+          AND NOT EXISTS (
+            SELECT 1 FROM campaigns o
+            WHERE o.whatsapp_id = c.whatsapp_id AND o.status = {sql(CampaignStatus.EM_ANDAMENTO)}
+              AND o.id <> ALL(%s))
         """,
         (
             SETTING_DEFAULTS["messageInterval"],
             SETTING_DEFAULTS["jitter"],
             CAP_DEFAULTS["messagesPerSecond"],
+            [campaign_id for _, campaign_id in started],
             [campaign_id for _, campaign_id in started],
         ),
     ).fetchall()

@@ -30,7 +30,15 @@ from zapx.db.campaign_models import Campaign
 from zapx.engine import commands
 from zapx.engine.messages import BatchReport, FirstBatch, Stop
 from zapx.engine.runflags import RunFlags
-from zapx.engine.throttle import SessionThrottle
+from zapx.engine.throttle import (
+    LocalThrottles,
+    SessionThrottle,
+    ThrottlePort,
+    Throttles,
+    Want,
+)
+from zapx.engine.throttle_build import build_throttle
+from zapx.schedule import SendGate
 from zapx.status import ConnectionStatus, RowStatus
 
 log = logging.getLogger("zapx.engine.company")
@@ -105,6 +113,8 @@ class CompanyLifecycle:
         publish: Callable[[int], None],
         clock: Callable[[], float] = time.time,
         adopted: Iterable[FirstBatch] = (),
+        throttles: Throttles | None = None,
+        gate: SendGate | None = None,
     ):
         self.company_id = company_id
         self.tenant = Tenant(company_id)
@@ -116,7 +126,12 @@ class CompanyLifecycle:
         self.publish = publish
         self.clock = clock
         self.live: dict[int, Live] = {}
-        self.throttles: dict[int, SessionThrottle] = {}
+        #: The session throttle of each connection with live work (actors, in the engine).
+        self.throttles: Throttles = throttles if throttles is not None else LocalThrottles()
+        #: The connections' send schedule in Redis, read when a throttle is (re)built.
+        self.gate = gate
+        #: The campaign being planned or finished (for the log of a failure mid-way).
+        self.working_on: int | None = None
         #: First batches planned in bulk at the start, not yet counted, by campaign id.
         self.adopted: dict[int, FirstBatch] = {f.campaign_id: f for f in adopted}
 
@@ -147,7 +162,7 @@ class CompanyLifecycle:
             if row is not None and row.status == PROGRAMADA and row.scheduled_at <= utcnow():
                 row = self._start(row)
             if row is None or row.status != EM_ANDAMENTO:
-                self.live.pop(campaign_id, None)
+                self._forget(campaign_id)
                 self.adopted.pop(campaign_id, None)
                 if row is None or row.status != PROGRAMADA:
                     self.flags.clear(campaign_id)
@@ -156,11 +171,13 @@ class CompanyLifecycle:
             if live is None or live.generation != row.generation:
                 live = Live(row.id, row.generation, row.whatsapp_id)
                 self.live[campaign_id] = live
-                # (Re)starting: pacing settings may have been edited since the throttle began,
-                # and slots promised before a pause belong to batches that were released.
-                if row.whatsapp_id in self.throttles:
-                    self.throttles[row.whatsapp_id].configure(self._pacing(row.whatsapp_id))
-                self._throttle(row.whatsapp_id).rewind()
+                # (Re)starting: pacing settings may have been edited since the throttle began.
+                # A resumed campaign forgets the slots promised to its own released batches,
+                # only when nothing is promised after them: a campaign never moves slots (nor a
+                # long pause) promised to another; a new one has none to forget.
+                throttle = self._throttle(row.whatsapp_id)
+                throttle.configure(self._pacing(row.whatsapp_id))
+                throttle.rewind(campaign_id)
                 self._progress(live)  # started, resumed or restarted: its status is news
             first = self.adopted.pop(campaign_id, None)
             if (
@@ -174,7 +191,7 @@ class CompanyLifecycle:
                 live.first_until = self.clock() + FIRST_WAIT_S
                 # Its slot was taken at the start, outside the throttle: the next slots come
                 # after it, with the pacing's gaps and long pauses.
-                self._throttle(live.whatsapp_id).taken(first.rows)
+                self._throttle(live.whatsapp_id).taken(campaign_id, first.rows)
             self.flags.set(row.id, row.generation)
             self._pump(live)
 
@@ -202,6 +219,8 @@ class CompanyLifecycle:
                 # message): its counts moved after the stop's event. As many as the batches
                 # that were in flight, once per stop.
                 self.publish(report.campaign_id)
+                # What it leaves goes to the connection's other campaigns.
+                self._pump_connection(report.whatsapp_id)
 
     def pump(self) -> None:
         """Plan what is due and publish held-back progress (at the wake-up time asked for)."""
@@ -209,7 +228,8 @@ class CompanyLifecycle:
             for live in list(self.live.values()):
                 if live.progress_pending:
                     self._progress(live, rewake=True)
-                self._pump(live)
+            for whatsapp_id in {live.whatsapp_id for live in self.live.values()}:
+                self._pump_connection(whatsapp_id)
 
     def command(self, campaign_id: int, name: str, reason: str = "") -> Campaign:
         """``pause | resume | cancel | restart`` as the API applies it, then acted on here."""
@@ -229,7 +249,7 @@ class CompanyLifecycle:
             connections.publish_connection(self.tenant, whatsapp_id)
             reason = f"connection {whatsapp_id} lost: {error}"
             for changed in commands.connection_down(self.tenant, self.flags, whatsapp_id, reason):
-                self.live.pop(changed.campaign_id, None)
+                self._forget(changed.campaign_id)
                 log.warning(
                     "campaign paused",
                     extra={
@@ -276,14 +296,13 @@ class CompanyLifecycle:
             )
         return self.tenant.select(Campaign).where(Campaign.id == row.id).first()
 
-    def _throttle(self, whatsapp_id: int) -> SessionThrottle:
-        throttle = self.throttles.get(whatsapp_id)
-        if throttle is None:
-            throttle = SessionThrottle(
-                self.company_id, whatsapp_id, self._pacing(whatsapp_id), self.clock
-            )
-            self.throttles[whatsapp_id] = throttle
-        return throttle
+    def _throttle(self, whatsapp_id: int) -> ThrottlePort:
+        return self.throttles.get(whatsapp_id, lambda: self._build_throttle(whatsapp_id))
+
+    def _build_throttle(self, whatsapp_id: int) -> SessionThrottle:
+        return build_throttle(
+            self.company_id, whatsapp_id, self._pacing(whatsapp_id), self.clock, self.gate
+        )
 
     def _pacing(self, whatsapp_id: int) -> PacingSettings:
         with db.connection_context():
@@ -296,40 +315,77 @@ class CompanyLifecycle:
         self.wake(at)
 
     def _pump(self, live: Live) -> None:
-        """Plan batches while the company's share of the budget allows and rows are due."""
-        throttle = self._throttle(live.whatsapp_id)
-        while len(live.in_flight) < self.budget.per_company:
-            if live.first_batch in live.in_flight and self.clock() < live.first_until:
-                self._wake(live, live.first_until)
+        self._pump_connection(live.whatsapp_id)
+
+    def _want(self, live: Live) -> Want | None:
+        """What the campaign asks of its connection now; None (after finishing it, or asking to
+        be woken) when it has nothing due: checked before any slot is asked for, so a campaign
+        with nothing left finishes when its last batch reports, not a slot later."""
+        self.working_on = live.campaign_id
+        room = self.budget.per_company - len(live.in_flight)
+        if room <= 0:
+            return None
+        if live.first_batch in live.in_flight and self.clock() < live.first_until:
+            self._wake(live, live.first_until)
+            return None
+        due_in = batches.next_due_in_s(live.campaign_id)
+        if due_in is None or due_in > 0:
+            self._maybe_finish(live)  # finished, or woken when its next row is due
+            return None
+        if live.planned == 0:
+            return Want(live.campaign_id, min(self.config.batch_size, FIRST_BATCH_SIZE), 1, True)
+        return Want(live.campaign_id, self.config.batch_size, room)
+
+    def _pump_connection(self, whatsapp_id: int) -> None:
+        """Plan batches for the connection's campaigns while the company's share of the budget
+        allows and rows are due; the connection's throttle decides who gets which slots."""
+        while True:
+            wants = [
+                want
+                for live in list(self.live.values())
+                if live.whatsapp_id == whatsapp_id and (want := self._want(live)) is not None
+            ]
+            if not wants:
+                if not any(live.whatsapp_id == whatsapp_id for live in self.live.values()):
+                    self.throttles.stop(whatsapp_id)  # no live work left on the connection
                 return
-            first = live.planned == 0
-            size = (
-                min(self.config.batch_size, FIRST_BATCH_SIZE) if first else self.config.batch_size
-            )
-            slots, next_at = throttle.slots(size, HORIZON_S)
-            if not slots:
-                self._wake(live, next_at)
+            throttle = self._throttle(whatsapp_id)
+            plan = throttle.plan(wants, HORIZON_S)
+            if not plan.grants:
+                self.wake(plan.next_at)
                 return
-            if first:
-                # The same first batch as a bulk start's: its send spaced and recorded in Redis.
-                send_at, gap = slots[0]
-                slots = [(send_at, max(gap, throttle.first_gap_s())), *slots[1:]]
-            planned = batches.plan_batch(
-                live.campaign_id, self.company_id, live.whatsapp_id, live.generation, slots
-            )
-            if planned is None:
-                throttle.give_back(len(slots))
-                self._maybe_finish(live)
+            for campaign_id, slots in plan.grants:
+                self._plan_batch(throttle, self.live[campaign_id], list(slots))
+            if plan.next_at > self.clock() + HORIZON_S:
+                self.wake(plan.next_at)
                 return
-            batch_id, size = planned
-            if size < len(slots):
-                throttle.give_back(len(slots) - size)
-            live.in_flight.add(batch_id)
-            live.planned += 1
-            if first:
-                live.first_batch, live.first_until = batch_id, self.clock() + FIRST_WAIT_S
-            delay_s = max(0.0, slots[0][0] - self.clock())
-            self.outbox.send_batch(batch_id, first, delay_s)
+
+    def _plan_batch(self, throttle: ThrottlePort, live: Live, slots: list) -> None:
+        first = live.planned == 0
+        planned = batches.plan_batch(
+            live.campaign_id, self.company_id, live.whatsapp_id, live.generation, slots
+        )
+        if planned is None:  # its rows were taken meanwhile (a replaced engine's planner)
+            throttle.give_back(len(slots))
+            return
+        batch_id, size = planned
+        if size < len(slots):
+            throttle.give_back(len(slots) - size)
+        live.in_flight.add(batch_id)
+        live.planned += 1
+        if first:
+            live.first_batch, live.first_until = batch_id, self.clock() + FIRST_WAIT_S
+        delay_s = max(0.0, slots[0][0] - self.clock())
+        self.outbox.send_batch(batch_id, first, delay_s)
+
+    def _forget(self, campaign_id: int) -> None:
+        """The campaign runs no more here: out of its connection's rotation."""
+        live = self.live.pop(campaign_id, None)
+        if live is None:
+            return
+        self.throttles.drop(live.whatsapp_id, campaign_id)
+        if not any(other.whatsapp_id == live.whatsapp_id for other in self.live.values()):
+            self.throttles.stop(live.whatsapp_id)  # no live work left on the connection
 
     def _maybe_finish(self, live: Live) -> None:
         """FINALIZADA when no row has work ahead and no batch is in flight; else a wake-up when
@@ -348,7 +404,7 @@ class CompanyLifecycle:
                     .execute()
                 )
             self.flags.clear(live.campaign_id)
-            self.live.pop(live.campaign_id, None)
+            self._forget(live.campaign_id)
             if finished:
                 log.info(
                     "campaign finished",
@@ -389,7 +445,7 @@ class CompanyLifecycle:
                 (Campaign.id == campaign_id) & (Campaign.status.in_((EM_ANDAMENTO, PROGRAMADA)))
             ).execute()
         self.flags.clear(campaign_id)
-        self.live.pop(campaign_id, None)
+        self._forget(campaign_id)
         log.warning(
             "campaign paused",
             extra={"company_id": self.company_id, "campaign_id": campaign_id, "reason": reason},

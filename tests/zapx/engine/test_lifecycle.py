@@ -6,6 +6,7 @@ no Pykka, no Dramatiq, no running engine. A "worker" here is the real SQL a work
 from __future__ import annotations
 
 import datetime
+import time
 
 import pytest
 
@@ -20,6 +21,7 @@ from zapx.campaigns.lifecycle import (
     PAUSADA,
     PROGRAMADA,
 )
+from zapx.campaigns.pacing import pacing_for
 from zapx.db import CampaignBatch, CampaignSetting, CampaignShipping, ContactListItem, db
 from zapx.db import WhatsappConnection as Whatsapp
 from zapx.db.campaign_models import Campaign
@@ -30,6 +32,7 @@ from zapx.engine.messages import BatchReport, Outcome, Stop
 from zapx.engine.runflags import RunFlags
 from zapx.errors import Conflict
 from zapx.redis import Keys, get_redis
+from zapx.schedule import Grant, SendGate
 
 
 class FakeOutbox:
@@ -454,7 +457,7 @@ def test_a_connection_set_disconnected_pauses_its_campaigns(world):
 def test_a_throttle_report_slows_the_connection(world):
     w = world(size=200, budget=1)
     campaign_id = running(w)
-    throttle = w.lifecycle.throttles[w.whatsapp_id]
+    throttle = w.lifecycle.throttles.local[w.whatsapp_id]
     before = throttle.pacer.rate(w.clock.now)
     w.deliver(w.outbox.take()[0], stop=Stop.THROTTLE)
     assert throttle.pacer.rate(w.clock.now) < before
@@ -479,7 +482,7 @@ def test_a_first_batch_planned_in_bulk_is_adopted_and_its_slot_taken(world):
     live = fresh.live[campaign_id]
     assert live.in_flight == {first.batch_id} and live.planned == 1
     # The throttle counted the first send: the next slot is a paced gap after it.
-    assert fresh.throttles[w.whatsapp_id].pacer.next_at >= w.clock.now + 3 * 0.5
+    assert fresh.throttles.local[w.whatsapp_id].pacer.next_at >= w.clock.now + 3 * 0.5
     w.deliver(first.batch_id)
     assert w.outbox.sent == []  # paced: the next slot is beyond now
     assert w.wakes[-1] > w.clock.now
@@ -501,8 +504,8 @@ def test_a_new_lifecycle_recovers_running_campaigns_from_the_database(world):
 
 def test_a_first_batch_planned_here_is_spaced_through_redis_like_a_bulk_one(world):
     """Planned by the lifecycle (the API's command came first) or in bulk, a paced campaign's
-    first send carries the connection's minimum gap: the worker spaces it against, and records
-    it for, the connection's other sends (``flags.reserve``, ``flags.sent``)."""
+    first send carries the connection's minimum gap, as every slot the planner gives does (the
+    send gate, ``zapx.schedule``, then spaces it at the moment it leaves)."""
     w = world(size=3, interval=2)
     campaign_id = w.campaign()
     w.lifecycle.refresh(campaign_id)
@@ -510,3 +513,65 @@ def test_a_first_batch_planned_here_is_spaced_through_redis_like_a_bulk_one(worl
     with db.connection_context():
         [[_, gap]] = CampaignBatch.get_by_id(batch_id).slots
     assert first and gap == pytest.approx(2 * (1 - 0.3))
+
+
+# --- the connection's throttle: sharing, finishing, rebuilding ---------------------------------
+
+
+def test_a_paced_campaign_finishes_when_its_last_batch_reports_not_a_slot_later(world):
+    w = world(size=2, interval=5)  # each batch one slot; the next slot 5 s away
+    campaign_id = running(w)  # the first batch sent; the second slot beyond the horizon
+    assert w.outbox.sent == []
+    w.clock.now += 5
+    w.lifecycle.pump()
+    [last] = w.outbox.take()
+    w.deliver(last)  # the last row: nothing left to plan, whenever the next slot would be
+    assert w.row(campaign_id).status == FINALIZADA
+
+
+def test_a_second_campaign_on_a_busy_connection_gets_the_next_batch(world):
+    w = world(size=400, interval=0.1, budget=50)
+    one = running(w)
+    w.clock.now += 0.5
+    w.lifecycle.pump()
+    assert w.row(one).status == EM_ANDAMENTO
+    w.list_id = make_list(w.company_id, 50, name="second", prefix="55118")
+    two = running(w)  # its first batch, then it wants slots
+    by_campaign: dict[int, int] = {one: 0, two: 0}
+    for _ in range(40):  # 10 s of planning rounds; every batch delivered when planned
+        for batch_id in w.outbox.take():
+            with db.connection_context():
+                batch = CampaignBatch.get_by_id(batch_id)
+            by_campaign[batch.campaign_id] += batch.size
+            w.deliver(batch_id)
+        w.clock.now += 0.25
+        w.lifecycle.pump()
+    assert by_campaign[two] >= 40, by_campaign
+    assert abs(by_campaign[one] - by_campaign[two]) <= w.config.batch_size, by_campaign
+
+
+def test_a_rebuilt_throttle_starts_from_the_gates_state(world):
+    w = world(size=100, interval=0.5, budget=2)
+    gate = SendGate(w.redis, w.keys)
+    fast = pacing_for({"messageInterval": 0.01, "jitter": 0, "longerIntervalAfter": 4}, {})
+    for i in range(4):  # 4 sends on the connection before the engine died: the pause is due
+        grant = gate.acquire(w.whatsapp_id, w.company_id, 0, f"55{i}", fast, holder=f"h{i}")
+        assert isinstance(grant, Grant), grant
+        gate.release(w.whatsapp_id, w.company_id, f"h{i}")
+        time.sleep(0.02)
+    with db.connection_context(), db.atomic():
+        CampaignSetting.update(value=4).where(
+            (CampaignSetting.company == w.company_id)
+            & (CampaignSetting.key == "longerIntervalAfter")
+        ).execute()
+    settings = pacing_for({"messageInterval": 0.5, "longerIntervalAfter": 4}, {})
+    state = gate.state(w.whatsapp_id, w.company_id, settings)
+    assert state.sends_since_pause == 4
+    campaign_id = w.campaign()
+    w.lifecycle = w.new_lifecycle()
+    w.lifecycle.gate = gate
+    w.lifecycle.refresh(campaign_id)
+    throttle = w.lifecycle.throttles.local[w.whatsapp_id]
+    # The long pause (60 s) after the 4 sends made before the restart: nothing planned before.
+    assert w.outbox.sent == [] and w.wakes[-1] >= w.clock.now + 59
+    assert throttle.pacer.next_at >= w.clock.now + 59 and throttle.pacer.gap_before_next >= 60
