@@ -20,7 +20,8 @@ from actors.engine.throttle import ThrottleActors
 from zapx.campaigns import service
 from zapx.config import Config
 from zapx.db import db
-from zapx.engine.lifecycle import Budget, CompanyLifecycle, Outbox
+from zapx.engine.lifecycle import CompanyLifecycle
+from zapx.engine.live import Budget, Outbox
 from zapx.engine.messages import BatchReport, FirstBatch
 from zapx.engine.runflags import RunFlags
 from zapx.redis import Keys, get_redis

@@ -14,7 +14,8 @@ import redis
 
 from zapx.campaigns import batches, flags, starts
 from zapx.config import Config
-from zapx.engine.lifecycle import FIRST_BATCH_SIZE, Outbox
+from zapx.engine.lifecycle import FIRST_BATCH_SIZE
+from zapx.engine.live import Outbox
 from zapx.engine.messages import FirstBatch, Outcome
 from zapx.engine.runflags import RunFlags
 

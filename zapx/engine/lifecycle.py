@@ -12,11 +12,9 @@ with :meth:`CompanyLifecycle.recover`, so a failed company actor is replaced by 
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterable
-from typing import Protocol
 
 from zapx import connections
 from zapx.campaign_settings import get_settings
@@ -28,6 +26,7 @@ from zapx.config import Config
 from zapx.db import Tenant, WhatsappConnection, db, utcnow
 from zapx.db.campaign_models import Campaign
 from zapx.engine import commands
+from zapx.engine.live import Budget, Live, Outbox
 from zapx.engine.messages import BatchReport, FirstBatch, Stop
 from zapx.engine.runflags import RunFlags
 from zapx.engine.throttle import (
@@ -57,45 +56,6 @@ FIRST_WAIT_S = 5.0
 #: rows here), so progress costs the database at most 2% of a core per running campaign.
 PROGRESS_MIN_S = 1.0
 PROGRESS_COST_FACTOR = 50
-
-
-class Outbox(Protocol):
-    """Where planned batches go (the Dramatiq delivery queues, wired by the engine's root)."""
-
-    def send_batch(self, batch_id: int, first: bool, delay_s: float) -> None:
-        """Enqueue ``batch_id`` to start in ``delay_s`` seconds; ``first``: a campaign's first
-        batch (its own queue, so it is not stuck behind other companies' big campaigns)."""
-
-
-class Budget:
-    """In-flight batches each company may have; the Directory updates ``per_company``.
-
-    Shared read-only with the company actors (one int): telling thousands of actors about every
-    change would cost more than the work it shares out.
-    """
-
-    def __init__(self, total: int):
-        self.total = total
-        self.per_company = total
-
-    def share(self, active: int) -> None:
-        self.per_company = max(1, self.total // max(active, 1))
-
-
-@dataclasses.dataclass
-class Live:
-    """A running campaign as the lifecycle tracks it (times in the clock's epoch seconds)."""
-
-    campaign_id: int
-    generation: int
-    whatsapp_id: int
-    in_flight: set = dataclasses.field(default_factory=set)
-    wake_at: float = 0.0
-    planned: int = 0  # batches planned or adopted here (0: the next is the first)
-    first_batch: int | None = None  # the first batch, while the second waits for it
-    first_until: float = 0.0  # the second batch waits no longer
-    progress_at: float = 0.0  # the next progress event may go then
-    progress_pending: bool = False  # a batch reported since the last progress event
 
 
 class CompanyLifecycle:

@@ -27,7 +27,8 @@ from zapx.db import WhatsappConnection as Whatsapp
 from zapx.db.campaign_models import Campaign
 from zapx.engine import commands, lifecycle
 from zapx.engine.duties import Duties
-from zapx.engine.lifecycle import FIRST_WAIT_S, PROGRESS_MIN_S, Budget, CompanyLifecycle
+from zapx.engine.lifecycle import FIRST_WAIT_S, PROGRESS_MIN_S, CompanyLifecycle
+from zapx.engine.live import Budget
 from zapx.engine.messages import BatchReport, Outcome, Stop
 from zapx.engine.runflags import RunFlags
 from zapx.errors import Conflict

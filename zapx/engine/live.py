@@ -1,0 +1,47 @@
+"""What a company's lifecycle is given and what it tracks: the outbox port, the share of the
+in-flight budget, and each running campaign's state (times in the lifecycle clock's epoch
+seconds)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Protocol
+
+
+class Outbox(Protocol):
+    """Where planned batches go (the Dramatiq delivery queues, wired by the engine's root)."""
+
+    def send_batch(self, batch_id: int, first: bool, delay_s: float) -> None:
+        """Enqueue ``batch_id`` to start in ``delay_s`` seconds; ``first``: a campaign's first
+        batch (its own queue, so it is not stuck behind other companies' big campaigns)."""
+
+
+class Budget:
+    """In-flight batches each company may have; the Directory updates ``per_company``.
+
+    Shared read-only with the company actors (one int): telling thousands of actors about every
+    change would cost more than the work it shares out.
+    """
+
+    def __init__(self, total: int):
+        self.total = total
+        self.per_company = total
+
+    def share(self, active: int) -> None:
+        self.per_company = max(1, self.total // max(active, 1))
+
+
+@dataclasses.dataclass
+class Live:
+    """A running campaign as the lifecycle tracks it (times in the clock's epoch seconds)."""
+
+    campaign_id: int
+    generation: int
+    whatsapp_id: int
+    in_flight: set = dataclasses.field(default_factory=set)
+    wake_at: float = 0.0
+    planned: int = 0  # batches planned or adopted here (0: the next is the first)
+    first_batch: int | None = None  # the first batch, while the second waits for it
+    first_until: float = 0.0  # the second batch waits no longer
+    progress_at: float = 0.0  # the next progress event may go then
+    progress_pending: bool = False  # a batch reported since the last progress event
