@@ -8,6 +8,7 @@ from the code fails there.
 
 from __future__ import annotations
 
+from zapx.accounts import OTHER_PLAN_FLAGS
 from zapx.db.rate_limit_models import KINDS
 from zapx.status import ImportState
 
@@ -92,16 +93,8 @@ SESSION_USER = obj(
 SESSION = obj({"token": STR, "user": SESSION_USER})
 VERSION = obj({"version": STR})
 PUBLIC_SETTING = obj({"key": STR, "value": STR})
-PLAN_FLAGS = (
-    "useCampaigns",
-    "useSchedules",
-    "useInternalChat",
-    "useExternalApi",
-    "useKanban",
-    "useOpenAi",
-    "useIntegrations",
-    "useInternal",
-)
+#: The plan's module flags the login answer and listPlan carry (zapx serves the campaigns).
+PLAN_FLAGS = ("useCampaigns", *OTHER_PLAN_FLAGS)
 COMPANY_PLAN = obj(
     {
         "id": INT,

@@ -59,6 +59,27 @@ class Call:
     covered: bool = False
 
 
+#: The connection form's body (components/WhatsAppModal/index.js:67-83, :133-138).
+WHATSAPP_FORM = {
+    "name": "Meu zap",
+    "greetingMessage": "",
+    "complationMessage": "",
+    "outOfHoursMessage": "",
+    "ratingMessage": "",
+    "isDefault": False,
+    "token": "",
+    "provider": "beta",
+    "expiresInactiveMessage": "",
+    "expiresTicket": 0,
+    "timeUseBotQueues": 0,
+    "maxUseBotQueues": 3,
+    "wavoip": "",
+    "queueIds": [],
+    "transferQueueId": None,
+    "promptId": None,
+}
+
+
 #: How every call travels (frontend/src/services/api.js:3-6, hooks/useAuth.js/index.js:18-56).
 HTTP = {
     "base_url": "REACT_APP_BACKEND_URL, baked in at build time; paths joined with one '/'",

@@ -93,7 +93,7 @@ class Ctx:
         return self.post("/contacts", body)
 
     def connection(self, name: str = "Meu zap") -> dict:
-        return self.post("/whatsapp", _WHATSAPP_FORM | {"name": name})
+        return self.post("/whatsapp", frontend_calls.WHATSAPP_FORM | {"name": name})
 
     def login(self):
         resp = self.client.simulate_post(
@@ -313,26 +313,6 @@ def call_companies_listPlan(ctx):  # noqa: N802 - the call's name
 
 # --- connections ---------------------------------------------------------------------------------
 
-#: The connection form's body (components/WhatsAppModal/index.js:67-83, :133-138).
-_WHATSAPP_FORM = {
-    "name": "Meu zap",
-    "greetingMessage": "",
-    "complationMessage": "",
-    "outOfHoursMessage": "",
-    "ratingMessage": "",
-    "isDefault": False,
-    "token": "",
-    "provider": "beta",
-    "expiresInactiveMessage": "",
-    "expiresTicket": 0,
-    "timeUseBotQueues": 0,
-    "maxUseBotQueues": 3,
-    "wavoip": "",
-    "queueIds": [],
-    "transferQueueId": None,
-    "promptId": None,
-}
-
 
 @pytest.fixture
 def call_whatsapp_provider_list(ctx):
@@ -365,7 +345,7 @@ def call_whatsapp_create(ctx):
         assert resp.json["type"] is None  # the connections page's edit button
         assert resp.json["isDefault"] is True  # the company's first connection
 
-    return Req(json=dict(_WHATSAPP_FORM), status=201, after=made)
+    return Req(json=dict(frontend_calls.WHATSAPP_FORM), status=201, after=made)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import falcon.testing
 import pytest
 
 from api import Deps, create_app
+from tests.api import frontend_calls
 from tests.api.helpers import assert_error, counts, row, snapshot
 from zapx.db import WhatsappConnection
 from zapx.outbound import non_public_kind, resolve
@@ -357,24 +358,7 @@ def test_connection_allowed_hosts_opens_exactly_what_it_names(config, client, al
 
 # --- the frontend's connection form (POST /whatsapp) ------------------------------------------
 
-FORM = {
-    "name": "Meu zap",
-    "greetingMessage": "Olá!",
-    "complationMessage": "",
-    "outOfHoursMessage": "",
-    "ratingMessage": "",
-    "isDefault": False,
-    "token": "",
-    "provider": "beta",
-    "expiresInactiveMessage": "",
-    "expiresTicket": 0,
-    "timeUseBotQueues": 0,
-    "maxUseBotQueues": 3,
-    "wavoip": "",
-    "queueIds": [],
-    "transferQueueId": None,
-    "promptId": None,
-}
+FORM = frontend_calls.WHATSAPP_FORM | {"greetingMessage": "Olá!"}
 
 
 def test_the_connection_form_makes_a_sandbox_connection(client, account, config):
