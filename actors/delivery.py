@@ -1,12 +1,13 @@
-"""``deliver_batch(batch_id)``: the Dramatiq actor that sends one planned batch.
+"""``deliver_batch(batch_id, company_id)``: the Dramatiq actor that sends one planned batch.
 
 Claim (one statement) -> for each row at its slot: ask the send gate (``zapx.schedule``, one
-Redis script call: the connection's gap, long pause, provider cap, pair, daily cap and the
-company's rate limits), render, check the campaign still runs and note the batch's progress (one
-Redis script call), send, note the outcome -> record every outcome, release the rows not reached
-and mark the batch done in one statement -> give the gate's send token back -> report the batch
-to the engine. The progress lets the engine finish the batch of a worker that died: done rows as
-recorded, the row on the wire ``unknown``, the rest pending again.
+Redis script call: the campaign still runs, the connection's gap, long pause, provider cap,
+pair, daily cap and the company's rate limits, and the batch's progress noted), render, send,
+note the outcome (written by the next call, or at once when a sleep comes first) -> record every
+outcome, release the rows not reached and mark the batch done in one statement -> give the
+gate's send token back -> report the batch to the engine. The progress lets the engine finish
+the batch of a worker that died: done rows as recorded, the row on the wire ``unknown``, the
+rest pending again.
 """
 
 from __future__ import annotations
@@ -46,22 +47,29 @@ _send_deadline_s = _config.batch_lease_s - min(
 _gate = SendGate(get_redis(_config.redis_url), _keys)
 
 
-def _deliver(batch_id: int) -> None:
-    """Send batch ``batch_id``. Safe to run twice: the second run finds the batch claimed."""
+def _deliver(batch_id: int, company_id: int | None = None) -> None:
+    """Send batch ``batch_id`` of company ``company_id``. Safe to run twice: the second run
+    finds the batch claimed. (A message without the company, queued by an older engine, reads
+    it from the batch.)"""
     redis = get_redis(_config.redis_url)
+    if company_id is None:
+        with db.connection_context():
+            company_id = batches.company_of(batch_id)
+        if company_id is None:
+            return
     # Before the claim, not after: a batch claimed with no progress mark is finished as if every
     # row had left (all unknown), and a worker can die between any two statements. When Redis
     # cannot take the mark, nothing is claimed and Dramatiq retries the message.
-    marked = flags.mark_claiming(redis, _keys, batch_id, _progress_ttl_s)
+    marked = flags.mark_claiming(redis, _keys, company_id, batch_id, _progress_ttl_s)
     with db.connection_context():
         claim = batches.claim_batch(batch_id, _config.batch_lease_s)
         if claim is None:
             if marked:  # already taken and finished: the mark would only linger
-                flags.clear_progress(redis, _keys, batch_id)
+                flags.clear_progress(redis, _keys, company_id, batch_id)
             return
         report, outcomes = _send(claim)
         batches.finish_batch(batch_id, outcomes)
-    flags.clear_progress(redis, _keys, batch_id)
+    flags.clear_progress(redis, _keys, company_id, batch_id)
     send_command(report)
 
 

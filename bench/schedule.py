@@ -14,7 +14,10 @@ One thread, back to back, against the local Redis (``--redis``), every call gran
 - ``paced``: the same with ``message_interval_s`` 1 µs (the send token, the gap, the long-pause
   count), each call reporting the previous request done 1 ms ago;
 - ``limits4``: ``unpaced`` plus one rate limit of each kind (whatsapp, contact, campaign, global);
-- ``all``: paced, four limits and a daily cap (1,000,000, so that every call is granted).
+- ``all``: paced, four limits and a daily cap (1,000,000, so that every call is granted);
+- ``unpaced_batch``: ``unpaced`` as a batch calls it: with the batch's progress (the run flag
+  checked, the row noted started, the previous row's outcome written), the one Redis call an
+  unpaced send makes.
 
 The rounds interleave the cases (so a busy spell of the shared machine hits all of them); per
 case the median round is reported: wall µs per call, this process's CPU µs per call, and Redis's
@@ -78,7 +81,7 @@ return tostring(t)
 
 def cases(client, keys: Keys, gate: SendGate):
     """name -> f(i) making call i; each case on a connection of its own."""
-    RunFlags(client, keys).set(1, 1)
+    RunFlags(client, keys).set(1, 1, 1)
 
     def reserve(i):
         now = time.time()
@@ -87,12 +90,12 @@ def cases(client, keys: Keys, gate: SendGate):
         return True
 
     def before_send(i):
-        return flags.before_send(client, keys, 1, 1, 1, i, [], 600)
+        return flags.before_send(client, keys, 1, 1, 1, 1, i, [], 600)
 
     def after_answer(i):
         # The progress call after each answer: one outcome written, the flag read again.
         done = Outcome(i, "sent", f"wamid.{i}", None, "Olá", 0.0)
-        return flags.before_send(client, keys, 1, 1, 2, i, [done], 600)
+        return flags.before_send(client, keys, 1, 1, 1, 2, i, [done], 600)
 
     def acquire(wa, settings, limits):
         def call(i):
@@ -100,6 +103,15 @@ def cases(client, keys: Keys, gate: SendGate):
             return isinstance(r, Grant)
 
         return call
+
+    progress = flags.gate_progress(keys, 1, 1, 3, 1, 600)
+
+    def unpaced_batch(i):
+        # What each unpaced send of a batch costs now: one call that also checks the run flag,
+        # notes the row started and writes the previous row's outcome.
+        done = flags.encode(Outcome(i, "sent", f"wamid.{i}", None, "Olá", 0.0))
+        r = gate.acquire(15, 1, 1, f"55{i}", UNPACED, (), "", 0.0, progress, i + 1, [done])
+        return isinstance(r, Grant)
 
     return {
         "reserve": reserve,
@@ -109,6 +121,7 @@ def cases(client, keys: Keys, gate: SendGate):
         "paced": acquire(12, PACED, ()),
         "limits4": acquire(13, UNPACED, FOUR),
         "all": acquire(14, ALL, FOUR),
+        "unpaced_batch": unpaced_batch,
     }
 
 

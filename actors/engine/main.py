@@ -31,10 +31,10 @@ class DramatiqOutbox:
     """The lifecycle's outbox: a batch goes to ``deliver_batch``, a first batch to
     ``deliver_first`` (its own queue and worker program, docs/ENGINE.md "First messages")."""
 
-    def send_batch(self, batch_id: int, first: bool, delay_s: float) -> None:
+    def send_batch(self, batch_id: int, company_id: int, first: bool, delay_s: float) -> None:
         actor = deliver_first if first else deliver_batch
         delay_ms = max(0, int(delay_s * 1000))
-        actor.send_with_options(args=(batch_id,), delay=delay_ms or None)
+        actor.send_with_options(args=(batch_id, company_id), delay=delay_ms or None)
 
 
 class Clock(threading.Thread):

@@ -119,6 +119,14 @@ def plan_batch(
     return batch_id, size
 
 
+def company_of(batch_id: int) -> int | None:
+    """The company of batch ``batch_id`` (None when there is no such batch)."""
+    row = db.execute_sql(
+        "SELECT company_id FROM campaign_batches WHERE id = %s", (batch_id,)
+    ).fetchone()
+    return None if row is None else row[0]
+
+
 def claim_batch(batch_id: int, lease_s: float) -> Claim | None:
     """Take a planned batch and move its rows to ``sending``; None when already taken.
 
@@ -228,16 +236,16 @@ LOST_MID_SEND = "worker lost mid-send; not resent (at most once)"
 
 
 def expire_leases(
-    progress: Callable[[list[int]], dict[int, tuple[int, list[Outcome]]]] | None = None,
+    progress: Callable[[list[tuple[int, int]]], dict[int, tuple[int, list[Outcome]]]] | None = None,
 ) -> list[tuple[int, int]]:
     """Batches whose worker died (lease over): finish them from what the worker left.
 
-    ``progress(batch ids)`` gives, per batch, how many rows (in id order, the order the worker
-    sends them) had started and the outcomes of those done (``flags.batch_progress``). Those
-    outcomes are recorded as the worker would have; the rows started but without an outcome
-    become ``unknown`` (they may have left: at most once); the rest go back to pending with
-    their attempt back, as do ``queued`` rows. A batch without progress (or no ``progress``)
-    makes every row still ``sending`` ``unknown``.
+    ``progress([(batch id, company id), ...])`` gives, per batch, how many rows (in id order,
+    the order the worker sends them) had started and the outcomes of those done
+    (``flags.batch_progress``). Those outcomes are recorded as the worker would have; the rows
+    started but without an outcome become ``unknown`` (they may have left: at most once); the
+    rest go back to pending with their attempt back, as do ``queued`` rows. A batch without
+    progress (or no ``progress``) makes every row still ``sending`` ``unknown``.
 
     Returns the (company id, campaign id) pairs touched, so the engine can re-plan them.
     """
@@ -251,7 +259,7 @@ def expire_leases(
             """
         ).fetchall()
         ids = [e[0] for e in expired]
-        known = progress(ids) if (ids and progress is not None) else {}
+        known = progress([(e[0], e[1]) for e in expired]) if (ids and progress) else {}
         sending: dict[int, list[int]] = {}
         if known:
             for batch_id, row_id in db.execute_sql(
@@ -318,10 +326,11 @@ def next_due_in_s(campaign_id: int) -> float | None:
     return None if row[0] is None else max(0.0, float(row[0]))
 
 
-def stale_planned(older_than_s: float = 60.0) -> list[int]:
+def stale_planned(older_than_s: float = 60.0) -> list[tuple[int, int]]:
     """Planned batches whose first slot passed ``older_than_s`` ago unclaimed (their Dramatiq
     message was lost, e.g. the engine died between planning and enqueueing). Touched so the
     next sweep does not return them again at once; re-sending is safe (the claim is the gate).
+    Returns (batch id, company id) pairs.
     """
     rows = db.execute_sql(
         f"""
@@ -329,11 +338,11 @@ def stale_planned(older_than_s: float = 60.0) -> list[int]:
         WHERE status = {sql(BatchStatus.PLANNED)}
           AND updated_at < now() - make_interval(secs => %s)
           AND COALESCE((slots->0->>0)::float8, 0) < EXTRACT(EPOCH FROM now()) - %s
-        RETURNING id
+        RETURNING id, company_id
         """,
         (older_than_s, older_than_s),
     ).fetchall()
-    return [r[0] for r in rows]
+    return [(r[0], r[1]) for r in rows]
 
 
 def finished(batch_ids: list[int]) -> set[int]:

@@ -14,12 +14,15 @@ import redis
 
 from zapx.engine.messages import Outcome
 from zapx.redis import Keys, run_script
+from zapx.schedule import Progress
 
 
-def run_key(keys: Keys, campaign_id: int) -> str:
+def run_key(keys: Keys, company_id: int, campaign_id: int) -> str:
     """The campaign's run flag: its generation while it runs (written by
-    ``zapx.engine.runflags`` alone)."""
-    return keys.of("campaign", campaign_id, "run")
+    ``zapx.engine.runflags`` alone). It carries the company's hash tag, as the send gate's keys
+    do: the gate's script reads it (``zapx.schedule``), and on Redis Cluster every key of one
+    script call must hash to one slot."""
+    return keys.of(f"{{c{company_id}}}", "campaign", campaign_id, "run")
 
 
 def waiting_key(keys: Keys, campaign_id: int) -> str:
@@ -41,9 +44,23 @@ def waiting_because(client: redis.Redis, keys: Keys, campaign_id: int) -> str | 
     return value.decode() if isinstance(value, bytes) else value
 
 
-def progress_keys(keys: Keys, batch_id: int) -> tuple[str, str]:
-    """A batch's progress: rows started (a count) and the outcomes of the rows done (a list)."""
-    return keys.of("batch", batch_id, "started"), keys.of("batch", batch_id, "outcomes")
+def progress_keys(keys: Keys, company_id: int, batch_id: int) -> tuple[str, str]:
+    """A batch's progress: rows started (a count) and the outcomes of the rows done (a list),
+    under the company's hash tag (written by the send gate's script, with the run flag)."""
+    tag = f"{{c{company_id}}}"
+    return keys.of(tag, "batch", batch_id, "started"), keys.of(tag, "batch", batch_id, "outcomes")
+
+
+def gate_progress(
+    keys: Keys, company_id: int, campaign_id: int, batch_id: int, generation: int, ttl_s: int
+) -> Progress:
+    """What the send gate's script checks and records for the batch on each of its calls (its
+    run flag, its progress): so a grant is only ever given to a batch whose campaign still runs,
+    and the rows started and the outcomes since the last call are written by the same call."""
+    started_key, outcomes_key = progress_keys(keys, company_id, batch_id)
+    return Progress(
+        run_key(keys, company_id, campaign_id), generation, started_key, outcomes_key, ttl_s
+    )
 
 
 # KEYS[1] the campaign's run flag, KEYS[2] rows started, KEYS[3] the outcomes list; ARGV[1] the
@@ -62,6 +79,7 @@ return 1
 def before_send(
     client: redis.Redis,
     keys: Keys,
+    company_id: int,
     campaign_id: int,
     generation: int,
     batch_id: int,
@@ -75,40 +93,66 @@ def before_send(
     connection (it runs before every send). If the worker dies, the engine records those
     outcomes, marks the row that was on the wire ``unknown`` and gives the rest back to
     pending."""
-    started_key, outcomes_key = progress_keys(keys, batch_id)
+    started_key, outcomes_key = progress_keys(keys, company_id, batch_id)
     return bool(
         run_script(
             client,
             _BEFORE_SEND,
-            [run_key(keys, campaign_id), started_key, outcomes_key],
-            [generation, started, ttl_s, *(json.dumps(o.as_list()) for o in outcomes)],
+            [run_key(keys, company_id, campaign_id), started_key, outcomes_key],
+            [generation, started, ttl_s, *(encode(o) for o in outcomes)],
         )
     )
 
 
-def mark_claiming(client: redis.Redis, keys: Keys, batch_id: int, ttl_s: int) -> bool:
+def record_outcomes(
+    client: redis.Redis,
+    keys: Keys,
+    company_id: int,
+    batch_id: int,
+    outcomes: list[Outcome],
+    ttl_s: int,
+) -> None:
+    """Add ``outcomes`` to the batch's progress (its end: the rows after the last gate call)."""
+    if not outcomes:
+        return
+    outcomes_key = progress_keys(keys, company_id, batch_id)[1]
+    pipe = client.pipeline(transaction=False)
+    pipe.rpush(outcomes_key, *(encode(o) for o in outcomes))
+    pipe.expire(outcomes_key, ttl_s)
+    pipe.execute()
+
+
+def encode(outcome: Outcome) -> str:
+    """An outcome as the progress list holds it (JSON)."""
+    return json.dumps(outcome.as_list())
+
+
+def mark_claiming(
+    client: redis.Redis, keys: Keys, company_id: int, batch_id: int, ttl_s: int
+) -> bool:
     """Nothing of the batch has left yet: written *before* its claim commits, so a worker that
     dies at any point after the claim leaves a progress mark, and its rows not yet started go
     back to pending (without a mark every row becomes ``unknown``). A mark already there (the
     batch run twice) is kept. True when this call wrote the mark."""
-    return bool(client.set(progress_keys(keys, batch_id)[0], 0, ex=ttl_s, nx=True))
+    return bool(client.set(progress_keys(keys, company_id, batch_id)[0], 0, ex=ttl_s, nx=True))
 
 
-def clear_progress(client: redis.Redis, keys: Keys, batch_id: int) -> None:
+def clear_progress(client: redis.Redis, keys: Keys, company_id: int, batch_id: int) -> None:
     """The batch is recorded in PostgreSQL: its progress is no longer needed."""
-    client.delete(*progress_keys(keys, batch_id))
+    client.delete(*progress_keys(keys, company_id, batch_id))
 
 
 def batch_progress(
-    client: redis.Redis, keys: Keys, batch_ids: list[int]
+    client: redis.Redis, keys: Keys, batches: list[tuple[int, int]]
 ) -> dict[int, tuple[int, list[Outcome]]]:
-    """``{batch id: (rows started, [outcome, ...])}`` for the batches that left a progress mark
-    (the others: nothing is known of them)."""
-    if not batch_ids:
+    """``{batch id: (rows started, [outcome, ...])}`` for the (batch id, company id) pairs that
+    left a progress mark (the others: nothing is known of them)."""
+    if not batches:
         return {}
+    batch_ids = [b for b, _ in batches]
     pipe = client.pipeline(transaction=False)
-    for batch_id in batch_ids:
-        started_key, outcomes_key = progress_keys(keys, batch_id)
+    for batch_id, company_id in batches:
+        started_key, outcomes_key = progress_keys(keys, company_id, batch_id)
         pipe.get(started_key)
         pipe.lrange(outcomes_key, 0, -1)
     replies = pipe.execute()

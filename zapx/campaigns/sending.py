@@ -1,17 +1,23 @@
 """One claimed batch sent row by row through the connection's send gate (the worker's loop).
 
 For each row: sleep to its planned slot, then ask the gate (:mod:`zapx.schedule`, one script
-call) whether the message may leave *now*. On a Wait the batch sleeps (the Wait's ``wait_s``, or
+call) whether the message may leave *now*. That same call checks that the campaign still runs in
+the batch's generation (a pause or cancel stops sending within the message on the wire), notes
+the row as started and appends the outcomes of the rows done since the batch's last call to its
+progress in Redis. On a Wait the batch sleeps (the Wait's ``wait_s``, or
 :func:`zapx.schedule.backoff_s` after a rate-limit hit) while it is within its deadline and its
 campaign still runs; a wait that is long (:data:`LONG_WAIT_S`, or a daily limit) or would pass
 the deadline ends the batch instead: its rows not sent go back to pending, due when the gate
 said (never dropped, never failed for a limit), the reason is kept for the campaign report and
 the batch reports ``Stop.WAIT``, so the engine waits for those rows instead of re-planning them
-at once. Then: the run flag and the batch's progress (one script call, right before the request:
-a pause or cancel stops within one message), send, and the outcome is written to the progress
-as soon as the provider answered (one more script call), so a worker killed between two sends
-leaves no answered row ``unknown``: only a request on the wire is. The gate's send token
-is given back when the batch ends, whatever ends it.
+at once.
+
+Outcomes reach the progress before any sleep: when the next row's gate call follows the answer
+at once (unpaced), that call carries it, microseconds after the answer, so an unpaced send costs
+one Redis call; when a sleep comes first (paced, or a slot ahead), one call right after the
+answer writes it (and reads the run flag). So a worker killed between two sends leaves no
+answered row ``unknown``: only a request on the wire is. The gate's send token is given back
+when the batch ends, whatever ends it.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from zapx.campaigns.context import CampaignContext
 from zapx.engine.messages import BatchReport, Outcome, Stop
 from zapx.providers import AMBIGUOUS, AUTH, PERMANENT, SENT, THROTTLE, OutMessage
 from zapx.redis import Keys
-from zapx.schedule import Grant, SendGate, Wait, backoff_s
+from zapx.schedule import Grant, SendGate, Stopped, Wait, backoff_s
 from zapx.status import RowStatus
 
 log = logging.getLogger("zapx.delivery")
@@ -78,6 +84,14 @@ class BatchSender:
         self.claim, self.ctx, self.redis, self.keys, self.gate = claim, ctx, redis, keys, gate
         self.deadline, self.progress_ttl_s = deadline, progress_ttl_s
         self.paced = ctx.pacing.message_interval_s > 0
+        self.progress = flags.gate_progress(
+            keys,
+            claim.company_id,
+            claim.campaign_id,
+            claim.batch_id,
+            claim.generation,
+            progress_ttl_s,
+        )
         # Only paced sends take the connection's send token (the gate's rule 1).
         self.holder = f"batch:{claim.batch_id}" if self.paced else ""
         self.outcomes: list[Outcome] = []
@@ -91,12 +105,14 @@ class BatchSender:
     def _progress(self, started: int) -> bool:
         """Write the outcomes not yet in the batch's progress, note ``started`` rows and read
         the run flag (one script call). False: the campaign no longer runs in this batch."""
+        claim = self.claim
         running = flags.before_send(
             self.redis,
             self.keys,
-            self.claim.campaign_id,
-            self.claim.generation,
-            self.claim.batch_id,
+            claim.company_id,
+            claim.campaign_id,
+            claim.generation,
+            claim.batch_id,
             started,
             self.outcomes[self.reported :],
             self.progress_ttl_s,
@@ -104,25 +120,40 @@ class BatchSender:
         self.reported = len(self.outcomes)
         return running
 
+    def _acquire(self, index: int, row) -> Grant | Wait | Stopped:
+        """One gate call for row ``index``: it also writes the outcomes not yet in the progress
+        (whatever it answers), checks the run flag and, on a grant, notes ``index + 1`` rows
+        started."""
+        claim = self.claim
+        pending = self.outcomes[self.reported :]
+        answer = self.gate.acquire(
+            claim.whatsapp_id,
+            claim.company_id,
+            claim.campaign_id,
+            row.number,
+            self.ctx.pacing,
+            rate_limits.limits_for(claim.company_id),
+            self.holder,
+            self._completed_ago_s(),
+            progress=self.progress,
+            started=index + 1,
+            outcomes=[flags.encode(o) for o in pending],
+        )
+        self.reported += len(pending)
+        return answer
+
     def _await_grant(self, index: int, row) -> Grant | _Stopped:
         """Ask the gate until it grants row ``index``, or why the batch stops instead."""
-        claim, ctx = self.claim, self.ctx
+        claim = self.claim
         hits = 0
         while True:
             if time.monotonic() > self.deadline:
                 return _Stopped(Stop.LEASE)  # the engine may soon finish the batch from progress
-            answer = self.gate.acquire(
-                claim.whatsapp_id,
-                claim.company_id,
-                claim.campaign_id,
-                row.number,
-                ctx.pacing,
-                rate_limits.limits_for(claim.company_id),
-                self.holder,
-                self._completed_ago_s(),
-            )
+            answer = self._acquire(index, row)
             if isinstance(answer, Grant):
                 return answer
+            if isinstance(answer, Stopped):
+                return _Stopped(Stop.STOPPED)
             sleep = answer.wait_s
             if answer.reason.startswith("rate limit"):
                 sleep = backoff_s(hits, answer.wait_s)
@@ -132,14 +163,8 @@ class BatchSender:
                 return _Stopped(Stop.WAIT, dataclasses.replace(answer, wait_s=sleep))
             if sleep >= NOTE_WAIT_S:
                 flags.note_waiting(self.redis, self.keys, claim.campaign_id, answer.reason, sleep)
-            if self.reported < len(self.outcomes) and not self._progress(index):
-                return _Stopped(Stop.STOPPED)
+            # The next call reads the run flag again: a pause stops a long wait within this.
             time.sleep(min(sleep, FLAG_POLL_S))
-            # The flag is read after a sleep and before the next ask: a grant for a batch that
-            # a pause stopped meanwhile would be spent on a message that never leaves (and its
-            # recipient then held 6 s by the pair rule).
-            if sleep >= 0.05 and not self._progress(index):
-                return _Stopped(Stop.STOPPED)
 
     def _give_back(self, index: int, wait: Wait) -> None:
         """Rows ``index`` on go back to pending, due when the gate allows, attempt unused."""
@@ -150,17 +175,25 @@ class BatchSender:
 
     def run(self) -> tuple[BatchReport, list[Outcome]]:
         """Send every row (or stop early); the report and the outcomes to record."""
+        claim = self.claim
         try:
             stop, retry_after = self._rows()
+            # The outcomes after the last gate call (one call a batch), for a worker that dies
+            # before the batch is recorded.
+            flags.record_outcomes(
+                self.redis,
+                self.keys,
+                claim.company_id,
+                claim.batch_id,
+                self.outcomes[self.reported :],
+                self.progress_ttl_s,
+            )
+            self.reported = len(self.outcomes)
         finally:
             if self.paced:
                 self.gate.release(
-                    self.claim.whatsapp_id,
-                    self.claim.company_id,
-                    self.holder,
-                    self._completed_ago_s(),
+                    claim.whatsapp_id, claim.company_id, self.holder, self._completed_ago_s()
                 )
-        claim = self.claim
         log.info(
             "batch delivered",
             extra={
@@ -191,25 +224,18 @@ class BatchSender:
             slot = claim.slots[i][0] if i < len(claim.slots) else 0.0
             wait = slot - time.time()
             if wait > 0:
-                if self.reported < len(self.outcomes) and not self._progress(i):
-                    return Stop.STOPPED, None
                 time.sleep(min(wait, 60.0))
-                if not self._progress(i):  # paused while asleep: ask the gate for nothing
-                    return Stop.STOPPED, None
             answer = self._await_grant(i, row)
             if isinstance(answer, _Stopped):
                 if answer.wait is not None:
                     self._give_back(i, answer.wait)
                     return answer.stop, answer.wait.wait_s
                 return answer.stop, None
+            # Granted: the campaign runs in this batch's generation and the row is noted as
+            # started, so if this worker dies now the engine records what it did, this row
+            # becomes unknown and the rows after it go back to pending.
             confirming = ctx.confirmation and not row.confirmed
             text = ctx.render(row, confirming)
-            # Right before the request leaves: is the campaign still running in this batch's
-            # generation, and the batch's progress, so that if this worker dies the engine
-            # records what it did, this row becomes unknown and the rows after it go back to
-            # pending.
-            if not self._progress(i + 1):
-                return Stop.STOPPED, None
             result = ctx.provider.send(
                 OutMessage(row.number, text, ctx.media_url, ctx.media_type, ctx.media_name)
                 if not confirming
@@ -219,12 +245,16 @@ class BatchSender:
             stop = self._record(row, result, text, confirming)
             if stop is not None:
                 return stop, (result.retry_after_s if stop == Stop.THROTTLE else None)
-            # The outcome goes to the progress now, not with the next row's call: in between
-            # come the next gate call (and a paced sleep), and a worker killed there would
-            # leave this row ``unknown`` though its answer had come.
-            if not self._progress(i + 1):
+            # When a sleep comes before the next gate call, the outcome goes to the progress
+            # now: a worker killed in that sleep would leave this answered row ``unknown``.
+            if (self.paced or self._sleeps_before(i + 1)) and not self._progress(i + 1):
                 return Stop.STOPPED, None
         return None, None
+
+    def _sleeps_before(self, index: int) -> bool:
+        """Whether row ``index`` waits for its slot (unpaced batches have none due later)."""
+        slots = self.claim.slots
+        return index < len(slots) and index < len(self.claim.rows) and slots[index][0] > time.time()
 
     def _record(self, row, result, text: str, confirming: bool) -> Stop | None:
         """Keep the outcome of ``row``'s request; the stop it calls for, if any."""

@@ -24,16 +24,16 @@ def command(
     the run flag to match: the campaign's generation when it runs again, cleared otherwise."""
     row = service.command(tenant, campaign_id, name, reason=reason)
     if row.status == EM_ANDAMENTO:
-        flags.set(row.id, row.generation)
+        flags.set(tenant.company_id, row.id, row.generation)
     else:
-        flags.clear(row.id)
+        flags.clear(tenant.company_id, row.id)
     return row, CampaignChanged(tenant.company_id, row.id)
 
 
 def delete(tenant: Tenant, flags: RunFlags, campaign_id: int) -> None:
     """Delete the campaign (409 while it sends) and drop its flag."""
     service.delete_campaign(tenant, campaign_id)
-    flags.clear(campaign_id)
+    flags.clear(tenant.company_id, campaign_id)
 
 
 def connection_down(
@@ -43,5 +43,5 @@ def connection_down(
     "running" with nothing sent) and stop their workers."""
     paused = service.pause_for_connection(tenant, whatsapp_id, reason)
     for row in paused:
-        flags.clear(row.id)
+        flags.clear(tenant.company_id, row.id)
     return [CampaignChanged(tenant.company_id, row.id) for row in paused]

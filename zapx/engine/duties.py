@@ -53,9 +53,9 @@ class Duties:
         size = min(self.config.batch_size, FIRST_BATCH_SIZE)
         firsts = starts.plan_first_batches(started, size)
         # The run flags first: a worker drops a batch whose campaign is not flagged running.
-        self.flags.set_many((f.campaign_id, f.generation) for f in firsts)
+        self.flags.set_many((f.company_id, f.campaign_id, f.generation) for f in firsts)
         for first in firsts:
-            self.outbox.send_batch(first.batch_id, True, 0.0)
+            self.outbox.send_batch(first.batch_id, first.company_id, True, 0.0)
         return firsts
 
     def sweep(self) -> list[tuple[int, int]]:
@@ -68,12 +68,15 @@ class Duties:
                 "batch lease expired",
                 extra={"company_id": company_id, "campaign_id": campaign_id},
             )
-        for batch_id in batches.stale_planned(self.config.batch_lease_s):
-            log.warning("re-sending a lost batch message", extra={"batch_id": batch_id})
-            self.outbox.send_batch(batch_id, False, 0.0)
+        for batch_id, company_id in batches.stale_planned(self.config.batch_lease_s):
+            log.warning(
+                "re-sending a lost batch message",
+                extra={"company_id": company_id, "batch_id": batch_id},
+            )
+            self.outbox.send_batch(batch_id, company_id, False, 0.0)
         return expired
 
-    def progress(self, batch_ids: list[int]) -> dict[int, tuple[int, list[Outcome]]]:
+    def progress(self, batch_ids: list[tuple[int, int]]) -> dict[int, tuple[int, list[Outcome]]]:
         """What workers that died left of their batches (``flags.batch_progress``); with Redis
         unreachable nothing is known, and every row that may have left becomes unknown."""
         try:

@@ -125,7 +125,7 @@ class CompanyLifecycle:
                 self._forget(campaign_id)
                 self.adopted.pop(campaign_id, None)
                 if row is None or row.status != PROGRAMADA:
-                    self.flags.clear(campaign_id)
+                    self.flags.clear(self.company_id, campaign_id)
                 return
             live = self.live.get(campaign_id)
             if live is None or live.generation != row.generation:
@@ -152,7 +152,7 @@ class CompanyLifecycle:
                 # Its slot was taken at the start, outside the throttle: the next slots come
                 # after it, with the pacing's gaps and long pauses.
                 self._throttle(live.whatsapp_id).taken(campaign_id, first.rows)
-            self.flags.set(row.id, row.generation)
+            self.flags.set(self.company_id, row.id, row.generation)
             self._pump(live)
 
     def adopt(self, first: FirstBatch) -> None:
@@ -336,7 +336,7 @@ class CompanyLifecycle:
         if first:
             live.first_batch, live.first_until = batch_id, self.clock() + FIRST_WAIT_S
         delay_s = max(0.0, slots[0][0] - self.clock())
-        self.outbox.send_batch(batch_id, first, delay_s)
+        self.outbox.send_batch(batch_id, self.company_id, first, delay_s)
 
     def _forget(self, campaign_id: int) -> None:
         """The campaign runs no more here: out of its connection's rotation."""
@@ -363,7 +363,7 @@ class CompanyLifecycle:
                     .where((Campaign.id == live.campaign_id) & (Campaign.status == EM_ANDAMENTO))
                     .execute()
                 )
-            self.flags.clear(live.campaign_id)
+            self.flags.clear(self.company_id, live.campaign_id)
             self._forget(live.campaign_id)
             if finished:
                 log.info(
@@ -404,7 +404,7 @@ class CompanyLifecycle:
             Campaign.update(status=PAUSADA, pause_reason=reason, updated_at=utcnow()).where(
                 (Campaign.id == campaign_id) & (Campaign.status.in_((EM_ANDAMENTO, PROGRAMADA)))
             ).execute()
-        self.flags.clear(campaign_id)
+        self.flags.clear(self.company_id, campaign_id)
         self._forget(campaign_id)
         log.warning(
             "campaign paused",

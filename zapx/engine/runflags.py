@@ -1,4 +1,4 @@
-"""The one writer of the campaigns' Redis run flags (DESIGN rule 4; read by ``flags.before_send``).
+"""The one writer of the campaigns' Redis run flags (DESIGN rule 4; read by the send gate).
 
 A worker sends a batch's next row only while its campaign's flag holds the batch's generation: a
 pause or cancel stops sending within one message. The flags are a cache of PostgreSQL: the engine
@@ -25,17 +25,18 @@ class RunFlags:
         self.client = client
         self.keys = keys
 
-    def set(self, campaign_id: int, generation: int) -> None:
+    def set(self, company_id: int, campaign_id: int, generation: int) -> None:
         """Mark the campaign running in ``generation`` (batches of other generations stop)."""
-        self.client.set(run_key(self.keys, campaign_id), generation)
+        self.client.set(run_key(self.keys, company_id, campaign_id), generation)
 
-    def set_many(self, running: Iterable[tuple[int, int]]) -> None:
-        """Mark each (campaign id, generation) running, in one pipeline (mass starts)."""
+    def set_many(self, running: Iterable[tuple[int, int, int]]) -> None:
+        """Mark each (company id, campaign id, generation) running, in one pipeline (mass
+        starts)."""
         pipe = self.client.pipeline(transaction=False)
-        for campaign_id, generation in running:
-            pipe.set(run_key(self.keys, campaign_id), generation)
+        for company_id, campaign_id, generation in running:
+            pipe.set(run_key(self.keys, company_id, campaign_id), generation)
         pipe.execute()
 
-    def clear(self, campaign_id: int) -> None:
+    def clear(self, company_id: int, campaign_id: int) -> None:
         """The campaign does not run: its workers stop before their next message."""
-        self.client.delete(run_key(self.keys, campaign_id))
+        self.client.delete(run_key(self.keys, company_id, campaign_id))

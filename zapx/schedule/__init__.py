@@ -9,11 +9,24 @@ from zapx.schedule._gate import (
     KINDS,
     GateState,
     Grant,
+    Progress,
     Rule,
     SendGate,
     Settings,
+    Stopped,
     Wait,
     backoff_s,
 )
 
-__all__ = ["KINDS", "GateState", "Grant", "Rule", "SendGate", "Settings", "Wait", "backoff_s"]
+__all__ = [
+    "KINDS",
+    "GateState",
+    "Grant",
+    "Progress",
+    "Rule",
+    "SendGate",
+    "Settings",
+    "Stopped",
+    "Wait",
+    "backoff_s",
+]

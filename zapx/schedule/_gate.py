@@ -57,7 +57,14 @@ The rules (times in seconds; in Redis they are integer microseconds, so comparis
 7. **A Wait consumes nothing**: no rule's state changes. The only write a refused call makes is
    the caller's own report that its previous request finished (which a release would write).
    ``Wait.until_s`` is the latest time any refusing rule gives, so it is when all of them pass if
-   nothing else is sent meanwhile. :func:`backoff_s` spreads repeated rate-limit hits.
+   nothing else is sent meanwhile. :func:`backoff_s` spreads repeated rate-limit hits. (A
+   batch's call also appends its outcomes to the batch's progress, whatever it answers.)
+
+8. **Only a running batch is granted.** A call with a batch's :class:`Progress` is
+   :class:`Stopped` unless the campaign's run flag holds the batch's generation, and gives the
+   holder's token back; a grant records the batch's rows started. The check and the grant are
+   one step, so a pause or cancel stops a batch within the message on the wire, and no grant is
+   spent on a message that never leaves.
 
 Every key of one call carries the company's hash tag (``<prefix>{c<company_id>}:...``), so the
 script also runs on Redis Cluster.
@@ -68,7 +75,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 import redis
@@ -129,6 +136,27 @@ class Wait:
     #: ``throttled``, ``provider cap``, ``recipient pair``, ``daily limit``,
     #: ``rate limit <kind>``.
     reason: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Stopped:
+    """No grant: the batch's campaign no longer runs in its generation (paused, cancelled,
+    restarted). The holder's send token was given back by the same call."""
+
+    now_s: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Progress:
+    """A batch's run flag and progress keys, checked and written by every :meth:`SendGate.acquire`
+    of its rows (``zapx.campaigns.flags.gate_progress`` builds it). They must carry the
+    company's hash tag, as every key of the call does."""
+
+    run_key: str
+    generation: int
+    started_key: str
+    outcomes_key: str
+    ttl_s: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -248,13 +276,23 @@ class SendGate:
         limits: Iterable[Rule] = (),
         holder: str = "",
         completed_ago_s: float = 0.0,
-    ) -> Grant | Wait:
+        progress: Progress | None = None,
+        started: int = 0,
+        outcomes: Sequence[str] = (),
+    ) -> Grant | Wait | Stopped:
         """Whether a message to ``recipient`` may leave on the connection now (module docstring).
 
         ``holder`` names the sending thread (e.g. ``"batch:42"``); paced connections need it, and
         one holder must never send two requests at once. ``completed_ago_s``: seconds since the
         holder's previous request completed (0, the default, is always safe). After a Grant,
         send at once.
+
+        With ``progress`` (a batch's), the same call first appends ``outcomes`` (encoded, the
+        rows done since the batch's last call) to the batch's progress, whatever it answers; it
+        is :class:`Stopped` when the run flag no longer holds the batch's generation; and a Grant
+        records ``started`` as the batch's rows started. So the check that the campaign runs and
+        the grant are one atomic step: a pause can never leave a grant spent on a message that
+        does not leave (its recipient then held 6 s by the pair rule, its slot by the gap).
         """
         s = settings
         if s.message_interval_s > 0 and not holder:
@@ -265,12 +303,20 @@ class SendGate:
         keys = [gate, log, pair + recipient, daily]
         args = self._conn_args(holder, s, self.busy_poll_us, completed_ago_s)
         args += [repr(self.rng.random()), self.lease_us, int(s.daily_cap or 0), recipient]
+        if progress is None:
+            keys += [gate, gate, gate]
+            args += ["", 0, 0, 0]
+        else:
+            keys += [progress.run_key, progress.started_key, progress.outcomes_key]
+            args += [progress.generation, started, progress.ttl_s, len(outcomes), *outcomes]
         for rule in limits:
             keys.append(self._limit_key(company_id, rule, whatsapp_id, campaign_id, recipient))
             args += [math.ceil(rule.period_s * 1_000_000 / rule.limit), rule.kind]
         reply = run_script(self.client, _lua.ACQUIRE, keys, args)
         if reply[0] == 1:
             return Grant(_s(reply[1]), int(reply[2]), _s(reply[3]))
+        if reply[0] == 2:
+            return Stopped(_s(reply[1]))
         now, until = int(reply[1]), int(reply[2])
         return Wait(until / 1e6, (until - now) / 1e6, _str(reply[3]))
 

@@ -78,14 +78,32 @@ if prev then need(tonumber(prev) + win, 'provider cap') end
 """
 
 # KEYS[1] connection hash, KEYS[2] departure log, KEYS[3] the recipient's pair key, KEYS[4] the
-# daily recipients (sorted set), KEYS[5...] one GCRA key per rate limit. After _CONNECTION's
-# ARGV: ARGV[9] the fraction for the next gap's jitter, ARGV[10] lease µs, ARGV[11] daily cap,
-# ARGV[12] recipient, then per GCRA key: its emission interval µs and its kind.
-# Returns {1, now, sends since the pause, the gap the next send needs} or
-# {0, now, until, reason}.
+# daily recipients (sorted set), KEYS[5] the campaign's run flag, KEYS[6] the batch's rows
+# started, KEYS[7] its outcomes list (5-7: any key of the call when ARGV[13] is ''), KEYS[8...]
+# one GCRA key per rate limit. After _CONNECTION's ARGV: ARGV[9] the fraction for the next gap's
+# jitter, ARGV[10] lease µs, ARGV[11] daily cap, ARGV[12] recipient, ARGV[13] the batch's
+# generation ('' : no batch progress), ARGV[14] rows started on a grant, ARGV[15] the progress
+# TTL (s), ARGV[16] the number k of outcomes that follow, ARGV[17 .. 16+k] those outcomes, then
+# per GCRA key: its emission interval µs and its kind.
+# Returns {1, now, sends since the pause, the gap the next send needs}, {0, now, until, reason}
+# or {2, now}: the campaign no longer runs in the batch's generation (the token given back).
 ACQUIRE = (
-    _CONNECTION
+    """
+local gen, k = ARGV[13], tonumber(ARGV[16])
+if gen ~= '' and k > 0 then
+  -- The outcomes since the holder's last call, whatever this call answers.
+  redis.call('RPUSH', KEYS[7], unpack(ARGV, 17, 16 + k))
+  redis.call('EXPIRE', KEYS[7], ARGV[15])
+end
+local lim = 16 + k
+"""
+    + _CONNECTION
     + """
+if gen ~= '' and redis.call('GET', KEYS[5]) ~= gen then
+  -- Paused, cancelled or restarted: no grant, and the holder's token goes back now.
+  if reported then redis.call('HSET', KEYS[1], 'd', d, 'h', '') end
+  return {2, now}
+end
 local recipient = ARGV[12]
 local last_pair = tonumber(redis.call('GET', KEYS[3]) or false)
 if last_pair then need(last_pair + @PAIR_US@, 'recipient pair') end
@@ -102,9 +120,9 @@ if daily > 0 then
     end
   end
 end
-for i = 5, #KEYS do
+for i = 8, #KEYS do
   local tat = tonumber(redis.call('GET', KEYS[i]) or false)
-  if tat then need(tat, 'rate limit ' .. ARGV[12 + 2 * (i - 4)]) end
+  if tat then need(tat, 'rate limit ' .. ARGV[lim + 2 * (i - 7)]) end
 end
 if until_at > now then
   -- Refused: nothing is consumed. Only the caller's report of its own finished request is kept.
@@ -139,10 +157,11 @@ if daily > 0 then
   redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', since)
   redis.call('EXPIRE', KEYS[4], 90000)
 end
-for i = 5, #KEYS do
-  local e = tonumber(ARGV[11 + 2 * (i - 4)])
+for i = 8, #KEYS do
+  local e = tonumber(ARGV[lim - 1 + 2 * (i - 7)])
   redis.call('SET', KEYS[i], now + e, 'PX', math.ceil(e / 1000) + 1000)
 end
+if gen ~= '' then redis.call('SET', KEYS[6], ARGV[14], 'EX', ARGV[15]) end
 return {1, now, n, gap}
 """
 )

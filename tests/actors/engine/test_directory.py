@@ -38,7 +38,7 @@ class FakeOutbox:
     def __init__(self):
         self.sent = []
 
-    def send_batch(self, batch_id, first, delay_s):
+    def send_batch(self, batch_id, company_id, first, delay_s):
         self.sent.append((batch_id, first, delay_s))
 
 
@@ -79,13 +79,13 @@ def test_idle_of_an_unknown_or_replaced_company_is_ignored():
 def test_unreadable_batch_progress_counts_as_none():
     d = DirectoryActor(load_config(), FakeOutbox())
     client = get_redis(d.config.redis_url)
-    started_key, outcomes_key = flags.progress_keys(d.keys, 987654)
+    started_key, outcomes_key = flags.progress_keys(d.keys, 4321, 987654)
     try:
         client.set(started_key, "not a count")
-        assert d.duties.progress([987654]) == {}
+        assert d.duties.progress([(987654, 4321)]) == {}
         client.set(started_key, 2)
         client.rpush(outcomes_key, '[1, "sent", "wamid.A", null, "Oi", 0.0]')
-        found = d.duties.progress([987654])
+        found = d.duties.progress([(987654, 4321)])
         assert found == {987654: (2, [Outcome(1, "sent", "wamid.A", None, "Oi", 0.0)])}
     finally:
         client.delete(started_key, outcomes_key)

@@ -22,42 +22,42 @@ def redis_keys(config):
 
 def test_a_running_campaign_lets_the_row_go_and_keeps_the_progress(redis_keys):
     client, keys = redis_keys
-    RunFlags(client, keys).set(5, 2)
-    assert flags.batch_progress(client, keys, [90]) == {}
-    assert flags.before_send(client, keys, 5, 2, 90, 1, [], 60)
-    assert flags.before_send(client, keys, 5, 2, 90, 2, [ONE], 60)
-    assert flags.before_send(client, keys, 5, 2, 90, 3, [TWO], 60)
-    assert flags.batch_progress(client, keys, [90, 91]) == {90: (3, [ONE, TWO])}
-    started, outcomes = flags.progress_keys(keys, 90)
+    RunFlags(client, keys).set(3, 5, 2)
+    assert flags.batch_progress(client, keys, [(90, 3)]) == {}
+    assert flags.before_send(client, keys, 3, 5, 2, 90, 1, [], 60)
+    assert flags.before_send(client, keys, 3, 5, 2, 90, 2, [ONE], 60)
+    assert flags.before_send(client, keys, 3, 5, 2, 90, 3, [TWO], 60)
+    assert flags.batch_progress(client, keys, [(90, 3), (91, 3)]) == {90: (3, [ONE, TWO])}
+    started, outcomes = flags.progress_keys(keys, 3, 90)
     assert 0 < client.ttl(started) <= 60 and 0 < client.ttl(outcomes) <= 60
-    flags.clear_progress(client, keys, 90)
-    assert flags.batch_progress(client, keys, [90]) == {}
+    flags.clear_progress(client, keys, 3, 90)
+    assert flags.batch_progress(client, keys, [(90, 3)]) == {}
 
 
 @pytest.mark.parametrize("state", ["paused", "restarted"])
 def test_a_stopped_campaign_stops_the_batch_but_keeps_what_was_done(redis_keys, state):
     client, keys = redis_keys
-    RunFlags(client, keys).set(5, 2)
-    assert flags.before_send(client, keys, 5, 2, 90, 1, [], 60)
+    RunFlags(client, keys).set(3, 5, 2)
+    assert flags.before_send(client, keys, 3, 5, 2, 90, 1, [], 60)
     if state == "paused":
-        RunFlags(client, keys).clear(5)
+        RunFlags(client, keys).clear(3, 5)
     else:
-        RunFlags(client, keys).set(5, 3)  # a new generation: this batch is stale
-    assert not flags.before_send(client, keys, 5, 2, 90, 2, [ONE], 60)
+        RunFlags(client, keys).set(3, 5, 3)  # a new generation: this batch is stale
+    assert not flags.before_send(client, keys, 3, 5, 2, 90, 2, [ONE], 60)
     # The row that did not go is not counted as started; the one done before is recorded.
-    assert flags.batch_progress(client, keys, [90]) == {90: (1, [ONE])}
+    assert flags.batch_progress(client, keys, [(90, 3)]) == {90: (1, [ONE])}
 
 
 def test_a_claimed_batch_has_started_nothing(redis_keys):
     client, keys = redis_keys
-    assert flags.mark_claiming(client, keys, 91, 60)
-    assert flags.batch_progress(client, keys, [91]) == {91: (0, [])}
+    assert flags.mark_claiming(client, keys, 3, 91, 60)
+    assert flags.batch_progress(client, keys, [(91, 3)]) == {91: (0, [])}
 
 
 def test_marking_again_keeps_the_progress_of_the_run_already_sending(redis_keys):
     client, keys = redis_keys
-    RunFlags(client, keys).set(5, 2)
-    assert flags.mark_claiming(client, keys, 92, 60)
-    assert flags.before_send(client, keys, 5, 2, 92, 1, [], 60)
-    assert not flags.mark_claiming(client, keys, 92, 60)  # a duplicate message's run
-    assert flags.batch_progress(client, keys, [92])[92][0] == 1
+    RunFlags(client, keys).set(3, 5, 2)
+    assert flags.mark_claiming(client, keys, 3, 92, 60)
+    assert flags.before_send(client, keys, 3, 5, 2, 92, 1, [], 60)
+    assert not flags.mark_claiming(client, keys, 3, 92, 60)  # a duplicate message's run
+    assert flags.batch_progress(client, keys, [(92, 3)])[92][0] == 1

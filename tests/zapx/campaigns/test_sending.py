@@ -3,6 +3,7 @@ script, no network): what a Wait, a throttle and an exception do to the batch.""
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -14,7 +15,8 @@ from zapx.campaigns.pacing import PacingSettings
 from zapx.campaigns.templates import Template
 from zapx.engine.messages import Stop
 from zapx.providers import SENT, THROTTLE, SendResult
-from zapx.schedule import Grant, Wait
+from zapx.redis import Keys
+from zapx.schedule import Grant, Stopped, Wait
 
 
 class Gate:
@@ -23,9 +25,26 @@ class Gate:
     def __init__(self, answers):
         self.answers = list(answers)
         self.acquired, self.released, self.throttles = [], [], []
+        self.calls = []
 
-    def acquire(self, wa, company, campaign, recipient, settings, limits, holder, ago):
+    def acquire(
+        self,
+        wa,
+        company,
+        campaign,
+        recipient,
+        settings,
+        limits,
+        holder,
+        ago,
+        progress=None,
+        started=0,
+        outcomes=(),
+    ):
+        assert progress is not None and progress.generation == 1
         self.acquired.append((recipient, holder, ago))
+        # What the script writes: the outcomes first, whatever it answers.
+        self.calls.append(("gate", started, [json.loads(o)[0] for o in outcomes]))
         return self.answers.pop(0) if self.answers else Grant(time.time(), 1, 0.0)
 
     def release(self, wa, company, holder, ago):
@@ -50,14 +69,21 @@ class Provider:
 
 @pytest.fixture
 def progress(monkeypatch):
-    """flags.before_send and note_waiting recorded, the run flag always set."""
-    calls = {"before_send": [], "waiting": []}
+    """flags.before_send, record_outcomes and note_waiting recorded, the run flag always set."""
+    calls = {"before_send": [], "waiting": [], "end": []}
 
-    def before_send(client, keys, campaign_id, generation, batch_id, started, outcomes, ttl):
+    def before_send(client, keys, company, campaign, generation, batch_id, started, outcomes, ttl):
         calls["before_send"].append((started, [o.row_id for o in outcomes]))
         return True
 
     monkeypatch.setattr(flags, "before_send", before_send)
+    monkeypatch.setattr(
+        flags,
+        "record_outcomes",
+        lambda c, k, company, batch, outcomes, ttl: calls["end"].append(
+            [o.row_id for o in outcomes]
+        ),
+    )
     monkeypatch.setattr(
         flags, "note_waiting", lambda c, k, cid, reason, ttl: calls["waiting"].append(reason)
     )
@@ -88,18 +114,30 @@ def _sender(gate, provider, rows=3, interval=0.0, deadline_s=30.0):
         claim,
         ctx,
         redis=None,
-        keys=None,
+        keys=Keys("sending-test:"),
         gate=gate,
         deadline=time.monotonic() + deadline_s,
         progress_ttl_s=60,
     )
 
 
-def test_each_outcome_goes_to_the_progress_right_after_its_answer(progress):
-    report, outcomes = _sender(Gate([]), Provider()).run()
+def test_an_unpaced_send_costs_one_gate_call_that_carries_the_previous_outcome(progress):
+    gate = Gate([])
+    report, outcomes = _sender(gate, Provider()).run()
     assert report.stop is None and report.sent == 3
-    # before row 1 (started 1), after its answer (its outcome), before row 2 (nothing held) ...
-    assert progress["before_send"] == [(1, []), (1, [1]), (2, []), (2, [2]), (3, []), (3, [3])]
+    # Row 1's call (started 1), row 2's call carries row 1's outcome, ...; the last at the end.
+    assert gate.calls == [("gate", 1, []), ("gate", 2, [1]), ("gate", 3, [2])]
+    assert progress["before_send"] == [] and progress["end"] == [[3]]
+
+
+def test_a_paced_outcome_goes_to_the_progress_right_after_its_answer(progress):
+    gate = Gate([])
+    report, _ = _sender(gate, Provider(), interval=0.01).run()
+    assert report.stop is None and report.sent == 3
+    # A sleep comes before the next gate call: the outcome is written before it.
+    assert gate.calls == [("gate", 1, []), ("gate", 2, []), ("gate", 3, [])]
+    assert progress["before_send"] == [(1, [1]), (2, [2]), (3, [3])]
+    assert progress["end"] == [[]]
 
 
 def test_a_short_wait_is_slept_and_the_row_then_sent(progress):
@@ -162,10 +200,19 @@ def test_an_unpaced_batch_takes_no_token(progress):
     assert gate.released == [] and {holder for _, holder, _ in gate.acquired} == {""}
 
 
-def test_a_pause_seen_after_an_answer_asks_the_gate_for_nothing_more(progress, monkeypatch):
+def test_a_pause_seen_by_the_gate_sends_nothing_more(progress):
+    gate = Gate([Grant(time.time(), 1, 0.0), Stopped(time.time())])
+    provider = Provider()
+    report, outcomes = _sender(gate, provider, rows=3).run()
+    assert report.stop == Stop.STOPPED and report.sent == 1
+    assert provider.sent == ["5511900000001"] and len(gate.acquired) == 2
+    assert gate.calls[1] == ("gate", 2, [1])  # the answered row's outcome, written anyway
+
+
+def test_a_pause_seen_after_a_paced_answer_asks_the_gate_for_nothing_more(progress, monkeypatch):
     running = {"flag": True}
 
-    def before_send(client, keys, campaign_id, generation, batch_id, started, outcomes, ttl):
+    def before_send(client, keys, company, campaign, generation, batch_id, started, outcomes, ttl):
         progress["before_send"].append((started, [o.row_id for o in outcomes]))
         return running["flag"]
 
@@ -179,7 +226,7 @@ def test_a_pause_seen_after_an_answer_asks_the_gate_for_nothing_more(progress, m
 
     provider.send = send_then_pause
     gate = Gate([])
-    report, outcomes = _sender(gate, provider, rows=3).run()
+    report, outcomes = _sender(gate, provider, rows=3, interval=0.01).run()
     assert report.stop == Stop.STOPPED and report.sent == 1
     # No grant spent on a row that would not leave (it would hold its recipient 6 s).
     assert len(gate.acquired) == 1 and provider.sent == ["5511900000001"]

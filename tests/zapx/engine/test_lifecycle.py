@@ -40,7 +40,8 @@ class FakeOutbox:
     def __init__(self):
         self.sent: list[tuple[int, bool, float]] = []
 
-    def send_batch(self, batch_id: int, first: bool, delay_s: float) -> None:
+    def send_batch(self, batch_id: int, company_id: int, first: bool, delay_s: float) -> None:
+        assert company_id > 0
         self.sent.append((batch_id, first, delay_s))
 
     def take(self) -> list[int]:
@@ -111,7 +112,7 @@ class World:
             return Campaign.get_by_id(campaign_id)
 
     def flag(self, campaign_id: int) -> int | None:
-        value = self.redis.get(flags.run_key(self.keys, campaign_id))
+        value = self.redis.get(flags.run_key(self.keys, self.company_id, campaign_id))
         return None if value is None else int(value)
 
     def statuses(self, campaign_id: int) -> dict[str, int]:
@@ -220,7 +221,7 @@ def test_a_campaign_that_cannot_start_is_paused_with_the_reason(world, problem):
         with db.connection_context():
             Whatsapp.update(status="DISCONNECTED").execute()
     campaign_id = w.campaign(contact_list=None if problem == "no list" else w.list_id)
-    w.flags.set(campaign_id, 0)
+    w.flags.set(w.company_id, campaign_id, 0)
     w.lifecycle.refresh(campaign_id)
     row = w.row(campaign_id)
     assert row.status == PAUSADA and row.pause_reason.startswith("cannot start: ")
@@ -396,7 +397,7 @@ def test_a_campaign_paused_before_it_started_resumes_as_a_first_start(world):
 def test_a_command_the_status_does_not_allow_is_refused_and_changes_nothing(world, status, name):
     w = world()
     campaign_id = w.campaign(status)
-    w.flags.set(campaign_id, 0)
+    w.flags.set(w.company_id, campaign_id, 0)
     with pytest.raises(Conflict):
         w.lifecycle.command(campaign_id, name)
     assert w.row(campaign_id).status == status and w.flag(campaign_id) == 0
@@ -493,7 +494,7 @@ def test_a_new_lifecycle_recovers_running_campaigns_from_the_database(world):
     w = world(size=100, budget=1)
     campaign_id = running(w)
     [lost] = w.outbox.take()  # in flight when the engine died
-    w.redis.delete(flags.run_key(w.keys, campaign_id))  # and Redis lost the flag
+    w.redis.delete(flags.run_key(w.keys, w.company_id, campaign_id))  # and Redis lost the flag
     w.lifecycle = w.new_lifecycle()
     w.lifecycle.recover()
     assert w.flag(campaign_id) == 0 and campaign_id in w.lifecycle.live

@@ -15,7 +15,7 @@ from redis.crc import key_slot
 from tests.zapx.schedule.hammer import child, run_threads
 from zapx.campaigns.pacing import PacingSettings
 from zapx.redis import Keys, get_redis
-from zapx.schedule import Grant, SendGate, Wait, backoff_s
+from zapx.schedule import Grant, Progress, SendGate, Stopped, Wait, backoff_s
 
 UNPACED = PacingSettings(message_interval_s=0, jitter=0, max_per_s=10_000)
 _ids = itertools.count(1)
@@ -371,3 +371,63 @@ def test_senders_in_threads_share_one_connection_without_a_short_gap(env):
     times.sort()
     assert len(times) == 24
     assert min(b - a for a, b in itertools.pairwise(times)) >= 0.024
+
+
+def _progress(gate, company, generation=2, batch_id=90):
+    """A batch's progress under the gate's keys (``flags.gate_progress`` builds the same)."""
+    tag = f"{{c{company}}}"
+    return Progress(
+        gate.keys.of(tag, "campaign", 5, "run"),
+        generation,
+        gate.keys.of(tag, "batch", batch_id, "started"),
+        gate.keys.of(tag, "batch", batch_id, "outcomes"),
+        60,
+    )
+
+
+def test_a_stopped_campaign_is_granted_nothing_and_the_token_goes_back(env):
+    """The run-flag check and the grant are one step: a paused batch's call changes no rule's
+    state (the recipient is not held 6 s, no gap is spent), still writes its outcomes, and gives
+    the holder's token back, so the connection's next sender need not wait for the lease."""
+    gate, client, company = env
+    paced = PacingSettings(message_interval_s=0.01, jitter=0, daily_cap=1000)
+    progress = _progress(gate, company)
+    client.set(progress.run_key, 2)
+    first = gate.acquire(1, company, 5, "a", paced, (), "b1", progress=progress, started=1)
+    assert isinstance(first, Grant) and client.get(progress.started_key) == b"1"
+    client.delete(progress.run_key)  # paused while row 1 was on the wire
+
+    def snapshot():
+        found = sorted(client.scan_iter(match=f"{gate.keys.prefix}{{c{company}}}*wa*"))
+        return {k: client.dump(k) for k in found if not k.endswith(b":gate")}
+
+    before = snapshot()
+    stopped = gate.acquire(
+        1, company, 5, "b", paced, (), "b1", 0.0, progress=progress, started=2, outcomes=["[1]"]
+    )
+    assert isinstance(stopped, Stopped)
+    assert snapshot() == before  # no departure logged, no pair key, no daily recipient
+    assert client.get(progress.started_key) == b"1"  # row 2 never started
+    assert client.lrange(progress.outcomes_key, 0, -1) == [b"[1]"]
+    assert gate.state(1, company, paced).holder == ""
+    # Another batch of the connection is granted at once (recipient "b" not held by the pair
+    # rule), not after the 30 s lease.
+    time.sleep(0.02)
+    assert isinstance(gate.acquire(1, company, 6, "b", paced, (), "b2"), Grant)
+
+
+def test_a_batch_of_another_generation_is_stopped_and_a_wait_still_writes_outcomes(env):
+    gate, client, company = env
+    progress = _progress(gate, company, generation=2)
+    client.set(progress.run_key, 3)  # restarted: generation 3 runs
+    assert isinstance(gate.acquire(1, company, 5, "a", UNPACED, (), progress=progress), Stopped)
+    client.set(progress.run_key, 2)
+    limits = (Limit("global", 1, 60),)
+    assert isinstance(gate.acquire(1, company, 5, "a", UNPACED, limits), Grant)
+    wait = gate.acquire(
+        1, company, 5, "b", UNPACED, limits, progress=progress, started=1, outcomes=["[7]", "[8]"]
+    )
+    assert isinstance(wait, Wait) and wait.reason == "rate limit global"
+    assert client.lrange(progress.outcomes_key, 0, -1) == [b"[7]", b"[8]"]
+    assert client.get(progress.started_key) is None  # not granted: nothing started
+    assert 0 < client.ttl(progress.outcomes_key) <= 60
