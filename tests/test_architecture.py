@@ -101,7 +101,8 @@ def test_no_import_inside_a_function():
 
 
 def test_one_module_writes_the_run_flags():
-    """``flags.run_key`` is read by the worker's check (``flags.before_send``) and written by
+    """``flags.run_key`` is read by the worker's checks (``flags.before_send`` and the send
+    gate's script, which is handed the key in ``flags.gate_progress``) and written by
     ``zapx.engine.runflags`` alone: no other module names the key."""
     users = set()
     for name, _, tree in MODULES:

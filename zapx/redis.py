@@ -61,6 +61,10 @@ class _ThreadConnections(threading.local):
 
     def __init__(self):
         self.by_client: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        #: client -> commands written by send_nowait whose replies are not read yet.
+        self.pending: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        #: client -> the socket those commands were written on.
+        self.pending_on: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self.pid = os.getpid()
 
 
@@ -68,12 +72,41 @@ _threads = _ThreadConnections()
 _scripts: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # client -> {lua: Script}
 
 
+def _connection(client: redis.Redis):
+    """The calling thread's own connection to ``client``'s server (made on first use)."""
+    if _threads.pid != os.getpid():  # a forked child never shares its parent's sockets
+        _threads.by_client = weakref.WeakKeyDictionary()
+        _threads.pending = weakref.WeakKeyDictionary()
+        _threads.pending_on = weakref.WeakKeyDictionary()
+        _threads.pid = os.getpid()
+    conn = _threads.by_client.get(client)
+    if conn is None:
+        pool = client.connection_pool
+        conn = _threads.by_client[client] = pool.connection_class(**pool.connection_kwargs)
+    owed = _threads.pending.get(client)
+    if owed and _threads.pending_on.get(client) is not conn._sock:
+        # The socket they were written on is gone (closed, reconnected): their replies will
+        # never come on this one, and whether they ran is unknown. Make them again.
+        del _threads.pending[client]
+        for command in owed:
+            client.execute_command(*command)
+    return conn
+
+
+def _drop(client: redis.Redis, conn) -> list[tuple]:
+    """Forget the thread's connection after a failure; the commands it may not have run."""
+    conn.disconnect()
+    _threads.by_client.pop(client, None)
+    return _threads.pending.pop(client, [])
+
+
 def run_script(client: redis.Redis, lua: str, keys: Sequence[str], args: Sequence) -> object:
     """``EVALSHA`` of ``lua`` on a connection of the calling thread's own.
 
     For the calls made once per request or per message: through the client's pool, retry
     wrapper and ``Script`` object one call cost about three times its round trip in CPU; here it
-    is one write and one read. Any failure drops the connection and makes the call the ordinary
+    is one write and one read. Replies still owed to :func:`send_nowait` are read first (they
+    come before this call's). Any failure drops the connection and makes the call the ordinary
     way (which loads the script after a Redis restart, reconnects and retries), so errors behave
     as the client's do.
     """
@@ -82,20 +115,71 @@ def run_script(client: redis.Redis, lua: str, keys: Sequence[str], args: Sequenc
         with _lock:
             by_lua = _scripts.setdefault(client, {})
             script = by_lua.get(lua) or by_lua.setdefault(lua, client.register_script(lua))
-    if _threads.pid != os.getpid():  # a forked child never shares its parent's sockets
-        _threads.by_client = weakref.WeakKeyDictionary()
-        _threads.pid = os.getpid()
-    conn = _threads.by_client.get(client)
-    if conn is None:
-        pool = client.connection_pool
-        conn = _threads.by_client[client] = pool.connection_class(**pool.connection_kwargs)
+    conn = _connection(client)
+    owed_error = None
     try:
-        conn.send_command("EVALSHA", script.sha, len(keys), *keys, *args)
-        return conn.read_response()
+        # A health check's PING would read a reply owed to send_nowait as its own.
+        healthy = not _threads.pending.get(client)
+        conn.send_command("EVALSHA", script.sha, len(keys), *keys, *args, check_health=healthy)
+        owed_error = _read_owed(client, conn)
+        reply = conn.read_response()
     except (redis.ConnectionError, redis.TimeoutError, redis.exceptions.NoScriptError):
         # NOSCRIPT: the server restarted and lost the script; the others: the socket. A call
         # that timed out may have run: scripts given here must bear a second run (the client's
-        # own retry does the same).
-        conn.disconnect()
-        _threads.by_client.pop(client, None)
-        return script(keys=list(keys), args=list(args))
+        # own retry does the same), as must what send_nowait wrote.
+        for command in _drop(client, conn):
+            client.execute_command(*command)
+        reply = script(keys=list(keys), args=list(args))
+    if owed_error is not None:
+        raise owed_error
+    return reply
+
+
+def _read_owed(client: redis.Redis, conn) -> redis.ResponseError | None:
+    """Read the replies owed to send_nowait's commands (kept until read: a connection lost
+    meanwhile makes them again). An error reply is returned once every reply is read, so the
+    connection stays in step."""
+    owed = _threads.pending.get(client)
+    if not owed:
+        return None
+    error = None
+    for _ in owed:
+        try:
+            conn.read_response()
+        except redis.ResponseError as exc:
+            error = error or exc
+    del _threads.pending[client]
+    return error
+
+
+def send_nowait(client: redis.Redis, *commands: tuple) -> None:
+    """Write ``commands`` on the calling thread's own connection without waiting for their
+    replies, which the thread's next :func:`run_script` (or :func:`drain`) reads: the writes
+    leave at once and cost no round trip of their own. Only for commands that bear a second
+    run: after a failure they are made again the ordinary way."""
+    conn = _connection(client)
+    try:
+        # One write for all of them; no health check's PING while replies are owed.
+        healthy = not _threads.pending.get(client)
+        conn.send_packed_command(conn.pack_commands(commands), check_health=healthy)
+    except (redis.ConnectionError, redis.TimeoutError):
+        for command in [*_drop(client, conn), *commands]:
+            client.execute_command(*command)
+        return
+    _threads.pending.setdefault(client, []).extend(commands)
+    _threads.pending_on[client] = conn._sock
+
+
+def drain(client: redis.Redis) -> None:
+    """Read the replies still owed to :func:`send_nowait` (its commands have then run)."""
+    if not _threads.pending.get(client):
+        return
+    conn = _connection(client)
+    try:
+        owed_error = _read_owed(client, conn)
+    except (redis.ConnectionError, redis.TimeoutError):
+        for command in _drop(client, conn):
+            client.execute_command(*command)
+        return
+    if owed_error is not None:
+        raise owed_error

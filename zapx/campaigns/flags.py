@@ -13,7 +13,7 @@ import json
 import redis
 
 from zapx.engine.messages import Outcome
-from zapx.redis import Keys, run_script
+from zapx.redis import Keys, run_script, send_nowait
 from zapx.schedule import Progress
 
 
@@ -120,6 +120,27 @@ def record_outcomes(
     pipe.rpush(outcomes_key, *(encode(o) for o in outcomes))
     pipe.expire(outcomes_key, ttl_s)
     pipe.execute()
+
+
+def push_outcomes(
+    client: redis.Redis,
+    keys: Keys,
+    company_id: int,
+    batch_id: int,
+    outcomes: list[Outcome],
+    ttl_s: int,
+) -> None:
+    """Add ``outcomes`` to the batch's progress *now*, without waiting for the reply: the write
+    leaves right after the provider's answer and the thread's next gate call reads its reply
+    (``zapx.redis.send_nowait``), so recording an outcome costs no round trip of its own."""
+    if not outcomes:
+        return
+    outcomes_key = progress_keys(keys, company_id, batch_id)[1]
+    send_nowait(
+        client,
+        ("RPUSH", outcomes_key, *(encode(o) for o in outcomes)),
+        ("EXPIRE", outcomes_key, ttl_s),
+    )
 
 
 def encode(outcome: Outcome) -> str:

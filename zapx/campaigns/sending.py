@@ -12,12 +12,13 @@ said (never dropped, never failed for a limit), the reason is kept for the campa
 the batch reports ``Stop.WAIT``, so the engine waits for those rows instead of re-planning them
 at once.
 
-Outcomes reach the progress before any sleep: when the next row's gate call follows the answer
-at once (unpaced), that call carries it, microseconds after the answer, so an unpaced send costs
-one Redis call; when a sleep comes first (paced, or a slot ahead), one call right after the
-answer writes it (and reads the run flag). So a worker killed between two sends leaves no
-answered row ``unknown``: only a request on the wire is. The gate's send token is given back
-when the batch ends, whatever ends it.
+Outcomes reach the progress right after each answer, before any sleep: when a sleep comes next
+(paced, or a slot ahead) one script call writes them and reads the run flag; when the next row
+follows at once (unpaced) they are written without waiting for Redis's reply
+(:func:`zapx.campaigns.flags.push_outcomes`), which the next gate call reads, so an unpaced send
+costs one round trip. So a worker killed between two sends leaves no answered row ``unknown``:
+only a request on the wire is. The gate's send token is given back when the batch ends, whatever
+ends it.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from zapx.campaigns import batches, flags
 from zapx.campaigns.context import CampaignContext
 from zapx.engine.messages import BatchReport, Outcome, Stop
 from zapx.providers import AMBIGUOUS, AUTH, PERMANENT, SENT, THROTTLE, OutMessage
-from zapx.redis import Keys
+from zapx.redis import Keys, drain
 from zapx.schedule import Grant, SendGate, Stopped, Wait, backoff_s
 from zapx.status import RowStatus
 
@@ -120,6 +121,18 @@ class BatchSender:
         self.reported = len(self.outcomes)
         return running
 
+    def _push_outcomes(self) -> None:
+        claim = self.claim
+        flags.push_outcomes(
+            self.redis,
+            self.keys,
+            claim.company_id,
+            claim.batch_id,
+            self.outcomes[self.reported :],
+            self.progress_ttl_s,
+        )
+        self.reported = len(self.outcomes)
+
     def _acquire(self, index: int, row) -> Grant | Wait | Stopped:
         """One gate call for row ``index``: it also writes the outcomes not yet in the progress
         (whatever it answers), checks the run flag and, on a grant, notes ``index + 1`` rows
@@ -194,6 +207,7 @@ class BatchSender:
                 self.gate.release(
                     claim.whatsapp_id, claim.company_id, self.holder, self._completed_ago_s()
                 )
+            drain(self.redis)  # the replies owed to the outcomes pushed without waiting
         log.info(
             "batch delivered",
             extra={
@@ -245,10 +259,14 @@ class BatchSender:
             stop = self._record(row, result, text, confirming)
             if stop is not None:
                 return stop, (result.retry_after_s if stop == Stop.THROTTLE else None)
-            # When a sleep comes before the next gate call, the outcome goes to the progress
-            # now: a worker killed in that sleep would leave this answered row ``unknown``.
-            if (self.paced or self._sleeps_before(i + 1)) and not self._progress(i + 1):
-                return Stop.STOPPED, None
+            # The outcome goes to the progress now: a worker killed before the next gate call
+            # would leave this answered row ``unknown``. When a sleep comes first, with a
+            # look at the run flag; else written without waiting for Redis's reply.
+            if self.paced or self._sleeps_before(i + 1):
+                if not self._progress(i + 1):
+                    return Stop.STOPPED, None
+            else:
+                self._push_outcomes()
         return None, None
 
     def _sleeps_before(self, index: int) -> bool:

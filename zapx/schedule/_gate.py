@@ -152,7 +152,7 @@ class Progress:
     of its rows (``zapx.campaigns.flags.gate_progress`` builds it). They must carry the
     company's hash tag, as every key of the call does."""
 
-    run_key: str
+    flag_key: str
     generation: int
     started_key: str
     outcomes_key: str
@@ -307,7 +307,7 @@ class SendGate:
             keys += [gate, gate, gate]
             args += ["", 0, 0, 0]
         else:
-            keys += [progress.run_key, progress.started_key, progress.outcomes_key]
+            keys += [progress.flag_key, progress.started_key, progress.outcomes_key]
             args += [progress.generation, started, progress.ttl_s, len(outcomes), *outcomes]
         for rule in limits:
             keys.append(self._limit_key(company_id, rule, whatsapp_id, campaign_id, recipient))

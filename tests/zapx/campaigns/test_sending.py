@@ -70,13 +70,21 @@ class Provider:
 @pytest.fixture
 def progress(monkeypatch):
     """flags.before_send, record_outcomes and note_waiting recorded, the run flag always set."""
-    calls = {"before_send": [], "waiting": [], "end": []}
+    calls = {"before_send": [], "waiting": [], "end": [], "pushed": []}
 
     def before_send(client, keys, company, campaign, generation, batch_id, started, outcomes, ttl):
         calls["before_send"].append((started, [o.row_id for o in outcomes]))
         return True
 
     monkeypatch.setattr(flags, "before_send", before_send)
+    monkeypatch.setattr(
+        flags,
+        "push_outcomes",
+        lambda c, k, company, batch, outcomes, ttl: calls["pushed"].append(
+            [o.row_id for o in outcomes]
+        ),
+    )
+    monkeypatch.setattr(sending, "drain", lambda client: calls["end"].append("drain"))
     monkeypatch.setattr(
         flags,
         "record_outcomes",
@@ -121,13 +129,14 @@ def _sender(gate, provider, rows=3, interval=0.0, deadline_s=30.0):
     )
 
 
-def test_an_unpaced_send_costs_one_gate_call_that_carries_the_previous_outcome(progress):
+def test_an_unpaced_send_costs_one_gate_call_and_its_outcome_leaves_at_once(progress):
     gate = Gate([])
     report, outcomes = _sender(gate, Provider()).run()
     assert report.stop is None and report.sent == 3
-    # Row 1's call (started 1), row 2's call carries row 1's outcome, ...; the last at the end.
-    assert gate.calls == [("gate", 1, []), ("gate", 2, [1]), ("gate", 3, [2])]
-    assert progress["before_send"] == [] and progress["end"] == [[3]]
+    # One gate call a row; each outcome pushed right after its answer, its reply read later.
+    assert gate.calls == [("gate", 1, []), ("gate", 2, []), ("gate", 3, [])]
+    assert progress["pushed"] == [[1], [2], [3]]
+    assert progress["before_send"] == [] and progress["end"] == [[], "drain"]
 
 
 def test_a_paced_outcome_goes_to_the_progress_right_after_its_answer(progress):
@@ -137,7 +146,7 @@ def test_a_paced_outcome_goes_to_the_progress_right_after_its_answer(progress):
     # A sleep comes before the next gate call: the outcome is written before it.
     assert gate.calls == [("gate", 1, []), ("gate", 2, []), ("gate", 3, [])]
     assert progress["before_send"] == [(1, [1]), (2, [2]), (3, [3])]
-    assert progress["end"] == [[]]
+    assert progress["end"] == [[], "drain"] and progress["pushed"] == []
 
 
 def test_a_short_wait_is_slept_and_the_row_then_sent(progress):
@@ -206,7 +215,7 @@ def test_a_pause_seen_by_the_gate_sends_nothing_more(progress):
     report, outcomes = _sender(gate, provider, rows=3).run()
     assert report.stop == Stop.STOPPED and report.sent == 1
     assert provider.sent == ["5511900000001"] and len(gate.acquired) == 2
-    assert gate.calls[1] == ("gate", 2, [1])  # the answered row's outcome, written anyway
+    assert progress["pushed"] == [[1]]  # the answered row's outcome, written at once
 
 
 def test_a_pause_seen_after_a_paced_answer_asks_the_gate_for_nothing_more(progress, monkeypatch):

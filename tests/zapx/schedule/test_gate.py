@@ -392,10 +392,10 @@ def test_a_stopped_campaign_is_granted_nothing_and_the_token_goes_back(env):
     gate, client, company = env
     paced = PacingSettings(message_interval_s=0.01, jitter=0, daily_cap=1000)
     progress = _progress(gate, company)
-    client.set(progress.run_key, 2)
+    client.set(progress.flag_key, 2)
     first = gate.acquire(1, company, 5, "a", paced, (), "b1", progress=progress, started=1)
     assert isinstance(first, Grant) and client.get(progress.started_key) == b"1"
-    client.delete(progress.run_key)  # paused while row 1 was on the wire
+    client.delete(progress.flag_key)  # paused while row 1 was on the wire
 
     def snapshot():
         found = sorted(client.scan_iter(match=f"{gate.keys.prefix}{{c{company}}}*wa*"))
@@ -419,9 +419,9 @@ def test_a_stopped_campaign_is_granted_nothing_and_the_token_goes_back(env):
 def test_a_batch_of_another_generation_is_stopped_and_a_wait_still_writes_outcomes(env):
     gate, client, company = env
     progress = _progress(gate, company, generation=2)
-    client.set(progress.run_key, 3)  # restarted: generation 3 runs
+    client.set(progress.flag_key, 3)  # restarted: generation 3 runs
     assert isinstance(gate.acquire(1, company, 5, "a", UNPACED, (), progress=progress), Stopped)
-    client.set(progress.run_key, 2)
+    client.set(progress.flag_key, 2)
     limits = (Limit("global", 1, 60),)
     assert isinstance(gate.acquire(1, company, 5, "a", UNPACED, limits), Grant)
     wait = gate.acquire(
