@@ -31,18 +31,19 @@ def crash_stack(process_env, tmp_path_factory, broker):
     started.stop()
 
 
-def _check_outcome(stack, campaign_id: int) -> dict:
+def _check_outcome(stack, campaign_id: int, killed_at: float) -> dict:
     by_status = check_exactly_once(stack.sandbox, campaign_id, CONTACTS, {"sent", "unknown"})
     sent, unknown = by_status.get("sent", []), by_status.get("unknown", [])
-    received, lost = kill_unknowns(stack.sandbox, by_status)
-    print(f"unknown rows left by the kill: {lost}, of which the sandbox had received {received}")
-    assert_kill_unknowns_honest(received, lost)
+    found = kill_unknowns(stack.sandbox, by_status, killed_at)
+    print(found)
+    assert_kill_unknowns_honest(found)
     return {
         "sent": len(sent),
         "unknown": len(unknown),
         "accepted": sandbox_count(stack.sandbox),
-        "lost": lost,
-        "lost_received": received,
+        "lost": found.lost,
+        "lost_received": found.received,
+        "lost_answered": found.answered,
     }
 
 
@@ -53,11 +54,11 @@ def _run_and_crash(client, account, stack, name: str, victim: str) -> dict:
     list_id = make_list(acct.company_id, CONTACTS)
     campaign_id = start_campaign(client, acct, list_id, setup["whatsapp_id"])
     wait_for(lambda: sandbox_count(stack.sandbox) >= 200, timeout_s=60, what="200 sends")
-    kill9(stack.procs[victim])
+    killed_at = kill9(stack.procs[victim])
     at_kill = sandbox_count(stack.sandbox)
     stack.start(victim)
     wait_status(client, acct, campaign_id, "FINALIZADA", timeout_s=120)
-    outcome = _check_outcome(stack, campaign_id)
+    outcome = _check_outcome(stack, campaign_id, killed_at)
     assert outcome["accepted"] > at_kill  # it carried on after the crash
     return outcome
 

@@ -3,7 +3,9 @@
 It is a load target as much as a test double, so it avoids frameworks: an ``asyncio.Protocol``
 with keep-alive and a minimal parser. Control routes live under ``/_sandbox/``:
 
-- ``GET /_sandbox/messages?after=SEQ&limit=N`` — recorded messages after sequence ``SEQ``
+- ``GET /_sandbox/messages?after=SEQ&limit=N`` — recorded messages after sequence ``SEQ``, each
+  with ``ts`` (arrival, epoch seconds) and ``answeredTs`` (when its answer was written to the
+  socket; ``null`` while the answer waits, e.g. under ``latencyMs``)
 - ``GET /_sandbox/stats`` — counts; ``POST /_sandbox/reset`` — forget everything
 - ``GET|POST /_sandbox/config`` — faults: ``latencyMs``, ``rate429``, ``rate130429``, ``rate5xx``,
   ``rateTimeout``, ``rateAuth`` (a 401 "token expired"). Rates are fractions 0..1 of message
@@ -58,10 +60,12 @@ class Faults:
 
 
 class Recorder:
-    """Every accepted message, in arrival order, with a sequence number and a timestamp (s)."""
+    """Every accepted message, in arrival order, with a sequence number and its arrival and
+    answer times (epoch seconds)."""
 
     def __init__(self):
         self.messages: list[dict] = []
+        self._by_id: dict[str, dict] = {}
         self._seq = itertools.count(1)
 
     def record(self, phone_id: str, payload: dict) -> dict:
@@ -72,10 +76,19 @@ class Recorder:
             "to": str(payload.get("to", "")),
             "type": payload.get("type", "text"),
             "id": f"wamid.{uuid.uuid4().hex}",
+            "answeredTs": None,
             "payload": payload,
         }
         self.messages.append(entry)
+        self._by_id[entry["id"]] = entry
         return entry
+
+    def answered(self, message_id: str) -> None:
+        """The message's answer has been written to its socket (so a client that died after
+        this moment had been told; one that died before could not know)."""
+        entry = self._by_id.get(message_id)
+        if entry is not None:
+            entry["answeredTs"] = time.time()
 
     def after(self, seq: int, limit: int) -> list[dict]:
         # Sequence numbers are dense from 1, so the index of seq N is N - 1.
@@ -84,6 +97,7 @@ class Recorder:
 
     def reset(self) -> None:
         self.messages.clear()
+        self._by_id.clear()
         self._seq = itertools.count(1)
 
 
@@ -164,6 +178,8 @@ class SandboxProtocol(asyncio.Protocol):
         if self.transport is None or self.transport.is_closing():
             return
         self.transport.write(_response(status, payload, keep_alive))
+        if status == 200 and "messages" in payload:
+            self.app.recorder.answered(payload["messages"][0]["id"])
         if not keep_alive:
             self.transport.close()
 

@@ -1,0 +1,58 @@
+"""The sandbox's record: each message's arrival and the moment its answer was written."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from zapx.sandbox.server import SandboxProtocol, SandboxServer
+
+
+class _Transport:
+    def __init__(self):
+        self.written: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
+
+    def is_closing(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        pass
+
+
+def _post(protocol: SandboxProtocol, to: str) -> None:
+    body = json.dumps({"messaging_product": "whatsapp", "to": to, "type": "text"}).encode()
+    protocol.data_received(
+        b"POST /v19.0/123/messages HTTP/1.1\r\nHost: x\r\n"
+        + f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+
+
+def test_an_answered_message_records_when_its_answer_left():
+    app = SandboxServer()
+    protocol = SandboxProtocol(app)
+    protocol.connection_made(_Transport())
+    _post(protocol, "5511999990001")
+    (entry,) = app.recorder.messages
+    assert entry["answeredTs"] is not None and entry["answeredTs"] >= entry["ts"]
+    assert entry["id"].encode() in protocol.transport.written[0]
+
+
+def test_a_delayed_answer_is_not_recorded_as_answered_until_it_leaves():
+    async def run():
+        app = SandboxServer()
+        app.faults.latency_ms = 50
+        protocol = SandboxProtocol(app)
+        protocol.connection_made(_Transport())
+        _post(protocol, "5511999990002")
+        (entry,) = app.recorder.messages
+        assert entry["answeredTs"] is None and not protocol.transport.written
+        await asyncio.sleep(0.2)
+        assert entry["answeredTs"] - entry["ts"] >= 0.05
+        app.recorder.reset()
+        assert app.recorder.messages == []
+
+    asyncio.run(run())
