@@ -1,7 +1,14 @@
-"""One pooled Redis client per process, with retries, and the key prefix every key carries."""
+"""One pooled Redis client per process, with retries, and the key prefix every key carries.
+
+Every client made here reports to the process's ``redis`` breaker (``zapx.dependencies``): the
+outermost attempt of each command, pipeline and connect asks it first, and tells it the outcome
+after the client's own retries. While it is open, calls are refused at once with
+``RedisUnavailable`` (a ``redis.ConnectionError``).
+"""
 
 from __future__ import annotations
 
+import copy
 import os
 import threading
 import weakref
@@ -11,29 +18,126 @@ import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
+from zapx import dependencies
+from zapx.breakers import Breaker
+
 _lock = threading.Lock()
-_clients: dict[str, redis.Redis] = {}
+_clients: dict[tuple, redis.Redis] = {}
+#: The API's commands: a request must get its 503 within 2 s when Redis hangs.
+API_TIMEOUT_S, API_RETRIES = 0.5, 1
 
 
-def get_redis(url: str, *, max_connections: int = 64) -> redis.Redis:
-    """The shared client for ``url`` (created once per process; thread-safe).
+class _Depth(threading.local):
+    calls = 0
 
-    Commands retry 3 times with exponential backoff on connection errors; socket timeouts are 5 s.
+
+_depth = _Depth()
+
+
+class GuardedRetry(Retry):
+    """The client's retry policy, behind a breaker.
+
+    redis-py nests retries: a command's attempt reconnects, and the connect (and its health
+    check's PING) retries on its own, so 3 retries made up to 16 connects and, against a Redis
+    that accepts connections and never answers, 80 s at a 5 s timeout. Here only the outermost
+    call of a thread retries, asks the breaker first and tells it the outcome; the calls nested
+    in it make one attempt each (their failure is the outer attempt's).
     """
+
+    def __init__(self, breaker: Breaker, backoff, retries: int, supported_errors=None):
+        if supported_errors is None:
+            super().__init__(backoff, retries)
+        else:
+            super().__init__(backoff, retries, supported_errors)
+        self.breaker = breaker
+
+    def __deepcopy__(self, memo):
+        # Each connection gets a copy of its pool's retry: the copies share the one breaker.
+        return GuardedRetry(
+            self.breaker, copy.deepcopy(self._backoff, memo), self._retries,
+            self._supported_errors,
+        )  # fmt: skip
+
+    def call_with_retry(self, do, fail, is_retryable=None, with_failure_count=False):
+        if _depth.calls:
+            try:
+                return do()
+            except self._supported_errors as error:
+                if not (is_retryable and not is_retryable(error)):
+                    fail(error, 1) if with_failure_count else fail(error)
+                raise
+        probe = self.breaker.before()
+        _depth.calls += 1
+        try:
+            result = super().call_with_retry(do, fail, is_retryable, with_failure_count)
+        except Exception as exc:
+            if dependencies.redis_down(exc):
+                self.breaker.record(failures=1, probe=probe, error=exc)
+            else:  # Redis answered (a script's error, OOM): it is up
+                self.breaker.record(successes=1, probe=probe)
+            raise
+        finally:
+            _depth.calls -= 1
+        self.breaker.record(successes=1, probe=probe)
+        return result
+
+
+def make_client(
+    url: str,
+    *,
+    max_connections: int | None = 64,
+    timeout_s: float = 5.0,
+    retries: int = 3,
+    breaker: Breaker | None = None,
+) -> redis.Redis:
+    """A new client for ``url``: socket connect and read timeouts of ``timeout_s`` seconds,
+    ``retries`` retries with exponential backoff on connection errors and timeouts, behind
+    ``breaker`` (the process's ``redis`` breaker by default)."""
+    return redis.Redis.from_url(
+        url,
+        max_connections=max_connections,
+        socket_timeout=timeout_s,
+        socket_connect_timeout=timeout_s,
+        health_check_interval=30,
+        retry=GuardedRetry(
+            breaker or dependencies.redis, ExponentialBackoff(cap=1.0, base=0.05), retries
+        ),
+        retry_on_error=[redis.ConnectionError, redis.TimeoutError],
+    )
+
+
+def get_redis(
+    url: str, *, max_connections: int = 64, timeout_s: float = 5.0, retries: int = 3
+) -> redis.Redis:
+    """The shared client for ``url`` (created once per process and settings; thread-safe).
+
+    Commands retry ``retries`` times with exponential backoff on connection errors; socket
+    timeouts are ``timeout_s`` seconds (the API's client: ``API_TIMEOUT_S``, ``API_RETRIES``).
+    """
+    key = (url, timeout_s, retries)
     with _lock:
-        client = _clients.get(url)
+        client = _clients.get(key)
         if client is None:
-            client = redis.Redis.from_url(
-                url,
-                max_connections=max_connections,
-                socket_timeout=5,
-                socket_connect_timeout=5,
-                health_check_interval=30,
-                retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), 3),
-                retry_on_error=[redis.ConnectionError, redis.TimeoutError],
+            client = make_client(
+                url, max_connections=max_connections, timeout_s=timeout_s, retries=retries
             )
-            _clients[url] = client
+            _clients[key] = client
         return client
+
+
+def maxmemory_policy(client: redis.Redis) -> str:
+    """The server's ``maxmemory-policy``: from ``CONFIG GET``, else (a managed Redis may
+    disable CONFIG) from ``INFO memory``. Raises ``redis.ResponseError`` when both are refused,
+    ``redis.ConnectionError`` when Redis does not answer."""
+    try:
+        policy = client.config_get("maxmemory-policy").get("maxmemory-policy")
+    except redis.ResponseError:
+        policy = None
+    if not policy:
+        policy = client.info("memory").get("maxmemory_policy")
+    if not policy:
+        raise redis.ResponseError("neither CONFIG GET nor INFO memory tell maxmemory-policy")
+    return policy.decode() if isinstance(policy, bytes) else str(policy)
 
 
 def close_all() -> None:
