@@ -35,13 +35,12 @@ _depth = _Depth()
 
 
 class GuardedRetry(Retry):
-    """The client's retry policy, behind a breaker.
-
-    redis-py nests retries: a command's attempt reconnects, and the connect (and its health
-    check's PING) retries on its own, so 3 retries made up to 16 connects and, against a Redis
-    that accepts connections and never answers, 80 s at a 5 s timeout. Here only the outermost
-    call of a thread retries, asks the breaker first and tells it the outcome; the calls nested
-    in it make one attempt each (their failure is the outer attempt's).
+    """The client's retry policy, behind a breaker: the outermost call of a thread (a command,
+    a pipeline, a connect) asks the breaker first and tells it the outcome once its retries are
+    done; the calls redis-py nests in it (a reconnect, a health check's PING) are part of it.
+    Against a Redis that accepts connections and never answers, a call ends after
+    ``retries + 1`` timeouts and the backoffs between (measured: 2.7 s at 0.5 s and 3 retries,
+    0.7 s at 0.3 s and 1 retry).
     """
 
     def __init__(self, breaker: Breaker, backoff, retries: int, supported_errors=None):
@@ -60,12 +59,7 @@ class GuardedRetry(Retry):
 
     def call_with_retry(self, do, fail, is_retryable=None, with_failure_count=False):
         if _depth.calls:
-            try:
-                return do()
-            except self._supported_errors as error:
-                if not (is_retryable and not is_retryable(error)):
-                    fail(error, 1) if with_failure_count else fail(error)
-                raise
+            return super().call_with_retry(do, fail, is_retryable, with_failure_count)
         probe = self.breaker.before()
         _depth.calls += 1
         try:

@@ -66,8 +66,11 @@ class Clock(threading.Thread):
                     continue
                 except pykka.ActorDeadError:
                     return
-                except Exception:
-                    log.exception("clock tick failed")
+                except Exception as exc:
+                    if dependencies.unavailable(exc):  # the breaker logs the outage, once
+                        log.debug("clock tick failed: %r", exc)
+                    else:
+                        log.exception("clock tick failed")
             try:
                 pending = self.directory.handle(Tick())
             except pykka.ActorDeadError:
