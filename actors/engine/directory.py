@@ -65,8 +65,17 @@ class DirectoryActor(pykka.ThreadingActor):
 
     def on_start(self) -> None:
         self.started_at = time.monotonic()
-        with db.connection_context():
-            companies = starts.running_companies()
+        try:
+            with db.connection_context():
+                companies = starts.running_companies()
+        except Exception as exc:
+            if not dependencies.unavailable(exc):
+                raise
+            # An engine (re)started while PostgreSQL is down waits for it instead of exiting
+            # at once, again and again: the first tick's sweep, once the breaker lets it
+            # through, starts every running company's actor.
+            log.warning("directory started without its companies", extra={"error": repr(exc)})
+            companies = []
         for company_id in companies:
             self._company(company_id)  # each rebuilds its campaigns from the database
         log.info("directory started", extra={"companies_recovered": len(companies)})
