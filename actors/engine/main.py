@@ -14,6 +14,7 @@ import pykka
 from actors import inbox
 from actors.delivery import deliver_batch, deliver_first
 from actors.engine.directory import DirectoryActor
+from zapx import dependencies
 from zapx.config import Config
 from zapx.db import init_db
 from zapx.engine.messages import Tick
@@ -65,8 +66,11 @@ class Clock(threading.Thread):
                     continue
                 except pykka.ActorDeadError:
                     return
-                except Exception:
-                    log.exception("clock tick failed")
+                except Exception as exc:
+                    if dependencies.unavailable(exc):  # the breaker logs the outage, once
+                        log.debug("clock tick failed: %r", exc)
+                    else:
+                        log.exception("clock tick failed")
             try:
                 pending = self.directory.handle(Tick())
             except pykka.ActorDeadError:
@@ -94,7 +98,9 @@ class Engine:
             self.config.db_pool_size,
             application_name="zapx-engine",
             wait_s=120,
+            connect_timeout_s=self.config.db_connect_timeout_s,
         )
+        dependencies.configure(self.config.dependency_policy)
         self.directory = DirectoryActor.start(self.config, DramatiqOutbox())
         proxy = self.directory.proxy()
         inbox.bind(proxy)
