@@ -12,6 +12,11 @@ with keep-alive and a minimal parser. Control routes live under ``/_sandbox/``:
   requests; a timed-out request is not recorded and never answered, and its connection closes
   after ``timeoutS``
 - ``GET /health``
+
+With a record file (``zapx sandbox --record FILE``) every recorded message and answer is also
+appended to that file as a JSON line, and read back at start: the record survives a restart of
+the sandbox, ``kill -9`` included, which the fault tests inflict on it
+(``tests/actors/test_faults.py``). A reset empties the file too.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import dataclasses
 import itertools
 import json
 import logging
+import os
 import random
 import signal
 import time
@@ -61,12 +67,45 @@ class Faults:
 
 class Recorder:
     """Every accepted message, in arrival order, with a sequence number and its arrival and
-    answer times (epoch seconds)."""
+    answer times (epoch seconds); with ``journal``, a file of JSON lines it appends each event
+    to and replays at start."""
 
-    def __init__(self):
+    def __init__(self, journal: str | None = None):
         self.messages: list[dict] = []
         self._by_id: dict[str, dict] = {}
         self._seq = itertools.count(1)
+        self._journal: int | None = None
+        if journal is not None:
+            self._replay(journal)
+            # One write(2) a line, appended: a kill -9 cannot leave half of one behind it.
+            self._journal = os.open(journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+
+    def _replay(self, path: str) -> None:
+        try:
+            with open(path, "rb") as journal:
+                data = journal.read()
+        except FileNotFoundError:
+            return
+        for line in data.splitlines():
+            try:
+                event = json.loads(line)
+            except ValueError:  # a line cut short by a full disk: skip it, keep the rest
+                continue
+            if "answered" in event:
+                entry = self._by_id.get(event["answered"])
+                if entry is not None:
+                    entry["answeredTs"] = event["ts"]
+            else:
+                event["seq"] = next(self._seq)  # dense, as after() needs
+                self.messages.append(event)
+                self._by_id[event["id"]] = event
+        if data and not data.endswith(b"\n"):
+            with open(path, "ab") as journal:
+                journal.write(b"\n")
+
+    def _append(self, event: dict) -> None:
+        if self._journal is not None:
+            os.write(self._journal, json.dumps(event, separators=(",", ":")).encode() + b"\n")
 
     def record(self, phone_id: str, payload: dict) -> dict:
         entry = {
@@ -81,6 +120,7 @@ class Recorder:
         }
         self.messages.append(entry)
         self._by_id[entry["id"]] = entry
+        self._append(entry)
         return entry
 
     def answered(self, message_id: str) -> None:
@@ -89,6 +129,7 @@ class Recorder:
         entry = self._by_id.get(message_id)
         if entry is not None:
             entry["answeredTs"] = time.time()
+            self._append({"answered": message_id, "ts": entry["answeredTs"]})
 
     def after(self, seq: int, limit: int) -> list[dict]:
         # Sequence numbers are dense from 1, so the index of seq N is N - 1.
@@ -99,6 +140,8 @@ class Recorder:
         self.messages.clear()
         self._by_id.clear()
         self._seq = itertools.count(1)
+        if self._journal is not None:
+            os.ftruncate(self._journal, 0)
 
 
 def _response(status: int, body: dict, keep_alive: bool) -> bytes:
@@ -187,8 +230,8 @@ class SandboxProtocol(asyncio.Protocol):
 class SandboxServer:
     """The routes of the sandbox; ``handle`` is synchronous and never blocks."""
 
-    def __init__(self):
-        self.recorder = Recorder()
+    def __init__(self, journal: str | None = None):
+        self.recorder = Recorder(journal)
         self.faults = Faults()
         self.requests = 0
         self.injected: dict[str, int] = {
@@ -293,8 +336,8 @@ class SandboxServer:
         }
 
 
-async def _serve(host: str, port: int, stopping: asyncio.Event) -> None:
-    app = SandboxServer()
+async def _serve(host: str, port: int, stopping: asyncio.Event, journal: str | None) -> None:
+    app = SandboxServer(journal)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(lambda: SandboxProtocol(app), host, port, backlog=4096)
     log.info("sandbox listening", extra={"host": host, "port": port})
@@ -303,8 +346,9 @@ async def _serve(host: str, port: int, stopping: asyncio.Event) -> None:
     log.info("sandbox stopped", extra={"messages": len(app.recorder.messages)})
 
 
-def serve(bind: str) -> int:
-    """Serve on ``host:port`` until SIGTERM or SIGINT; returns the exit code."""
+def serve(bind: str, record: str | None = None) -> int:
+    """Serve on ``host:port`` until SIGTERM or SIGINT, appending the record to the file
+    ``record`` if given; returns the exit code."""
     host, _, port = bind.rpartition(":")
 
     async def main():
@@ -312,7 +356,7 @@ def serve(bind: str) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stopping.set)
-        await _serve(host.strip("[]"), int(port), stopping)
+        await _serve(host.strip("[]"), int(port), stopping, record)
 
     asyncio.run(main())
     return 0

@@ -56,3 +56,22 @@ def test_a_delayed_answer_is_not_recorded_as_answered_until_it_leaves():
         assert app.recorder.messages == []
 
     asyncio.run(run())
+
+
+def test_a_record_file_survives_a_restart_and_a_reset_empties_it(tmp_path):
+    journal = str(tmp_path / "record.jsonl")
+    app = SandboxServer(journal)
+    protocol = SandboxProtocol(app)
+    protocol.connection_made(_Transport())
+    _post(protocol, "5511999990003")
+    _post(protocol, "5511999990004")
+    first = [dict(m) for m in app.recorder.messages]
+    with open(journal, "ab") as f:
+        f.write(b'{"seq": 3, "to": "55119')  # a line cut short, as by a kill mid-write
+    again = SandboxServer(journal)
+    assert again.recorder.messages == first  # answers included, the cut line skipped
+    _post(SandboxProtocol(again), "5511999990005")
+    assert [m["seq"] for m in again.recorder.messages] == [1, 2, 3]
+    assert [m["to"][-1] for m in SandboxServer(journal).recorder.messages] == ["3", "4", "5"]
+    again.recorder.reset()
+    assert SandboxServer(journal).recorder.messages == []
