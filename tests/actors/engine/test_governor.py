@@ -8,6 +8,7 @@ depth counted is exactly the messages enqueued here.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import time
 import uuid
@@ -18,7 +19,7 @@ import redis
 from dramatiq.brokers.redis import RedisBroker
 
 from actors.engine.governor import GovernorThread, LoadSampler, start_governor
-from tests.processes import free_port, wait_for
+from tests.processes import ZAPX, Process, free_port, wait_for
 from zapx.engine.governor import CUT, GROW, Governor, Thresholds
 from zapx.engine.live import Budget
 from zapx.redis import get_redis
@@ -141,3 +142,36 @@ def test_the_engine_starts_the_governor_unless_it_is_disabled(config, redis_url,
     finally:
         thread.stop()
     assert not thread.is_alive()
+
+
+def test_the_engine_process_runs_the_governor(process_env, redis_url, tmp_path):
+    """``zapx engine`` with the governor on (the tests' environment has it off): a deep
+    delivery queue cuts its budget within one interval; SIGTERM stops it with the engine."""
+    prefix = process_env["REDIS_PREFIX"] + f"governed-{uuid.uuid4().hex[:8]}:"
+    broker = RedisBroker(url=redis_url, namespace=prefix + "dramatiq", middleware=[])
+    broker.declare_queue("delivery")
+    for _ in range(3):
+        broker.enqueue(message("delivery"))
+    env = process_env | {
+        "REDIS_PREFIX": prefix,
+        "ENGINE_BUDGET": "8",
+        "GOVERNOR_ENABLED": "true",
+        "GOVERNOR_INTERVAL_S": "1",
+        "GOVERNOR_QUEUE_DEPTH": "2",
+    }
+    proc = Process([ZAPX, "engine"], env, tmp_path, "engine")
+    try:
+        wait_for(lambda: "engine budget changed" in proc.output(), timeout_s=20, what="a cut")
+    finally:
+        code = proc.stop()
+        broker.flush_all()
+        broker.client.close()
+    assert code == 0, proc.output()
+    lines = [json.loads(line) for line in proc.output().splitlines() if line.startswith("{")]
+    events = [line["event"] for line in lines]
+    started = lines[events.index("engine started")]
+    assert started["governor"] is True
+    cut = lines[events.index("engine budget changed")]
+    assert (cut["budget_old"], cut["budget_new"], cut["reason"]) == (8, 4, CUT)
+    assert cut["over"] == ["queue_depth"] and cut["load"]["queue_depth"] == 3
+    assert events.index("engine budget changed") < events.index("engine stopped")
