@@ -50,6 +50,17 @@ class Config:
     batch_lease_s: int = 120
     batch_size: int = 50
     engine_budget: int = 64
+    #: The governor (``zapx/engine/governor.py``): whether it runs, seconds between its
+    #: samples, least seconds between two cuts, and its thresholds (docs/ENGINE.md).
+    governor_enabled: bool = True
+    governor_interval_s: int = 5
+    governor_cooldown_s: int = 15
+    governor_cpu_percent: int = 90
+    governor_memory_percent: int = 90
+    governor_queue_depth: int = 200
+    governor_queue_age_s: int = 30
+    governor_db_latency_ms: int = 200
+    governor_redis_latency_ms: int = 50
     media_dir: str = "var/media"
     import_dir: str = "var/imports"
     import_chunk_rows: int = 25_000
@@ -313,6 +324,15 @@ _VARIABLES: tuple[tuple[str, str, object], ...] = (
     ("BATCH_LEASE_S", "batch_lease_s", _int(2, 86_400)),
     ("BATCH_SIZE", "batch_size", _int(1, 500)),
     ("ENGINE_BUDGET", "engine_budget", _int(1, 100_000)),
+    ("GOVERNOR_ENABLED", "governor_enabled", _bool),
+    ("GOVERNOR_INTERVAL_S", "governor_interval_s", _int(1, 3600)),
+    ("GOVERNOR_COOLDOWN_S", "governor_cooldown_s", _int(1, 3600)),
+    ("GOVERNOR_CPU_PERCENT", "governor_cpu_percent", _int(1, 100)),
+    ("GOVERNOR_MEMORY_PERCENT", "governor_memory_percent", _int(1, 100)),
+    ("GOVERNOR_QUEUE_DEPTH", "governor_queue_depth", _int(1, 10_000_000)),
+    ("GOVERNOR_QUEUE_AGE_S", "governor_queue_age_s", _int(1, 86_400)),
+    ("GOVERNOR_DB_LATENCY_MS", "governor_db_latency_ms", _int(1, 60_000)),
+    ("GOVERNOR_REDIS_LATENCY_MS", "governor_redis_latency_ms", _int(1, 60_000)),
     ("MEDIA_DIR", "media_dir", _path),
     ("IMPORT_DIR", "import_dir", _path),
     ("IMPORT_CHUNK_ROWS", "import_chunk_rows", _int(100, 1_000_000)),

@@ -38,12 +38,13 @@ CompanyProxy = pykka.ActorProxy[CompanyActor]
 class DirectoryActor(pykka.ThreadingActor):
     """Commands are :mod:`zapx.engine.messages` dataclasses, never rows."""
 
-    def __init__(self, config: Config, outbox: Outbox, budget: int | None = None):
+    def __init__(self, config: Config, outbox: Outbox, budget: Budget | None = None):
         super().__init__()
         self.config = config
         self.outbox = outbox
         self.keys = Keys(config.redis_prefix)
-        self.budget = Budget(budget or config.engine_budget)
+        #: Shared with the company actors, and with the governor, which sets its total.
+        self.budget = budget or Budget(config.engine_budget)
         self.duties = Duties(config, outbox, RunFlags(get_redis(config.redis_url), self.keys))
         self.companies: dict[int, pykka.ActorRef[CompanyActor]] = {}
         self.proxies: dict[int, CompanyProxy] = {}

@@ -1,6 +1,7 @@
 """``zapx engine``: the engine process's composition root. It builds the outbox from the Dramatiq
-delivery actors, starts the Directory with it, binds the Directory to the ``engine`` queue's
-consumer (``actors.inbox``), runs the clock, and stops everything in reverse on SIGTERM."""
+delivery actors, starts the Directory with it and the in-flight budget, binds the Directory to the
+``engine`` queue's consumer (``actors.inbox``), runs the clock and the governor (which sets the
+budget from the load), and stops everything in reverse on SIGTERM."""
 
 from __future__ import annotations
 
@@ -14,11 +15,14 @@ import pykka
 from actors import inbox
 from actors.delivery import deliver_batch, deliver_first
 from actors.engine.directory import DirectoryActor
+from actors.engine.governor import GovernorThread, start_governor
 from zapx import dependencies
 from zapx.config import Config
 from zapx.db import init_db
+from zapx.engine.live import Budget
 from zapx.engine.messages import Tick
 from zapx.logs import setup_logging
+from zapx.redis import get_redis
 
 log = logging.getLogger("zapx.engine")
 
@@ -89,6 +93,7 @@ class Engine:
         self.directory: pykka.ActorRef[DirectoryActor] | None = None
         self.consumer: dramatiq.Worker | None = None
         self.clock: Clock | None = None
+        self.governor: GovernorThread | None = None
 
     def start(self) -> None:
         # Thousands of company actors may queue for the pool at once (mass starts): they wait
@@ -101,7 +106,8 @@ class Engine:
             connect_timeout_s=self.config.db_connect_timeout_s,
         )
         dependencies.configure(self.config.dependency_policy)
-        self.directory = DirectoryActor.start(self.config, DramatiqOutbox())
+        budget = Budget(self.config.engine_budget)
+        self.directory = DirectoryActor.start(self.config, DramatiqOutbox(), budget)
         proxy = self.directory.proxy()
         inbox.bind(proxy)
         # One consumer thread: commands are cheap; their work happens in the actors.
@@ -112,9 +118,21 @@ class Engine:
         self.consumer.start()
         self.clock = Clock(proxy)
         self.clock.start()
-        log.info("engine started", extra={"queues": ["engine"]})
+        self.governor = start_governor(
+            self.config,
+            budget,
+            get_redis(self.config.redis_url),
+            inbox.broker.namespace,
+            (deliver_batch.queue_name, deliver_first.queue_name),
+        )
+        log.info(
+            "engine started",
+            extra={"queues": ["engine"], "governor": self.governor is not None},
+        )
 
     def stop(self) -> None:
+        if self.governor is not None:
+            self.governor.stop()
         if self.clock is not None:
             self.clock.stop()
         if self.consumer is not None:

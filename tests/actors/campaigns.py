@@ -167,14 +167,21 @@ def kill9(proc) -> float:
     return killed_at
 
 
+#: An answer counts as held by the worker at the kill when it was written this long before it
+#: (s): reading and parsing it takes microseconds, but a thread may wait for the GIL one switch
+#: interval (5 ms) at a time among the worker's 8. Outcomes that waited for the next send (the
+#: bug this measure was made for) waited through the gap's sleep, tens of ms and more.
+ANSWER_MARGIN_S = 0.01
+
+
 @dataclasses.dataclass(frozen=True)
 class KillUnknowns:
     """Of the rows a kill left ``unknown`` (``batches.LOST_MID_SEND``: started, no answer
     recorded): ``lost`` in all, ``received`` by the sandbox, and ``answered`` — those whose
-    answer the sandbox had written before the kill, so the worker held it and had not recorded
-    it. ``answered`` is what recording each outcome right after its answer keeps low (37 of 38
-    when outcomes waited for the next send); ``received - answered`` were on the wire with the
-    answer not yet given: no client can know those."""
+    answer the sandbox had written before the kill (by :data:`ANSWER_MARGIN_S`), so the worker
+    held it and had not recorded it. ``answered`` is what recording each outcome right after
+    its answer keeps low (37 of 38 when outcomes waited for the next send); ``received -
+    answered`` were on the wire with the answer not yet given: no client can know those."""
 
     lost: int
     received: int
@@ -191,7 +198,11 @@ def kill_unknowns(base: str, by_status: dict, killed_at: float) -> KillUnknowns:
     by_number = {m["to"]: m for m in sandbox_messages(base)}
     lost = [r for r in by_status.get("unknown", []) if r.error == LOST_MID_SEND]
     received = [by_number[r.number] for r in lost if r.number in by_number]
-    answered = [m for m in received if m["answeredTs"] is not None and m["answeredTs"] < killed_at]
+    answered = [
+        m
+        for m in received
+        if m["answeredTs"] is not None and m["answeredTs"] < killed_at - ANSWER_MARGIN_S
+    ]
     return KillUnknowns(len(lost), len(received), len(answered))
 
 

@@ -20,7 +20,7 @@ from tests.actors.campaigns import (
 from tests.actors.conftest import make_stack
 from tests.processes import wait_for
 
-CONTACTS = 1000
+CONTACTS = 500
 LEASE_S = 4
 
 
@@ -53,7 +53,7 @@ def _run_and_crash(client, account, stack, name: str, victim: str) -> dict:
     acct = setup["account"]
     list_id = make_list(acct.company_id, CONTACTS)
     campaign_id = start_campaign(client, acct, list_id, setup["whatsapp_id"])
-    wait_for(lambda: sandbox_count(stack.sandbox) >= 200, timeout_s=60, what="200 sends")
+    wait_for(lambda: sandbox_count(stack.sandbox) >= 150, timeout_s=60, what="150 sends")
     killed_at = kill9(stack.procs[victim])
     at_kill = sandbox_count(stack.sandbox)
     stack.start(victim)

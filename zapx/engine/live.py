@@ -5,6 +5,7 @@ seconds)."""
 from __future__ import annotations
 
 import dataclasses
+import threading
 from typing import Protocol
 
 
@@ -18,18 +19,37 @@ class Outbox(Protocol):
 
 
 class Budget:
-    """In-flight batches each company may have; the Directory updates ``per_company``.
+    """In-flight batches each company may have: ``total`` shared equally among the ``active``
+    companies with live work, at least one each (``per_company``).
 
-    Shared read-only with the company actors (one int): telling thousands of actors about every
-    change would cost more than the work it shares out.
+    The Directory updates ``active`` (:meth:`share`) and the governor ``total``
+    (:meth:`set_total`, from its own thread): a lock keeps the two writes from crossing.
+    ``per_company`` is read without it by the company actors (one int): telling thousands of
+    actors about every change would cost more than the work it shares out.
     """
 
     def __init__(self, total: int):
         self.total = total
+        self.active = 0
         self.per_company = total
+        self._lock = threading.Lock()
 
     def share(self, active: int) -> None:
-        self.per_company = max(1, self.total // max(active, 1))
+        """``active`` companies have live work now."""
+        with self._lock:
+            self.active = active
+            self._reshare()
+
+    def set_total(self, total: int) -> None:
+        """Batches in flight across all companies from now on (at least 1), shared again."""
+        if total < 1:
+            raise ValueError(f"a budget is at least 1 batch, got {total}")
+        with self._lock:
+            self.total = total
+            self._reshare()
+
+    def _reshare(self) -> None:
+        self.per_company = max(1, self.total // max(self.active, 1))
 
 
 @dataclasses.dataclass
