@@ -18,8 +18,14 @@ import time
 import psutil
 import urllib3
 
-from tests.actors.campaigns import KillUnknowns, kill9, sandbox_count, sandbox_messages
-from tests.conftest import Account, login, make_company, make_user
+from tests.actors.campaigns import (
+    ANSWER_MARGIN_S,
+    KillUnknowns,
+    kill9,
+    sandbox_count,
+    sandbox_messages,
+)
+from tests.conftest import PASSWORD, Account, login, make_company, make_user
 from tests.processes import wait_for
 from zapx.campaigns.batches import LOST_MID_SEND
 
@@ -97,7 +103,7 @@ def sweep_api(client: HttpApi, acct: Account, campaign_id: int, sweep: Sweep) ->
         ("GET", f"/campaigns/{campaign_id}/report", None),
         ("GET", "/campaigns", None),
         ("GET", "/contacts", None),
-        ("POST", "/auth/login", {"email": acct.email, "password": "wrong-password-x"}),
+        ("POST", "/auth/login", {"email": acct.email, "password": PASSWORD}),
     ]
     for method, path, body in routes:
         resp = client.simulate_request(method, path, json=body, headers=acct.headers)
@@ -114,8 +120,8 @@ def sweep_for(client, acct, campaign_id: int, seconds: float, sweep: Sweep) -> N
     until = time.monotonic() + seconds
     sweep_api(client, acct, campaign_id, sweep)
     while time.monotonic() < until:
+        time.sleep(0.1)
         sweep_api(client, acct, campaign_id, sweep)
-        time.sleep(0.05)
 
 
 def seconds_to_next_message(base: str, after: int, timeout_s: float = 180) -> float:
@@ -173,7 +179,8 @@ def lost_unknowns(base: str, by_status: dict, kills: list[Kill]) -> KillUnknowns
     answered = 0
     for message in received:
         after = [k.at for k in kills if k.at >= message["ts"]]
-        if after and message["answeredTs"] is not None and message["answeredTs"] < min(after):
+        answer = message["answeredTs"]
+        if after and answer is not None and answer < min(after) - ANSWER_MARGIN_S:
             answered += 1
     return KillUnknowns(len(lost), len(received), answered)
 
