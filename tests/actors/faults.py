@@ -158,8 +158,13 @@ def kill_kind(stack, kind: str, retired: list) -> Kill:
         proc.proc.wait(10)
         retired.append(proc)
     elif kind == "worker-child":
-        children = psutil.Process(proc.proc.pid).children()
-        assert children, "the worker has no forked process"
+        children: list = []
+
+        def forked() -> bool:  # a worker just started may not have forked yet
+            children[:] = psutil.Process(proc.proc.pid).children()
+            return bool(children)
+
+        wait_for(forked, 20, "the worker's processes")
         at = time.time()
         children[0].kill()
         proc.proc.wait(WORKER_EXIT_S)  # Dramatiq's main stops the other process and exits
