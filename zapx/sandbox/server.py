@@ -7,7 +7,8 @@ with keep-alive and a minimal parser. Control routes live under ``/_sandbox/``:
   with ``ts`` (arrival, epoch seconds) and ``answeredTs`` (when its answer was written to the
   socket; ``null`` while the answer waits, e.g. under ``latencyMs``)
 - ``GET /_sandbox/stats`` — counts; ``POST /_sandbox/reset`` — forget everything
-- ``GET|POST /_sandbox/config`` — faults: ``latencyMs``, ``rate429``, ``rate130429``, ``rate5xx``,
+- ``GET|POST /_sandbox/config`` — faults: ``latencyMs`` (added to each message request's
+  answer; the other routes answer at once), ``rate429``, ``rate130429``, ``rate5xx``,
   ``rateTimeout``, ``rateAuth`` (a 401 "token expired"). Rates are fractions 0..1 of message
   requests; a timed-out request is not recorded and never answered, and its connection closes
   after ``timeoutS``
@@ -158,6 +159,14 @@ def _error(status: int, message: str, code: int = 100) -> tuple[int, dict]:
     return status, {"error": {"message": message, "type": "OAuthException", "code": code}}
 
 
+def _message_phone(method: str, target: str) -> str | None:
+    """The phone number id of a ``POST /{version}/{phone_id}/messages``; None: another route."""
+    segments = urlsplit(target).path.rstrip("/").split("/")
+    if method == "POST" and len(segments) == 4 and segments[3] == "messages":
+        return segments[2]
+    return None
+
+
 class SandboxProtocol(asyncio.Protocol):
     def __init__(self, app: SandboxServer):
         self.app = app
@@ -204,12 +213,15 @@ class SandboxProtocol(asyncio.Protocol):
                 loop = asyncio.get_running_loop()
                 loop.call_later(self.app.faults.timeout_s, self._drop)
                 return
-            delay = self.app.faults.latency_ms / 1000 if status != 404 else 0
+            # Latency is a fault of message requests: the control routes answer at once, so
+            # that a test can turn the latency off while it lasts.
+            message = status != 404 and _message_phone(method, target) is not None
+            delay = self.app.faults.latency_ms / 1000 if message else 0
             if delay > 0:
                 loop = asyncio.get_running_loop()
-                loop.call_later(delay, self._send, status, payload, keep_alive)
+                loop.call_later(delay, self._send, status, payload, keep_alive, message)
             else:
-                self._send(status, payload, keep_alive)
+                self._send(status, payload, keep_alive, message)
             if not keep_alive:
                 return
 
@@ -217,11 +229,14 @@ class SandboxProtocol(asyncio.Protocol):
         if self.transport is not None and not self.transport.is_closing():
             self.transport.abort()
 
-    def _send(self, status: int, payload: dict, keep_alive: bool) -> None:
+    def _send(self, status: int, payload: dict, keep_alive: bool, message: bool = False) -> None:
         if self.transport is None or self.transport.is_closing():
             return
         self.transport.write(_response(status, payload, keep_alive))
-        if status == 200 and "messages" in payload:
+        # A message's answer only: GET /_sandbox/messages has "messages" too (a page of the
+        # record, whose first entry was stamped answered again at every read), and so has
+        # /_sandbox/stats (a count: the protocol raised after answering, closing the socket).
+        if message and status == 200:
             self.app.recorder.answered(payload["messages"][0]["id"])
         if not keep_alive:
             self.transport.close()
@@ -247,9 +262,9 @@ class SandboxServer:
         self.requests += 1
         parts = urlsplit(target)
         path = parts.path.rstrip("/")
-        segments = path.split("/")
-        if method == "POST" and len(segments) == 4 and segments[3] == "messages":
-            return self._message(segments[2], body)
+        phone_id = _message_phone(method, target)
+        if phone_id is not None:
+            return self._message(phone_id, body)
         if path == "/health" and method == "GET":
             return 200, {"status": "ok"}
         if path == "/_sandbox/messages" and method == "GET":
