@@ -79,6 +79,29 @@ def account_factory(client: HttpApi):
     return make
 
 
+def api_back_s(client: HttpApi, acct: Account, timeout_s: float = 60) -> float:
+    """Seconds until the API answers a route that reads PostgreSQL and one that needs Redis
+    (the login's limits) 200 five times in a row: each gunicorn worker has its own breakers,
+    and one closed says nothing of the others."""
+    started, streak = time.monotonic(), 0
+
+    def ok() -> bool:
+        nonlocal streak
+        for method, path, body in (
+            ("GET", "/campaigns", None),
+            ("POST", "/auth/login", {"email": acct.email, "password": PASSWORD}),
+        ):
+            resp = client.simulate_request(method, path, json=body, headers=acct.headers)
+            if resp.status_code != 200:
+                streak = 0
+                return False
+        streak += 1
+        return streak >= 5
+
+    wait_for(ok, timeout_s, "the API back")
+    return time.monotonic() - started
+
+
 @dataclasses.dataclass
 class Sweep:
     """What the API answered while a dependency was down: ``(route, status, seconds)``."""
@@ -158,13 +181,10 @@ def kill_kind(stack, kind: str, retired: list) -> Kill:
         proc.proc.wait(10)
         retired.append(proc)
     elif kind == "worker-child":
-        children: list = []
-
-        def forked() -> bool:  # a worker just started may not have forked yet
-            children[:] = psutil.Process(proc.proc.pid).children()
-            return bool(children)
-
-        wait_for(forked, 20, "the worker's processes")
+        # Once booted: a process killed during its boot keeps Dramatiq's main waiting 30 s for
+        # its start-up handshake before it exits (seen here: the restart came 31 s late).
+        wait_for(lambda: "ready for action" in proc.output(), 30, "the worker booted")
+        children = psutil.Process(proc.proc.pid).children()
         at = time.time()
         children[0].kill()
         proc.proc.wait(WORKER_EXIT_S)  # Dramatiq's main stops the other process and exits
