@@ -132,7 +132,9 @@ def _start(api, stack, name: str, contacts: int, interval_s: float) -> Run:
         api, account_factory(api), stack.sandbox, name, messageInterval=interval_s, jitter=0
     )
     acct = setup["account"]
-    list_id = make_list(acct.company_id, contacts)
+    # Numbers of this company's own: a campaign a failed test left running cannot pass for a
+    # second message to one of this one's contacts.
+    list_id = make_list(acct.company_id, contacts, prefix=f"55{acct.company_id:03d}")
     return Run(acct, start_campaign(api, acct, list_id, setup["whatsapp_id"]), contacts, interval_s)
 
 
@@ -187,7 +189,7 @@ def _sandbox_5xx(api, stack, contacts: int, window_s: float) -> None:
 
 
 def test_sandbox_5xx_for_a_while(api, stack):
-    _sandbox_5xx(api, stack, 100, 4.0)
+    _sandbox_5xx(api, stack, 100, 3.0)
 
 
 @pytest.mark.slow
@@ -283,7 +285,11 @@ def test_a_dependency_down_for_30_s(api, stack, own, which):
 # -- kill -9 of every process kind ----------------------------------------------------------
 
 
-def _kill_rounds(api, stack, contacts: int, rounds: int, seed: int) -> None:
+def _kill_rounds(api, stack, contacts: int, rounds: int, seed: int, spread: bool) -> None:
+    """``rounds`` rounds, each a ``kill -9`` of every process kind in a random order, a random
+    0.1-1 s apart; with ``spread``, each round once the campaign has gone on since the last
+    (else back to back: a kill of the paced connection's sender holds it 30 s, the send
+    token's lease, and one hold for all the rounds keeps the default suite short)."""
     rng = random.Random(seed)
     run = _start(api, stack, f"kill{contacts}", contacts, 0.005)
     wait_for(lambda: sandbox_count(stack.sandbox) >= 50, 60, "50 sends")
@@ -291,9 +297,8 @@ def _kill_rounds(api, stack, contacts: int, rounds: int, seed: int) -> None:
     retired: list = []
     step = contacts // (rounds + 1)
     for number in range(rounds):
-        # Spread over the campaign: each round once the previous one has seen some progress.
-        floor = min(contacts - 100, (number + 1) * step) if number else 0
-        wait_for(lambda f=floor: sandbox_count(stack.sandbox) >= f, 300, "the campaign going on")
+        floor = min(contacts - 100, (number + 1) * step) if number and spread else 0
+        wait_for(lambda f=floor: sandbox_count(stack.sandbox) >= f, 600, "the campaign going on")
         for kind in rng.sample(KINDS, len(KINDS)):
             time.sleep(rng.uniform(0.1, 1.0))  # a random moment
             kills.append(kill_kind(stack, kind, retired))
@@ -327,10 +332,10 @@ def _kill_rounds(api, stack, contacts: int, rounds: int, seed: int) -> None:
 
 
 def test_kill_9_of_every_process_kind(api, stack):
-    _kill_rounds(api, stack, 1500, 2, seed=14)
+    _kill_rounds(api, stack, 1500, 2, seed=14, spread=False)
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
 def test_kill_9_of_every_process_kind_ten_rounds_of_20000(api, stack):
-    _kill_rounds(api, stack, 20_000, 10, seed=1414)
+    _kill_rounds(api, stack, 20_000, 10, seed=1414, spread=True)
