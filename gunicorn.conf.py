@@ -11,6 +11,7 @@ from gunicorn.glogging import Logger
 from zapx.config import load_config
 from zapx.logs import setup_logging
 from zapx.parent_watch import terminate_when_orphaned
+from zapx.startup import require_noeviction
 
 _config = load_config()  # a bad variable stops gunicorn here, before any worker starts
 
@@ -67,6 +68,12 @@ logconfig_dict = {
         "gunicorn.access": {"level": "WARNING", "handlers": ["stderr"], "propagate": False},
     },
 }
+
+
+def on_starting(server):
+    # In the arbiter, before it binds or forks: a Redis that can evict keys stops it here, with
+    # one line and exit status 2 (zapx/startup.py).
+    require_noeviction(_config.redis_url, "api")
 
 
 def post_fork(server, worker):

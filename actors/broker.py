@@ -1,6 +1,7 @@
 """Dramatiq broker set-up. Import this module before any Dramatiq actor is defined.
 
-The broker is a :class:`~dramatiq.brokers.redis.RedisBroker` on ``REDIS_URL`` whose keys live
+The broker is a :class:`~dramatiq.brokers.redis.RedisBroker` on ``REDIS_URL`` (through a
+``zapx.redis`` client: timeouts, retries, the process's redis breaker) whose keys live
 under ``REDIS_PREFIX`` + ``dramatiq`` so that several installs (and the tests) share one Redis
 without seeing each other's queues.
 """
@@ -13,6 +14,7 @@ from dramatiq.middleware import AgeLimit, Callbacks, Pipelines, Retries, Shutdow
 from dramatiq.middleware import TimeLimit as TimeLimitMiddleware
 
 from zapx.config import Config, load_config
+from zapx.redis import make_client
 
 
 def make_broker(config: Config) -> RedisBroker:
@@ -27,7 +29,10 @@ def make_broker(config: Config) -> RedisBroker:
         Retries(),
     ]
     return RedisBroker(
-        url=config.redis_url,
+        # zapx's client: socket timeouts (Dramatiq's own has none, so a Redis that stops
+        # answering held a consumer forever) and the process's redis breaker; no pool limit,
+        # as Dramatiq's own (a consumer per queue and delay queue, and every sender).
+        client=make_client(config.redis_url, max_connections=None),
         namespace=config.redis_prefix + "dramatiq",
         middleware=middleware,
         # Seconds a worker may hold unacked messages before another worker takes them back.

@@ -8,17 +8,24 @@ outcome, release the rows not reached and mark the batch done in one statement -
 gate's send token back -> report the batch to the engine. The progress lets the engine finish
 the batch of a worker that died: done rows as recorded, the row on the wire ``unknown``, the
 rest pending again.
+
+While PostgreSQL or Redis is down (``zapx.dependencies``: this process's breaker for it is open,
+or the call failed for want of it), nothing is claimed: the message is retried later
+(:class:`DependencyRetry`, after the breaker's time to its next probe, with jitter), for as long
+as the outage lasts, and Dramatiq logs no error for it (the breaker logs its opening, once).
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import time
 
 import dramatiq
 
 from actors.broker import broker  # noqa: F401 - configures the broker before the actors below
 from actors.inbox import send_command
+from zapx import dependencies
 from zapx.campaigns import batches, flags
 from zapx.campaigns.context import load_context
 from zapx.campaigns.sending import BatchSender
@@ -47,10 +54,47 @@ _send_deadline_s = _config.batch_lease_s - min(
 _gate = SendGate(get_redis(_config.redis_url), _keys)
 
 
+#: Retries of a batch whose failure is not a dependency's.
+MAX_RETRIES = 3
+#: Longest delay, ms, of a batch retried because a dependency is down.
+MAX_UNAVAILABLE_DELAY_MS = 60_000
+
+
+class DependencyRetry(dramatiq.Retry):
+    """A batch not claimed because PostgreSQL or Redis is down: retried later, always."""
+
+
+def _later(exc: BaseException | None) -> DependencyRetry:
+    """The retry of a batch refused for ``exc``: after the breaker's time to its next probe
+    (its first open time when it is not open yet), plus up to half again of jitter, so the
+    batches held by an outage do not all come back in the same instant."""
+    delay_ms = dependencies.retry_after_s(exc) * 1000 * (1 + random.random() / 2)
+    reason = f"dependency unavailable: {exc}" if exc is not None else "dependency unavailable"
+    return DependencyRetry(reason[:300], delay=int(min(delay_ms, MAX_UNAVAILABLE_DELAY_MS)))
+
+
+def _retry_when(retries: int, exc: BaseException) -> bool:
+    """Dramatiq's question: retry a batch held by a dependency for as long as it is down; any
+    other failure MAX_RETRIES times (counting the dependency's retries)."""
+    return isinstance(exc, DependencyRetry) or retries < MAX_RETRIES
+
+
 def _deliver(batch_id: int, company_id: int | None = None) -> None:
     """Send batch ``batch_id`` of company ``company_id``. Safe to run twice: the second run
     finds the batch claimed. (A message without the company, queued by an older engine, reads
-    it from the batch.)"""
+    it from the batch.) Raises :class:`DependencyRetry` while PostgreSQL or Redis is down."""
+    blocked = dependencies.blocking()
+    if blocked is not None:  # claim nothing: the next probe is the breaker's, not every batch's
+        raise _later(blocked.refuse(blocked.name, blocked.retry_after_s()))
+    try:
+        _claim_and_send(batch_id, company_id)
+    except Exception as exc:
+        if not dependencies.unavailable(exc):
+            raise
+        raise _later(exc) from exc
+
+
+def _claim_and_send(batch_id: int, company_id: int | None) -> None:
     redis = get_redis(_config.redis_url)
     if company_id is None:
         with db.connection_context():
@@ -73,7 +117,12 @@ def _deliver(batch_id: int, company_id: int | None = None) -> None:
     send_command(report)
 
 
-_OPTIONS = {"max_retries": 3, "time_limit": 600_000, "throws": ()}
+_OPTIONS = {
+    "max_retries": MAX_RETRIES,
+    "retry_when": _retry_when,  # takes precedence over max_retries
+    "time_limit": 600_000,
+    "throws": (),
+}
 #: Every batch but a campaign's first.
 deliver_batch = dramatiq.actor(
     _deliver, actor_name="deliver_batch", queue_name="delivery", priority=10, **_OPTIONS

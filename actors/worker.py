@@ -15,10 +15,12 @@ import dramatiq
 
 from actors import broker as _broker  # first: the broker must exist before actors
 from actors import delivery, housekeeping, imports  # noqa: F401
+from zapx import dependencies
 from zapx.config import load_config
 from zapx.db import init_db
 from zapx.logs import setup_logging
 from zapx.parent_watch import log_orphaned, watch_parent
+from zapx.startup import require_noeviction
 
 #: Milliseconds an orphaned worker process waits for its threads' messages, as Dramatiq's CLI
 #: does on SIGTERM (``--worker-shutdown-timeout``): past it, the process exits anyway.
@@ -64,9 +66,18 @@ class ParentWatch(dramatiq.Middleware):
 
 
 _config = load_config()
+# ``zapx worker`` checked before it started Dramatiq (one line, not one per process); this is
+# for ``dramatiq actors.worker`` run by hand. No wait: a process must not hang in its import.
+require_noeviction(_config.redis_url, "worker", wait=False)
+dependencies.configure(_config.dependency_policy)
 # Dramatiq's CLI set up its own text logging; zapx logs one JSON line per event everywhere.
 setup_logging("worker", _config.log_level, _config.log_format)
-init_db(_config.database_url, _config.db_pool_size, application_name="zapx-worker")
+init_db(
+    _config.database_url,
+    _config.db_pool_size,
+    application_name="zapx-worker",
+    connect_timeout_s=_config.db_connect_timeout_s,
+)
 
 # The PID Dramatiq's main process had when it forked this one (None outside a worker process).
 _parent = multiprocessing.parent_process()

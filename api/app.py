@@ -28,9 +28,10 @@ from api.resources.settings import CampaignSettingsResource
 from api.resources.shell import PublicSettingResource, VersionResource
 from api.resources.webhooks import CloudWebhookResource
 from api.resources.whatsapps import WhatsappsResource
+from zapx import dependencies
 from zapx.config import load_config
 from zapx.db import init_db
-from zapx.redis import get_redis
+from zapx.redis import API_RETRIES, API_TIMEOUT_S, get_redis
 
 
 class OpenApiResource(Resource):
@@ -142,5 +143,13 @@ def create_app(deps: Deps) -> falcon.App:
 def get_app() -> falcon.App:
     """Build the app from environment variables (gunicorn calls this once per worker)."""
     config = load_config()
-    init_db(config.database_url, config.db_pool_size, application_name="zapx-api")
-    return create_app(Deps(config=config, redis=get_redis(config.redis_url)))
+    init_db(
+        config.database_url,
+        config.db_pool_size,
+        application_name="zapx-api",
+        connect_timeout_s=config.db_connect_timeout_s,
+    )
+    dependencies.configure(config.dependency_policy)
+    # Short timeouts and one retry: a request gets its 503 within 2 s when Redis hangs.
+    client = get_redis(config.redis_url, timeout_s=API_TIMEOUT_S, retries=API_RETRIES)
+    return create_app(Deps(config=config, redis=client))

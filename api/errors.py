@@ -18,10 +18,12 @@ import logging
 
 import falcon
 import peewee
+import psycopg2
 import redis
 
 from api import not_served
-from zapx import errors
+from zapx import dependencies, errors
+from zapx.breakers import BreakerOpen
 
 log = logging.getLogger("zapx.api")
 
@@ -68,13 +70,36 @@ def handle_route_not_found(req, resp, ex: falcon.HTTPRouteNotFound, params):
     resp.media = _body("ERR_NOT_FOUND", not_served.message(req.method, req.path))
 
 
+#: What answers 503 ``ERR_UNAVAILABLE`` with a ``Retry-After``: PostgreSQL or Redis down (the
+#: drivers' errors, raw or through peewee), or refused by its breaker (``zapx.dependencies``).
+UNAVAILABLE = (
+    errors.Unavailable,
+    peewee.OperationalError,
+    peewee.InterfaceError,
+    psycopg2.OperationalError,
+    psycopg2.InterfaceError,
+    redis.ConnectionError,
+    redis.TimeoutError,
+)
+
+
 def handle_unavailable(req, resp, ex: Exception, params):
-    log.error(
-        "dependency unavailable",
-        extra={"request_id": getattr(req.context, "request_id", None), "error": repr(ex)},
-    )
+    retry_after_s = dependencies.retry_after_s(ex)
+    if isinstance(ex, BreakerOpen):
+        # Refused at once: the breaker logged its opening, once; one line per request would
+        # be a flood for as long as the dependency is down (the access line shows the 503).
+        message = ex.message
+    else:
+        log.error(
+            "dependency unavailable",
+            extra={"request_id": getattr(req.context, "request_id", None), "error": repr(ex)},
+        )
+        breaker = dependencies.breaker_of(ex)
+        name = f"the {breaker.name}" if breaker is not None else "a backing service"
+        message = f"{name} is unavailable; try again in {retry_after_s} s"
     resp.status = falcon.HTTP_503
-    resp.media = _body("ERR_UNAVAILABLE", "a backing service is unavailable; try again shortly")
+    resp.media = _body("ERR_UNAVAILABLE", message)
+    resp.set_header("Retry-After", str(retry_after_s))
 
 
 def handle_unexpected(req, resp, ex: Exception, params):
@@ -89,9 +114,9 @@ def handle_unexpected(req, resp, ex: Exception, params):
 def install(app: falcon.App) -> None:
     # Falcon picks the most specific handler by the exception's MRO.
     app.add_error_handler(Exception, handle_unexpected)
-    app.add_error_handler(peewee.OperationalError, handle_unavailable)
-    app.add_error_handler(peewee.InterfaceError, handle_unavailable)
-    app.add_error_handler(redis.ConnectionError, handle_unavailable)
     app.add_error_handler(falcon.HTTPError, handle_http)
     app.add_error_handler(falcon.HTTPRouteNotFound, handle_route_not_found)
     app.add_error_handler(errors.ZapxError, handle_domain)
+    # After ZapxError: a breaker's refusal is an Unavailable (a ZapxError) and a driver's error.
+    for unavailable in UNAVAILABLE:
+        app.add_error_handler(unavailable, handle_unavailable)

@@ -19,6 +19,7 @@ import contextlib
 import ctypes
 import functools
 import os
+import pwd
 import signal
 import socket
 import subprocess
@@ -37,9 +38,14 @@ _prctl = ctypes.CDLL(None, use_errno=True).prctl
 _running: dict[int, Process] = {}
 
 
-def _die_with_parent(parent_pid: int) -> None:
+def _die_with_parent(parent_pid: int, user: str | None = None) -> None:
     """Runs in the child between fork and exec: SIGKILL when the thread that started it dies
-    (processes are started from pytest's main thread, so: when pytest dies)."""
+    (processes are started from pytest's main thread, so: when pytest dies). With ``user``,
+    first become that user (a change of credentials clears the setting: after it, not before)."""
+    if user is not None:
+        entry = pwd.getpwnam(user)
+        os.setgid(entry.pw_gid)
+        os.setuid(entry.pw_uid)
     _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent_pid:  # it died before the line above
         os._exit(1)
@@ -54,7 +60,9 @@ def free_port() -> int:
 class Process:
     """A child process whose output is captured to a file, stopped with SIGTERM."""
 
-    def __init__(self, args: list[str], env: dict, tmp_path: Path, name: str):
+    def __init__(
+        self, args: list[str], env: dict, tmp_path: Path, name: str, user: str | None = None
+    ):
         self.name = name
         self.log_path = tmp_path / f"{name}.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
@@ -65,7 +73,7 @@ class Process:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=functools.partial(_die_with_parent, os.getpid()),
+            preexec_fn=functools.partial(_die_with_parent, os.getpid(), user),
         )
         _running[self.proc.pid] = self
 
@@ -74,13 +82,14 @@ class Process:
             self._log.flush()
         return self.log_path.read_text(errors="replace")
 
-    def stop(self, timeout_s: float = 20.0) -> int:
-        """SIGTERM, then wait; returns the exit code (kills the group after ``timeout_s``).
+    def stop(self, timeout_s: float = 20.0, sig: int = signal.SIGTERM) -> int:
+        """``sig`` (SIGTERM), then wait; returns the exit code (kills the group after
+        ``timeout_s``).
 
         Whatever is left of the process group afterwards is killed too."""
         try:
             if self.proc.poll() is None:
-                self.proc.send_signal(signal.SIGTERM)
+                self.proc.send_signal(sig)
                 try:
                     self.proc.wait(timeout_s)
                 except subprocess.TimeoutExpired:

@@ -32,6 +32,7 @@ from zapx.imports.service import invalidator
 from zapx.logs import setup_logging
 from zapx.outbound import Outbound
 from zapx.redis import get_redis
+from zapx.startup import policy_problem, require_noeviction
 from zapx.status import ImportState
 from zapx.validation import parse, positive_id
 
@@ -76,7 +77,10 @@ def cmd_check(config: Config, args) -> int:
         client = get_redis(config.redis_url)
         client.ping()
         policy = client.config_get("maxmemory-policy").get("maxmemory-policy")
-        print(f"redis ok (maxmemory-policy {policy})")
+        problem = policy_problem(policy)
+        print(f"redis ok (maxmemory-policy {policy})" if problem is None else f"redis {problem}")
+        if problem is not None:
+            down.append("redis")
     except Exception as exc:  # noqa: BLE001 - any failure means down
         print(f"redis down: {exc}")
         down.append("redis")
@@ -142,6 +146,7 @@ def cmd_worker(config: Config, args) -> int:
     # late a message is picked up after a quiet spell, and what each idle queue costs a busy
     # worker (one Redis script call a poll: at 50 ms, 8% of a dispatching worker's CPU). Short
     # for the worker of first batches, where the wait is a company's first message.
+    require_noeviction(config.redis_url, "worker")  # before it forks its processes
     queues = args.queues or WORKER_QUEUES
     poll_ms = POLL_MS if set(queues) == {"delivery_first"} else IDLE_POLL_MS
     os.environ.setdefault("dramatiq_worker_timeout", str(poll_ms))

@@ -16,6 +16,7 @@ from urllib.parse import urlparse, urlsplit
 
 import phonenumbers
 
+from zapx.breakers import Policy
 from zapx.errors import ConfigError
 from zapx.outbound import parse_allowed
 
@@ -30,6 +31,8 @@ class Config:
     env: str = "development"
     database_url: str = "postgresql://postgres@127.0.0.1:5432/zapx"
     db_pool_size: int = 20
+    #: Seconds a new PostgreSQL connection may take (libpq's ``connect_timeout``, 2 at least).
+    db_connect_timeout_s: int = 2
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_prefix: str = "zapx:"
     secret_key: str = _DEV_SECRET
@@ -88,6 +91,25 @@ class Config:
     #: ``SameSite`` of the session cookie: Lax (the frontend and API on one site), or None for
     #: a frontend on another site (needs Secure).
     session_cookie_samesite: str = "Lax"
+    #: The ``database`` and ``redis`` breakers of every process (``zapx.dependencies``).
+    dependency_breaker_window_s: float = 10.0
+    dependency_breaker_min_calls: int = 3
+    dependency_breaker_failure_rate: float = 0.5
+    dependency_breaker_consecutive: int = 3
+    dependency_breaker_open_s: float = 2.0
+    dependency_breaker_max_open_s: float = 15.0
+
+    @property
+    def dependency_policy(self) -> Policy:
+        """When the ``database`` and ``redis`` breakers open, and for how long."""
+        return Policy(
+            window_s=self.dependency_breaker_window_s,
+            min_calls=self.dependency_breaker_min_calls,
+            failure_rate=self.dependency_breaker_failure_rate,
+            consecutive=self.dependency_breaker_consecutive,
+            open_s=self.dependency_breaker_open_s,
+            max_open_s=self.dependency_breaker_max_open_s,
+        )
 
     @property
     def public_base(self) -> str:
@@ -115,6 +137,19 @@ def _int(lo: int, hi: int):
             raise ValueError(f"must be an integer, got {raw!r}") from None
         if not lo <= value <= hi:
             raise ValueError(f"must be between {lo} and {hi}, got {value}")
+        return value
+
+    return parse
+
+
+def _float(lo: float, hi: float):
+    def parse(raw: str) -> float:
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ValueError(f"must be a number, got {raw!r}") from None
+        if not lo <= value <= hi:  # NaN fails this too
+            raise ValueError(f"must be between {lo:g} and {hi:g}, got {raw}")
         return value
 
     return parse
@@ -271,6 +306,7 @@ _VARIABLES: tuple[tuple[str, str, object], ...] = (
     ("ZAPX_ENV", "env", _choice(*_ENVS)),
     ("DATABASE_URL", "database_url", _url("postgresql", "postgres")),
     ("DB_POOL_SIZE", "db_pool_size", _int(1, 500)),
+    ("DB_CONNECT_TIMEOUT_S", "db_connect_timeout_s", _int(2, 60)),
     ("REDIS_URL", "redis_url", _url("redis", "rediss", "unix")),
     ("REDIS_PREFIX", "redis_prefix", _prefix),
     ("SECRET_KEY", "secret_key", _secret),
@@ -315,6 +351,12 @@ _VARIABLES: tuple[tuple[str, str, object], ...] = (
     ("SESSION_COOKIE_SECURE", "session_cookie_secure", _bool),
     ("SESSION_COOKIE_SAMESITE", "session_cookie_samesite", _same_site),
     ("SYSTEM_TITLE", "system_title", _title),
+    ("DEPENDENCY_BREAKER_WINDOW_S", "dependency_breaker_window_s", _float(1, 3600)),
+    ("DEPENDENCY_BREAKER_MIN_CALLS", "dependency_breaker_min_calls", _int(1, 100_000)),
+    ("DEPENDENCY_BREAKER_FAILURE_RATE", "dependency_breaker_failure_rate", _float(0.01, 1)),
+    ("DEPENDENCY_BREAKER_CONSECUTIVE", "dependency_breaker_consecutive", _int(0, 100_000)),
+    ("DEPENDENCY_BREAKER_OPEN_S", "dependency_breaker_open_s", _float(0.1, 3600)),
+    ("DEPENDENCY_BREAKER_MAX_OPEN_S", "dependency_breaker_max_open_s", _float(0.1, 3600)),
 )
 
 #: Variable name -> Config field name.
@@ -366,6 +408,11 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
     if config.session_cookie_samesite == "None" and not config.cookie_secure:
         # Browsers drop a SameSite=None cookie that is not Secure: every refresh would fail.
         problems.append("SESSION_COOKIE_SAMESITE=none needs SESSION_COOKIE_SECURE=true")
+    if config.dependency_breaker_max_open_s < config.dependency_breaker_open_s:
+        problems.append(
+            "DEPENDENCY_BREAKER_MAX_OPEN_S must be at least DEPENDENCY_BREAKER_OPEN_S"
+            f" ({config.dependency_breaker_open_s:g}), got {config.dependency_breaker_max_open_s:g}"
+        )
     if config.is_production and config.secret_key == _DEV_SECRET:
         problems.append("SECRET_KEY must be set in production (at least 32 characters)")
     if problems:

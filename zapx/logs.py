@@ -11,6 +11,8 @@ import logging
 import sys
 import time
 
+from zapx.dependencies import QuietWhileDown
+
 # Attributes every LogRecord has; anything else on a record came from ``extra``.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
@@ -70,6 +72,7 @@ def setup_logging(process: str, level: str = "INFO", fmt: str = "json") -> None:
         handler.setFormatter(JsonFormatter(process))
     else:
         handler.setFormatter(TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(QuietWhileDown())
     # No line shows the caller's file and line, nor thread or process names: skip finding them
     # for every record (the logging HOWTO's "Optimization" section).
     logging._srcfile = None
@@ -78,5 +81,7 @@ def setup_logging(process: str, level: str = "INFO", fmt: str = "json") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     # Libraries that log every connection or message at INFO drown the events that matter.
-    for noisy in ("urllib3", "peewee", "dramatiq.worker.ConsumerThread"):
+    # Pykka logs every exception an ask returns to its caller, who handles it (the clock's
+    # tick while PostgreSQL is down: one line a probe).
+    for noisy in ("urllib3", "peewee", "dramatiq.worker.ConsumerThread", "pykka"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

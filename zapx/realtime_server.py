@@ -39,13 +39,14 @@ from urllib.parse import parse_qs
 import socketio
 from aiohttp import web
 
-from zapx import accounts
+from zapx import accounts, dependencies
 from zapx.auth import Principal, decode_token
 from zapx.config import Config, load_config
 from zapx.db import db, init_db
 from zapx.errors import AuthError, ConfigError
 from zapx.logs import setup_logging
 from zapx.realtime import channel, company_room, user_room
+from zapx.startup import require_noeviction
 
 log = logging.getLogger("zapx.realtime.server")
 
@@ -214,7 +215,13 @@ class RealtimeServer:
 
 def serve(config: Config) -> int:
     """Run the server on ``REALTIME_BIND`` until SIGTERM or SIGINT."""
-    init_db(config.database_url, DB_THREADS, application_name="zapx-realtime")
+    init_db(
+        config.database_url,
+        DB_THREADS,
+        application_name="zapx-realtime",
+        connect_timeout_s=config.db_connect_timeout_s,
+    )
+    dependencies.configure(config.dependency_policy)
     host, _, port = config.realtime_bind.rpartition(":")
     server = RealtimeServer(config)
     log.info("realtime listening", extra={"bind": config.realtime_bind})
@@ -236,6 +243,7 @@ def main() -> int:
     except ConfigError as exc:
         print(f"zapx realtime: {exc.message}", file=sys.stderr)
         return 2
+    require_noeviction(config.redis_url, "realtime")
     setup_logging("realtime", config.log_level, config.log_format)
     return serve(config)
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import pykka
 
 from actors.engine.throttle import ThrottleActors
+from zapx import dependencies
 from zapx.campaigns import service
 from zapx.config import Config
 from zapx.db import db
@@ -84,8 +85,11 @@ class CompanyActor(pykka.ThreadingActor):
 
     def on_failure(self, exc_type, exc_value, traceback) -> None:
         # Pykka has stopped this actor: its state may be half-updated, so the Directory
-        # replaces it with a fresh one that rebuilds from the database.
-        log.error(
+        # replaces it with a fresh one that rebuilds from the database. A dependency down is
+        # not a bug (its breaker says so once; the Directory waits for it to close).
+        level = logging.WARNING if dependencies.unavailable(exc_value) else logging.ERROR
+        log.log(
+            level,
             "company actor failed; replacing it",
             extra={
                 "company_id": self.company_id,

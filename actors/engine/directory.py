@@ -11,6 +11,7 @@ import time
 import pykka
 
 from actors.engine.company import CompanyActor
+from zapx import dependencies
 from zapx.campaigns import starts
 from zapx.config import Config
 from zapx.db import db
@@ -60,11 +61,22 @@ class DirectoryActor(pykka.ThreadingActor):
         self.started_at = 0.0
         self.last_sweep = 0.0
         self.handled = 0
+        #: Ticks skipped because a dependency's breaker was open.
+        self.skipped_ticks = 0
 
     def on_start(self) -> None:
         self.started_at = time.monotonic()
-        with db.connection_context():
-            companies = starts.running_companies()
+        try:
+            with db.connection_context():
+                companies = starts.running_companies()
+        except Exception as exc:
+            if not dependencies.unavailable(exc):
+                raise
+            # An engine (re)started while PostgreSQL is down waits for it instead of exiting
+            # at once, again and again: the first tick's sweep, once the breaker lets it
+            # through, starts every running company's actor.
+            log.warning("directory started without its companies", extra={"error": repr(exc)})
+            companies = []
         for company_id in companies:
             self._company(company_id)  # each rebuilds its campaigns from the database
         log.info("directory started", extra={"companies_recovered": len(companies)})
@@ -126,12 +138,17 @@ class DirectoryActor(pykka.ThreadingActor):
         delay = min(delay, REPLACE_MAX_S)
         self.replace_delay[company_id] = (now, delay)
         self.replacing[company_id] = now + delay
-        if delay == 0.0:
+        if delay == 0.0 and dependencies.blocking() is None:  # else the tick, once it is back
             self._replace_due(now)
 
     def tick(self) -> None:
         """The clock: due scheduled starts, due wake-ups, replacements, and every SWEEP_S the
-        sweeps."""
+        sweeps. Skipped while this process's database or redis breaker refuses calls: nothing is
+        started, planned, replaced or swept (every part of it needs both) until a probe finds
+        them back; then the wake-ups that came due in the meantime go at the next tick."""
+        if dependencies.blocking() is not None:
+            self.skipped_ticks += 1
+            return
         now = time.time()
         with db.connection_context():
             chunks = self.duties.start_due()

@@ -16,6 +16,7 @@ from actors import inbox
 from actors.delivery import deliver_batch, deliver_first
 from actors.engine.directory import DirectoryActor
 from actors.engine.governor import GovernorThread, start_governor
+from zapx import dependencies
 from zapx.config import Config
 from zapx.db import init_db
 from zapx.engine.live import Budget
@@ -69,8 +70,11 @@ class Clock(threading.Thread):
                     continue
                 except pykka.ActorDeadError:
                     return
-                except Exception:
-                    log.exception("clock tick failed")
+                except Exception as exc:
+                    if dependencies.unavailable(exc):  # the breaker logs the outage, once
+                        log.debug("clock tick failed: %r", exc)
+                    else:
+                        log.exception("clock tick failed")
             try:
                 pending = self.directory.handle(Tick())
             except pykka.ActorDeadError:
@@ -99,7 +103,9 @@ class Engine:
             self.config.db_pool_size,
             application_name="zapx-engine",
             wait_s=120,
+            connect_timeout_s=self.config.db_connect_timeout_s,
         )
+        dependencies.configure(self.config.dependency_policy)
         budget = Budget(self.config.engine_budget)
         self.directory = DirectoryActor.start(self.config, DramatiqOutbox(), budget)
         proxy = self.directory.proxy()

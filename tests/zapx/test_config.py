@@ -8,6 +8,7 @@ import json
 import pytest
 
 from zapx import cli
+from zapx.breakers import Policy
 from zapx.config import DEFAULTS, Config, load_config, mask_url
 from zapx.errors import ConfigError
 
@@ -95,6 +96,13 @@ GOOD = [
     ("SESSION_COOKIE_SECURE", "session_cookie_secure", "0", False),
     ("SESSION_COOKIE_SAMESITE", "session_cookie_samesite", "STRICT", "Strict"),
     ("SYSTEM_TITLE", "system_title", " Disparos ACME ", "Disparos ACME"),
+    ("DB_CONNECT_TIMEOUT_S", "db_connect_timeout_s", "5", 5),
+    ("DEPENDENCY_BREAKER_WINDOW_S", "dependency_breaker_window_s", "30", 30.0),
+    ("DEPENDENCY_BREAKER_MIN_CALLS", "dependency_breaker_min_calls", "10", 10),
+    ("DEPENDENCY_BREAKER_FAILURE_RATE", "dependency_breaker_failure_rate", "0.25", 0.25),
+    ("DEPENDENCY_BREAKER_CONSECUTIVE", "dependency_breaker_consecutive", "0", 0),
+    ("DEPENDENCY_BREAKER_OPEN_S", "dependency_breaker_open_s", "0.5", 0.5),
+    ("DEPENDENCY_BREAKER_MAX_OPEN_S", "dependency_breaker_max_open_s", "60", 60.0),
 ]
 
 # (variable, a bad raw value, a fragment of the reason the message must give)
@@ -161,6 +169,14 @@ BAD = [
     ("REFRESH_TTL_S", "299", "must be between 300 and 31536000"),
     ("SESSION_COOKIE_SECURE", "maybe", "must be true or false"),
     ("SESSION_COOKIE_SAMESITE", "loose", "must be one of lax, strict, none"),
+    ("DB_CONNECT_TIMEOUT_S", "1", "must be between 2 and 60"),
+    ("DEPENDENCY_BREAKER_WINDOW_S", "0", "must be between 1 and 3600"),
+    ("DEPENDENCY_BREAKER_MIN_CALLS", "0", "must be between 1 and 100000"),
+    ("DEPENDENCY_BREAKER_FAILURE_RATE", "1.5", "must be between 0.01 and 1"),
+    ("DEPENDENCY_BREAKER_FAILURE_RATE", "nan", "must be between 0.01 and 1"),
+    ("DEPENDENCY_BREAKER_CONSECUTIVE", "-1", "must be between 0 and 100000"),
+    ("DEPENDENCY_BREAKER_OPEN_S", "soon", "must be a number"),
+    ("DEPENDENCY_BREAKER_MAX_OPEN_S", "0", "must be between 0.1 and 3600"),
 ]
 
 
@@ -189,6 +205,15 @@ def test_defaults_when_environment_is_empty():
     assert (config.log_level, config.log_format) == ("INFO", "json")
     assert config.query_cache_ttl_s == 60
     assert config.connection_allowed_hosts == ""  # public https hosts and the sandbox only
+
+
+def test_the_dependency_breakers_defaults_are_the_policy_defaults():
+    assert Config().dependency_policy == Policy()
+
+
+def test_a_max_open_time_below_the_open_time_is_refused():
+    with pytest.raises(ConfigError, match="DEPENDENCY_BREAKER_MAX_OPEN_S must be at least"):
+        load_config({"DEPENDENCY_BREAKER_OPEN_S": "20", "DEPENDENCY_BREAKER_MAX_OPEN_S": "10"})
 
 
 def test_defaults_table_matches_config_defaults():

@@ -1,6 +1,10 @@
 """The Directory stops an idle company actor only when no message it sent is still unhandled."""
 
+import pytest
+
 from actors.engine.directory import DirectoryActor
+from zapx import dependencies
+from zapx.breakers import Breaker, Policy
 from zapx.campaigns import flags
 from zapx.config import load_config
 from zapx.engine.messages import BatchReport, CampaignChanged, Outcome
@@ -89,3 +93,26 @@ def test_unreadable_batch_progress_counts_as_none():
         assert found == {987654: (2, [Outcome(1, "sent", "wamid.A", None, "Oi", 0.0)])}
     finally:
         client.delete(started_key, outcomes_key)
+
+
+class NoDuties:
+    """Duties that must not run (the tick is skipped), and say so if they do."""
+
+    def start_due(self):
+        raise AssertionError("the tick ran")
+
+
+def test_the_tick_is_skipped_while_a_dependency_breaker_is_open(database_url, monkeypatch):
+    clock = [100.0]
+    down = Breaker("database", Policy(consecutive=1, open_s=2), clock=lambda: clock[0])
+    monkeypatch.setattr(dependencies, "BREAKERS", (down,))
+    d = DirectoryActor(load_config(), FakeOutbox())  # not started: methods called directly
+    d.duties = NoDuties()
+    down.failure("refused")
+    d.tick()
+    d.tick()
+    assert d.skipped_ticks == 2
+    clock[0] += 2  # half-open: the next tick is the probe
+    with pytest.raises(AssertionError, match="the tick ran"):
+        d.tick()
+    assert d.skipped_ticks == 2
