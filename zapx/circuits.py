@@ -17,11 +17,13 @@ lease (holder and expiry in the same hash, so two processes never probe at once)
 batch; that batch's report closes the breaker (no failure) or opens it again. A probe whose
 holder died lets another go once its lease expires.
 
-``campaign``: any failure but a throttle counts (an invalid number too: a list of dead numbers
-is a campaign to stop). ``consecutive`` failures in a row, or ``failure_rate`` of
-failed/(sent + failed) over the run once ``min_calls`` sends are counted, open it: the engine
-pauses the campaign (PAUSADA) with the reason in ``pause_reason``. Its counts belong to one
-generation of the campaign: a resume or restart starts them over.
+``campaign``: the per-recipient failures count (PERMANENT: an invalid number, a rejected
+message: a list of dead numbers or a refused text is a campaign to stop), never a transport
+failure (that is the connection's breaker's: an outage of the provider holds the connection,
+it does not pause every campaign on it) nor a throttle. ``consecutive`` failures in a row, or
+``failure_rate`` of failed/(sent + failed) over the run once ``min_calls`` answers are counted,
+open it: the engine pauses the campaign (PAUSADA) with the reason in ``pause_reason``, logged.
+Its counts belong to one generation of the campaign: a resume or restart starts them over.
 
 Why not pybreaker: its Redis storage resets the failure count on any success in any process and
 serializes every call under a lock, one call at a time; here a batch of 50 sends reports once,

@@ -269,12 +269,17 @@ class BatchSender:
 
     def _count(self, result) -> None:
         """Count ``result`` for the breakers: the connection's failures are the transport's
-        (timeouts, connection errors, 5xx), the campaign's any failure; a throttle or a lost
-        authorization is neither (the gate and the connection's pause handle those)."""
+        (timeouts, connection errors, 5xx), the campaign's the per-recipient ones (an invalid
+        number, a rejected message). A throttle or a lost authorization is neither (the gate
+        and the connection's pause handle those)."""
         health = self.health
         if result.outcome in (THROTTLE, AUTH):
             return
         health.calls += 1
+        if result.outcome in (AMBIGUOUS, TRANSIENT):
+            health.failures += 1
+            health.error = result.error or ""
+            return
         health.sends += 1
         if result.outcome == SENT:
             health.tail, health.succeeded = 0, True
@@ -282,9 +287,6 @@ class BatchSender:
         health.failed += 1
         health.tail += 1
         health.campaign_error = result.error or ""
-        if result.outcome in (AMBIGUOUS, TRANSIENT):
-            health.failures += 1
-            health.error = result.error or ""
 
     def _rows(self) -> tuple[Stop | None, float | None]:
         claim, ctx = self.claim, self.ctx
