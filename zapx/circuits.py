@@ -39,6 +39,7 @@ import uuid
 
 import redis
 
+from zapx.campaigns import flags
 from zapx.config import Config
 from zapx.redis import Keys, run_script
 
@@ -303,6 +304,20 @@ class Circuits:
         if allowed == 2:
             return Verdict(True, probe=True, token=token, retry_at=float(_text(at)))
         return Verdict(False, retry_at=float(_text(at)), error=_text(error))
+
+    def hold(
+        self, company_id: int, whatsapp_id: int, campaign_ids: list[int], now: float
+    ) -> Verdict:
+        """:meth:`check`, and when the connection is held its campaigns' reports say
+        ``connection failing: <last error>`` until it may probe (``now``: epoch s)."""
+        verdict = self.check(company_id, whatsapp_id)
+        if not verdict.allowed:
+            reason = "connection failing" + (f": {verdict.error}" if verdict.error else "")
+            for campaign_id in campaign_ids:
+                flags.note_waiting(
+                    self.redis, self.keys, campaign_id, reason, max(1.0, verdict.retry_at - now)
+                )
+        return verdict
 
     def bind_probe(self, company_id: int, whatsapp_id: int, token: str, batch_id: int | None):
         """The probe lease taken with ``token`` now belongs to ``batch_id`` (its report closes

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 
 from zapx import connections
 from zapx.campaign_settings import get_settings
-from zapx.campaigns import batches, flags, readiness
+from zapx.campaigns import batches, readiness
 from zapx.campaigns.context import message_texts
 from zapx.campaigns.lifecycle import EM_ANDAMENTO, FINALIZADA, PAUSADA, PROGRAMADA
 from zapx.campaigns.pacing import PacingSettings, pacing_for
@@ -343,17 +343,9 @@ class CompanyLifecycle:
         its campaigns' reports say why, and the company wakes when it may probe."""
         if self.circuits is None:
             return Verdict(True)
-        verdict = self.circuits.check(self.company_id, whatsapp_id)
+        campaign_ids = [c.campaign_id for c in self.live.values() if c.whatsapp_id == whatsapp_id]
+        verdict = self.circuits.hold(self.company_id, whatsapp_id, campaign_ids, self.clock())
         if not verdict.allowed:
-            reason = (
-                f"connection failing: {verdict.error}" if verdict.error else "connection failing"
-            )
-            ttl_s = max(1.0, verdict.retry_at - self.clock())
-            for live in self.live.values():
-                if live.whatsapp_id == whatsapp_id:
-                    flags.note_waiting(
-                        self.circuits.redis, self.circuits.keys, live.campaign_id, reason, ttl_s
-                    )
             self.wake(max(verdict.retry_at, self.clock() + 0.2))
         return verdict
 
