@@ -14,7 +14,10 @@ from zapx.redis import Keys, get_redis
 @pytest.fixture
 def circuits(config):
     client, keys = get_redis(config.redis_url), Keys(config.redis_prefix)
-    return Circuits(client, keys, Thresholds(min_calls=20, failure_rate=0.5))
+    yield Circuits(client, keys, Thresholds(min_calls=20, failure_rate=0.5))
+    # Nothing left for a later test whose company or connection gets the same id.
+    for key in client.scan_iter(match=keys.prefix + "{c*}:breaker*"):
+        client.delete(key)
 
 
 def _seed(circuits, company_id, whatsapp_id, campaign_id, failures):
