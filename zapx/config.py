@@ -61,6 +61,13 @@ class Config:
     governor_queue_age_s: int = 30
     governor_db_latency_ms: int = 200
     governor_redis_latency_ms: int = 50
+    whatsapp_breaker_failure_rate: float = 0.5
+    whatsapp_breaker_min_calls: int = 20
+    whatsapp_breaker_window_s: int = 60
+    whatsapp_breaker_open_s: int = 30
+    campaign_breaker_consecutive: int = 50
+    campaign_breaker_failure_rate: float = 0.8
+    campaign_breaker_min_calls: int = 100
     media_dir: str = "var/media"
     import_dir: str = "var/imports"
     import_chunk_rows: int = 25_000
@@ -153,6 +160,16 @@ def _float(lo: float, hi: float):
         return value
 
     return parse
+
+
+def _rate(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"must be a number, got {raw!r}") from None
+    if not 0 < value <= 1:
+        raise ValueError(f"must be in (0, 1], got {value}")
+    return value
 
 
 def mask_url(url: str) -> str:
@@ -333,6 +350,13 @@ _VARIABLES: tuple[tuple[str, str, object], ...] = (
     ("GOVERNOR_QUEUE_AGE_S", "governor_queue_age_s", _int(1, 86_400)),
     ("GOVERNOR_DB_LATENCY_MS", "governor_db_latency_ms", _int(1, 60_000)),
     ("GOVERNOR_REDIS_LATENCY_MS", "governor_redis_latency_ms", _int(1, 60_000)),
+    ("WHATSAPP_BREAKER_FAILURE_RATE", "whatsapp_breaker_failure_rate", _rate),
+    ("WHATSAPP_BREAKER_MIN_CALLS", "whatsapp_breaker_min_calls", _int(1, 1_000_000)),
+    ("WHATSAPP_BREAKER_WINDOW_S", "whatsapp_breaker_window_s", _int(6, 3600)),
+    ("WHATSAPP_BREAKER_OPEN_S", "whatsapp_breaker_open_s", _int(1, 3600)),
+    ("CAMPAIGN_BREAKER_CONSECUTIVE", "campaign_breaker_consecutive", _int(1, 1_000_000)),
+    ("CAMPAIGN_BREAKER_FAILURE_RATE", "campaign_breaker_failure_rate", _rate),
+    ("CAMPAIGN_BREAKER_MIN_CALLS", "campaign_breaker_min_calls", _int(1, 1_000_000)),
     ("MEDIA_DIR", "media_dir", _path),
     ("IMPORT_DIR", "import_dir", _path),
     ("IMPORT_CHUNK_ROWS", "import_chunk_rows", _int(100, 1_000_000)),
