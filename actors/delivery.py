@@ -29,6 +29,7 @@ from zapx import dependencies
 from zapx.campaigns import batches, flags
 from zapx.campaigns.context import load_context
 from zapx.campaigns.sending import BatchSender
+from zapx.circuits import Circuits, Thresholds
 from zapx.config import load_config
 from zapx.db import db
 from zapx.engine.messages import BatchReport, Outcome
@@ -52,6 +53,8 @@ _send_deadline_s = _config.batch_lease_s - min(
 #: The send schedule of every connection (one per process; thread-safe). Its token lease is
 #: longer than a request's timeouts, as it must be.
 _gate = SendGate(get_redis(_config.redis_url), _keys)
+#: The shared breakers every batch reports to once, when it ends.
+_circuits = Circuits(get_redis(_config.redis_url), _keys, Thresholds.from_config(_config))
 
 
 #: Retries of a batch whose failure is not a dependency's.
@@ -171,5 +174,6 @@ def _send(claim: batches.Claim) -> tuple[BatchReport, list[Outcome]]:
         gate=_gate,
         deadline=time.monotonic() + _send_deadline_s,
         progress_ttl_s=_progress_ttl_s,
+        circuits=_circuits,
     )
     return sender.run()

@@ -12,6 +12,7 @@ from api.middleware import BodyLimit, DatabaseScope, RequestContext
 from api.openapi import build, doc
 from api.resources.auth import LoginResource, LogoutResource, MeResource, RefreshResource
 from api.resources.base import Deps, Resource
+from api.resources.breakers import BreakersResource
 from api.resources.campaigns import CampaignItemResource, CampaignsResource
 from api.resources.companies import CompaniesResource, UsersResource
 from api.resources.contacts import (
@@ -87,6 +88,7 @@ def routes(deps: Deps) -> list[tuple[str, object, str | None]]:
         ("/contact-list-items/{id}", items, "item"),
         ("/campaign-settings", CampaignSettingsResource(deps), None),
         ("/rate-limits", RateLimitsResource(deps), None),
+        ("/breakers", BreakersResource(deps), None),
         ("/files", files_, None),
         ("/files/list", files_, "list"),
         ("/files/{id}", files_, "item"),

@@ -71,6 +71,7 @@ RULES: dict[str, tuple[str, str]] = {
     "/whatsapp": (READ, "connections"),
     "/whatsapp/{id}": (READ, "connections"),
     "/rate-limits": (ADMIN, "rate limits"),
+    "/breakers": (READ, "breakers"),
 }
 
 

@@ -270,3 +270,20 @@ PACING = obj(
         "leaseUntil": nullable(_NUM),
     }
 )
+#: ``GET /breakers`` (``zapx.circuits``): the shared breakers of the company's connections and
+#: campaigns.
+BREAKER = obj(
+    {
+        "name": {"type": "string", "enum": ["whatsapp", "campaign"]},
+        "id": INT,
+        "companyId": INT,
+        "state": {"type": "string", "enum": ["closed", "open", "half_open"]},
+        "calls": INT,
+        "failures": INT,
+        "failureRate": _NUM,
+        "since": nullable(DATE),
+        "lastError": nullable(STR),
+        "reason": nullable(STR),
+    }
+)
+BREAKERS = array(BREAKER)

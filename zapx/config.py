@@ -8,17 +8,13 @@ failing later in the middle of a request.
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import os
-import re
 from collections.abc import Mapping
-from urllib.parse import urlparse, urlsplit
 
-import phonenumbers
-
+from zapx import config_values as v
 from zapx.breakers import Policy
+from zapx.config_values import mask_url
 from zapx.errors import ConfigError
-from zapx.outbound import parse_allowed
 
 _DEV_SECRET = "zapx-development-secret-key-change-me-0123456789"
 _ENVS = ("development", "test", "production")
@@ -61,6 +57,13 @@ class Config:
     governor_queue_age_s: int = 30
     governor_db_latency_ms: int = 200
     governor_redis_latency_ms: int = 50
+    whatsapp_breaker_failure_rate: float = 0.5
+    whatsapp_breaker_min_calls: int = 20
+    whatsapp_breaker_window_s: int = 60
+    whatsapp_breaker_open_s: int = 30
+    campaign_breaker_consecutive: int = 50
+    campaign_breaker_failure_rate: float = 0.8
+    campaign_breaker_min_calls: int = 100
     media_dir: str = "var/media"
     import_dir: str = "var/imports"
     import_chunk_rows: int = 25_000
@@ -129,234 +132,68 @@ class Config:
 
 
 # (environment variable, field, parser); the parser raises ValueError with a human reason.
-def _int(lo: int, hi: int):
-    def parse(raw: str) -> int:
-        try:
-            value = int(raw)
-        except ValueError:
-            raise ValueError(f"must be an integer, got {raw!r}") from None
-        if not lo <= value <= hi:
-            raise ValueError(f"must be between {lo} and {hi}, got {value}")
-        return value
-
-    return parse
-
-
-def _float(lo: float, hi: float):
-    def parse(raw: str) -> float:
-        try:
-            value = float(raw)
-        except ValueError:
-            raise ValueError(f"must be a number, got {raw!r}") from None
-        if not lo <= value <= hi:  # NaN fails this too
-            raise ValueError(f"must be between {lo:g} and {hi:g}, got {raw}")
-        return value
-
-    return parse
-
-
-def mask_url(url: str) -> str:
-    """``url`` with its password shown as ``***``: in the user part (``user:pw@``, ``:pw@``)
-    and in a ``password`` query parameter, as libpq and redis-py both accept."""
-    parts = urlsplit(url)
-    masked = url
-    if "@" in parts.netloc:
-        userinfo, _, hostport = parts.netloc.rpartition("@")
-        user, colon, _ = userinfo.partition(":")
-        netloc = f"{user}{colon and ':***'}@{hostport}"
-        masked = masked.replace("//" + parts.netloc, "//" + netloc, 1)
-    query = re.sub(r"(?i)(^|&)(password=)[^&]*", r"\1\2***", parts.query)
-    if query != parts.query:  # edited in place: urlunsplit would rewrite "unix:///" URLs
-        head, mark, tail = masked.partition("?")
-        masked = head + mark + tail.replace(parts.query, query, 1)
-    return masked
-
-
-def _url(*schemes: str):
-    def parse(raw: str) -> str:
-        parts = urlsplit(raw)
-        # A unix socket URL (unix:///path/to/socket) names a path instead of a host.
-        located = parts.path.startswith("/") if parts.scheme == "unix" else parts.hostname
-        if parts.scheme not in schemes or not located:
-            shown = mask_url(raw)
-            raise ValueError(f"must look like {schemes[0]}://host[:port]/..., got {shown!r}")
-        try:
-            parts.port  # noqa: B018 - raises ValueError on a non-numeric port
-        except ValueError:
-            raise ValueError(f"has an invalid port: {mask_url(raw)!r}") from None
-        return raw
-
-    return parse
-
-
-def _choice(*choices: str):
-    def parse(raw: str) -> str:
-        value = raw.strip().lower()
-        if value not in choices:
-            raise ValueError(f"must be one of {', '.join(choices)}, got {raw!r}")
-        return value
-
-    return parse
-
-
-def _bind(raw: str) -> str:
-    if not re.fullmatch(r"[\w.\-:\[\]]+:\d{1,5}", raw) or int(raw.rsplit(":", 1)[1]) > 65535:
-        raise ValueError(f"must be host:port, got {raw!r}")
-    return raw
-
-
-def _region(raw: str) -> str:
-    value = raw.strip().upper()
-    if value not in phonenumbers.SUPPORTED_REGIONS:
-        raise ValueError(f"must be an ISO 3166 region code known to phonenumbers, got {raw!r}")
-    return value
-
-
-def _prefix(raw: str) -> str:
-    if not re.fullmatch(r"[\w:\-.]{1,64}", raw):
-        raise ValueError(f"must be 1-64 characters of letters, digits, ':', '-', '.', got {raw!r}")
-    return raw
-
-
-def _title(raw: str) -> str:
-    value = raw.strip()
-    if not 1 <= len(value) <= 80 or not value.isprintable():
-        raise ValueError(f"must be 1-80 printable characters, got {raw!r}")
-    return value
-
-
-def _secret(raw: str) -> str:
-    if len(raw) < 32:
-        raise ValueError("must be at least 32 characters long")
-    return raw
-
-
-def _path(raw: str) -> str:
-    if "\x00" in raw or not raw.strip():
-        raise ValueError("must be a directory path")
-    return raw
-
-
-def _networks(raw: str) -> tuple[str, ...]:
-    out = []
-    for part in raw.split(","):
-        if not part.strip():
-            continue
-        try:
-            out.append(str(ipaddress.ip_network(part.strip(), strict=False)))
-        except ValueError:
-            raise ValueError(
-                f"must be IP addresses or CIDR networks, got {part.strip()!r}"
-            ) from None
-    return tuple(out)
-
-
-def _bool(raw: str) -> bool:
-    value = raw.strip().lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"must be true or false, got {raw!r}")
-
-
-def _same_site(raw: str) -> str:
-    return _choice("lax", "strict", "none")(raw).capitalize()
-
-
-def _allowed_hosts(raw: str) -> str:
-    parse_allowed(raw)  # raises ValueError naming the bad entry
-    return raw.strip()
-
-
-def _origins(raw: str) -> tuple[str, ...]:
-    out = []
-    for part in raw.split(","):
-        text = part.strip()
-        if not text:
-            continue
-        parts = urlparse(text.rstrip("/"))
-        try:
-            port = parts.port
-        except ValueError:
-            raise ValueError(f"has an invalid port: {text!r}") from None
-        if (
-            parts.scheme not in ("http", "https")
-            or not parts.hostname
-            or parts.path
-            or parts.query
-            or parts.fragment
-            or "@" in parts.netloc
-        ):
-            raise ValueError(
-                f"must be origins like https://app.example.com[:port] (no path), got {text!r}"
-            )
-        # As a browser sends its Origin header: lower case, no default port.
-        host = parts.netloc.lower().rsplit(":", 1)[0] if port else parts.netloc.lower()
-        default = {"http": 80, "https": 443}[parts.scheme]
-        out.append(f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else ""))
-    return tuple(dict.fromkeys(out))
-
-
-def _level(raw: str) -> str:
-    return _choice("debug", "info", "warning", "error")(raw).upper()
-
-
 _VARIABLES: tuple[tuple[str, str, object], ...] = (
-    ("ZAPX_ENV", "env", _choice(*_ENVS)),
-    ("DATABASE_URL", "database_url", _url("postgresql", "postgres")),
-    ("DB_POOL_SIZE", "db_pool_size", _int(1, 500)),
-    ("DB_CONNECT_TIMEOUT_S", "db_connect_timeout_s", _int(2, 60)),
-    ("REDIS_URL", "redis_url", _url("redis", "rediss", "unix")),
-    ("REDIS_PREFIX", "redis_prefix", _prefix),
-    ("SECRET_KEY", "secret_key", _secret),
-    ("JWT_TTL_S", "jwt_ttl_s", _int(60, 30 * 86400)),
-    ("PHONE_DEFAULT_REGION", "phone_region", _region),
-    ("MAX_BODY_BYTES", "max_body_bytes", _int(1024, 64 * 1024 * 1024)),
-    ("UPLOAD_MAX_BYTES", "upload_max_bytes", _int(1024, 4 * 1024 * 1024 * 1024)),
-    ("API_BIND", "api_bind", _bind),
-    ("API_WORKER_CLASS", "api_worker_class", _choice("sync", "gthread")),
-    ("API_WORKERS", "api_workers", _int(1, 64)),
-    ("API_THREADS", "api_threads", _int(1, 256)),
-    ("SANDBOX_BIND", "sandbox_bind", _bind),
-    ("LOG_LEVEL", "log_level", _level),
-    ("LOG_FORMAT", "log_format", _choice("json", "text")),
-    ("BATCH_LEASE_S", "batch_lease_s", _int(2, 86_400)),
-    ("BATCH_SIZE", "batch_size", _int(1, 500)),
-    ("ENGINE_BUDGET", "engine_budget", _int(1, 100_000)),
-    ("GOVERNOR_ENABLED", "governor_enabled", _bool),
-    ("GOVERNOR_INTERVAL_S", "governor_interval_s", _int(1, 3600)),
-    ("GOVERNOR_COOLDOWN_S", "governor_cooldown_s", _int(1, 3600)),
-    ("GOVERNOR_CPU_PERCENT", "governor_cpu_percent", _int(1, 100)),
-    ("GOVERNOR_MEMORY_PERCENT", "governor_memory_percent", _int(1, 100)),
-    ("GOVERNOR_QUEUE_DEPTH", "governor_queue_depth", _int(1, 10_000_000)),
-    ("GOVERNOR_QUEUE_AGE_S", "governor_queue_age_s", _int(1, 86_400)),
-    ("GOVERNOR_DB_LATENCY_MS", "governor_db_latency_ms", _int(1, 60_000)),
-    ("GOVERNOR_REDIS_LATENCY_MS", "governor_redis_latency_ms", _int(1, 60_000)),
-    ("MEDIA_DIR", "media_dir", _path),
-    ("IMPORT_DIR", "import_dir", _path),
-    ("IMPORT_CHUNK_ROWS", "import_chunk_rows", _int(100, 1_000_000)),
-    ("PUBLIC_URL", "public_url", _url("http", "https")),
-    ("QUERY_CACHE_TTL_S", "query_cache_ttl_s", _int(0, 86_400)),
-    ("LOGIN_WINDOW_S", "login_window_s", _int(60, 86_400)),
-    ("LOGIN_MAX_FAILURES", "login_max_failures", _int(1, 1000)),
-    ("LOGIN_MAX_FAILURES_PER_ADDRESS", "login_max_failures_per_address", _int(1, 1_000_000)),
-    ("TRUSTED_PROXIES", "trusted_proxies", _networks),
-    ("CONNECTION_ALLOWED_HOSTS", "connection_allowed_hosts", _allowed_hosts),
-    ("FRONTEND_URL", "frontend_origins", _origins),
-    ("CORS_MAX_AGE_S", "cors_max_age_s", _int(0, 86_400)),
-    ("REALTIME_BIND", "realtime_bind", _bind),
-    ("REALTIME_RECHECK_S", "realtime_recheck_s", _int(1, 3600)),
-    ("REFRESH_TTL_S", "refresh_ttl_s", _int(300, 365 * 86400)),
-    ("SESSION_COOKIE_SECURE", "session_cookie_secure", _bool),
-    ("SESSION_COOKIE_SAMESITE", "session_cookie_samesite", _same_site),
-    ("SYSTEM_TITLE", "system_title", _title),
-    ("DEPENDENCY_BREAKER_WINDOW_S", "dependency_breaker_window_s", _float(1, 3600)),
-    ("DEPENDENCY_BREAKER_MIN_CALLS", "dependency_breaker_min_calls", _int(1, 100_000)),
-    ("DEPENDENCY_BREAKER_FAILURE_RATE", "dependency_breaker_failure_rate", _float(0.01, 1)),
-    ("DEPENDENCY_BREAKER_CONSECUTIVE", "dependency_breaker_consecutive", _int(0, 100_000)),
-    ("DEPENDENCY_BREAKER_OPEN_S", "dependency_breaker_open_s", _float(0.1, 3600)),
-    ("DEPENDENCY_BREAKER_MAX_OPEN_S", "dependency_breaker_max_open_s", _float(0.1, 3600)),
+    ("ZAPX_ENV", "env", v.choice(*_ENVS)),
+    ("DATABASE_URL", "database_url", v.url("postgresql", "postgres")),
+    ("DB_POOL_SIZE", "db_pool_size", v.int_range(1, 500)),
+    ("DB_CONNECT_TIMEOUT_S", "db_connect_timeout_s", v.int_range(2, 60)),
+    ("REDIS_URL", "redis_url", v.url("redis", "rediss", "unix")),
+    ("REDIS_PREFIX", "redis_prefix", v.prefix),
+    ("SECRET_KEY", "secret_key", v.secret),
+    ("JWT_TTL_S", "jwt_ttl_s", v.int_range(60, 30 * 86400)),
+    ("PHONE_DEFAULT_REGION", "phone_region", v.region),
+    ("MAX_BODY_BYTES", "max_body_bytes", v.int_range(1024, 64 * 1024 * 1024)),
+    ("UPLOAD_MAX_BYTES", "upload_max_bytes", v.int_range(1024, 4 * 1024 * 1024 * 1024)),
+    ("API_BIND", "api_bind", v.bind),
+    ("API_WORKER_CLASS", "api_worker_class", v.choice("sync", "gthread")),
+    ("API_WORKERS", "api_workers", v.int_range(1, 64)),
+    ("API_THREADS", "api_threads", v.int_range(1, 256)),
+    ("SANDBOX_BIND", "sandbox_bind", v.bind),
+    ("LOG_LEVEL", "log_level", v.level),
+    ("LOG_FORMAT", "log_format", v.choice("json", "text")),
+    ("BATCH_LEASE_S", "batch_lease_s", v.int_range(2, 86_400)),
+    ("BATCH_SIZE", "batch_size", v.int_range(1, 500)),
+    ("ENGINE_BUDGET", "engine_budget", v.int_range(1, 100_000)),
+    ("GOVERNOR_ENABLED", "governor_enabled", v.boolean),
+    ("GOVERNOR_INTERVAL_S", "governor_interval_s", v.int_range(1, 3600)),
+    ("GOVERNOR_COOLDOWN_S", "governor_cooldown_s", v.int_range(1, 3600)),
+    ("GOVERNOR_CPU_PERCENT", "governor_cpu_percent", v.int_range(1, 100)),
+    ("GOVERNOR_MEMORY_PERCENT", "governor_memory_percent", v.int_range(1, 100)),
+    ("GOVERNOR_QUEUE_DEPTH", "governor_queue_depth", v.int_range(1, 10_000_000)),
+    ("GOVERNOR_QUEUE_AGE_S", "governor_queue_age_s", v.int_range(1, 86_400)),
+    ("GOVERNOR_DB_LATENCY_MS", "governor_db_latency_ms", v.int_range(1, 60_000)),
+    ("GOVERNOR_REDIS_LATENCY_MS", "governor_redis_latency_ms", v.int_range(1, 60_000)),
+    ("WHATSAPP_BREAKER_FAILURE_RATE", "whatsapp_breaker_failure_rate", v.rate),
+    ("WHATSAPP_BREAKER_MIN_CALLS", "whatsapp_breaker_min_calls", v.int_range(1, 1_000_000)),
+    ("WHATSAPP_BREAKER_WINDOW_S", "whatsapp_breaker_window_s", v.int_range(6, 3600)),
+    ("WHATSAPP_BREAKER_OPEN_S", "whatsapp_breaker_open_s", v.int_range(1, 3600)),
+    ("CAMPAIGN_BREAKER_CONSECUTIVE", "campaign_breaker_consecutive", v.int_range(1, 1_000_000)),
+    ("CAMPAIGN_BREAKER_FAILURE_RATE", "campaign_breaker_failure_rate", v.rate),
+    ("CAMPAIGN_BREAKER_MIN_CALLS", "campaign_breaker_min_calls", v.int_range(1, 1_000_000)),
+    ("MEDIA_DIR", "media_dir", v.path),
+    ("IMPORT_DIR", "import_dir", v.path),
+    ("IMPORT_CHUNK_ROWS", "import_chunk_rows", v.int_range(100, 1_000_000)),
+    ("PUBLIC_URL", "public_url", v.url("http", "https")),
+    ("QUERY_CACHE_TTL_S", "query_cache_ttl_s", v.int_range(0, 86_400)),
+    ("LOGIN_WINDOW_S", "login_window_s", v.int_range(60, 86_400)),
+    ("LOGIN_MAX_FAILURES", "login_max_failures", v.int_range(1, 1000)),
+    ("LOGIN_MAX_FAILURES_PER_ADDRESS", "login_max_failures_per_address", v.int_range(1, 1_000_000)),
+    ("TRUSTED_PROXIES", "trusted_proxies", v.networks),
+    ("CONNECTION_ALLOWED_HOSTS", "connection_allowed_hosts", v.allowed_hosts),
+    ("FRONTEND_URL", "frontend_origins", v.origins),
+    ("CORS_MAX_AGE_S", "cors_max_age_s", v.int_range(0, 86_400)),
+    ("REALTIME_BIND", "realtime_bind", v.bind),
+    ("REALTIME_RECHECK_S", "realtime_recheck_s", v.int_range(1, 3600)),
+    ("REFRESH_TTL_S", "refresh_ttl_s", v.int_range(300, 365 * 86400)),
+    ("SESSION_COOKIE_SECURE", "session_cookie_secure", v.boolean),
+    ("SESSION_COOKIE_SAMESITE", "session_cookie_samesite", v.same_site),
+    ("SYSTEM_TITLE", "system_title", v.title),
+    ("DEPENDENCY_BREAKER_WINDOW_S", "dependency_breaker_window_s", v.float_range(1, 3600)),
+    ("DEPENDENCY_BREAKER_MIN_CALLS", "dependency_breaker_min_calls", v.int_range(1, 100_000)),
+    ("DEPENDENCY_BREAKER_FAILURE_RATE", "dependency_breaker_failure_rate", v.float_range(0.01, 1)),
+    ("DEPENDENCY_BREAKER_CONSECUTIVE", "dependency_breaker_consecutive", v.int_range(0, 100_000)),
+    ("DEPENDENCY_BREAKER_OPEN_S", "dependency_breaker_open_s", v.float_range(0.1, 3600)),
+    ("DEPENDENCY_BREAKER_MAX_OPEN_S", "dependency_breaker_max_open_s", v.float_range(0.1, 3600)),
 )
 
 #: Variable name -> Config field name.

@@ -19,6 +19,7 @@ import pykka
 from actors.engine.throttle import ThrottleActors
 from zapx import dependencies
 from zapx.campaigns import service
+from zapx.circuits import Circuits, Thresholds
 from zapx.config import Config
 from zapx.db import db
 from zapx.engine.lifecycle import CompanyLifecycle
@@ -64,6 +65,7 @@ class CompanyActor(pykka.ThreadingActor):
             adopted=adopted,  # before on_start: it must not plan a second first batch
             throttles=self.throttles,
             gate=SendGate(redis, keys),
+            circuits=Circuits(redis, keys, Thresholds.from_config(config)),
         )
         #: Messages taken from the Directory, told back with ``company_idle`` so the Directory
         #: knows whether it sent anything since.

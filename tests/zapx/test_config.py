@@ -39,6 +39,13 @@ GOOD = [
     ("UPLOAD_MAX_BYTES", "upload_max_bytes", "1048576", 1048576),
     ("API_BIND", "api_bind", "0.0.0.0:8000", "0.0.0.0:8000"),
     ("API_WORKER_CLASS", "api_worker_class", "gthread", "gthread"),
+    ("WHATSAPP_BREAKER_FAILURE_RATE", "whatsapp_breaker_failure_rate", "0.25", 0.25),
+    ("WHATSAPP_BREAKER_MIN_CALLS", "whatsapp_breaker_min_calls", "5", 5),
+    ("WHATSAPP_BREAKER_WINDOW_S", "whatsapp_breaker_window_s", "120", 120),
+    ("WHATSAPP_BREAKER_OPEN_S", "whatsapp_breaker_open_s", "10", 10),
+    ("CAMPAIGN_BREAKER_CONSECUTIVE", "campaign_breaker_consecutive", "20", 20),
+    ("CAMPAIGN_BREAKER_FAILURE_RATE", "campaign_breaker_failure_rate", "1", 1.0),
+    ("CAMPAIGN_BREAKER_MIN_CALLS", "campaign_breaker_min_calls", "10", 10),
     ("API_WORKERS", "api_workers", "3", 3),
     ("API_THREADS", "api_threads", "8", 8),
     ("SANDBOX_BIND", "sandbox_bind", "[::1]:9091", "[::1]:9091"),
@@ -177,6 +184,13 @@ BAD = [
     ("DEPENDENCY_BREAKER_CONSECUTIVE", "-1", "must be between 0 and 100000"),
     ("DEPENDENCY_BREAKER_OPEN_S", "soon", "must be a number"),
     ("DEPENDENCY_BREAKER_MAX_OPEN_S", "0", "must be between 0.1 and 3600"),
+    ("WHATSAPP_BREAKER_FAILURE_RATE", "0", "must be in (0, 1]"),
+    ("WHATSAPP_BREAKER_MIN_CALLS", "0", "must be between 1 and 1000000"),
+    ("WHATSAPP_BREAKER_WINDOW_S", "5", "must be between 6 and 3600"),
+    ("WHATSAPP_BREAKER_OPEN_S", "x", "must be an integer"),
+    ("CAMPAIGN_BREAKER_CONSECUTIVE", "0", "must be between 1 and 1000000"),
+    ("CAMPAIGN_BREAKER_FAILURE_RATE", "half", "must be a number"),
+    ("CAMPAIGN_BREAKER_MIN_CALLS", "-1", "must be between 1 and 1000000"),
 ]
 
 

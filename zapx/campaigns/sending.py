@@ -33,8 +33,9 @@ import redis as redis_lib
 from zapx import dependencies, rate_limits
 from zapx.campaigns import batches, flags
 from zapx.campaigns.context import CampaignContext
+from zapx.circuits import Circuits, Health
 from zapx.engine.messages import BatchReport, Outcome, Stop
-from zapx.providers import AMBIGUOUS, AUTH, PERMANENT, SENT, THROTTLE, OutMessage
+from zapx.providers import AMBIGUOUS, AUTH, PERMANENT, SENT, THROTTLE, TRANSIENT, OutMessage
 from zapx.redis import Keys, drain
 from zapx.schedule import Grant, SendGate, Stopped, Wait, backoff_s
 from zapx.status import RowStatus
@@ -81,9 +82,13 @@ class BatchSender:
         gate: SendGate,
         deadline: float,
         progress_ttl_s: int,
+        circuits: Circuits | None = None,
     ):
         self.claim, self.ctx, self.redis, self.keys, self.gate = claim, ctx, redis, keys, gate
         self.deadline, self.progress_ttl_s = deadline, progress_ttl_s
+        self.circuits = circuits
+        #: The batch's counts for the breakers, reported once when it ends.
+        self.health = Health()
         self.paced = ctx.pacing.message_interval_s > 0
         self.progress = flags.gate_progress(
             keys,
@@ -212,6 +217,9 @@ class BatchSender:
             self.reported = len(self.outcomes)
         except redis_lib.RedisError as exc:
             stop, retry_after = self._redis_lost(exc)
+            breaker = None  # the breakers' counts would go to the Redis that failed
+        else:
+            breaker = self._report_health()
         finally:
             self._release()
         log.info(
@@ -234,6 +242,7 @@ class BatchSender:
             stop=stop,
             retry_after_s=retry_after,
             error=self.outcomes[-1].error if self.outcomes else None,
+            breaker=breaker,
             **self.counts,
         )
         return report, self.outcomes
@@ -268,6 +277,55 @@ class BatchSender:
                 "send token not given back: redis unavailable",
                 extra={"batch_id": claim.batch_id, "error": repr(exc)},
             )
+
+    def _report_health(self) -> str | None:
+        """The batch's counts to the breakers (one script call); the campaign breaker's
+        reason to pause, if it tripped. A Redis failure costs the breakers one batch's counts,
+        never the batch."""
+        if self.circuits is None:
+            return None
+        claim = self.claim
+        try:
+            _, trip = self.circuits.report(
+                claim.company_id,
+                claim.whatsapp_id,
+                claim.campaign_id,
+                claim.generation,
+                claim.batch_id,
+                self.health,
+            )
+        except redis_lib.RedisError as exc:
+            log.warning(
+                "breaker report lost",
+                extra={
+                    "company_id": claim.company_id,
+                    "batch_id": claim.batch_id,
+                    "error": str(exc),
+                },
+            )
+            return None
+        return trip or None
+
+    def _count(self, result) -> None:
+        """Count ``result`` for the breakers: the connection's failures are the transport's
+        (timeouts, connection errors, 5xx), the campaign's the per-recipient ones (an invalid
+        number, a rejected message). A throttle or a lost authorization is neither (the gate
+        and the connection's pause handle those)."""
+        health = self.health
+        if result.outcome in (THROTTLE, AUTH):
+            return
+        health.calls += 1
+        if result.outcome in (AMBIGUOUS, TRANSIENT):
+            health.failures += 1
+            health.error = result.error or ""
+            return
+        health.sends += 1
+        if result.outcome == SENT:
+            health.tail, health.succeeded = 0, True
+            return
+        health.failed += 1
+        health.tail += 1
+        health.campaign_error = result.error or ""
 
     def _rows(self) -> tuple[Stop | None, float | None]:
         claim, ctx = self.claim, self.ctx
@@ -314,6 +372,7 @@ class BatchSender:
     def _record(self, row, result, text: str, confirming: bool) -> Stop | None:
         """Keep the outcome of ``row``'s request; the stop it calls for, if any."""
         out, counts = self.outcomes, self.counts
+        self._count(result)
         if result.outcome == SENT:
             status = RowStatus.AWAITING if confirming else RowStatus.SENT
             out.append(Outcome(row.id, status, result.message_id, None, text))

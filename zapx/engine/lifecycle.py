@@ -12,6 +12,7 @@ with :meth:`CompanyLifecycle.recover`, so a failed company actor is replaced by 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -22,6 +23,7 @@ from zapx.campaigns import batches, readiness
 from zapx.campaigns.context import message_texts
 from zapx.campaigns.lifecycle import EM_ANDAMENTO, FINALIZADA, PAUSADA, PROGRAMADA
 from zapx.campaigns.pacing import PacingSettings, pacing_for
+from zapx.circuits import Circuits, Verdict
 from zapx.config import Config
 from zapx.db import Tenant, WhatsappConnection, db, utcnow
 from zapx.db.campaign_models import Campaign
@@ -75,6 +77,7 @@ class CompanyLifecycle:
         adopted: Iterable[FirstBatch] = (),
         throttles: Throttles | None = None,
         gate: SendGate | None = None,
+        circuits: Circuits | None = None,
     ):
         self.company_id = company_id
         self.tenant = Tenant(company_id)
@@ -90,6 +93,8 @@ class CompanyLifecycle:
         self.throttles: Throttles = throttles if throttles is not None else LocalThrottles()
         #: The connections' send schedule in Redis, read when a throttle is (re)built.
         self.gate = gate
+        #: The connections' breakers (``zapx.circuits``), checked before each planning round.
+        self.circuits = circuits
         #: The campaign being planned or finished (for the log of a failure mid-way).
         self.working_on: int | None = None
         #: First batches planned in bulk at the start, not yet counted, by campaign id.
@@ -168,6 +173,9 @@ class CompanyLifecycle:
             self._throttle(report.whatsapp_id).throttled(report.retry_after_s)
         if report.stop == Stop.AUTH:
             self.connection_lost(report.whatsapp_id, report.error or "auth error")
+        if report.breaker and report.campaign_id in self.live:
+            with db.connection_context():
+                self._pause(report.campaign_id, report.breaker)  # logged, with the reason
         live = self.live.get(report.campaign_id)
         with db.connection_context():
             if live is not None:
@@ -309,25 +317,46 @@ class CompanyLifecycle:
                 if not any(live.whatsapp_id == whatsapp_id for live in self.live.values()):
                     self.throttles.stop(whatsapp_id)  # no live work left on the connection
                 return
+            verdict = self._breaker(whatsapp_id)
+            if not verdict.allowed:
+                return
+            if verdict.probe:  # half-open: one batch, the probe
+                wants = [dataclasses.replace(wants[0], batches=1)]
             throttle = self._throttle(whatsapp_id)
             plan = throttle.plan(wants, HORIZON_S)
             if not plan.grants:
+                if verdict.probe:
+                    self.circuits.bind_probe(self.company_id, whatsapp_id, verdict.token, None)
                 self.wake(plan.next_at)
                 return
             for campaign_id, slots in plan.grants:
-                self._plan_batch(throttle, self.live[campaign_id], list(slots))
+                batch_id = self._plan_batch(throttle, self.live[campaign_id], list(slots))
+            if verdict.probe:
+                self.circuits.bind_probe(self.company_id, whatsapp_id, verdict.token, batch_id)
+                return
             if plan.next_at > self.clock() + HORIZON_S:
                 self.wake(plan.next_at)
                 return
 
-    def _plan_batch(self, throttle: ThrottlePort, live: Live, slots: list) -> None:
+    def _breaker(self, whatsapp_id: int) -> Verdict:
+        """The connection's breaker: while it is open (or its probe is out) nothing is planned,
+        its campaigns' reports say why, and the company wakes when it may probe."""
+        if self.circuits is None:
+            return Verdict(True)
+        campaign_ids = [c.campaign_id for c in self.live.values() if c.whatsapp_id == whatsapp_id]
+        verdict = self.circuits.hold(self.company_id, whatsapp_id, campaign_ids, self.clock())
+        if not verdict.allowed:
+            self.wake(max(verdict.retry_at, self.clock() + 0.2))
+        return verdict
+
+    def _plan_batch(self, throttle: ThrottlePort, live: Live, slots: list) -> int | None:
         first = live.planned == 0
         planned = batches.plan_batch(
             live.campaign_id, self.company_id, live.whatsapp_id, live.generation, slots
         )
         if planned is None:  # its rows were taken meanwhile (a replaced engine's planner)
             throttle.give_back(len(slots))
-            return
+            return None
         batch_id, size = planned
         if size < len(slots):
             throttle.give_back(len(slots) - size)
@@ -337,6 +366,7 @@ class CompanyLifecycle:
             live.first_batch, live.first_until = batch_id, self.clock() + FIRST_WAIT_S
         delay_s = max(0.0, slots[0][0] - self.clock())
         self.outbox.send_batch(batch_id, self.company_id, first, delay_s)
+        return batch_id
 
     def _forget(self, campaign_id: int) -> None:
         """The campaign runs no more here: out of its connection's rotation."""

@@ -71,6 +71,8 @@ class BatchReport:
     retry_after_s: float | None = None
     #: The last outcome's error (what an ``auth`` stop pauses the campaigns with).
     error: str | None = None
+    #: The campaign breaker tripped on this batch (``zapx.circuits``): the reason to pause.
+    breaker: str | None = None
     sent: int = 0
     retry: int = 0
     failed: int = 0

@@ -15,7 +15,7 @@ from zapx.campaigns.context import CampaignContext
 from zapx.campaigns.pacing import PacingSettings
 from zapx.campaigns.templates import Template
 from zapx.engine.messages import Stop
-from zapx.providers import SENT, THROTTLE, SendResult
+from zapx.providers import AMBIGUOUS, PERMANENT, SENT, THROTTLE, TRANSIENT, SendResult
 from zapx.redis import Keys
 from zapx.schedule import Grant, Stopped, Wait
 
@@ -283,3 +283,42 @@ def test_redis_lost_after_a_paced_answer_keeps_that_answer(progress, monkeypatch
     report, outcomes = _sender(Gate([]), Provider(), rows=2, interval=0.01).run()
     assert [(o.row_id, o.status) for o in outcomes] == [(1, "sent"), (2, "throttled")]
     assert report.sent == 1
+
+
+class Circuits:
+    """Records the batch's one report to the breakers; trips the campaign breaker."""
+
+    def __init__(self):
+        self.reports = []
+
+    def report(self, company_id, whatsapp_id, campaign_id, generation, batch_id, health):
+        self.reports.append((company_id, whatsapp_id, campaign_id, batch_id, health))
+        return "closed", "campaign breaker: 2 consecutive failures"
+
+
+def test_the_breakers_get_one_report_a_batch_counting_only_their_failures(progress):
+    results = [
+        SendResult(SENT, "wamid.1"),
+        SendResult(TRANSIENT, error="HTTP 503"),
+        SendResult(PERMANENT, error="131026: not on WhatsApp"),
+        SendResult(AMBIGUOUS, error="read timeout"),
+        SendResult(PERMANENT, error="131026: not on WhatsApp"),
+    ]
+    sender = _sender(Gate([]), Provider(results), rows=5)
+    sender.circuits = circuits = Circuits()
+    report, _ = sender.run()
+    [(company, wa, campaign, batch_id, health)] = circuits.reports
+    assert (company, wa, campaign, batch_id) == (1, 2, 3, 7)
+    # The connection: 5 answers, 2 of the transport; the campaign: 3 answers, 2 refused in a row.
+    assert (health.calls, health.failures, health.error) == (5, 2, "read timeout")
+    assert (health.sends, health.failed, health.tail, health.succeeded) == (3, 2, 2, True)
+    assert report.breaker == "campaign breaker: 2 consecutive failures"
+
+
+def test_a_throttle_counts_for_no_breaker(progress):
+    sender = _sender(Gate([]), Provider([SendResult(THROTTLE, error="429")]), rows=2)
+    sender.circuits = circuits = Circuits()
+    report, _ = sender.run()
+    assert report.stop == Stop.THROTTLE
+    health = circuits.reports[0][4]
+    assert (health.calls, health.failures, health.sends, health.failed) == (0, 0, 0, 0)
