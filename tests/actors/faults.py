@@ -115,14 +115,17 @@ class Sweep:
     """What the API answered while a dependency was down: ``(route, status, seconds)``."""
 
     seen: list = dataclasses.field(default_factory=list)
+    #: What the campaign report's ``waitingBecause`` said meanwhile.
+    waiting: set = dataclasses.field(default_factory=set)
 
     def figures(self) -> str:
         if not self.seen:
             return "API not swept"
         unavailable = [took for _, status, took in self.seen if status == 503]
+        waiting = sorted(str(w) for w in self.waiting)
         return (
             f"API: {len(self.seen)} requests, {len(unavailable)} answered 503, slowest "
-            f"{max(took for *_, took in self.seen):.3f} s"
+            f"{max(took for *_, took in self.seen):.3f} s; waitingBecause: {waiting}"
         )
 
 
@@ -143,6 +146,8 @@ def sweep_api(client: HttpApi, acct: Account, campaign_id: int, sweep: Sweep) ->
         assert resp.took_s < API_LIMIT_S, where
         if resp.status_code == 503 and path != "/health":
             assert resp.json["error"] == "ERR_UNAVAILABLE", where
+        if resp.status_code == 200 and path.endswith("/report"):
+            sweep.waiting.add(resp.json["waitingBecause"])
         sweep.seen.append((f"{method} {path}", resp.status_code, resp.took_s))
 
 
@@ -203,19 +208,22 @@ def kill_kind(stack, kind: str, retired: list) -> Kill:
     return Kill(kind, at, sent_before, time.time() - at)
 
 
-def lost_unknowns(base: str, by_status: dict, kills: list[Kill]) -> KillUnknowns:
+def lost_unknowns(base: str, by_status: dict, kills: list[Kill]) -> tuple[KillUnknowns, dict]:
     """``campaigns.kill_unknowns`` over several kills: each lost row's answer is compared with
-    the first kill after its arrival."""
+    the first kill after its arrival. Also: that kill's kind for each of those answered."""
     by_number = {m["to"]: m for m in sandbox_messages(base)}
     lost = [r for r in by_status.get("unknown", []) if r.error == LOST_MID_SEND]
     received = [by_number[r.number] for r in lost if r.number in by_number]
-    answered = 0
+    answered: dict[str, int] = {}
     for message in received:
-        after = [k.at for k in kills if k.at >= message["ts"]]
+        after = [k for k in kills if k.at >= message["ts"]]
+        if not after:
+            continue
+        first = min(after, key=lambda k: k.at)
         answer = message["answeredTs"]
-        if after and answer is not None and answer < min(after) - ANSWER_MARGIN_S:
-            answered += 1
-    return KillUnknowns(len(lost), len(received), answered)
+        if answer is not None and answer < first.at - ANSWER_MARGIN_S:
+            answered[first.kind] = answered.get(first.kind, 0) + 1
+    return KillUnknowns(len(lost), len(received), sum(answered.values())), answered
 
 
 def unknown_figures(base: str, by_status: dict) -> str:

@@ -61,6 +61,9 @@ from zapx.db import db, ensure_database, init_db, migrate
 #: worker's margin (it starts no send in the last half of a short lease), short enough that a
 #: killed worker's batch comes back soon.
 LEASE_S = 12
+#: Seconds a connection's open breaker plans nothing before its probe batch (30 by default):
+#: the 5xx fault opens it, and the short run must not wait 30 s for the probe.
+BREAKER_OPEN_S = 3
 
 
 @dataclasses.dataclass
@@ -107,6 +110,7 @@ def stack(own, process_env, tmp_path_factory):
         names=(*NAMES, "api"),
         record=True,
         BATCH_LEASE_S=str(LEASE_S),
+        WHATSAPP_BREAKER_OPEN_S=str(BREAKER_OPEN_S),
         **env,
     )
     yield started
@@ -153,6 +157,11 @@ def _configure(base: str, **faults) -> None:
     assert resp.status == 200, resp.data
 
 
+def _injected(base: str) -> dict:
+    """The faults the sandbox injected so far, by kind."""
+    return urllib3.PoolManager().request("GET", base + "/_sandbox/stats").json()["injected"]
+
+
 def _first_after(base: str, moment: float) -> float:
     """Seconds from ``moment`` (epoch) to the first message that arrived after it (NaN: none)."""
     later = [m["ts"] for m in sandbox_messages(base) if m["ts"] > moment]
@@ -173,17 +182,17 @@ def _sandbox_5xx(api, stack, contacts: int, window_s: float) -> None:
     at_fault = sandbox_count(stack.sandbox)
     sweep = Sweep()
     sweep_for(api, run.acct, run.campaign_id, window_s, sweep)
+    wait_for(lambda: _injected(stack.sandbox)["5xx"] > 0, 15, "a request answered 503")
     at_heal, healed = sandbox_count(stack.sandbox), time.time()
     _configure(stack.sandbox, rate5xx=0.0)
     by_status = _finish(api, stack, run, {"sent"})
-    injected = urllib3.PoolManager().request("GET", stack.sandbox + "/_sandbox/stats").json()
     # Nothing was accepted while every answer was a 503 (one request may have been answered
     # between the count and the switch), and every refused row was sent after it.
     assert at_heal - at_fault <= 1
-    assert injected["injected"]["5xx"] > 0
+    refused = _injected(stack.sandbox)["5xx"]
     print(
-        f"\nsandbox 5xx for {window_s:.0f} s: {contacts} contacts, {injected['injected']['5xx']} "
-        f"requests answered 503, {_counts(by_status)}, duplicates 0; first message "
+        f"\nsandbox 5xx for {window_s:.0f} s: {contacts} contacts, {refused} requests answered 503,"
+        f" {_counts(by_status)}, duplicates 0; first message "
         f"{_first_after(stack.sandbox, healed):.2f} s after it healed; {sweep.figures()}"
     )
 
@@ -208,6 +217,8 @@ def _sandbox_slow(api, stack, contacts: int, window_s: float) -> None:
     at_fault, started = sandbox_count(stack.sandbox), time.time()
     sweep = Sweep()
     sweep_for(api, run.acct, run.campaign_id, window_s, sweep)
+    # At least one request under it (a window may fall between two batches).
+    wait_for(lambda: sandbox_count(stack.sandbox) > at_fault, 15, "a request in the window")
     healed = time.time()
     _configure(stack.sandbox, latencyMs=0)
     by_status = _finish(api, stack, run, {"sent"})
@@ -312,7 +323,7 @@ def _kill_rounds(api, stack, contacts: int, rounds: int, seed: int, spread: bool
     # one send token. A worker's main alone, the engine and the api cut none.
     cutting = sum(k.kind in ("worker", "worker-child", "sandbox") for k in kills)
     assert len(unknown) <= cutting, collections.Counter(r.error for r in unknown)
-    found = lost_unknowns(stack.sandbox, by_status, kills)
+    found, answered_by = lost_unknowns(stack.sandbox, by_status, kills)
     assert_kill_unknowns_honest(found)
     mid = sum(k.sent_before < contacts for k in kills)
     next_s = {}
@@ -321,7 +332,8 @@ def _kill_rounds(api, stack, contacts: int, rounds: int, seed: int, spread: bool
     print(
         f"\nkill -9: {rounds} rounds of {len(KINDS)} kinds, {len(kills)} kills ({mid} "
         f"mid-campaign), {contacts} contacts, {_counts(by_status)}, duplicates 0; "
-        f"{unknown_figures(stack.sandbox, by_status)}; {found}; first message after the kill, "
+        f"{unknown_figures(stack.sandbox, by_status)}; {found} {answered_by}; first message "
+        "after the kill, "
         "s (max): "
         + ", ".join(f"{kind} {max(v):.2f}" for kind, v in next_s.items())
         + "; restart, s (max): "
