@@ -248,7 +248,7 @@ def cmd_realtime(config: Config, args) -> int:
 
 def cmd_sandbox(config: Config, args) -> int:
     setup_logging("sandbox", config.log_level, config.log_format)
-    return sandbox.serve(args.bind or config.sandbox_bind)
+    return sandbox.serve(args.bind or config.sandbox_bind, args.record)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -285,6 +285,9 @@ def parser() -> argparse.ArgumentParser:
     i.add_argument("--sheet", help="XLSX sheet (default: the first)")
     s = sub.add_parser("sandbox", help="run the WhatsApp Cloud API sandbox")
     s.add_argument("--bind", help="host:port (default SANDBOX_BIND)")
+    s.add_argument(
+        "--record", metavar="FILE", help="also keep the record in FILE, read back at start"
+    )
     return p
 
 

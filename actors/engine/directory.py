@@ -61,8 +61,9 @@ class DirectoryActor(pykka.ThreadingActor):
         self.started_at = 0.0
         self.last_sweep = 0.0
         self.handled = 0
-        #: Ticks skipped because a dependency's breaker was open.
+        #: Ticks skipped because a dependency's breaker was open, and ticks run.
         self.skipped_ticks = 0
+        self.ticks = 0
 
     def on_start(self) -> None:
         self.started_at = time.monotonic()
@@ -151,6 +152,13 @@ class DirectoryActor(pykka.ThreadingActor):
             return
         now = time.time()
         with db.connection_context():
+            rebuilt = self.duties.redis_lost()
+            if rebuilt is not None and self.ticks:
+                log.warning(
+                    "redis lost its data; rebuilt from postgresql",
+                    extra={"run_flags": rebuilt[0], "batches_resent": rebuilt[1]},
+                )
+            self.ticks += 1
             chunks = self.duties.start_due()
             for started, firsts in chunks:
                 self._adopt_first_batches(started, firsts)

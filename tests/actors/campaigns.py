@@ -26,6 +26,30 @@ def sandbox_messages(base: str) -> list[dict]:
         after = out[-1]["seq"]
 
 
+#: Slack of a gap measured at the sandbox, s: its stamp is taken a little after the arrival (its
+#: event loop reads and parses first), and epoch seconds are floats (see
+#: tests/actors/test_campaign_pacing.py: every gap checked is far longer).
+GAP_TOLERANCE_S = 0.002
+
+
+def arrival_stamps(base: str, phone_id: str | None = None) -> list[float]:
+    """When each recorded message arrived (epoch s), in order; of one connection (its
+    ``phoneNumberId``) if given."""
+    return sorted(m["ts"] for m in sandbox_messages(base) if phone_id in (None, m["phoneNumberId"]))
+
+
+def arrival_gaps(stamps: list[float]) -> list[float]:
+    return [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+
+
+def assert_min_gap(stamps: list[float], gap_s: float) -> None:
+    """Every pair of consecutive arrivals at least ``gap_s`` apart (``GAP_TOLERANCE_S``)."""
+    short = [
+        (i, round(g, 4)) for i, g in enumerate(arrival_gaps(stamps)) if g < gap_s - GAP_TOLERANCE_S
+    ]
+    assert not short, f"{len(short)} of {len(stamps) - 1} gaps under {gap_s} s: {short[:10]}"
+
+
 def make_list(company_id: int, size: int, name: str = "audience", prefix: str = "55119") -> int:
     with db.connection_context(), db.atomic():
         contact_list = ContactList.create(company=company_id, name=name)

@@ -4,7 +4,7 @@ The sandbox stamps each message when its request arrives (``ts``, epoch seconds,
 whole request was read). The send gate grants request ``k+1`` no earlier than ``gap`` after
 request ``k`` completed, and a request completes only after the sandbox stamped it and answered,
 so on one host (one clock, shared by Redis ``TIME`` and the sandbox) consecutive stamps are at
-least ``gap`` apart with no slack at all. ``TOLERANCE_S`` (2 ms) covers only the sandbox's stamp
+least ``gap`` apart with no slack at all. ``GAP_TOLERANCE_S`` (2 ms) covers only the sandbox's stamp
 being taken a little after the arrival (its event loop reads and parses first) and float
 rounding of epoch seconds; every gap being checked is 100 ms or more, so 2 ms cannot hide a
 broken rule (the failures this reproduces were 16 ms and more short). Unpaced sends take no send
@@ -20,11 +20,14 @@ from __future__ import annotations
 import pytest
 
 from tests.actors.campaigns import (
+    GAP_TOLERANCE_S,
+    arrival_gaps,
+    arrival_stamps,
+    assert_min_gap,
     check_exactly_once,
     kill9,
     make_list,
     sandbox_count,
-    sandbox_messages,
     sandbox_reset,
     setup_company,
     start_campaign,
@@ -34,7 +37,6 @@ from tests.actors.conftest import make_stack
 from tests.processes import wait_for
 from zapx.db import CampaignShipping, WhatsappConnection, db
 
-TOLERANCE_S = 0.002
 LIMIT_TOLERANCE_S = 0.05
 
 
@@ -48,16 +50,7 @@ def paced_stack(process_env, tmp_path_factory, broker):
 
 
 def _stamps(stack) -> list[float]:
-    return sorted(m["ts"] for m in sandbox_messages(stack.sandbox))
-
-
-def _gaps(stamps: list[float]) -> list[float]:
-    return [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
-
-
-def _assert_min_gap(stamps: list[float], gap_s: float) -> None:
-    short = [(i, round(g, 4)) for i, g in enumerate(_gaps(stamps)) if g < gap_s - TOLERANCE_S]
-    assert not short, f"{len(short)} of {len(stamps) - 1} gaps under {gap_s} s: {short[:10]}"
+    return arrival_stamps(stack.sandbox)
 
 
 def _paced(client, account, stack, name: str, contacts: int, **settings):
@@ -82,7 +75,7 @@ def test_overlapping_batches_keep_the_gap_at_the_server(client, account, paced_s
     check_exactly_once(paced_stack.sandbox, campaign_id, 60, {"sent"})
     stamps = _stamps(paced_stack)
     assert len(stamps) == 60
-    _assert_min_gap(stamps, 0.2)
+    assert_min_gap(stamps, 0.2)
 
 
 def test_pause_then_resume_keeps_the_gap(client, account, paced_stack):
@@ -98,7 +91,7 @@ def test_pause_then_resume_keeps_the_gap(client, account, paced_stack):
     _command(client, acct, campaign_id, "resume")
     wait_status(client, acct, campaign_id, "FINALIZADA", timeout_s=120)
     check_exactly_once(paced_stack.sandbox, campaign_id, 40, {"sent"})
-    _assert_min_gap(_stamps(paced_stack), 0.15)
+    assert_min_gap(_stamps(paced_stack), 0.15)
 
 
 @pytest.mark.parametrize("victim", ["engine", "worker"])
@@ -116,7 +109,7 @@ def test_a_kill_9_mid_campaign_keeps_the_gap_across_the_restart(
     wait_status(client, acct, campaign_id, "FINALIZADA", timeout_s=180)
     by_status = check_exactly_once(paced_stack.sandbox, campaign_id, 50, {"sent", "unknown"})
     assert len(by_status.get("unknown", [])) <= 1  # one token: at most one request in flight
-    _assert_min_gap(_stamps(paced_stack), 0.1)
+    assert_min_gap(_stamps(paced_stack), 0.1)
 
 
 def test_three_worker_processes_on_one_connection_keep_the_gap(client, account, paced_stack):
@@ -125,7 +118,7 @@ def test_three_worker_processes_on_one_connection_keep_the_gap(client, account, 
     campaign_id = start_campaign(client, acct, list_id, wa)
     wait_status(client, acct, campaign_id, "FINALIZADA", timeout_s=120)
     check_exactly_once(paced_stack.sandbox, campaign_id, 80, {"sent"})
-    _assert_min_gap(_stamps(paced_stack), 0.1)
+    assert_min_gap(_stamps(paced_stack), 0.1)
 
 
 def test_long_pause_after_every_n_sends(client, account, paced_stack):
@@ -145,13 +138,13 @@ def test_long_pause_after_every_n_sends(client, account, paced_stack):
     wait_status(client, acct, campaign_id, "FINALIZADA", timeout_s=120)
     stamps = _stamps(paced_stack)
     assert len(stamps) == 26
-    _assert_min_gap(stamps, interval)
+    assert_min_gap(stamps, interval)
     # Never more than ``every`` sends without a gap of at least ``pause`` between two of them.
     run = longest = 1
-    for gap in _gaps(stamps):
-        run = 1 if gap >= pause - TOLERANCE_S else run + 1
+    for gap in arrival_gaps(stamps):
+        run = 1 if gap >= pause - GAP_TOLERANCE_S else run + 1
         longest = max(longest, run)
-    assert longest <= every, (longest, [round(g, 3) for g in _gaps(stamps)])
+    assert longest <= every, (longest, [round(g, 3) for g in arrival_gaps(stamps)])
 
 
 def _rate_limited(client, account, stack, contacts: int, limit: int, period_s: float) -> None:

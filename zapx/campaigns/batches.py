@@ -345,6 +345,19 @@ def stale_planned(older_than_s: float = 60.0) -> list[tuple[int, int]]:
     return [(r[0], r[1]) for r in rows]
 
 
+def planned() -> list[tuple[int, int, float]]:
+    """Every planned batch, whatever its age: (batch id, company id, seconds until its first
+    slot, 0 when due), to enqueue again when Redis lost their messages."""
+    rows = db.execute_sql(
+        f"""
+        SELECT id, company_id,
+            GREATEST(0, COALESCE((slots->0->>0)::float8, 0) - EXTRACT(EPOCH FROM now()))
+        FROM campaign_batches WHERE status = {sql(BatchStatus.PLANNED)}
+        """
+    ).fetchall()
+    return [(r[0], r[1], float(r[2])) for r in rows]
+
+
 def finished(batch_ids: list[int]) -> set[int]:
     """Which of ``batch_ids`` are done (their report may have been lost with a worker)."""
     if not batch_ids:

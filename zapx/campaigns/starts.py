@@ -35,6 +35,15 @@ def running_companies() -> list[int]:
     return [r[0] for r in rows]
 
 
+def running_campaigns() -> list[tuple[int, int, int]]:
+    """(company id, campaign id, generation) of every campaign EM_ANDAMENTO (their run flags)."""
+    rows = db.execute_sql(
+        "SELECT company_id, id, generation FROM campaigns "
+        f"WHERE status = {sql(CampaignStatus.EM_ANDAMENTO)}"
+    ).fetchall()
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
 _MESSAGES = " + ".join(f"(btrim(c.message{i}) <> '')::int" for i in range(1, 6))
 
 

@@ -1,4 +1,5 @@
-"""The engine's periodic duties, as plain code: mass starts and the sweeps.
+"""The engine's periodic duties, as plain code: mass starts, the sweeps, and the rebuild of
+what Redis keeps when it lost its data.
 
 The Directory actor runs these from its clock's tick; they touch no actor. Starting is done in
 bulk here, not per company, because thousands of campaigns may come due in the same second (the
@@ -23,6 +24,8 @@ log = logging.getLogger("zapx.engine")
 
 #: Campaigns started (and their first batches planned) per transaction when many come due.
 START_CHUNK = 1000
+#: The key whose absence says Redis lost its data: nothing deletes it or gives it a TTL.
+REDIS_MARK = ("engine", "redis-mark")
 
 
 class Duties:
@@ -32,6 +35,33 @@ class Duties:
         self.config = config
         self.outbox = outbox
         self.flags = flags
+        self.mark = flags.keys.of(*REDIS_MARK)
+
+    def redis_lost(self) -> tuple[int, int] | None:
+        """When Redis lost its data since the last call (restarted without persistence,
+        flushed, failed over to an empty replica: the mark is gone), rebuild from PostgreSQL
+        what zapx keeps there and cannot do without: the run flag of every running campaign
+        (else every worker stops every batch, and the engine plans new ones for ever) and the
+        message of every planned batch (they went with the queues; re-sending is safe: the
+        claim is the gate). Returns (flags, batches) rebuilt, or None: nothing was lost.
+
+        The first call on a Redis this install never used rebuilds too: there is nothing to
+        rebuild unless campaigns run. One Redis call a tick (``SET NX``).
+        """
+        if not self.flags.client.set(self.mark, "1", nx=True):
+            return None
+        running = starts.running_campaigns()
+        self.flags.set_many(running)
+        # A pause or cancel committed since the read above cleared its flag before or after
+        # the set: read again, and clear those that no longer run in that generation.
+        still = set(starts.running_campaigns())
+        for company_id, campaign_id, generation in running:
+            if (company_id, campaign_id, generation) not in still:
+                self.flags.clear(company_id, campaign_id)
+        planned = batches.planned()
+        for batch_id, company_id, delay_s in planned:
+            self.outbox.send_batch(batch_id, company_id, False, delay_s)
+        return len(running), len(planned)
 
     def start_due(self) -> list[tuple[list[tuple[int, int]], list[FirstBatch]]]:
         """Start every due campaign that can start and send its first batch; returns, per chunk,

@@ -3,7 +3,8 @@
 A worker sends a batch's next row only while its campaign's flag holds the batch's generation: a
 pause or cancel stops sending within one message. The flags are a cache of PostgreSQL: the engine
 sets the flag of every campaign it runs whenever it (re)builds a company (``CompanyLifecycle``),
-so a flushed Redis stops a running campaign for no longer than an engine restart. Only the
+and again when Redis lost its data (``Duties.redis_lost``: a mark key gone), so a Redis
+restarted empty stops a running campaign for no longer than a tick. Only the
 lifecycle (``zapx.engine.lifecycle``) and the commands it shares with the API
 (``zapx.engine.commands``) hold a :class:`RunFlags`.
 """

@@ -7,11 +7,17 @@ with keep-alive and a minimal parser. Control routes live under ``/_sandbox/``:
   with ``ts`` (arrival, epoch seconds) and ``answeredTs`` (when its answer was written to the
   socket; ``null`` while the answer waits, e.g. under ``latencyMs``)
 - ``GET /_sandbox/stats`` — counts; ``POST /_sandbox/reset`` — forget everything
-- ``GET|POST /_sandbox/config`` — faults: ``latencyMs``, ``rate429``, ``rate130429``, ``rate5xx``,
+- ``GET|POST /_sandbox/config`` — faults: ``latencyMs`` (added to each message request's
+  answer; the other routes answer at once), ``rate429``, ``rate130429``, ``rate5xx``,
   ``rateTimeout``, ``rateAuth`` (a 401 "token expired"). Rates are fractions 0..1 of message
   requests; a timed-out request is not recorded and never answered, and its connection closes
   after ``timeoutS``
 - ``GET /health``
+
+With a record file (``zapx sandbox --record FILE``) every recorded message and answer is also
+appended to that file as a JSON line, and read back at start: the record survives a restart of
+the sandbox, ``kill -9`` included, which the fault tests inflict on it
+(``tests/actors/test_faults.py``). A reset empties the file too.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import dataclasses
 import itertools
 import json
 import logging
+import os
 import random
 import signal
 import time
@@ -61,12 +68,45 @@ class Faults:
 
 class Recorder:
     """Every accepted message, in arrival order, with a sequence number and its arrival and
-    answer times (epoch seconds)."""
+    answer times (epoch seconds); with ``journal``, a file of JSON lines it appends each event
+    to and replays at start."""
 
-    def __init__(self):
+    def __init__(self, journal: str | None = None):
         self.messages: list[dict] = []
         self._by_id: dict[str, dict] = {}
         self._seq = itertools.count(1)
+        self._journal: int | None = None
+        if journal is not None:
+            self._replay(journal)
+            # One write(2) a line, appended: a kill -9 cannot leave half of one behind it.
+            self._journal = os.open(journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+
+    def _replay(self, path: str) -> None:
+        try:
+            with open(path, "rb") as journal:
+                data = journal.read()
+        except FileNotFoundError:
+            return
+        for line in data.splitlines():
+            try:
+                event = json.loads(line)
+            except ValueError:  # a line cut short by a full disk: skip it, keep the rest
+                continue
+            if "answered" in event:
+                entry = self._by_id.get(event["answered"])
+                if entry is not None:
+                    entry["answeredTs"] = event["ts"]
+            else:
+                event["seq"] = next(self._seq)  # dense, as after() needs
+                self.messages.append(event)
+                self._by_id[event["id"]] = event
+        if data and not data.endswith(b"\n"):
+            with open(path, "ab") as journal:
+                journal.write(b"\n")
+
+    def _append(self, event: dict) -> None:
+        if self._journal is not None:
+            os.write(self._journal, json.dumps(event, separators=(",", ":")).encode() + b"\n")
 
     def record(self, phone_id: str, payload: dict) -> dict:
         entry = {
@@ -81,6 +121,7 @@ class Recorder:
         }
         self.messages.append(entry)
         self._by_id[entry["id"]] = entry
+        self._append(entry)
         return entry
 
     def answered(self, message_id: str) -> None:
@@ -89,6 +130,7 @@ class Recorder:
         entry = self._by_id.get(message_id)
         if entry is not None:
             entry["answeredTs"] = time.time()
+            self._append({"answered": message_id, "ts": entry["answeredTs"]})
 
     def after(self, seq: int, limit: int) -> list[dict]:
         # Sequence numbers are dense from 1, so the index of seq N is N - 1.
@@ -99,6 +141,8 @@ class Recorder:
         self.messages.clear()
         self._by_id.clear()
         self._seq = itertools.count(1)
+        if self._journal is not None:
+            os.ftruncate(self._journal, 0)
 
 
 def _response(status: int, body: dict, keep_alive: bool) -> bytes:
@@ -113,6 +157,14 @@ def _response(status: int, body: dict, keep_alive: bool) -> bytes:
 
 def _error(status: int, message: str, code: int = 100) -> tuple[int, dict]:
     return status, {"error": {"message": message, "type": "OAuthException", "code": code}}
+
+
+def _message_phone(method: str, target: str) -> str | None:
+    """The phone number id of a ``POST /{version}/{phone_id}/messages``; None: another route."""
+    segments = urlsplit(target).path.rstrip("/").split("/")
+    if method == "POST" and len(segments) == 4 and segments[3] == "messages":
+        return segments[2]
+    return None
 
 
 class SandboxProtocol(asyncio.Protocol):
@@ -161,12 +213,15 @@ class SandboxProtocol(asyncio.Protocol):
                 loop = asyncio.get_running_loop()
                 loop.call_later(self.app.faults.timeout_s, self._drop)
                 return
-            delay = self.app.faults.latency_ms / 1000 if status != 404 else 0
+            # Latency is a fault of message requests: the control routes answer at once, so
+            # that a test can turn the latency off while it lasts.
+            message = status != 404 and _message_phone(method, target) is not None
+            delay = self.app.faults.latency_ms / 1000 if message else 0
             if delay > 0:
                 loop = asyncio.get_running_loop()
-                loop.call_later(delay, self._send, status, payload, keep_alive)
+                loop.call_later(delay, self._send, status, payload, keep_alive, message)
             else:
-                self._send(status, payload, keep_alive)
+                self._send(status, payload, keep_alive, message)
             if not keep_alive:
                 return
 
@@ -174,11 +229,14 @@ class SandboxProtocol(asyncio.Protocol):
         if self.transport is not None and not self.transport.is_closing():
             self.transport.abort()
 
-    def _send(self, status: int, payload: dict, keep_alive: bool) -> None:
+    def _send(self, status: int, payload: dict, keep_alive: bool, message: bool = False) -> None:
         if self.transport is None or self.transport.is_closing():
             return
         self.transport.write(_response(status, payload, keep_alive))
-        if status == 200 and "messages" in payload:
+        # A message's answer only: GET /_sandbox/messages has "messages" too (a page of the
+        # record, whose first entry was stamped answered again at every read), and so has
+        # /_sandbox/stats (a count: the protocol raised after answering, closing the socket).
+        if message and status == 200:
             self.app.recorder.answered(payload["messages"][0]["id"])
         if not keep_alive:
             self.transport.close()
@@ -187,8 +245,8 @@ class SandboxProtocol(asyncio.Protocol):
 class SandboxServer:
     """The routes of the sandbox; ``handle`` is synchronous and never blocks."""
 
-    def __init__(self):
-        self.recorder = Recorder()
+    def __init__(self, journal: str | None = None):
+        self.recorder = Recorder(journal)
         self.faults = Faults()
         self.requests = 0
         self.injected: dict[str, int] = {
@@ -204,9 +262,9 @@ class SandboxServer:
         self.requests += 1
         parts = urlsplit(target)
         path = parts.path.rstrip("/")
-        segments = path.split("/")
-        if method == "POST" and len(segments) == 4 and segments[3] == "messages":
-            return self._message(segments[2], body)
+        phone_id = _message_phone(method, target)
+        if phone_id is not None:
+            return self._message(phone_id, body)
         if path == "/health" and method == "GET":
             return 200, {"status": "ok"}
         if path == "/_sandbox/messages" and method == "GET":
@@ -293,8 +351,8 @@ class SandboxServer:
         }
 
 
-async def _serve(host: str, port: int, stopping: asyncio.Event) -> None:
-    app = SandboxServer()
+async def _serve(host: str, port: int, stopping: asyncio.Event, journal: str | None) -> None:
+    app = SandboxServer(journal)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(lambda: SandboxProtocol(app), host, port, backlog=4096)
     log.info("sandbox listening", extra={"host": host, "port": port})
@@ -303,8 +361,9 @@ async def _serve(host: str, port: int, stopping: asyncio.Event) -> None:
     log.info("sandbox stopped", extra={"messages": len(app.recorder.messages)})
 
 
-def serve(bind: str) -> int:
-    """Serve on ``host:port`` until SIGTERM or SIGINT; returns the exit code."""
+def serve(bind: str, record: str | None = None) -> int:
+    """Serve on ``host:port`` until SIGTERM or SIGINT, appending the record to the file
+    ``record`` if given; returns the exit code."""
     host, _, port = bind.rpartition(":")
 
     async def main():
@@ -312,7 +371,7 @@ def serve(bind: str) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stopping.set)
-        await _serve(host.strip("[]"), int(port), stopping)
+        await _serve(host.strip("[]"), int(port), stopping, record)
 
     asyncio.run(main())
     return 0

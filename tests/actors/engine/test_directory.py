@@ -98,6 +98,9 @@ def test_unreadable_batch_progress_counts_as_none():
 class NoDuties:
     """Duties that must not run (the tick is skipped), and say so if they do."""
 
+    def redis_lost(self):
+        raise AssertionError("the tick ran")
+
     def start_due(self):
         raise AssertionError("the tick ran")
 

@@ -7,6 +7,7 @@ import json
 import time
 
 import pytest
+import redis
 
 from zapx import rate_limits
 from zapx.campaigns import batches, flags, sending
@@ -239,6 +240,49 @@ def test_a_pause_seen_after_a_paced_answer_asks_the_gate_for_nothing_more(progre
     assert report.stop == Stop.STOPPED and report.sent == 1
     # No grant spent on a row that would not leave (it would hold its recipient 6 s).
     assert len(gate.acquired) == 1 and provider.sent == ["5511900000001"]
+
+
+class RedisGone(Gate):
+    """Grants ``grants`` sends, then every call fails as with Redis stopped; so does release."""
+
+    def __init__(self, grants: int):
+        super().__init__([])
+        self.grants = grants
+
+    def acquire(self, *args, **kwargs):
+        if len(self.acquired) >= self.grants:
+            raise redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379")
+        return super().acquire(*args, **kwargs)
+
+    def release(self, wa, company, holder, ago):
+        raise redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379")
+
+
+@pytest.mark.parametrize("interval", [0.0, 0.01])
+def test_redis_lost_mid_batch_returns_what_was_done_for_postgresql(progress, interval):
+    # Before, the error left the batch claimed: after its lease the engine finished it from a
+    # progress that a restarted Redis no longer had, and every row became unknown.
+    provider = Provider()
+    report, outcomes = _sender(RedisGone(2), provider, rows=4, interval=interval).run()
+    assert provider.sent == ["5511900000001", "5511900000002"]
+    assert [(o.row_id, o.status) for o in outcomes] == [
+        (1, "sent"),
+        (2, "sent"),
+        (3, "throttled"),  # not sent: pending again, its attempt unused
+        (4, "throttled"),
+    ]
+    assert outcomes[2].delay_s >= 1 and "redis unavailable" in outcomes[2].error
+    assert report.stop == Stop.WAIT and report.sent == 2 and report.retry == 2
+
+
+def test_redis_lost_after_a_paced_answer_keeps_that_answer(progress, monkeypatch):
+    def before_send(*args):
+        raise redis.TimeoutError("Timeout reading from socket")
+
+    monkeypatch.setattr(flags, "before_send", before_send)
+    report, outcomes = _sender(Gate([]), Provider(), rows=2, interval=0.01).run()
+    assert [(o.row_id, o.status) for o in outcomes] == [(1, "sent"), (2, "throttled")]
+    assert report.sent == 1
 
 
 class Circuits:

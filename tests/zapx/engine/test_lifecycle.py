@@ -577,3 +577,42 @@ def test_a_rebuilt_throttle_starts_from_the_gates_state(world):
     # The long pause (60 s) after the 4 sends made before the restart: nothing planned before.
     assert w.outbox.sent == [] and w.wakes[-1] >= w.clock.now + 59
     assert throttle.pacer.next_at >= w.clock.now + 59 and throttle.pacer.gap_before_next >= 60
+
+
+# --- Redis lost its data (restarted without persistence, flushed) -------------------------------
+
+
+def _flush(w: World) -> None:
+    """What a Redis restarted empty leaves of this world's keys: nothing."""
+    found = list(w.redis.scan_iter(match=w.keys.prefix + "*"))
+    if found:
+        w.redis.delete(*found)
+
+
+def test_redis_losing_its_data_gets_the_run_flags_and_the_batch_messages_back(world):
+    w = world(size=300, budget=3)
+    campaign_id = running(w)
+    paused_id = running(w)
+    w.lifecycle.command(paused_id, "pause", "paused by a user")
+    assert w.row(paused_id).status == PAUSADA
+    w.outbox.take()
+    with db.connection_context():
+        in_flight = sorted(  # their messages in the queue
+            b.id for b in CampaignBatch.select().where(CampaignBatch.status == "planned")
+        )
+    assert in_flight
+    duties = Duties(w.config, w.outbox, w.flags)
+    with db.connection_context():
+        duties.redis_lost()  # the first look sets the mark (and rebuilds: nothing lost)
+        w.outbox.take()
+        assert duties.redis_lost() is None  # nothing lost since: one SET NX, nothing sent
+        assert w.outbox.sent == []
+        _flush(w)
+        assert w.flag(campaign_id) is None  # every batch would be stopped by its worker
+        rebuilt = duties.redis_lost()
+    assert rebuilt == (1, len(in_flight))
+    assert w.row(campaign_id).status == EM_ANDAMENTO
+    assert w.flag(campaign_id) == w.row(campaign_id).generation
+    assert w.flag(paused_id) is None  # a paused campaign stays stopped
+    assert sorted(b for b, _, _ in w.outbox.sent) == in_flight
+    assert all(not first and delay >= 0 for _, first, delay in w.outbox.sent)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 from zapx.sandbox.server import SandboxProtocol, SandboxServer
 
@@ -56,3 +57,50 @@ def test_a_delayed_answer_is_not_recorded_as_answered_until_it_leaves():
         assert app.recorder.messages == []
 
     asyncio.run(run())
+
+
+def test_a_record_file_survives_a_restart_and_a_reset_empties_it(tmp_path):
+    journal = str(tmp_path / "record.jsonl")
+    app = SandboxServer(journal)
+    protocol = SandboxProtocol(app)
+    protocol.connection_made(_Transport())
+    _post(protocol, "5511999990003")
+    _post(protocol, "5511999990004")
+    first = [dict(m) for m in app.recorder.messages]
+    with open(journal, "ab") as f:
+        f.write(b'{"seq": 3, "to": "55119')  # a line cut short, as by a kill mid-write
+    again = SandboxServer(journal)
+    assert again.recorder.messages == first  # answers included, the cut line skipped
+    _post(SandboxProtocol(again), "5511999990005")
+    assert [m["seq"] for m in again.recorder.messages] == [1, 2, 3]
+    assert [m["to"][-1] for m in SandboxServer(journal).recorder.messages] == ["3", "4", "5"]
+    again.recorder.reset()
+    assert SandboxServer(journal).recorder.messages == []
+
+
+def test_latency_delays_message_requests_only():
+    async def run():
+        app = SandboxServer()
+        app.faults.latency_ms = 5000
+        protocol = SandboxProtocol(app)
+        protocol.connection_made(_Transport())
+        _post(protocol, "5511999990006")
+        assert not protocol.transport.written  # the message's answer waits 5 s
+        for route in (b"GET /_sandbox/stats", b"GET /_sandbox/messages", b"GET /health"):
+            protocol.data_received(route + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        # The control routes answered at once: a test can read and heal while it lasts.
+        assert len(protocol.transport.written) == 3
+
+    asyncio.run(run())
+
+
+def test_reading_the_record_stamps_no_answer():
+    app = SandboxServer()
+    protocol = SandboxProtocol(app)
+    protocol.connection_made(_Transport())
+    _post(protocol, "5511999990007")
+    (entry,) = app.recorder.messages
+    answered = entry["answeredTs"]
+    time.sleep(0.01)
+    protocol.data_received(b"GET /_sandbox/messages?after=0 HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert entry["answeredTs"] == answered  # was: stamped again by the read
