@@ -258,7 +258,7 @@ class BatchSender:
         self.counts["retry"] += len(self.claim.rows) - done
         log.warning(
             "batch stopped: redis unavailable",
-            extra={"batch_id": self.claim.batch_id, "done": done, "error": repr(exc)},
+            extra={"batch_id": self.claim.batch_id, "rows_done": done, "error": repr(exc)},
         )
         return Stop.WAIT, delay
 
