@@ -334,6 +334,24 @@ _OPS_CAMPAIGN = obj(
 )
 _OPS_QUEUE = obj({"name": STR, "depth": INT, "delayed": INT, "dead": INT, "oldestAgeS": _NUM})
 _OPS_ERROR = obj({"code": STR, "count": INT, "lastAt": DATE, "example": STR})
+#: An open alert as ``zapx.alerts.serialize`` gives it (companyId null: the system's).
+_OPS_ALERT = obj(
+    {
+        "id": INT,
+        "companyId": nullable(INT),
+        "rule": STR,
+        "subject": STR,
+        "severity": {"type": "string", "enum": ["warning", "critical"]},
+        "status": STR,
+        "message": STR,
+        "value": nullable(_NUM),
+        "threshold": nullable(_NUM),
+        "openedAt": DATE,
+        "lastSeenAt": DATE,
+        "resolvedAt": nullable(DATE),
+        "occurrences": INT,
+    }
+)
 OPS_STATE = obj(
     {
         "generatedAt": DATE,
@@ -345,6 +363,6 @@ OPS_STATE = obj(
         "workersAlive": INT,
         "errorWindowS": INT,
         "errors": array(_OPS_ERROR),
-        "alerts": array({"type": "object"}),
+        "alerts": array(_OPS_ALERT),
     }
 )

@@ -167,7 +167,7 @@ ensure_redis() {
     fi
 }
 
-# Debian's chromium and its chromedriver, for the ops page's browser test (under tests/api/,
+# Debian's chromium and its chromedriver, for the ops page's browser test (tests/actors/test_ops_page.py
 # drives them with selenium; nothing is downloaded at test time). The package lists are updated
 # once, then both are installed; apt waits for a lock another install holds.
 APT_UPDATED=0

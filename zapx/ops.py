@@ -10,7 +10,8 @@ rest of the API says:
 - campaigns running or paused: each one's report (``zapx.campaigns.report``: sent of total,
   send rate, estimated end, pause reason, what it waits for);
 - queues and workers: ``zapx.queue_stats`` on the Dramatiq broker's keys;
-- the last provider errors by code: ``zapx.provider_errors``.
+- the last provider errors by code: ``zapx.provider_errors``;
+- open alerts: ``zapx.alerts.open_alerts``.
 
 Scope: a company administrator sees their company only; a platform administrator every
 company (or one, with ``companyId``). Queues and workers are the platform's, shared by every
@@ -23,11 +24,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import redis
 
-from zapx import queue_stats, rate_limits
+from zapx import alerts, queue_stats, rate_limits
 from zapx.auth import Principal
 from zapx.campaign_settings import get_settings
 from zapx.campaigns import flags, report
@@ -45,6 +46,8 @@ QUEUES = ("engine", "delivery_first", "delivery", "housekeeping", "imports")
 #: costs one report query, each connection one Redis script call.
 MAX_CAMPAIGNS = 50
 MAX_CONNECTIONS = 200
+#: Most open alerts one answer lists (the newest).
+MAX_ALERTS = 100
 LIVE = (CampaignStatus.EM_ANDAMENTO, CampaignStatus.PAUSADA)
 
 
@@ -58,8 +61,6 @@ class Sources:
     circuits: Circuits
     #: The Dramatiq broker's key namespace (``REDIS_PREFIX`` + ``dramatiq``).
     broker_namespace: str
-    #: ``open_alerts(company_id | None) -> list[dict]`` (``zapx.alerts``); None: not shown.
-    alerts: Callable[[int | None], list[dict]] | None = None
 
 
 def scope_of(principal: Principal, company_id: object = None) -> int | None:
@@ -109,7 +110,8 @@ def _state(principal: Principal, sources: Sources, company_id: object) -> dict:
         "workersAlive": queue_stats.workers_alive(sources.redis, sources.broker_namespace),
         "errorWindowS": WINDOW_S,
         "errors": recent_errors(recent_ids, now),
-        "alerts": sources.alerts(scope) if sources.alerts else [],
+        # Every company's and the system's for a platform administrator, else one company's.
+        "alerts": alerts.open_alerts(scope)[:MAX_ALERTS],
     }
 
 
@@ -245,7 +247,8 @@ def _connections(
                 "throttleFactor": round(state.throttle_factor, 4),
                 "dailySent": state.daily_sent,
                 "dailyCap": state.daily_cap,
-                "waitingBecause": state.waiting_because or None,
+                # The gate names what holds the next send even when nothing is to be sent.
+                "waitingBecause": (state.waiting_because or None) if w.id in rates else None,
                 "breaker": breaker.get("state", "closed"),
                 "breakerSince": breaker.get("since"),
                 "breakerError": breaker.get("lastError"),

@@ -102,6 +102,8 @@
     return s < 120 ? s + " s ago" : Math.round(s / 60) + " min ago";
   }
 
+  function fixed(n) { return String(Number(n.toFixed(2))); }
+
   function badge(value) {
     return el("span", { className: "badge s-" + value, text: String(value) });
   }
@@ -116,11 +118,14 @@
       columns.forEach(function (c) {
         var value = c.cell(row);
         var td = el("td", { className: c.cls || "", "data-label": c.label });
-        if (c.field) td.setAttribute("data-field", c.field);
+        // One box per cell: on a phone the cell is a grid of its label and this box.
+        var box = el("span", { className: "v" });
+        if (c.field) box.setAttribute("data-field", c.field);
         (Array.isArray(value) ? value : [value]).forEach(function (v) {
-          td.appendChild(typeof v === "string" || typeof v === "number"
+          box.appendChild(typeof v === "string" || typeof v === "number"
             ? document.createTextNode(String(v)) : v);
         });
+        td.appendChild(box);
         tr.appendChild(td);
       });
       return tr;
@@ -208,10 +213,11 @@
       } },
       { label: "State", cell: function (w) { return badge(w.status); } },
       { label: "Rate / limit", cls: "num", cell: function (w) {
-        return w.ratePerS + " / " + w.limitPerS + " msgs/s (" + w.limitBy + ")";
+        return fixed(w.ratePerS) + " / " + fixed(w.limitPerS) + " msgs/s (" + w.limitBy + ")";
       } },
       { label: "Recipients 24 h", cls: "num", cell: function (w) {
-        return w.dailySent + " / " + (w.dailyCap ? w.dailyCap : "no cap");
+        // The gate counts a connection's recipients only when it has a daily cap.
+        return w.dailyCap ? w.dailySent + " / " + w.dailyCap : "no daily cap";
       } },
       { label: "Breaker", cell: function (w) {
         var out = [badge(w.breaker)];
@@ -226,7 +232,7 @@
 
   function drawQueues(s) {
     $("workers").textContent = s.workersAlive + " worker process" +
-      (s.workersAlive === 1 ? "" : "es") + " alive (Dramatiq heartbeats in the last 10 s).";
+      (s.workersAlive === 1 ? "" : "es") + " alive (Dramatiq consumers, the engine's included, heard from in the last 10 s).";
     var cols = [
       { label: "Queue", cell: function (q) { return q.name; } },
       { label: "Waiting", cls: "num", cell: function (q) { return q.depth; } },
@@ -276,7 +282,7 @@
     var running = s.campaigns.filter(function (c) { return c.status === "EM_ANDAMENTO"; }).length;
     var summary = running + " running, " + (s.campaigns.length - running) + " paused; " +
       s.alerts.length + " open alert" + (s.alerts.length === 1 ? "" : "s") + "; " +
-      s.workersAlive + " workers alive.";
+      s.workersAlive + " worker processes alive.";
     // Announced only when it changes, not at every poll.
     if (summary !== lastSummary) { $("summary").textContent = summary; lastSummary = summary; }
     $("updated").textContent = new Date(s.generatedAt).toLocaleTimeString();

@@ -1,6 +1,6 @@
 """``/ops`` and ``/ops/state``: the page's shell is public, the state is for administrators, a
 company administrator sees their company's figures only, a platform administrator every
-company's, in the documented shape. The browser test is tests/api/test_ops_page.py."""
+company's, in the documented shape. The browser test is tests/actors/test_ops_page.py."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 from tests.api.contract import validate
 from tests.api.helpers import assert_error
 from tests.conftest import login, make_user
+from zapx.alerts import Condition, raise_alert
 from zapx.circuits import Circuits, Health, Thresholds, index_key
 from zapx.db import Campaign, CampaignShipping, WhatsappConnection, db
 from zapx.provider_errors import error_code
@@ -70,6 +71,11 @@ def _seed(company_id: int, name: str, *, sent: int, errors: dict[str, int]) -> t
             ]
         ).execute()
     return wa.id, campaign.id
+
+
+def _alert(company_id: int | None, rule: str, subject: str) -> None:
+    with db.connection_context():
+        raise_alert(Condition(rule, subject, company_id, "critical", f"{rule} on {subject}"))
 
 
 def _state(client, headers, query: str = ""):
@@ -133,6 +139,26 @@ def test_a_company_admin_sees_its_own_company_only(client, alice, bob, circuits,
     assert "bob" not in text and "HTTP 503" not in text
     assert [q["name"] for q in state["queues"]][:3] == ["engine", "delivery_first", "delivery"]
     assert isinstance(state["workersAlive"], int)
+
+
+def test_open_alerts_are_the_company_s_own_or_all_for_a_platform_admin(
+    client, alice, bob, root, spec
+):
+    _alert(alice.company_id, "connection_down", "whatsapp:1")
+    _alert(bob.company_id, "spam_rate_limit", "campaign:2")
+    _alert(None, "redis_memory_high", "redis")
+    mine = _state(client, alice.headers).json
+    validate(mine, _schema(spec), spec)
+    assert [(a["companyId"], a["rule"]) for a in mine["alerts"]] == [
+        (alice.company_id, "connection_down")
+    ]
+    every = _state(client, root.headers).json
+    validate(every, _schema(spec), spec)
+    assert {(a["companyId"], a["rule"]) for a in every["alerts"]} == {
+        (alice.company_id, "connection_down"),
+        (bob.company_id, "spam_rate_limit"),
+        (None, "redis_memory_high"),
+    }
 
 
 def test_a_company_admin_naming_another_company_gets_a_404(client, alice, bob):
