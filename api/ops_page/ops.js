@@ -7,6 +7,7 @@
   var POLL_MS = 3000;
   var TOKEN = "zapx.ops.token";
   var timer = null;
+  var polls = 0;
   var lastSummary = "";
   var busy = {};
 
@@ -291,8 +292,11 @@
   function poll() {
     clearTimeout(timer);
     if (!token()) return showLogin();
+    // Only the latest poll draws and schedules the next: one started by a button while
+    // another was on its way would otherwise start a second chain of polls.
+    var mine = ++polls;
     authorized("GET", "/ops/state").then(function (r) {
-      if (!token()) return;
+      if (!token() || mine !== polls) return;
       if (r.status === 200) {
         draw(r.data);
       } else if (r.status === 401 || r.status === 403) {
@@ -303,6 +307,7 @@
       }
       timer = setTimeout(poll, POLL_MS);
     }, function () {
+      if (mine !== polls) return;
       $("notice").className = "notice bad";
       $("notice").textContent = "The API does not answer; trying again.";
       timer = setTimeout(poll, POLL_MS);

@@ -3,7 +3,8 @@
 Debian's ``chromium`` through its ``chromedriver`` (installed by ``ensure_chromium`` in
 scripts/lib.sh, which scripts/test calls), driven by selenium with both paths given, so Selenium
 Manager downloads nothing. The stack is the API (gunicorn), the engine, a worker and the
-sandbox; the campaign is paced (one message every 0.3 s), so it runs long enough to be watched.
+sandbox; the campaign is paced (one message every 0.3 s, 150 contacts: 45 s), so it runs long
+enough to be watched on a loaded machine.
 
 The browser logs in through the page's form with the keyboard, reads the running campaign's
 sent count twice (the later read larger), pauses it with the keyboard and sees PAUSADA, resumes
@@ -105,7 +106,9 @@ def test_watch_a_campaign_pause_it_and_read_it_on_a_phone(
 ):
     setup = setup_company(client, account, ops_stack.sandbox, "acme", messageInterval=0.3, jitter=0)
     acct = setup["account"]
-    campaign_id = start_campaign(client, acct, make_list(acct.company_id, 60), setup["whatsapp_id"])
+    campaign_id = start_campaign(
+        client, acct, make_list(acct.company_id, 150), setup["whatsapp_id"]
+    )
 
     # Log in with the keyboard only: type, Tab to the next field, Enter submits.
     browser.get(ops_stack.api + "/ops")
@@ -115,7 +118,12 @@ def test_watch_a_campaign_pause_it_and_read_it_on_a_phone(
     assert browser.find_element(By.CSS_SELECTOR, 'label[for="password"]').text == "Password"
     email.send_keys(acct.email, Keys.TAB)
     assert _active_id(browser) == "password"
-    browser.switch_to.active_element.send_keys(PASSWORD, Keys.ENTER)
+    browser.switch_to.active_element.send_keys("not-the-password", Keys.ENTER)
+    refused = _until(browser, "the refusal", lambda d: d.find_element(By.ID, "login-error").text)
+    assert "password" in refused.lower() and _active_id(browser) == "password"
+    password = browser.find_element(By.ID, "password")
+    password.clear()
+    password.send_keys(PASSWORD, Keys.ENTER)
 
     first = _until(browser, "the campaign's sent count", lambda d: _sent(d, campaign_id))
     assert _status(browser, campaign_id) == "EM_ANDAMENTO"
@@ -139,6 +147,8 @@ def test_watch_a_campaign_pause_it_and_read_it_on_a_phone(
     button = _row(browser, campaign_id).find_element(By.CSS_SELECTOR, 'button[data-action="pause"]')
     assert button.get_attribute("aria-label") == "Pause campaign Black Friday"
     browser.execute_script("arguments[0].focus()", button)
+    ring = browser.execute_script("return getComputedStyle(document.activeElement).outlineStyle")
+    assert ring == "solid"  # the focus is visible
     browser.switch_to.active_element.send_keys(Keys.SPACE)
     _until(browser, "PAUSADA on the page", lambda d: _status(d, campaign_id) == "PAUSADA")
     with db.connection_context():
