@@ -164,6 +164,7 @@ def test_open_alerts_are_the_company_s_own_or_all_for_a_platform_admin(
 def test_a_company_admin_naming_another_company_gets_a_404(client, alice, bob):
     _seed(bob.company_id, "bob", sent=1, errors={})
     assert_error(_state(client, alice.headers, f"?companyId={bob.company_id}"), 404)
+    assert_error(_state(client, alice.headers, "?companyId=abc"), 400, field="companyId")
     own = _state(client, alice.headers, f"?companyId={alice.company_id}")
     assert own.status_code == 200 and own.json["campaigns"] == []
 
