@@ -20,7 +20,7 @@ from zapx.circuits import Circuits, Thresholds
 PAGE_DIR = Path(__file__).resolve().parents[1] / "ops_page"
 _CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
-    "img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    "img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 
 

@@ -140,6 +140,18 @@ def test_watch_a_campaign_pause_it_and_read_it_on_a_phone(
     )
     assert "CONNECTED" in connection.text and "closed" in connection.text
     assert "delivery" in browser.find_element(By.ID, "queues").text
+    # A token the API refuses: the page gets a new one with the session cookie and goes on.
+    browser.execute_script("sessionStorage.setItem('zapx.ops.token', 'not-a-token')")
+    _until(
+        browser,
+        "a new token after the refusal",
+        lambda d: (
+            d.execute_script("return sessionStorage.getItem('zapx.ops.token')").count(".") == 2
+        ),
+    )
+    assert _sent(browser, campaign_id) is not None and not browser.find_element(
+        By.ID, "board"
+    ).get_attribute("hidden")
     OUTPUT.mkdir(parents=True, exist_ok=True)
     browser.save_screenshot(str(OUTPUT / "ops-running.png"))
 
