@@ -27,7 +27,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from tests.actors.campaigns import make_list, sandbox_count, setup_company, start_campaign
 from tests.actors.conftest import make_stack
 from tests.conftest import PASSWORD
-from tests.processes import wait_for
+from tests.processes import dies_with_pytest, wait_for
 from zapx.db import Campaign, db
 
 CHROMIUM = "/usr/bin/chromium"
@@ -62,7 +62,8 @@ def browser():
         "--lang=en-US",
     ):
         options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    service = Service(CHROMEDRIVER, popen_kw={"preexec_fn": dies_with_pytest()})
+    driver = webdriver.Chrome(service=service, options=options)
     try:
         yield driver
     finally:
