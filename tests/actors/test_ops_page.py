@@ -14,6 +14,7 @@ it, and checks the phone-sized viewport (390 x 844) has no sideways scroll. Scre
 
 from __future__ import annotations
 
+import datetime
 import time
 from pathlib import Path
 
@@ -28,7 +29,8 @@ from tests.actors.campaigns import make_list, sandbox_count, setup_company, star
 from tests.actors.conftest import make_stack
 from tests.conftest import PASSWORD
 from tests.processes import dies_with_pytest, wait_for
-from zapx.db import Campaign, db
+from zapx.alerts import Condition, raise_alert
+from zapx.db import Campaign, CampaignShipping, db
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -98,6 +100,47 @@ def _status(driver, campaign_id: int) -> str | None:
         return None
 
 
+def _finished_with_errors(company_id: int, whatsapp_id: int) -> int:
+    """An earlier campaign of the company, finished a minute ago with 3 of its 10 sends refused
+    (Cloud error 131026), and the error-rate alert it raised."""
+    now = datetime.datetime.now(datetime.UTC)
+    with db.connection_context(), db.atomic():
+        old = Campaign.create(
+            company=company_id,
+            name="Old list",
+            status="FINALIZADA",
+            whatsapp=whatsapp_id,
+            started_at=now - datetime.timedelta(minutes=3),
+            completed_at=now - datetime.timedelta(minutes=1),
+            total=10,
+        )
+        CampaignShipping.insert_many(
+            [
+                {
+                    "campaign": old.id,
+                    "company_id": company_id,
+                    "contact_id": i,
+                    "number": f"5511988{i:06d}",
+                    "status": "failed" if i < 3 else "sent",
+                    "error": "400 131026: Message undeliverable" if i < 3 else None,
+                }
+                for i in range(10)
+            ]
+        ).execute()
+        raise_alert(
+            Condition(
+                "campaign_error_rate",
+                f"campaign:{old.id}",
+                company_id,
+                "warning",
+                "campaign Old list: 3 of 10 sends failed",
+                value=0.3,
+                threshold=0.2,
+            )
+        )
+    return old.id
+
+
 def _active_id(driver) -> str:
     return driver.execute_script("return document.activeElement.id")
 
@@ -107,6 +150,7 @@ def test_watch_a_campaign_pause_it_and_read_it_on_a_phone(
 ):
     setup = setup_company(client, account, ops_stack.sandbox, "acme", messageInterval=0.3, jitter=0)
     acct = setup["account"]
+    _finished_with_errors(acct.company_id, setup["whatsapp_id"])
     campaign_id = start_campaign(
         client, acct, make_list(acct.company_id, 150), setup["whatsapp_id"]
     )
@@ -141,6 +185,10 @@ def test_watch_a_campaign_pause_it_and_read_it_on_a_phone(
     )
     assert "CONNECTED" in connection.text and "closed" in connection.text
     assert "delivery" in browser.find_element(By.ID, "queues").text
+    errors = browser.find_element(By.CSS_SELECTOR, '#errors tr[data-key="error-131026"]').text
+    assert "131026" in errors and "3" in errors and "Message undeliverable" in errors
+    alert = browser.find_element(By.ID, "alerts").text
+    assert "campaign_error_rate" in alert and "3 of 10 sends failed" in alert
     # A token the API refuses: the page gets a new one with the session cookie and goes on.
     browser.execute_script("sessionStorage.setItem('zapx.ops.token', 'not-a-token')")
     _until(
