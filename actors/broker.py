@@ -13,13 +13,14 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import AgeLimit, Callbacks, Pipelines, Retries, ShutdownNotifications
 from dramatiq.middleware import TimeLimit as TimeLimitMiddleware
 
+from actors.metrics import Metrics
 from zapx.config import Config, load_config
 from zapx.redis import make_client
 
 
 def make_broker(config: Config) -> RedisBroker:
     """A Redis broker for ``config``, without Dramatiq's Prometheus middleware (it would open
-    an HTTP exporter in every worker process)."""
+    an HTTP exporter in every worker process): zapx's own (``actors.metrics``) instead."""
     middleware = [
         AgeLimit(),
         TimeLimitMiddleware(),
@@ -27,6 +28,8 @@ def make_broker(config: Config) -> RedisBroker:
         Callbacks(),
         Pipelines(),
         Retries(),
+        # After Retries: it decides in the same hook whether a failed message runs again.
+        Metrics(),
     ]
     return RedisBroker(
         # zapx's client: socket timeouts (Dramatiq's own has none, so a Redis that stops
