@@ -27,9 +27,10 @@ def make_broker(config: Config) -> RedisBroker:
         ShutdownNotifications(),
         Callbacks(),
         Pipelines(),
-        Retries(),
-        # After Retries: it decides in the same hook whether a failed message runs again.
+        # Before Retries: "after" hooks run in reverse order, so Metrics' runs after Retries
+        # decided (in the same hook) whether a failed message runs again.
         Metrics(),
+        Retries(),
     ]
     return RedisBroker(
         # zapx's client: socket timeouts (Dramatiq's own has none, so a Redis that stops

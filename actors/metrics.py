@@ -10,8 +10,9 @@ Outcomes (``zapx_dramatiq_messages_total{queue,outcome}``): ``ok``; ``retried`` 
 Dramatiq runs it again); ``failed`` (it raised and was given up: retries spent, or an exception
 in the actor's ``throws``); and ``dead`` for every message Dramatiq dead-letters (the failed
 ones and the skipped ones, e.g. too old), counted when it is nacked. ok + retried + failed is
-the number of runs. Must come after Dramatiq's ``Retries`` in the broker's middleware: that one
-decides, in the same hook, whether a failed message runs again.
+the number of runs. Must come before Dramatiq's ``Retries`` in the broker's middleware list:
+Dramatiq runs the "after" hooks in reverse order, and Retries decides in that same hook whether
+a failed message runs again.
 """
 
 from __future__ import annotations
