@@ -221,7 +221,7 @@ def shown(config: Config) -> dict[str, object]:
     for name, field in FIELDS.items():
         value = getattr(config, field)
         if name in SECRET_VARIABLES:
-            value = "***"
+            value = "***" if value else ""  # an unset METRICS_TOKEN shows as unset
         elif name in URL_VARIABLES and value:
             value = mask_url(value)
         out[name] = value

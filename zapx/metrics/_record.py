@@ -17,6 +17,10 @@ from zapx.status import RowStatus
 #: A provider error code as a label: short, lower-case letters, digits and ``_``. Anything else
 #: (a server answering with odd codes) is ``other``, so a label's values stay a small set.
 _CODE = re.compile(r"[a-z0-9_]{1,24}")
+#: Distinct error codes a process labels before it calls every new one ``other``: a tenant may
+#: point a connection at a server of its own, whose answers must not grow the label's values.
+MAX_CODES = 200
+_codes: set[str] = set()
 
 _messages: dict[tuple[str, str, str], object] = {}
 _latency: dict[str, object] = {}
@@ -30,7 +34,12 @@ def code_label(code: str | None) -> str:
     """The ``error_code`` label of a provider's code: ``""`` for none, ``other`` when odd."""
     if not code:
         return ""
-    return code if _CODE.fullmatch(code) else "other"
+    if code in _codes:
+        return code
+    if len(_codes) >= MAX_CODES or not _CODE.fullmatch(code):
+        return "other"
+    _codes.add(code)
+    return code
 
 
 def _child(cache: dict, metric, *labels: str):
