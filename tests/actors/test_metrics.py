@@ -10,6 +10,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
 import signal
 import subprocess
 from pathlib import Path
@@ -26,6 +27,7 @@ from tests.actors.campaigns import (
 )
 from tests.actors.conftest import make_stack
 from tests.processes import ZAPX, Process, free_port, wait_for
+from zapx import metrics
 from zapx.db import CampaignBatch, CampaignShipping, db
 
 TOKEN = "t" * 40
@@ -167,6 +169,9 @@ def test_a_campaign_over_two_worker_processes_is_counted_once_per_message(
         assert got['zapx_process_resident_memory_bytes{kind="worker"}'] > 10_000_000
         assert got["zapx_workers_alive"] >= 3  # two worker processes and the engine's consumer
 
+        # No label whose values grow with tenants, on a page of real traffic.
+        assert set(re.findall(r"[{,]([a-z_]+)=", text)) <= metrics.LABELS
+        assert f"{acct.company_id}" not in {v for v in re.findall(r'="([^"]*)"', text)}
         # The page is valid exposition text.
         checked = subprocess.run(
             ["promtool", "check", "metrics"], input=text, capture_output=True, text=True
