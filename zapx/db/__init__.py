@@ -1,5 +1,6 @@
 """Database access: the deferred database, the models, the tenant helper, migrations."""
 
+from zapx.db.alert_models import ALERT_INDEXES, ALERT_MODELS, Alert, AlertWebhook
 from zapx.db.campaign_models import (
     CAMPAIGN_INDEXES,
     CAMPAIGN_MODELS,
@@ -39,10 +40,14 @@ from zapx.db.rate_limit_models import RATE_LIMIT_MODELS, CompanyRateLimit
 from zapx.db.tenant import Tenant
 
 #: Every model, parents first; and the indexes peewee cannot declare (created by migrations).
-MODELS = _BASE_MODELS + FILE_MODELS + CAMPAIGN_MODELS + IMPORT_MODELS + RATE_LIMIT_MODELS
-EXTRA_INDEXES = _BASE_INDEXES + CAMPAIGN_INDEXES + IMPORT_INDEXES
+MODELS = (
+    _BASE_MODELS + FILE_MODELS + CAMPAIGN_MODELS + IMPORT_MODELS + RATE_LIMIT_MODELS + ALERT_MODELS
+)
+EXTRA_INDEXES = _BASE_INDEXES + CAMPAIGN_INDEXES + IMPORT_INDEXES + ALERT_INDEXES
 
 __all__ = [
+    "Alert",
+    "AlertWebhook",
     "CAMPAIGN_STATUSES",
     "SHIPPING_STATUSES",
     "Campaign",

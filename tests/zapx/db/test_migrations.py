@@ -363,5 +363,50 @@ def test_012_company_rate_limits_hold_the_apis_ranges_and_roll_back(fresh_databa
                 database.execute_sql(insert, (kind, sends, period))
         before = set(database.get_tables())
         assert Runner(database, DIRECTORY).down(name)[-1] == name
-        assert set(database.get_tables()) == before - {"company_rate_limits"}
+        # Down to 012 also rolls back the later migrations (013's alert tables).
+        assert set(database.get_tables()) == before - {"company_rate_limits"} - LATER_THAN_012
+    assert migrate(database) == ALL[ALL.index(name) :]
+
+
+#: Tables made by the migrations after 012.
+LATER_THAN_012 = {"alerts", "alert_webhooks"}
+
+
+def test_013_alerts_hold_one_open_alert_per_subject_and_roll_back(fresh_database):
+    """At most one open alert per (company or the system, rule, subject); resolved ones pile up;
+    the CHECKs refuse an unknown rule, severity or status; down drops both tables."""
+    name = "013_alerts"
+    database = fresh_database()
+    assert name in migrate(database)
+    insert = (
+        "INSERT INTO alerts (created_at, updated_at, company_id, rule, subject, severity, "
+        "status, message, opened_at, last_seen_at, occurrences) "
+        "VALUES (now(), now(), %s, %s, %s, %s, %s, '', now(), now(), 1)"
+    )
+    with database.connection_context():
+        database.execute_sql(
+            "INSERT INTO companies (created_at, updated_at, name, phone, email, status, "
+            "max_users, max_connections, max_campaigns, use_campaigns) "
+            "VALUES (now(), now(), 'c', '', '', true, 5, 5, 5, true)"
+        )
+        for row in (
+            (1, "breaker_open", "whatsapp:1", "critical", "open"),
+            (None, "breaker_open", "whatsapp:1", "critical", "open"),  # the system's is another
+            (1, "breaker_open", "whatsapp:1", "critical", "resolved"),
+            (1, "breaker_open", "whatsapp:1", "critical", "resolved"),
+            (1, "breaker_open", "whatsapp:2", "warning", "open"),
+        ):
+            database.execute_sql(insert, row)
+        for row in (
+            (1, "breaker_open", "whatsapp:1", "critical", "open"),  # a second open one
+            (None, "breaker_open", "whatsapp:1", "warning", "open"),
+            (1, "cpu_hot", "x", "warning", "open"),
+            (1, "breaker_open", "x", "fatal", "open"),
+            (1, "breaker_open", "x", "warning", "closed"),
+        ):
+            with pytest.raises(IntegrityError), database.atomic():
+                database.execute_sql(insert, row)
+        before = set(database.get_tables())
+        assert Runner(database, DIRECTORY).down(name)[-1] == name
+        assert set(database.get_tables()) == before - {"alerts", "alert_webhooks"}
     assert migrate(database) == ALL[ALL.index(name) :]
