@@ -10,6 +10,7 @@ from gunicorn.glogging import Logger
 
 from zapx.config import load_config
 from zapx.logs import setup_logging
+from zapx.metrics import mark_process_dead, start_process_metrics  # the arbiter writes none
 from zapx.parent_watch import terminate_when_orphaned
 from zapx.startup import require_noeviction
 
@@ -86,18 +87,13 @@ def post_fork(server, worker):
     # for up to timeout/2 (60 s): with the arbiter killed by -9 it would serve on unsupervised.
     # Within 1 s it gets the SIGTERM the arbiter would have sent, ends its request and exits.
     terminate_when_orphaned(worker.ppid)
-    # Imported here, not in the arbiter: prometheus_client must see PROMETHEUS_MULTIPROC_DIR
-    # in the process that writes, and the arbiter writes nothing.
-    from zapx.metrics import start_process_metrics
-
+    # Memory, CPU, pool and breakers of this worker, every few seconds (docs/METRICS.md).
     start_process_metrics("api")
 
 
 def child_exit(server, worker):
     # In the arbiter, for each worker that exited (replaced, max_requests, killed): its live
     # gauges (memory, the process count, its pool) leave the sums; its counters stay.
-    from zapx.metrics import mark_process_dead
-
     mark_process_dead(worker.pid)
 
 
