@@ -3,6 +3,7 @@ sent by two Dramatiq worker processes is counted once per message on the API's p
 process sent it and whichever gunicorn worker serves the page; processes that exit (cleanly or
 with ``kill -9``) leave the live gauges and keep their counts; the ``METRICS_BIND`` listener
 serves the page without a token and nothing else; the page passes ``promtool check metrics``.
+Every process kind shows up (api, engine, worker, realtime).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from tests.actors.campaigns import (
 )
 from tests.actors.conftest import make_stack
 from tests.processes import ZAPX, Process, free_port, wait_for
+from tests.realtime import start_server
 from zapx import metrics
 from zapx.db import CampaignBatch, CampaignShipping, db
 
@@ -124,6 +126,7 @@ def test_a_campaign_over_two_worker_processes_is_counted_once_per_message(
             [ZAPX, "worker", "--processes", "2", "--threads", "1"], stack.env, tmp_path, "worker"
         )
         workers = _children(stack.procs["worker"], 2)
+        realtime, _ = start_server(stack.env, tmp_path)
         # 5% of the sends answer 503 (Cloud code 131016): retried, then sent. 10 ms each.
         sandbox_reset(stack.sandbox, rate5xx=0.05, latencyMs=10)
         setup = setup_company(client, account, stack.sandbox, "metrics")
@@ -166,6 +169,7 @@ def test_a_campaign_over_two_worker_processes_is_counted_once_per_message(
         assert got['zapx_processes{kind="worker"}'] == 2
         assert got['zapx_processes{kind="engine"}'] == 1
         assert got['zapx_processes{kind="api"}'] == 2
+        assert got['zapx_processes{kind="realtime"}'] == 1
         assert got['zapx_process_resident_memory_bytes{kind="worker"}'] > 10_000_000
         assert got["zapx_workers_alive"] >= 3  # two worker processes and the engine's consumer
 
@@ -200,6 +204,10 @@ def test_a_campaign_over_two_worker_processes_is_counted_once_per_message(
         _, after_kill = _scrape(http, stack.api)
         assert after_kill.get('zapx_processes{kind="engine"}', 0) == 0
         assert not _live_files(directory, engine.proc.pid)
+
+        # The realtime server stops: its gauges leave with it.
+        assert realtime.stop() == 0
+        assert not _live_files(directory, realtime.proc.pid)
 
         # The workers stop cleanly: their gauges leave, their counts stay.
         stack.procs["worker"].stop(timeout_s=60)
