@@ -25,6 +25,7 @@ from api.resources.health import HealthResource
 from api.resources.imports import ContactsUploadResource, ImportsResource, ListUploadResource
 from api.resources.media import CampaignMediaResource, PublicMediaResource
 from api.resources.metrics import MetricsListenerOnly, MetricsResource
+from api.resources.ops import OpsPageResource, OpsStateResource
 from api.resources.rate_limits import RateLimitsResource
 from api.resources.settings import CampaignSettingsResource
 from api.resources.shell import PublicSettingResource, VersionResource
@@ -59,6 +60,7 @@ def routes(deps: Deps) -> list[tuple[str, object, str | None]]:
     items, whatsapps = ContactListItemsResource(deps), WhatsappsResource(deps)
     campaigns, imports_ = CampaignsResource(deps), ImportsResource(deps)
     files_ = FilesResource(deps)
+    ops_page = OpsPageResource(deps)
     table: list[tuple[str, object, str | None]] = [
         ("/health", HealthResource(deps), None),
         ("/metrics", MetricsResource(deps), None),
@@ -115,6 +117,11 @@ def routes(deps: Deps) -> list[tuple[str, object, str | None]]:
         ("/whatsapp", whatsapps, "ui"),
         ("/whatsapp/{id}", whatsapps, "item"),
         ("/webhooks/cloud", CloudWebhookResource(deps), None),
+        # The live ops page (public shell) and the state it polls (administrators).
+        ("/ops", ops_page, None),
+        ("/ops/ops.js", ops_page, "script"),
+        ("/ops/ops.css", ops_page, "style"),
+        ("/ops/state", OpsStateResource(deps), None),
     ]
     table.append((OpenApiResource.path, OpenApiResource(deps, table), None))
     return table

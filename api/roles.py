@@ -72,6 +72,7 @@ RULES: dict[str, tuple[str, str]] = {
     "/whatsapp/{id}": (READ, "connections"),
     "/rate-limits": (ADMIN, "rate limits"),
     "/breakers": (READ, "breakers"),
+    "/ops/state": (ADMIN, "the ops page"),
 }
 
 

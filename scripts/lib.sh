@@ -188,3 +188,22 @@ ensure_redis() {
             || die "could not set maxmemory-policy noeviction; configure Redis with it"
     fi
 }
+
+# Debian's chromium and its chromedriver, for the ops page's browser test (tests/actors/test_ops_page.py
+# drives them with selenium; nothing is downloaded at test time). The package lists are updated
+# once, then both are installed; apt waits for a lock another install holds.
+APT_UPDATED=0
+apt_update_once() {
+    [ "$APT_UPDATED" = 1 ] && return 0
+    sudo_ apt-get -o DPkg::Lock::Timeout=600 update -q >/dev/null || die "apt-get update failed"
+    APT_UPDATED=1
+}
+
+ensure_chromium() {
+    if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then return 0; fi
+    command -v apt-get >/dev/null || die "chromium and chromedriver are missing and apt-get is unavailable; install them"
+    log "installing chromium and chromium-driver with apt-get (the ops page's browser test)"
+    apt_update_once
+    sudo_ env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q \
+        chromium chromium-driver >/dev/null || die "apt-get install chromium chromium-driver failed"
+}
