@@ -162,6 +162,7 @@ def test_operations_are_well_formed(spec):
     assert len(ids) == len(set(ids)), "operationIds must be unique"
     assert public == {
         ("/health", "get"),
+        ("/metrics", "get"),
         ("/version", "get"),
         ("/settings/{key}", "get"),
         ("/auth/login", "post"),

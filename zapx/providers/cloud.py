@@ -41,6 +41,15 @@ def classify(status: int, body: dict) -> tuple[str, str | None]:
     return PERMANENT, reason
 
 
+def error_code(status: int, body: dict) -> str:
+    """The ``error_code`` of a non-2xx answer: Meta's code when it gave one, else the status."""
+    error = body.get("error") if isinstance(body, dict) else None
+    code = error.get("code") if isinstance(error, dict) else None
+    if isinstance(code, int) and not isinstance(code, bool) and 0 <= code < 10**7:
+        return str(code)
+    return f"http_{status}"
+
+
 class CloudProvider:
     """``POST {baseUrl}/{apiVersion}/{phoneNumberId}/messages`` with a Bearer token."""
 
@@ -81,7 +90,7 @@ class CloudProvider:
             resp = self.pool.request("POST", self.url, body=data, headers=self.headers)
         except urllib3.exceptions.HTTPError as exc:
             outcome, reason = http.classify_exception(exc)
-            return SendResult(outcome, error=reason)
+            return SendResult(outcome, error=reason, error_code=http.exception_code(exc))
         try:
             body = json.loads(resp.data) if resp.data else {}
         except ValueError:
@@ -91,11 +100,18 @@ class CloudProvider:
                 return SendResult(SENT, message_id=body["messages"][0]["id"], status=resp.status)
             except (KeyError, IndexError, TypeError):
                 return SendResult(
-                    TRANSIENT, error="accepted without a message id", status=resp.status
+                    TRANSIENT,
+                    error="accepted without a message id",
+                    status=resp.status,
+                    error_code="no_message_id",
                 )
         outcome, reason = classify(resp.status, body)
         return SendResult(
-            outcome, error=reason, status=resp.status, retry_after_s=http.retry_after(resp.headers)
+            outcome,
+            error=reason,
+            status=resp.status,
+            retry_after_s=http.retry_after(resp.headers),
+            error_code=error_code(resp.status, body),
         )
 
     def close(self) -> None:
