@@ -7,10 +7,20 @@ whose next query then failed (``autoconnect`` is off).
 
 from __future__ import annotations
 
+import pytest
+
 from zapx.db import db
 
 
-def test_a_scope_inside_an_open_connection_leaves_it_open(database_url):
+@pytest.fixture(autouse=True)
+def closed(database_url):
+    """Start with this thread's connection closed (the API tests' middleware may hold one)."""
+    if not db.is_closed():
+        db.close()
+    yield
+
+
+def test_a_scope_inside_an_open_connection_leaves_it_open():
     db.connect()
     try:
         with db.connection_context():
@@ -21,7 +31,7 @@ def test_a_scope_inside_an_open_connection_leaves_it_open(database_url):
         db.close()
 
 
-def test_a_scope_closes_what_it_opened_and_nests(database_url):
+def test_a_scope_closes_what_it_opened_and_nests():
     assert db.is_closed()
     with db.connection_context():
         with db.connection_context():
@@ -30,7 +40,7 @@ def test_a_scope_closes_what_it_opened_and_nests(database_url):
     assert db.is_closed()
 
 
-def test_a_scope_closes_its_connection_when_the_body_raises(database_url):
+def test_a_scope_closes_its_connection_when_the_body_raises():
     try:
         with db.connection_context():
             raise RuntimeError("boom")
