@@ -16,7 +16,6 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-import dramatiq
 import psutil
 import psycopg2
 import redis
@@ -25,12 +24,10 @@ from zapx.config import Config
 from zapx.db.database import connect_params
 from zapx.engine.governor import CUT, Governor, LoadSample, Thresholds
 from zapx.engine.live import Budget
+from zapx.queue_stats import queue_stats
 
 log = logging.getLogger("zapx.engine.governor")
 
-#: Messages read at the head of each queue for the oldest one: a message given back by a dead
-#: worker is pushed to the tail again, so the head's first is nearly, not always, the oldest.
-HEAD = 10
 #: Seconds PostgreSQL gets to accept the sampler's connection and to answer its ``SELECT 1``.
 DB_TIMEOUT_S = 2
 
@@ -59,7 +56,8 @@ class LoadSampler:
         now: Callable[[], float] = time.time,
     ):
         self.redis = redis_client
-        self.queue_keys = [f"{namespace}:{queue}" for queue in queues]
+        self.namespace = namespace
+        self.queues = tuple(queues)
         self.database_url = database_url
         self.now = now
         self._db: psycopg2.extensions.connection | None = None
@@ -99,22 +97,9 @@ class LoadSampler:
 
     def _queues(self) -> tuple[int, float]:
         """Waiting messages in the queues, and seconds since the oldest at their heads was
-        sent (its ``message_timestamp``, ms; 0 when none waits). Two round trips."""
-        pipe = self.redis.pipeline(transaction=False)
-        for key in self.queue_keys:
-            pipe.llen(key)
-            pipe.lrange(key, 0, HEAD - 1)
-        replies = pipe.execute()
-        depth = sum(replies[0::2])
-        pipe = self.redis.pipeline(transaction=False)
-        for key, ids in zip(self.queue_keys, replies[1::2], strict=True):
-            if ids:
-                pipe.hmget(key + ".msgs", ids)
-        bodies = [body for reply in pipe.execute() for body in reply if body is not None]
-        if not bodies:
-            return depth, 0.0
-        oldest_ms = min(dramatiq.Message.decode(body).message_timestamp for body in bodies)
-        return depth, max(0.0, self.now() - oldest_ms / 1000)
+        sent (0 when none waits). Two round trips (``zapx.queue_stats``)."""
+        stats = queue_stats(self.redis, self.namespace, self.queues, now=self.now)
+        return sum(s.depth for s in stats), max((s.oldest_age_s for s in stats), default=0.0)
 
     def _select_one(self) -> float:
         if self._db is None:
