@@ -2,6 +2,7 @@
 per company, rule and subject), logged, listed by ``GET /alerts`` and POSTed to a company's
 webhook. See docs/ALERTS.md."""
 
+from zapx.alerts._evaluator import Evaluator
 from zapx.alerts._store import (
     Condition,
     Event,
@@ -12,6 +13,7 @@ from zapx.alerts._store import (
     resolve,
     resolve_cleared,
     serialize,
+    spam_rate_limit,
 )
 from zapx.db.alert_models import ALERT_OPEN, ALERT_RESOLVED, RULES, SEVERITIES
 
@@ -22,6 +24,7 @@ __all__ = [
     "SEVERITIES",
     "Condition",
     "Event",
+    "Evaluator",
     "alerts_query",
     "campaign_of",
     "open_alerts",
@@ -29,4 +32,5 @@ __all__ = [
     "resolve",
     "resolve_cleared",
     "serialize",
+    "spam_rate_limit",
 ]

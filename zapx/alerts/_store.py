@@ -220,3 +220,15 @@ def open_alerts(company_id: int | None) -> list[dict]:
     has none."""
     with db.connection_context():
         return [serialize(a) for a in alerts_query(company_id, ALERT_OPEN)]
+
+
+def spam_rate_limit(
+    company_id: int, campaign_id: int, error: str | None
+) -> tuple[str, Event | None]:
+    """Cloud API 131048 on a campaign's send: the pause reason the engine pauses it with, and
+    the spam_rate_limit alert opened (or touched: None) for it. Needs a connection."""
+    reason = f"spam rate limit hit (Cloud API 131048): {error or 'no detail'}"[:500]
+    event = raise_alert(
+        Condition("spam_rate_limit", f"campaign:{campaign_id}", company_id, "critical", reason)
+    )
+    return reason, event

@@ -36,6 +36,7 @@ from zapx.campaigns.context import CampaignContext
 from zapx.circuits import Circuits, Health
 from zapx.engine.messages import BatchReport, Outcome, Stop
 from zapx.providers import AMBIGUOUS, AUTH, PERMANENT, SENT, THROTTLE, TRANSIENT, OutMessage
+from zapx.providers.cloud import spam_rate_limited
 from zapx.redis import Keys, drain
 from zapx.schedule import Grant, SendGate, Stopped, Wait, backoff_s
 from zapx.status import RowStatus
@@ -353,7 +354,8 @@ class BatchSender:
             self.completed = time.monotonic()
             stop = self._record(row, result, text, confirming)
             if stop is not None:
-                return stop, (result.retry_after_s if stop == Stop.THROTTLE else None)
+                throttled = stop in (Stop.THROTTLE, Stop.SPAM)
+                return stop, (result.retry_after_s if throttled else None)
             # The outcome goes to the progress now: a worker killed before the next gate call
             # would leave this answered row ``unknown``. When a sleep comes first, with a
             # look at the run flag; else written without waiting for Redis's reply.
@@ -394,6 +396,8 @@ class BatchSender:
                 result.retry_after_s,
                 max_per_s=self.ctx.pacing.max_per_s,
             )
+            if spam_rate_limited(result):
+                return Stop.SPAM  # the engine pauses the campaign: sending on risks the number
             return Stop.THROTTLE  # sending more now only collects more 429s
         elif row.attempts >= batches.MAX_ATTEMPTS:
             out.append(Outcome(row.id, RowStatus.FAILED, None, f"gave up: {result.error}", text))

@@ -17,7 +17,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 
-from zapx import connections
+from zapx import alerts, connections
 from zapx.campaign_settings import get_settings
 from zapx.campaigns import batches, readiness
 from zapx.campaigns.context import message_texts
@@ -169,10 +169,21 @@ class CompanyLifecycle:
     def record(self, report: BatchReport) -> None:
         """A worker reported a batch: feed the throttle, pause on a lost connection, publish
         the progress and plan what is due (or finish)."""
-        if report.stop == Stop.THROTTLE:
+        if report.stop in (Stop.THROTTLE, Stop.SPAM):
             self._throttle(report.whatsapp_id).throttled(report.retry_after_s)
         if report.stop == Stop.AUTH:
             self.connection_lost(report.whatsapp_id, report.error or "auth error")
+        if report.stop == Stop.SPAM:
+            # 131048: pause now, not at the alert rules' next evaluation; the batches still in
+            # flight stop within their message on the wire (the run flag).
+            with db.connection_context():
+                reason, event = alerts.spam_rate_limit(
+                    self.company_id, report.campaign_id, report.error
+                )
+                if report.campaign_id in self.live:
+                    self._pause(report.campaign_id, reason)
+            if event is not None:
+                self.outbox.send_alert(event.alert_id, event.kind)
         if report.breaker and report.campaign_id in self.live:
             with db.connection_context():
                 self._pause(report.campaign_id, report.breaker)  # logged, with the reason

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import urllib3
 
@@ -22,6 +23,11 @@ from zapx.providers.base import (
 _THROTTLE_CODES = {4, 80007, 130429, 131048, 131056}
 _AUTH_CODES = {0, 3, 10, 190, 200, 131005, 131031, 133010}
 _TRANSIENT_CODES = {1, 2, 131000, 131016, 133004}
+#: "Spam rate limit hit": too many of the number's messages were blocked or reported as spam.
+#: A throttle, but sending on makes it worse (and risks the number): the engine pauses the
+#: campaign at once (:func:`spam_rate_limited`, ``zapx.engine.lifecycle``).
+SPAM_RATE_LIMIT = 131048
+_REASON = re.compile(r"\d{3} (\d+): ")
 #: No sandbox, nothing allowed: public hosts only.
 _STRICT = Outbound()
 
@@ -39,6 +45,17 @@ def classify(status: int, body: dict) -> tuple[str, str | None]:
     if status >= 500 or code in _TRANSIENT_CODES:
         return TRANSIENT, reason
     return PERMANENT, reason
+
+
+def error_code(reason: str | None) -> int | None:
+    """The Cloud API error code of a reason :func:`classify` wrote (``"400 131048: ..."``)."""
+    match = _REASON.match(reason or "")
+    return int(match.group(1)) if match else None
+
+
+def spam_rate_limited(result: SendResult) -> bool:
+    """Whether a send's answer is Meta's spam rate limit (131048)."""
+    return result.outcome == THROTTLE and error_code(result.error) == SPAM_RATE_LIMIT
 
 
 class CloudProvider:
