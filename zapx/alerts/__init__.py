@@ -6,6 +6,7 @@ from zapx.alerts._evaluator import Evaluator
 from zapx.alerts._store import (
     Condition,
     Event,
+    alerts_page,
     alerts_query,
     campaign_of,
     open_alerts,
@@ -25,6 +26,7 @@ __all__ = [
     "Condition",
     "Event",
     "Evaluator",
+    "alerts_page",
     "alerts_query",
     "campaign_of",
     "open_alerts",

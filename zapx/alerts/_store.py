@@ -22,6 +22,8 @@ from zapx.db.alert_models import (
     SEVERITIES,
     Alert,
 )
+from zapx.errors import ValidationError
+from zapx.paging import paginate
 
 log = logging.getLogger("zapx.alerts")
 
@@ -232,3 +234,16 @@ def spam_rate_limit(
         Condition("spam_rate_limit", f"campaign:{campaign_id}", company_id, "critical", reason)
     )
     return reason, event
+
+
+def alerts_page(company_id: int | None, status: object, number: int) -> dict:
+    """``GET /alerts``: ``{records, count, hasMore}``, newest first, one company's (or with None
+    every company's and the system's); ``status`` open|resolved or None, else a 400."""
+    if status in (None, ""):
+        status = None
+    elif status not in ALERT_STATUSES:
+        raise ValidationError(
+            f"status must be one of {', '.join(ALERT_STATUSES)}, got {status!r:.40}",
+            field="status",
+        )
+    return paginate(alerts_query(company_id, status), number, serialize)

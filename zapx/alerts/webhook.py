@@ -35,7 +35,7 @@ SECRET_PREFIX = "whsec_"
 #: Seconds a receiver should accept between ``webhook-timestamp`` and its clock (replays).
 TOLERANCE_S = 300
 KINDS = ("opened", "resolved")
-_SCHEMA = (
+SCHEMA = (
     Field("url", required=True, min_len=1, max_len=2048),
     Field("rotateSecret", bool, attr="rotate"),
 )
@@ -110,7 +110,7 @@ def set_webhook(tenant: Tenant, body: object, outbound: Outbound) -> tuple[dict,
     """Create or replace the company's webhook URL: ``{"url", "rotateSecret"?}``. The secret is
     made with the webhook and kept by later changes of its URL unless ``rotateSecret``.
     Returns (the webhook, whether it was created)."""
-    data = parse(body, _SCHEMA)
+    data = parse(body, SCHEMA)
     try:
         url = outbound.check_url(data["url"], "webhook")
     except ValueError as exc:
