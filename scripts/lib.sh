@@ -140,6 +140,18 @@ ensure_postgres() {
     die "PostgreSQL at $host:$port still refuses the login, authentication failed: $(postgres_reason)"
 }
 
+# promtool (Debian/Ubuntu package "prometheus"): the tests check the /metrics page and the
+# shipped alert rules with it. Installed with apt-get when missing.
+ensure_promtool() {
+    command -v promtool >/dev/null && return 0
+    command -v apt-get >/dev/null || die "promtool is missing and apt-get is unavailable; install Prometheus's promtool"
+    log "installing promtool (package prometheus) with apt-get"
+    sudo_ apt-get update -q >/dev/null || true
+    sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus >/dev/null \
+        || die "apt-get could not install prometheus (for promtool)"
+    command -v promtool >/dev/null || die "the prometheus package did not provide promtool"
+}
+
 ensure_redis() {
     local url="${REDIS_URL:-redis://127.0.0.1:6379/0}"
     local host port
