@@ -132,11 +132,12 @@ def error_rate_check(config: Config) -> Callable[[list[Active]], Findings]:
 
     def check(active: list[Active]) -> Findings:
         since = utcnow() - datetime.timedelta(seconds=config.alert_error_window_s)
-        holding, keep = [], set()
+        holding, keep, judged = [], set(), set()
         for campaign_id, company_id, failed, attempted in db.execute_sql(
             _ERROR_RATE_SQL, (since,)
         ).fetchall():
             subject = f"campaign:{campaign_id}"
+            judged.add(campaign_id)
             if attempted < config.alert_error_min_sample:
                 keep.add((company_id, "campaign_error_rate", subject))
                 continue
@@ -158,7 +159,7 @@ def error_rate_check(config: Config) -> Callable[[list[Active]], Findings]:
             (a.company_id, a.campaign_id) for a in active if a.status == CampaignStatus.EM_ANDAMENTO
         }
         # A running campaign with no batch done in the window: nothing to judge, kept as is.
-        keep |= {(c, "campaign_error_rate", f"campaign:{i}") for c, i in running}
+        keep |= {(c, "campaign_error_rate", f"campaign:{i}") for c, i in running if i not in judged}
         return Findings(holding, keep)
 
     return check
