@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 
 import redis
 
+from zapx import dependencies
 from zapx.alerts import Evaluator
 from zapx.circuits import Circuits, Thresholds
 from zapx.config import Config
@@ -43,11 +44,17 @@ class AlertThread(threading.Thread):
             self.step()
 
     def step(self) -> None:
+        if dependencies.blocking() is not None:
+            # PostgreSQL or Redis is down: its breaker logged the outage once; no rule can be
+            # judged, and an unreadable signal must not resolve anything.
+            return
         try:
             events = self.evaluator.evaluate()
             self._error = ""
         except Exception as exc:
-            if repr(exc) != self._error:
+            if dependencies.unavailable(exc):  # the breaker logs the outage, once
+                log.debug("alert evaluation failed: %r", exc)
+            elif repr(exc) != self._error:
                 log.exception("alert evaluation failed")
             self._error = repr(exc)
             return

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 
 import redis
 
+from zapx import dependencies
 from zapx.alerts import _rules
 from zapx.alerts._store import Event, raise_alert, resolve_cleared
 from zapx.circuits import Circuits
@@ -107,7 +108,9 @@ class Evaluator:
         try:
             value = step()
         except Exception as exc:
-            if self._errors.get(name) != repr(exc):
+            if dependencies.unavailable(exc):  # PostgreSQL or Redis down: its breaker logs it
+                log.debug("alert rule failed: %s: %r", name, exc)
+            elif self._errors.get(name) != repr(exc):
                 log.warning("alert rule failed", extra={"rule": name, "error": repr(exc)[:300]})
             self._errors[name] = repr(exc)
             return None

@@ -202,7 +202,7 @@ class _Memory:
 
     def info(self, section=None):
         if self.fail:
-            raise redis.ConnectionError("redis went away")
+            raise redis.ResponseError("ERR unknown command 'INFO'")  # a managed Redis
         return {"used_memory": self.used, "maxmemory": self.maxmemory}
 
     def __getattr__(self, name):
