@@ -15,6 +15,7 @@ from zapx.alerts._store import (
     resolve_cleared,
     serialize,
     spam_rate_limit,
+    spam_reason,
 )
 from zapx.db.alert_models import ALERT_OPEN, ALERT_RESOLVED, RULES, SEVERITIES
 
@@ -35,4 +36,5 @@ __all__ = [
     "resolve_cleared",
     "serialize",
     "spam_rate_limit",
+    "spam_reason",
 ]

@@ -224,16 +224,17 @@ def open_alerts(company_id: int | None) -> list[dict]:
         return [serialize(a) for a in alerts_query(company_id, ALERT_OPEN)]
 
 
-def spam_rate_limit(
-    company_id: int, campaign_id: int, error: str | None
-) -> tuple[str, Event | None]:
-    """Cloud API 131048 on a campaign's send: the pause reason the engine pauses it with, and
-    the spam_rate_limit alert opened (or touched: None) for it. Needs a connection."""
-    reason = f"spam rate limit hit (Cloud API 131048): {error or 'no detail'}"[:500]
-    event = raise_alert(
+def spam_reason(error: str | None) -> str:
+    """The pause reason of a campaign whose send answered Cloud API 131048."""
+    return f"spam rate limit hit (Cloud API 131048): {error or 'no detail'}"[:500]
+
+
+def spam_rate_limit(company_id: int, campaign_id: int, reason: str) -> Event | None:
+    """Open (or touch: None) the spam_rate_limit alert of a campaign the engine paused for
+    131048, with the pause ``reason`` as its message. Needs a connection."""
+    return raise_alert(
         Condition("spam_rate_limit", f"campaign:{campaign_id}", company_id, "critical", reason)
     )
-    return reason, event
 
 
 def alerts_page(company_id: int | None, status: object, number: int) -> dict:

@@ -176,14 +176,13 @@ class CompanyLifecycle:
         if report.stop == Stop.SPAM:
             # 131048: pause now, not at the alert rules' next evaluation; the batches still in
             # flight stop within their message on the wire (the run flag).
+            reason = alerts.spam_reason(report.error)
             with db.connection_context():
-                reason, event = alerts.spam_rate_limit(
-                    self.company_id, report.campaign_id, report.error
-                )
                 if report.campaign_id in self.live:
-                    self._pause(report.campaign_id, reason)
+                    self._pause(report.campaign_id, reason)  # first: it matters most
+                event = alerts.spam_rate_limit(self.company_id, report.campaign_id, reason)
             if event is not None:
-                self.outbox.send_alert(event.alert_id, event.kind)
+                self._send_alert(event)
         if report.breaker and report.campaign_id in self.live:
             with db.connection_context():
                 self._pause(report.campaign_id, report.breaker)  # logged, with the reason
@@ -439,6 +438,12 @@ class CompanyLifecycle:
         took = self.clock() - now
         live.progress_pending = False
         live.progress_at = now + took + max(PROGRESS_MIN_S, PROGRESS_COST_FACTOR * took)
+
+    def _send_alert(self, event: alerts.Event) -> None:
+        try:
+            self.outbox.send_alert(event.alert_id, event.kind)
+        except Exception:  # the broker's Redis: the alert row stays, its webhook is lost
+            log.exception("alert webhook not enqueued", extra={"alert_id": event.alert_id})
 
     def _pause(self, campaign_id: int, reason: str) -> None:
         with db.atomic():
