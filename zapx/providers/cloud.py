@@ -47,7 +47,7 @@ def classify(status: int, body: dict) -> tuple[str, str | None]:
     return PERMANENT, reason
 
 
-def error_code(reason: str | None) -> int | None:
+def reason_code(reason: str | None) -> int | None:
     """The Cloud API error code of a reason :func:`classify` wrote (``"400 131048: ..."``)."""
     match = _REASON.match(reason or "")
     return int(match.group(1)) if match else None
@@ -55,7 +55,7 @@ def error_code(reason: str | None) -> int | None:
 
 def spam_rate_limited(result: SendResult) -> bool:
     """Whether a send's answer is Meta's spam rate limit (131048)."""
-    return result.outcome == THROTTLE and error_code(result.error) == SPAM_RATE_LIMIT
+    return result.outcome == THROTTLE and reason_code(result.error) == SPAM_RATE_LIMIT
 
 
 class CloudProvider:
