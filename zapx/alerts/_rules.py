@@ -22,7 +22,7 @@ from zapx.config import Config
 from zapx.db import db, utcnow
 from zapx.db.alert_models import ALERT_OPEN, Alert
 from zapx.queue_stats import QueueStat
-from zapx.status import CampaignStatus, ConnectionStatus, RowStatus, sql
+from zapx.status import BatchStatus, CampaignStatus, ConnectionStatus, RowStatus, sql
 
 Key = tuple[int | None, str, str]
 
@@ -113,7 +113,8 @@ SELECT b.campaign_id, b.company_id,
 FROM campaign_batches b
 JOIN campaign_shipping s ON s.batch_id = b.id
 JOIN campaigns c ON c.id = b.campaign_id AND c.status = {sql(CampaignStatus.EM_ANDAMENTO)}
-WHERE b.done_at >= %s AND s.status NOT IN ({sql(*RowStatus.OPEN)})
+WHERE b.status = {sql(BatchStatus.DONE)} AND b.done_at >= %s
+  AND s.status NOT IN ({sql(*RowStatus.OPEN)})
 GROUP BY b.campaign_id, b.company_id
 """
 
