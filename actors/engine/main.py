@@ -36,7 +36,8 @@ STOP_TIMEOUT_S = 10.0
 
 class DramatiqOutbox:
     """The lifecycle's outbox: a batch goes to ``deliver_batch``, a first batch to
-    ``deliver_first`` (its own queue and worker program, docs/ENGINE.md "First messages")."""
+    ``deliver_first`` (its own queue and worker program, docs/ENGINE.md "First messages"), an
+    alert's event to ``deliver_alert`` (its company's webhook, docs/ALERTS.md)."""
 
     def send_batch(self, batch_id: int, company_id: int, first: bool, delay_s: float) -> None:
         actor = deliver_first if first else deliver_batch
