@@ -27,6 +27,7 @@ import dataclasses
 import logging
 import random
 import time
+from collections.abc import Callable
 
 import redis as redis_lib
 
@@ -84,8 +85,12 @@ class BatchSender:
         deadline: float,
         progress_ttl_s: int,
         circuits: Circuits | None = None,
+        on_spam: Callable[[str], None] | None = None,
     ):
         self.claim, self.ctx, self.redis, self.keys, self.gate = claim, ctx, redis, keys, gate
+        #: Called with the provider's error the moment a send answers 131048 (spam rate limit):
+        #: the worker pauses the campaign then, before this batch is even recorded.
+        self.on_spam = on_spam
         self.deadline, self.progress_ttl_s = deadline, progress_ttl_s
         self.circuits = circuits
         #: The batch's counts for the breakers, reported once when it ends.
@@ -397,7 +402,11 @@ class BatchSender:
                 max_per_s=self.ctx.pacing.max_per_s,
             )
             if spam_rate_limited(result):
-                return Stop.SPAM  # the engine pauses the campaign: sending on risks the number
+                # Sending on risks the number: the campaign pauses now (its other batches stop
+                # within their message on the wire), and the report tells the engine.
+                if self.on_spam is not None:
+                    self.on_spam(result.error or "")
+                return Stop.SPAM
             return Stop.THROTTLE  # sending more now only collects more 429s
         elif row.attempts >= batches.MAX_ATTEMPTS:
             out.append(Outcome(row.id, RowStatus.FAILED, None, f"gave up: {result.error}", text))

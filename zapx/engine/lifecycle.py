@@ -174,8 +174,9 @@ class CompanyLifecycle:
         if report.stop == Stop.AUTH:
             self.connection_lost(report.whatsapp_id, report.error or "auth error")
         if report.stop == Stop.SPAM:
-            # 131048: pause now, not at the alert rules' next evaluation; the batches still in
-            # flight stop within their message on the wire (the run flag).
+            # 131048: the worker paused the campaign when the answer came (actors.delivery);
+            # pause it here too if it could not, then open the alert (not at the alert rules'
+            # next evaluation).
             reason = alerts.spam_reason(report.error)
             with db.connection_context():
                 if report.campaign_id in self.live:

@@ -201,8 +201,12 @@ def test_a_spam_rate_limit_ends_the_batch_for_the_engine_to_pause(progress):
     (130429) stays a plain throttle."""
     error = "400 131048: (#131048) Spam rate limit hit"
     provider = Provider([SendResult(SENT, message_id="m1"), SendResult(THROTTLE, error=error)])
-    report, outcomes = _sender(Gate([]), provider, rows=4).run()
+    sender = _sender(Gate([]), provider, rows=4)
+    paused = []
+    sender.on_spam = paused.append  # the worker's pause, at once
+    report, outcomes = sender.run()
     assert report.stop == Stop.SPAM and report.error == error
+    assert paused == [error]
     assert [o.status for o in outcomes] == ["sent", "throttled"]  # rows 3, 4 never sent
     assert len(provider.sent) == 2
     other = Provider([SendResult(THROTTLE, error="400 130429: (#130429) Rate limit hit")])
