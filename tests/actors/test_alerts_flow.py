@@ -139,6 +139,13 @@ def test_131048_pauses_at_once_opens_the_alert_and_the_webhook_retries(
     ]
     assert [(x["company_id"], x["campaign_id"]) for x in opened] == [(acct.company_id, campaign_id)]
 
+    # The worker paused it the moment the answer came (the engine had nothing left to pause).
+    worker = [
+        json.loads(x) for x in stack.procs["worker"].output().splitlines() if x.startswith("{")
+    ]
+    paused = [x for x in worker if x.get("event") == "campaign paused: spam rate limit"]
+    assert [(x["company_id"], x["campaign_id"]) for x in paused] == [(acct.company_id, campaign_id)]
+
     # Resumed: it finishes, and the alert thread resolves the alert (webhook alert.resolved).
     resp = client.simulate_post(f"/campaigns/{campaign_id}/resume", headers=acct.headers)
     assert resp.status_code == 204, resp.text
