@@ -10,12 +10,17 @@ from gunicorn.glogging import Logger
 
 from zapx.config import load_config
 from zapx.logs import setup_logging
+from zapx.metrics import mark_process_dead, start_process_metrics  # the arbiter writes none
 from zapx.parent_watch import terminate_when_orphaned
 from zapx.startup import require_noeviction
 
 _config = load_config()  # a bad variable stops gunicorn here, before any worker starts
 
 bind = [os.environ.get("GUNICORN_BIND", _config.api_bind)]
+# METRICS_BIND: a listener of its own for GET /metrics (no token there, nothing else served:
+# api/resources/metrics.py tells the listeners apart by the accepted socket's address).
+if _config.metrics_bind:
+    bind.append(_config.metrics_bind)
 workers = _config.api_workers
 # sync (the default): each process serves one request at a time, so no request waits for the
 # GIL behind another or for a hand-over between threads. On 2 cores at 50 connections back to
@@ -82,6 +87,14 @@ def post_fork(server, worker):
     # for up to timeout/2 (60 s): with the arbiter killed by -9 it would serve on unsupervised.
     # Within 1 s it gets the SIGTERM the arbiter would have sent, ends its request and exits.
     terminate_when_orphaned(worker.ppid)
+    # Memory, CPU, pool and breakers of this worker, every few seconds (docs/METRICS.md).
+    start_process_metrics("api")
+
+
+def child_exit(server, worker):
+    # In the arbiter, for each worker that exited (replaced, max_requests, killed): its live
+    # gauges (memory, the process count, its pool) leave the sums; its counters stay.
+    mark_process_dead(worker.pid)
 
 
 class QuietAccessLogger(Logger):

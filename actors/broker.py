@@ -13,19 +13,23 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import AgeLimit, Callbacks, Pipelines, Retries, ShutdownNotifications
 from dramatiq.middleware import TimeLimit as TimeLimitMiddleware
 
+from actors.metrics import Metrics
 from zapx.config import Config, load_config
 from zapx.redis import make_client
 
 
 def make_broker(config: Config) -> RedisBroker:
     """A Redis broker for ``config``, without Dramatiq's Prometheus middleware (it would open
-    an HTTP exporter in every worker process)."""
+    an HTTP exporter in every worker process): zapx's own (``actors.metrics``) instead."""
     middleware = [
         AgeLimit(),
         TimeLimitMiddleware(),
         ShutdownNotifications(),
         Callbacks(),
         Pipelines(),
+        # Before Retries: "after" hooks run in reverse order, so Metrics' runs after Retries
+        # decided (in the same hook) whether a failed message runs again.
+        Metrics(),
         Retries(),
     ]
     return RedisBroker(

@@ -26,7 +26,7 @@ import dramatiq
 
 from actors.broker import broker  # noqa: F401 - configures the broker before the actors below
 from actors.inbox import send_command
-from zapx import alerts, dependencies
+from zapx import alerts, dependencies, metrics
 from zapx.campaigns import batches, flags
 from zapx.campaigns.context import load_context
 from zapx.campaigns.sending import BatchSender
@@ -86,22 +86,23 @@ def _retry_when(retries: int, exc: BaseException) -> bool:
     return isinstance(exc, DependencyRetry) or retries < MAX_RETRIES
 
 
-def _deliver(batch_id: int, company_id: int | None = None) -> None:
+def _deliver(batch_id: int, company_id: int | None = None, queue: str = "delivery") -> None:
     """Send batch ``batch_id`` of company ``company_id``. Safe to run twice: the second run
     finds the batch claimed. (A message without the company, queued by an older engine, reads
-    it from the batch.) Raises :class:`DependencyRetry` while PostgreSQL or Redis is down."""
+    it from the batch.) Raises :class:`DependencyRetry` while PostgreSQL or Redis is down.
+    ``queue``: the message's, for the batch's duration metric."""
     blocked = dependencies.blocking()
     if blocked is not None:  # claim nothing: the next probe is the breaker's, not every batch's
         raise _later(blocked.refuse(blocked.name, blocked.retry_after_s()))
     try:
-        _claim_and_send(batch_id, company_id)
+        _claim_and_send(batch_id, company_id, queue)
     except Exception as exc:
         if not dependencies.unavailable(exc):
             raise
         raise _later(exc) from exc
 
 
-def _claim_and_send(batch_id: int, company_id: int | None) -> None:
+def _claim_and_send(batch_id: int, company_id: int | None, queue: str) -> None:
     redis = get_redis(_config.redis_url)
     if company_id is None:
         with db.connection_context():
@@ -113,14 +114,18 @@ def _claim_and_send(batch_id: int, company_id: int | None) -> None:
     # cannot take the mark, nothing is claimed and Dramatiq retries the message.
     marked = flags.mark_claiming(redis, _keys, company_id, batch_id, _progress_ttl_s)
     with db.connection_context():
-        claim = batches.claim_batch(batch_id, _config.batch_lease_s)
+        began = time.perf_counter()
+        with metrics.timed_step("claim"):
+            claim = batches.claim_batch(batch_id, _config.batch_lease_s)
         if claim is None:
             if marked:  # already taken and finished: the mark would only linger
                 flags.clear_progress(redis, _keys, company_id, batch_id)
             return
         lease_end = time.monotonic() + _config.batch_lease_s
         report, outcomes = _send(claim)
-    _finish(batch_id, outcomes, lease_end)
+    with metrics.timed_step("record"):
+        _finish(batch_id, outcomes, lease_end)
+    metrics.batch(queue, time.perf_counter() - began)
     flags.clear_progress(redis, _keys, company_id, batch_id)
     send_command(report)
 
@@ -154,15 +159,29 @@ _OPTIONS = {
     "time_limit": 600_000,
     "throws": (),
 }
+
+
+def _deliver_batch(batch_id: int, company_id: int | None = None) -> None:
+    _deliver(batch_id, company_id, "delivery")
+
+
+def _deliver_first(batch_id: int, company_id: int | None = None) -> None:
+    _deliver(batch_id, company_id, "delivery_first")
+
+
 #: Every batch but a campaign's first.
 deliver_batch = dramatiq.actor(
-    _deliver, actor_name="deliver_batch", queue_name="delivery", priority=10, **_OPTIONS
+    _deliver_batch, actor_name="deliver_batch", queue_name="delivery", priority=10, **_OPTIONS
 )
 #: A campaign's first batch: its own queue, and taken before ``deliver_batch`` work a worker
 #: already holds (a lower number is a higher priority), so a company starting a small campaign
 #: sees its first message while another company's big campaign fills the delivery queue.
 deliver_first = dramatiq.actor(
-    _deliver, actor_name="deliver_first", queue_name="delivery_first", priority=0, **_OPTIONS
+    _deliver_first,
+    actor_name="deliver_first",
+    queue_name="delivery_first",
+    priority=0,
+    **_OPTIONS,
 )
 
 

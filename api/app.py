@@ -25,6 +25,8 @@ from api.resources.files import FilesResource, FileUploadResource
 from api.resources.health import HealthResource
 from api.resources.imports import ContactsUploadResource, ImportsResource, ListUploadResource
 from api.resources.media import CampaignMediaResource, PublicMediaResource
+from api.resources.metrics import MetricsListenerOnly, MetricsResource
+from api.resources.ops import OpsPageResource, OpsStateResource
 from api.resources.rate_limits import RateLimitsResource
 from api.resources.settings import CampaignSettingsResource
 from api.resources.shell import PublicSettingResource, VersionResource
@@ -59,8 +61,10 @@ def routes(deps: Deps) -> list[tuple[str, object, str | None]]:
     items, whatsapps = ContactListItemsResource(deps), WhatsappsResource(deps)
     campaigns, imports_ = CampaignsResource(deps), ImportsResource(deps)
     files_ = FilesResource(deps)
+    ops_page = OpsPageResource(deps)
     table: list[tuple[str, object, str | None]] = [
         ("/health", HealthResource(deps), None),
+        ("/metrics", MetricsResource(deps), None),
         ("/version", VersionResource(deps), None),
         ("/settings/{key}", PublicSettingResource(deps), None),
         ("/auth/login", LoginResource(deps), None),
@@ -116,6 +120,11 @@ def routes(deps: Deps) -> list[tuple[str, object, str | None]]:
         ("/whatsapp", whatsapps, "ui"),
         ("/whatsapp/{id}", whatsapps, "item"),
         ("/webhooks/cloud", CloudWebhookResource(deps), None),
+        # The live ops page (public shell) and the state it polls (administrators).
+        ("/ops", ops_page, None),
+        ("/ops/ops.js", ops_page, "script"),
+        ("/ops/ops.css", ops_page, "style"),
+        ("/ops/state", OpsStateResource(deps), None),
     ]
     table.append((OpenApiResource.path, OpenApiResource(deps, table), None))
     return table
@@ -126,10 +135,13 @@ def create_app(deps: Deps) -> falcon.App:
     cfg = deps.config
     # CORS first: its process_response runs last, on every answer, errors included.
     cors = [Cors(cfg.frontend_origins, cfg.cors_max_age_s)] if cfg.frontend_origins else []
+    # Before auth: the metrics listener answers 404 to every other path, token or not.
+    listener = [MetricsListenerOnly(cfg.metrics_bind)] if cfg.metrics_bind else []
     app = falcon.App(
         middleware=[
             *cors,
             RequestContext(),
+            *listener,
             BodyLimit(cfg.max_body_bytes),
             # The scope opens the connection that the token-version check of auth needs.
             DatabaseScope(),

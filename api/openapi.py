@@ -135,6 +135,8 @@ def _operation(path: str, method: str, info: dict) -> dict:
     status = str(info["status"])
     if status == "204":
         ok = {"description": "done, no content"}
+    elif info["returns"] == "text":  # a text page (/metrics), not JSON
+        ok = {"description": "success", "content": {"text/plain": {"schema": {"type": "string"}}}}
     else:
         kind = {"type": "array"} if info["returns"] == "array" else {"type": "object"}
         schema = info.get("response") or kind

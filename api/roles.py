@@ -74,6 +74,7 @@ RULES: dict[str, tuple[str, str]] = {
     "/breakers": (READ, "breakers"),
     "/alerts": (ADMIN, "alerts"),
     "/alerts/webhook": (ADMIN, "alert webhooks"),
+    "/ops/state": (ADMIN, "the ops page"),
 }
 
 

@@ -287,3 +287,82 @@ BREAKER = obj(
     }
 )
 BREAKERS = array(BREAKER)
+#: ``GET /ops/state`` (``zapx.ops``): what the ops page shows.
+_OPS_CONNECTION = obj(
+    {
+        "id": INT,
+        "companyId": INT,
+        "companyName": STR,
+        "name": STR,
+        "provider": STR,
+        "status": STR,
+        "ratePerS": _NUM,
+        "limitPerS": _NUM,
+        "limitBy": STR,
+        "maxPerS": _NUM,
+        "throttleFactor": _NUM,
+        "dailySent": INT,
+        "dailyCap": INT,
+        "waitingBecause": nullable(STR),
+        "breaker": {"type": "string", "enum": ["closed", "open", "half_open"]},
+        "breakerSince": nullable(DATE),
+        "breakerError": nullable(STR),
+    }
+)
+_OPS_CAMPAIGN = obj(
+    {
+        "id": INT,
+        "companyId": INT,
+        "companyName": STR,
+        "name": STR,
+        "status": {"type": "string", "enum": ["EM_ANDAMENTO", "PAUSADA"]},
+        "whatsappId": nullable(INT),
+        "whatsappName": nullable(STR),
+        "sent": INT,
+        "failed": INT,
+        "unknown": INT,
+        "total": INT,
+        "remaining": INT,
+        "progress": _NUM,
+        "ratePerMin": _NUM,
+        "estimatedEndAt": nullable(DATE),
+        "pauseReason": nullable(STR),
+        "waitingBecause": nullable(STR),
+        "breaker": {"type": "string", "enum": ["closed", "open", "half_open"]},
+        "canControl": BOOL,
+    }
+)
+_OPS_QUEUE = obj({"name": STR, "depth": INT, "delayed": INT, "dead": INT, "oldestAgeS": _NUM})
+_OPS_ERROR = obj({"code": STR, "count": INT, "lastAt": DATE, "example": STR})
+#: An open alert as ``zapx.alerts.serialize`` gives it (companyId null: the system's).
+_OPS_ALERT = obj(
+    {
+        "id": INT,
+        "companyId": nullable(INT),
+        "rule": STR,
+        "subject": STR,
+        "severity": {"type": "string", "enum": ["warning", "critical"]},
+        "status": STR,
+        "message": STR,
+        "value": nullable(_NUM),
+        "threshold": nullable(_NUM),
+        "openedAt": DATE,
+        "lastSeenAt": DATE,
+        "resolvedAt": nullable(DATE),
+        "occurrences": INT,
+    }
+)
+OPS_STATE = obj(
+    {
+        "generatedAt": DATE,
+        "companyId": nullable(INT),
+        "allCompanies": BOOL,
+        "connections": array(_OPS_CONNECTION),
+        "campaigns": array(_OPS_CAMPAIGN),
+        "queues": array(_OPS_QUEUE),
+        "workersAlive": INT,
+        "errorWindowS": INT,
+        "errors": array(_OPS_ERROR),
+        "alerts": array(_OPS_ALERT),
+    }
+)

@@ -152,6 +152,16 @@ ensure_promtool() {
     command -v promtool >/dev/null || die "the prometheus package did not provide promtool"
 }
 
+# The directory every process writes its metrics into (PROMETHEUS_MULTIPROC_DIR,
+# docs/METRICS.md), emptied before the processes start: files left by a previous run would be
+# summed into this one's counters, and its dead processes' gauges counted as live.
+reset_metrics_dir() {
+    local dir="$1"
+    [ -n "$dir" ] && [ "$dir" != "/" ] || die "reset_metrics_dir: no directory given"
+    rm -rf -- "$dir"
+    mkdir -p -- "$dir"
+}
+
 ensure_redis() {
     local url="${REDIS_URL:-redis://127.0.0.1:6379/0}"
     local host port
@@ -177,4 +187,23 @@ ensure_redis() {
         "$PY" -c 'import sys,redis; redis.Redis.from_url(sys.argv[1]).config_set("maxmemory-policy","noeviction")' "$url" \
             || die "could not set maxmemory-policy noeviction; configure Redis with it"
     fi
+}
+
+# Debian's chromium and its chromedriver, for the ops page's browser test (tests/actors/test_ops_page.py
+# drives them with selenium; nothing is downloaded at test time). The package lists are updated
+# once, then both are installed; apt waits for a lock another install holds.
+APT_UPDATED=0
+apt_update_once() {
+    [ "$APT_UPDATED" = 1 ] && return 0
+    sudo_ apt-get -o DPkg::Lock::Timeout=600 update -q >/dev/null || die "apt-get update failed"
+    APT_UPDATED=1
+}
+
+ensure_chromium() {
+    if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then return 0; fi
+    command -v apt-get >/dev/null || die "chromium and chromedriver are missing and apt-get is unavailable; install them"
+    log "installing chromium and chromium-driver with apt-get (the ops page's browser test)"
+    apt_update_once
+    sudo_ env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q \
+        chromium chromium-driver >/dev/null || die "apt-get install chromium chromium-driver failed"
 }

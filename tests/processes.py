@@ -51,6 +51,12 @@ def _die_with_parent(parent_pid: int, user: str | None = None) -> None:
         os._exit(1)
 
 
+def dies_with_pytest() -> functools.partial:
+    """A ``preexec_fn`` for a child that other code starts (selenium's chromedriver): killed
+    when pytest dies, as the processes started here are."""
+    return functools.partial(_die_with_parent, os.getpid())
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

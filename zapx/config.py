@@ -101,6 +101,12 @@ class Config:
     dependency_breaker_consecutive: int = 3
     dependency_breaker_open_s: float = 2.0
     dependency_breaker_max_open_s: float = 15.0
+    # --- metrics (issue 15, docs/METRICS.md) ---
+    #: Bearer token that opens ``GET /metrics`` on the API's address ("": not served there).
+    metrics_token: str = ""
+    #: host:port gunicorn also listens on, where ``/metrics`` needs no token and nothing else
+    #: is served ("": no such listener).
+    metrics_bind: str = ""
     # --- alerts (issue 15, zapx/alerts, docs/ALERTS.md) --------------------------------------
     #: Whether the engine evaluates the alert rules, and seconds between two evaluations.
     alert_enabled: bool = True
@@ -216,6 +222,9 @@ _VARIABLES: tuple[tuple[str, str, object], ...] = (
     ("DEPENDENCY_BREAKER_CONSECUTIVE", "dependency_breaker_consecutive", v.int_range(0, 100_000)),
     ("DEPENDENCY_BREAKER_OPEN_S", "dependency_breaker_open_s", v.float_range(0.1, 3600)),
     ("DEPENDENCY_BREAKER_MAX_OPEN_S", "dependency_breaker_max_open_s", v.float_range(0.1, 3600)),
+    # metrics (issue 15)
+    ("METRICS_TOKEN", "metrics_token", v.secret),
+    ("METRICS_BIND", "metrics_bind", v.bind),
     # alerts (issue 15)
     ("ALERT_ENABLED", "alert_enabled", v.boolean),
     ("ALERT_INTERVAL_S", "alert_interval_s", v.float_range(0.1, 3600)),
@@ -236,7 +245,7 @@ FIELDS = {name: field for name, field, _ in _VARIABLES}
 #: Variable names and their defaults, for documentation and ``zapx config``.
 DEFAULTS = {name: getattr(Config, field) for name, field in FIELDS.items()}
 #: Variables never shown, and URL variables shown with their password masked.
-SECRET_VARIABLES = ("SECRET_KEY",)
+SECRET_VARIABLES = ("SECRET_KEY", "METRICS_TOKEN")
 URL_VARIABLES = ("DATABASE_URL", "REDIS_URL", "PUBLIC_URL")
 
 
@@ -247,7 +256,7 @@ def shown(config: Config) -> dict[str, object]:
     for name, field in FIELDS.items():
         value = getattr(config, field)
         if name in SECRET_VARIABLES:
-            value = "***"
+            value = "***" if value else ""  # an unset METRICS_TOKEN shows as unset
         elif name in URL_VARIABLES and value:
             value = mask_url(value)
         out[name] = value
@@ -284,6 +293,10 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         problems.append(
             "DEPENDENCY_BREAKER_MAX_OPEN_S must be at least DEPENDENCY_BREAKER_OPEN_S"
             f" ({config.dependency_breaker_open_s:g}), got {config.dependency_breaker_max_open_s:g}"
+        )
+    if config.metrics_bind and config.metrics_bind == config.api_bind:
+        problems.append(
+            "METRICS_BIND must differ from API_BIND (it serves /metrics without a token)"
         )
     if config.is_production and config.secret_key == _DEV_SECRET:
         problems.append("SECRET_KEY must be set in production (at least 32 characters)")

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs
@@ -39,7 +40,7 @@ from urllib.parse import parse_qs
 import socketio
 from aiohttp import web
 
-from zapx import accounts, dependencies
+from zapx import accounts, dependencies, metrics
 from zapx.auth import Principal, decode_token
 from zapx.config import Config, load_config
 from zapx.db import db, init_db
@@ -245,7 +246,12 @@ def main() -> int:
         return 2
     require_noeviction(config.redis_url, "realtime")
     setup_logging("realtime", config.log_level, config.log_format)
-    return serve(config)
+    metrics.start_process_metrics("realtime")
+    try:
+        return serve(config)
+    finally:
+        metrics.stop_process_metrics()
+        metrics.mark_process_dead(os.getpid())
 
 
 if __name__ == "__main__":

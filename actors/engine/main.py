@@ -17,7 +17,7 @@ from actors.delivery import deliver_batch, deliver_first
 from actors.engine.alerting import AlertThread, start_alerts
 from actors.engine.directory import DirectoryActor
 from actors.engine.governor import GovernorThread, start_governor
-from zapx import dependencies
+from zapx import dependencies, metrics
 from zapx.cli import WORKER_QUEUES
 from zapx.config import Config
 from zapx.db import init_db
@@ -117,6 +117,8 @@ class Engine:
         self.directory = DirectoryActor.start(self.config, DramatiqOutbox(), budget)
         proxy = self.directory.proxy()
         inbox.bind(proxy)
+        # Before the consumer boots: its worker-boot hook keeps this process's kind, engine.
+        metrics.start_process_metrics("engine")
         # One consumer thread: commands are cheap; their work happens in the actors.
         # A short idle poll (ms): reports and commands reach the actors within POLL_MS of sending.
         self.consumer = dramatiq.Worker(

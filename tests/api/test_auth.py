@@ -109,6 +109,10 @@ def test_every_route_but_the_public_ones_needs_a_token(client, deps, config, ali
         ("/webhooks/cloud", "GET"),
         ("/webhooks/cloud", "POST"),
         ("/public/media/1/1/1/1", "GET"),
+        ("/metrics", "GET"),  # its own bearer token (METRICS_TOKEN), never a user's JWT
+        ("/ops", "GET"),  # the ops page's shell and its files hold no data: /ops/state does
+        ("/ops/ops.css", "GET"),
+        ("/ops/ops.js", "GET"),
     }
     expired = _token(config, alice.user_id, alice.company_id, ttl=-10)
     other_secret = jwt.encode(

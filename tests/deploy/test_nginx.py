@@ -206,6 +206,10 @@ def test_api_documents_and_media_are_the_apis_even_for_a_browser_tab(origin, htt
     media = http.request("GET", origin + "/public/media/1/2/nothing/photo.png", headers=NAVIGATE)
     assert media.status == 404
     assert media.json()["error"] == "ERR_NOT_FOUND"  # zapx's answer, not the frontend
+    ops = http.request("GET", origin + "/ops", headers=NAVIGATE)
+    assert ops.status == 200 and b'src="/ops/ops.js"' in ops.data  # zapx's page, not the build
+    script = http.request("GET", origin + "/ops/ops.js", headers=NAVIGATE)
+    assert script.status == 200 and b"/ops/state" in script.data
 
 
 def test_build_files_are_served_as_they_are(origin, http):

@@ -38,6 +38,7 @@ def _config(tmp: Path) -> tuple[Path, list[str]]:
     conf["supervisord"].update(
         logfile=str(tmp / "supervisord.log"), pidfile=str(tmp / "sd.pid"), childlogdir=str(tmp)
     )
+    conf["supervisord"]["environment"] = f'PROMETHEUS_MULTIPROC_DIR="{tmp / "metrics"}"'
     conf["unix_http_server"]["file"] = str(tmp / "sd.sock")
     conf["supervisorctl"]["serverurl"] = f"unix://{tmp}/sd.sock"
     (tmp / "emit.py").write_text(EMITTER)

@@ -110,6 +110,8 @@ GOOD = [
     ("DEPENDENCY_BREAKER_CONSECUTIVE", "dependency_breaker_consecutive", "0", 0),
     ("DEPENDENCY_BREAKER_OPEN_S", "dependency_breaker_open_s", "0.5", 0.5),
     ("DEPENDENCY_BREAKER_MAX_OPEN_S", "dependency_breaker_max_open_s", "60", 60.0),
+    ("METRICS_TOKEN", "metrics_token", GOOD_SECRET, GOOD_SECRET),
+    ("METRICS_BIND", "metrics_bind", "127.0.0.1:9108", "127.0.0.1:9108"),
     # alerts (issue 15)
     ("ALERT_ENABLED", "alert_enabled", "false", False),
     ("ALERT_INTERVAL_S", "alert_interval_s", "0.5", 0.5),
@@ -204,6 +206,8 @@ BAD = [
     ("CAMPAIGN_BREAKER_CONSECUTIVE", "0", "must be between 1 and 1000000"),
     ("CAMPAIGN_BREAKER_FAILURE_RATE", "half", "must be a number"),
     ("CAMPAIGN_BREAKER_MIN_CALLS", "-1", "must be between 1 and 1000000"),
+    ("METRICS_TOKEN", "short", "at least 32 characters"),
+    ("METRICS_BIND", "9108", "must be host:port"),
     # alerts (issue 15)
     ("ALERT_ENABLED", "sometimes", "must be"),
     ("ALERT_INTERVAL_S", "0", "must be between 0.1 and 3600"),
@@ -252,6 +256,8 @@ def test_the_dependency_breakers_defaults_are_the_policy_defaults():
 
 
 def test_a_max_open_time_below_the_open_time_is_refused():
+    with pytest.raises(ConfigError, match="METRICS_BIND must differ from API_BIND"):
+        load_config({"API_BIND": "127.0.0.1:8080", "METRICS_BIND": "127.0.0.1:8080"})
     with pytest.raises(ConfigError, match="DEPENDENCY_BREAKER_MAX_OPEN_S must be at least"):
         load_config({"DEPENDENCY_BREAKER_OPEN_S": "20", "DEPENDENCY_BREAKER_MAX_OPEN_S": "10"})
 

@@ -40,6 +40,8 @@ class CampaignContext:
     #: The connection's pacing (company campaign-settings and the connection's caps): what the
     #: send gate checks before each request.
     pacing: PacingSettings
+    #: The connection's provider (cloud, evolution, sandbox): the metrics' ``provider`` label.
+    provider_name: str = "cloud"
 
     def render(self, row, confirming: bool) -> str:
         """The text for ``row``: its chosen message (or confirmation message) filled in."""
@@ -87,6 +89,7 @@ def load_context(
         media_type=campaign.media_type or None,
         media_name=campaign.media_name or None,
         pacing=pacing_for(stored, connection.settings or {}),
+        provider_name=connection.provider,
     )
     with _lock:
         if len(_cache) > 10_000:

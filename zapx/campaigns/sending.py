@@ -31,7 +31,7 @@ from collections.abc import Callable
 
 import redis as redis_lib
 
-from zapx import dependencies, rate_limits
+from zapx import dependencies, metrics, rate_limits
 from zapx.campaigns import batches, flags
 from zapx.campaigns.context import CampaignContext
 from zapx.circuits import Circuits, Health
@@ -182,6 +182,7 @@ class BatchSender:
             if answer.reason.startswith("rate limit"):
                 sleep = backoff_s(hits, answer.wait_s)
                 hits += 1
+            metrics.delay(answer.reason, sleep)
             long = answer.reason == "daily limit" or sleep > LONG_WAIT_S
             if long or time.monotonic() + sleep > self.deadline:
                 return _Stopped(Stop.WAIT, dataclasses.replace(answer, wait_s=sleep))
@@ -339,6 +340,7 @@ class BatchSender:
             slot = claim.slots[i][0] if i < len(claim.slots) else 0.0
             wait = slot - time.time()
             if wait > 0:
+                metrics.delay("slot", min(wait, 60.0))
                 time.sleep(min(wait, 60.0))
             answer = self._await_grant(i, row)
             if isinstance(answer, _Stopped):
@@ -350,14 +352,21 @@ class BatchSender:
             # started, so if this worker dies now the engine records what it did, this row
             # becomes unknown and the rows after it go back to pending.
             confirming = ctx.confirmation and not row.confirmed
+            began = time.perf_counter()
             text = ctx.render(row, confirming)
+            rendered = time.perf_counter()
             result = ctx.provider.send(
                 OutMessage(row.number, text, ctx.media_url, ctx.media_type, ctx.media_name)
                 if not confirming
                 else OutMessage(row.number, text)
             )
             self.completed = time.monotonic()
+            answered = time.perf_counter()
             stop = self._record(row, result, text, confirming)
+            # Memory-mapped writes, no round trip (docs/METRICS.md has their cost).
+            metrics.step("render", rendered - began)
+            status = self.outcomes[-1].status
+            metrics.message(ctx.provider_name, status, result.error_code, answered - rendered)
             if stop is not None:
                 throttled = stop in (Stop.THROTTLE, Stop.SPAM)
                 return stop, (result.retry_after_s if throttled else None)

@@ -21,6 +21,21 @@ from zapx import dependencies
 from zapx.breakers import Breaker
 
 
+class _Scope:
+    __slots__ = ("db", "opened")
+
+    def __init__(self, database: PooledPostgresqlExtDatabase):
+        self.db = database
+        self.opened = False
+
+    def __enter__(self) -> None:
+        self.opened = self.db.connect(reuse_if_open=True)
+
+    def __exit__(self, exc_type, exc_val, exc_tb) -> None:
+        if self.opened:
+            self.db.close()
+
+
 class GuardedDatabase(PooledPostgresqlExtDatabase):
     """The pooled database, behind a breaker: each connect and query asks it first and tells
     it the outcome (an error the server answered counts as a success: it is up). About 1 µs
@@ -49,6 +64,13 @@ class GuardedDatabase(PooledPostgresqlExtDatabase):
             raise
         self.breaker.record(successes=1, probe=probe)
         return cursor
+
+    def connection_context(self) -> _Scope:
+        """A scope that opens the thread's connection when none is open, and closes only the
+        one it opened. Peewee's own closes whatever is open when its stack empties: inside an
+        API request, whose connection the middleware opened outside any scope (to reuse it
+        across requests), a service's scope closed the request's connection under it."""
+        return _Scope(self)
 
     def _failed(self, exc: Exception, probe: bool) -> None:
         if dependencies.database_down(exc):

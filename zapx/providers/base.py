@@ -45,6 +45,10 @@ class SendResult:
     #: Seconds the provider asked us to wait (Retry-After), when it said.
     retry_after_s: float | None = None
     status: int | None = None
+    #: A short code for metrics (``zapx_messages_total{error_code}``): the Cloud API's error
+    #: code (``131026``), ``http_<status>``, or the transport's failure (``timeout``,
+    #: ``connect``, ``broken``, ``refused``, ``no_message_id``); None when sent.
+    error_code: str | None = None
 
 
 class Provider(Protocol):

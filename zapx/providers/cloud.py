@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 
 import urllib3
 
@@ -27,7 +26,6 @@ _TRANSIENT_CODES = {1, 2, 131000, 131016, 133004}
 #: A throttle, but sending on makes it worse (and risks the number): the engine pauses the
 #: campaign at once (:func:`spam_rate_limited`, ``zapx.engine.lifecycle``).
 SPAM_RATE_LIMIT = 131048
-_REASON = re.compile(r"\d{3} (\d+): ")
 #: No sandbox, nothing allowed: public hosts only.
 _STRICT = Outbound()
 
@@ -47,15 +45,18 @@ def classify(status: int, body: dict) -> tuple[str, str | None]:
     return PERMANENT, reason
 
 
-def reason_code(reason: str | None) -> int | None:
-    """The Cloud API error code of a reason :func:`classify` wrote (``"400 131048: ..."``)."""
-    match = _REASON.match(reason or "")
-    return int(match.group(1)) if match else None
+def error_code(status: int, body: dict) -> str:
+    """The ``error_code`` of a non-2xx answer: Meta's code when it gave one, else the status."""
+    error = body.get("error") if isinstance(body, dict) else None
+    code = error.get("code") if isinstance(error, dict) else None
+    if isinstance(code, int) and not isinstance(code, bool) and 0 <= code < 10**7:
+        return str(code)
+    return f"http_{status}"
 
 
 def spam_rate_limited(result: SendResult) -> bool:
     """Whether a send's answer is Meta's spam rate limit (131048)."""
-    return result.outcome == THROTTLE and reason_code(result.error) == SPAM_RATE_LIMIT
+    return result.outcome == THROTTLE and result.error_code == str(SPAM_RATE_LIMIT)
 
 
 class CloudProvider:
@@ -98,7 +99,7 @@ class CloudProvider:
             resp = self.pool.request("POST", self.url, body=data, headers=self.headers)
         except urllib3.exceptions.HTTPError as exc:
             outcome, reason = http.classify_exception(exc)
-            return SendResult(outcome, error=reason)
+            return SendResult(outcome, error=reason, error_code=http.exception_code(exc))
         try:
             body = json.loads(resp.data) if resp.data else {}
         except ValueError:
@@ -108,11 +109,18 @@ class CloudProvider:
                 return SendResult(SENT, message_id=body["messages"][0]["id"], status=resp.status)
             except (KeyError, IndexError, TypeError):
                 return SendResult(
-                    TRANSIENT, error="accepted without a message id", status=resp.status
+                    TRANSIENT,
+                    error="accepted without a message id",
+                    status=resp.status,
+                    error_code="no_message_id",
                 )
         outcome, reason = classify(resp.status, body)
         return SendResult(
-            outcome, error=reason, status=resp.status, retry_after_s=http.retry_after(resp.headers)
+            outcome,
+            error=reason,
+            status=resp.status,
+            retry_after_s=http.retry_after(resp.headers),
+            error_code=error_code(resp.status, body),
         )
 
     def close(self) -> None:

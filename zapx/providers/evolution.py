@@ -42,7 +42,7 @@ class EvolutionProvider:
             )
         except urllib3.exceptions.HTTPError as exc:
             outcome, reason = http.classify_exception(exc)
-            return SendResult(outcome, error=reason)
+            return SendResult(outcome, error=reason, error_code=http.exception_code(exc))
         try:
             data = json.loads(resp.data) if resp.data else {}
         except ValueError:
@@ -52,7 +52,12 @@ class EvolutionProvider:
             message_id = key.get("id") if isinstance(key, dict) else None
             if message_id:
                 return SendResult(SENT, message_id=message_id, status=resp.status)
-            return SendResult(TRANSIENT, error="accepted without a message id", status=resp.status)
+            return SendResult(
+                TRANSIENT,
+                error="accepted without a message id",
+                status=resp.status,
+                error_code="no_message_id",
+            )
         reason = f"HTTP {resp.status}: {str(data)[:200]}"
         if resp.status == 429:
             outcome = THROTTLE
@@ -63,7 +68,11 @@ class EvolutionProvider:
         else:
             outcome = PERMANENT
         return SendResult(
-            outcome, error=reason, status=resp.status, retry_after_s=http.retry_after(resp.headers)
+            outcome,
+            error=reason,
+            status=resp.status,
+            retry_after_s=http.retry_after(resp.headers),
+            error_code=f"http_{resp.status}",
         )
 
     def close(self) -> None:

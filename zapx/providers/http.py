@@ -91,6 +91,21 @@ def retry_after(headers) -> float | None:
         return None
 
 
+def exception_code(exc: Exception) -> str:
+    """The ``error_code`` of a transport error (a small fixed set)."""
+    if isinstance(exc, RefusedAddress):
+        return "refused"
+    if isinstance(
+        exc, urllib3.exceptions.ConnectTimeoutError | urllib3.exceptions.NewConnectionError
+    ):
+        return "connect"
+    if isinstance(exc, urllib3.exceptions.ReadTimeoutError):
+        return "timeout"
+    if isinstance(exc, urllib3.exceptions.ProtocolError):
+        return "broken"
+    return "transport"
+
+
 def classify_exception(exc: Exception) -> tuple[str, str]:
     """(outcome, reason) of a transport error: did the request possibly reach the provider?"""
     if isinstance(exc, RefusedAddress):
