@@ -5,14 +5,20 @@ passes the SSRF guard and its secret is a Standard Webhooks ``whsec_``."""
 from __future__ import annotations
 
 import base64
+import dataclasses
+import subprocess
 
+import falcon.testing
 import pytest
 
+from api import Deps, create_app
 from tests.api.contract import validate
 from tests.api.helpers import assert_error
+from tests.conftest import make_company
 from zapx import alerts
 from zapx.alerts import Condition
 from zapx.db import db
+from zapx.redis import get_redis
 
 
 def _raise(company_id, subject, rule="breaker_open"):
@@ -136,3 +142,28 @@ def test_a_bad_webhook_body_is_a_400(client, alice):
     for payload in ([], {"url": 5}, {"url": "https://example.com/h", "rotateSecret": "yes"}):
         resp = client.simulate_put("/alerts/webhook", json=payload, headers=alice.headers)
         assert_error(resp, 400)
+
+
+def test_the_open_alerts_are_on_the_metrics_page(config, clean_db):
+    """``zapx_alerts_open{rule}``: every rule, the open ones counted over every company and
+    the system, its source up; promtool has nothing to say of it."""
+    token = "m" * 40
+    cfg = dataclasses.replace(config, metrics_token=token)
+    client = falcon.testing.TestClient(create_app(Deps(config=cfg, redis=get_redis(cfg.redis_url))))
+    a, b = make_company("a"), make_company("b")
+    for company, subject in ((a, "whatsapp:1"), (b, "whatsapp:2"), (None, "campaign:3")):
+        _raise(company, subject)
+    _raise(a, "queue:x", "queue_stale")
+    with db.connection_context():
+        alerts.resolve(a, "queue_stale", "queue:x")
+    page = client.simulate_get("/metrics", headers={"Authorization": f"Bearer {token}"})
+    assert page.status_code == 200, page.text
+    lines = set(page.text.splitlines())
+    assert 'zapx_alerts_open{rule="breaker_open"} 3.0' in lines
+    assert 'zapx_alerts_open{rule="queue_stale"} 0.0' in lines
+    assert sum(line.startswith("zapx_alerts_open{") for line in lines) == len(alerts.RULES)
+    assert 'zapx_scrape_source_up{source="alerts"} 1.0' in lines
+    checked = subprocess.run(
+        ["promtool", "check", "metrics"], input=page.text, capture_output=True, text=True
+    )
+    assert "zapx_alerts_open" not in checked.stdout + checked.stderr
