@@ -56,6 +56,14 @@ SERIES = COUNTERS_AND_GAUGES | {f"{h}_{s}" for h in HISTOGRAMS for s in ("bucket
 _NAME = re.compile(r"\bzapx_[a-z0-9_]+")
 
 
+def test_every_metric_named_here_is_defined_by_zapx():
+    """The list above against the code that serves the page (prometheus_client adds a
+    counter's ``_total``)."""
+    sources = [*sorted((ROOT / "zapx" / "metrics").glob("*.py")), ROOT / "zapx/alerts/metrics.py"]
+    defined = {n for p in sources for n in re.findall(r'"(zapx_[a-z0-9_]+)"', p.read_text())}
+    assert {m.removesuffix("_total") for m in METRICS} <= defined
+
+
 def _promtool() -> str:
     found = shutil.which("promtool")
     assert found, "promtool is missing: scripts/test installs it (ensure_promtool)"
