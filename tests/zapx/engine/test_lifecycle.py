@@ -471,9 +471,10 @@ def test_a_throttle_report_slows_the_connection(world):
 
 
 def test_a_spam_rate_limit_report_pauses_the_campaign_at_once_and_opens_one_alert(world):
-    """Cloud 131048: the report pauses the campaign with the reason (not at the alert rules'
-    next evaluation), slows the connection, opens spam_rate_limit once and asks for its
-    webhook; a second such report of a batch that was in flight touches the same alert."""
+    """Cloud 131048, the worker's pause missing (PostgreSQL was down for it): the report
+    pauses the campaign with the reason (not at the alert rules' next evaluation), slows the
+    connection, opens spam_rate_limit once and asks for its webhook; a second such report of a
+    batch that was in flight touches the same alert."""
     w = world(size=200, budget=2)
     campaign_id, other = running(w), running(w)
     w.outbox.take()
