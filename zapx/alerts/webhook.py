@@ -22,9 +22,10 @@ import secrets
 import time
 
 import urllib3
+from peewee import EXCLUDED, SQL
 
 from zapx.alerts._store import serialize
-from zapx.db import Alert, AlertWebhook, Tenant, db
+from zapx.db import Alert, AlertWebhook, Tenant, db, utcnow
 from zapx.db.alert_models import ALERT_RESOLVED
 from zapx.errors import ValidationError, not_found
 from zapx.outbound import Outbound
@@ -115,16 +116,26 @@ def set_webhook(tenant: Tenant, body: object, outbound: Outbound) -> tuple[dict,
         url = outbound.check_url(data["url"], "webhook")
     except ValueError as exc:
         raise ValidationError(str(exc).replace("baseUrl", "url"), field="url") from None
+    now = utcnow()
+    update = {AlertWebhook.url: url, AlertWebhook.updated_at: now}
+    if data.get("rotate"):
+        update[AlertWebhook.secret] = EXCLUDED.secret
     with db.atomic():
-        hook = tenant.select(AlertWebhook).for_update().first()
-        created = hook is None
-        if created:
-            hook = AlertWebhook.create(company=tenant.company_id, url=url, secret=new_secret())
-        else:
-            hook.url = url
-            if data.get("rotate"):
-                hook.secret = new_secret()
-            hook.save()
+        # One statement: two PUTs at once end with one webhook, never an IntegrityError.
+        ((created,),) = (
+            AlertWebhook.insert(
+                company=tenant.company_id,
+                url=url,
+                secret=new_secret(),
+                created_at=now,
+                updated_at=now,
+            )
+            .on_conflict(conflict_target=[AlertWebhook.company], update=update)
+            .returning(SQL("(xmax = 0)"))  # true: inserted, false: updated
+            .tuples()
+            .execute()
+        )
+        hook = tenant.select(AlertWebhook).first()
     return _shown(hook), created
 
 

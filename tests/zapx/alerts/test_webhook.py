@@ -4,6 +4,7 @@ SSRF guard at POST time, and a second run of a delivered event that POSTs nothin
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -134,3 +135,28 @@ def test_a_second_run_of_a_delivered_event_posts_nothing(company, receiver, brok
     options = deliver_alert.options
     assert options["max_retries"] == MAX_RETRIES and options["throws"] == (webhook.WebhookRefused,)
     assert 0 < options["min_backoff"] < options["max_backoff"] and options["time_limit"] > 10_000
+
+
+def test_concurrent_puts_leave_one_webhook(company):
+    """Two admins saving at once: one row, no IntegrityError; the first made it."""
+    barrier, results, errors = threading.Barrier(6), [], []
+
+    def put(i):
+        try:
+            with db.connection_context():
+                barrier.wait(timeout=10)
+                body = {"url": f"http://127.0.0.1:{9000 + i}/h"}
+                results.append(webhook.set_webhook(Tenant(company), body, LOCAL))
+        except Exception as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=put, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=20)
+    assert errors == [] and len(results) == 6
+    assert sum(created for _, created in results) == 1
+    assert len({shown["secret"] for shown, _ in results}) == 1  # kept by the later PUTs
+    with db.connection_context():
+        assert AlertWebhook.select().count() == 1
