@@ -17,6 +17,7 @@ as the outage lasts, and Dramatiq logs no error for it (the breaker logs its ope
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import time
@@ -25,14 +26,17 @@ import dramatiq
 
 from actors.broker import broker  # noqa: F401 - configures the broker before the actors below
 from actors.inbox import send_command
-from zapx import dependencies, metrics
+from zapx import alerts, dependencies, metrics
 from zapx.campaigns import batches, flags
 from zapx.campaigns.context import load_context
 from zapx.campaigns.sending import BatchSender
 from zapx.circuits import Circuits, Thresholds
 from zapx.config import load_config
-from zapx.db import db
+from zapx.db import Tenant, db
+from zapx.engine import commands
 from zapx.engine.messages import BatchReport, Outcome
+from zapx.engine.runflags import RunFlags
+from zapx.errors import ZapxError
 from zapx.outbound import Outbound
 from zapx.providers.http import CONNECT_TIMEOUT_S, READ_TIMEOUT_S
 from zapx.redis import Keys, get_redis
@@ -194,5 +198,31 @@ def _send(claim: batches.Claim) -> tuple[BatchReport, list[Outcome]]:
         deadline=time.monotonic() + _send_deadline_s,
         progress_ttl_s=_progress_ttl_s,
         circuits=_circuits,
+        on_spam=functools.partial(_pause_for_spam, claim.company_id, claim.campaign_id),
     )
     return sender.run()
+
+
+def _pause_for_spam(company_id: int, campaign_id: int, error: str) -> None:
+    """Cloud API 131048: pause the campaign at once, as a user's pause does (the row, then the
+    run flag: its other batches stop within their message on the wire), and tell the engine.
+    The batch's report (``Stop.SPAM``) follows: the engine opens the spam_rate_limit alert, and
+    pauses the campaign itself if this could not (PostgreSQL down, a race with another pause)."""
+    extra = {"company_id": company_id, "campaign_id": campaign_id}
+    try:
+        with db.connection_context():
+            _, changed = commands.command(
+                Tenant(company_id),
+                RunFlags(get_redis(_config.redis_url), _keys),
+                campaign_id,
+                "pause",
+                reason=alerts.spam_reason(error),
+            )
+    except ZapxError as exc:  # already paused (another batch's 131048), cancelled, deleted
+        log.info("spam pause not applied", extra={**extra, "error": str(exc)})
+        return
+    except Exception as exc:  # the engine pauses it on the batch's report instead
+        log.warning("spam pause failed", extra={**extra, "error": repr(exc)[:300]})
+        return
+    log.warning("campaign paused: spam rate limit", extra=extra)
+    send_command(changed)

@@ -13,8 +13,8 @@ import sys
 
 import dramatiq
 
+from actors import alerts, delivery, housekeeping, imports  # noqa: F401
 from actors import broker as _broker  # first: the broker must exist before actors
-from actors import delivery, housekeeping, imports  # noqa: F401
 from zapx import dependencies
 from zapx.config import load_config
 from zapx.db import init_db

@@ -10,6 +10,7 @@ from api.auth import AuthMiddleware
 from api.cors import Cors
 from api.middleware import BodyLimit, DatabaseScope, RequestContext
 from api.openapi import build, doc
+from api.resources.alerts import AlertsResource, AlertWebhookResource
 from api.resources.auth import LoginResource, LogoutResource, MeResource, RefreshResource
 from api.resources.base import Deps, Resource
 from api.resources.breakers import BreakersResource
@@ -93,6 +94,8 @@ def routes(deps: Deps) -> list[tuple[str, object, str | None]]:
         ("/campaign-settings", CampaignSettingsResource(deps), None),
         ("/rate-limits", RateLimitsResource(deps), None),
         ("/breakers", BreakersResource(deps), None),
+        ("/alerts", AlertsResource(deps), None),
+        ("/alerts/webhook", AlertWebhookResource(deps), None),
         ("/files", files_, None),
         ("/files/list", files_, "list"),
         ("/files/{id}", files_, "item"),

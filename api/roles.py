@@ -72,6 +72,8 @@ RULES: dict[str, tuple[str, str]] = {
     "/whatsapp/{id}": (READ, "connections"),
     "/rate-limits": (ADMIN, "rate limits"),
     "/breakers": (READ, "breakers"),
+    "/alerts": (ADMIN, "alerts"),
+    "/alerts/webhook": (ADMIN, "alert webhooks"),
     "/ops/state": (ADMIN, "the ops page"),
 }
 

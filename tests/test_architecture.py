@@ -18,7 +18,13 @@ PACKAGES = ("api", "actors", "zapx")
 FORBIDDEN = {"zapx": ("actors", "api"), "actors": ("api",), "api": ()}
 #: The engine's actors and the Dramatiq actors: neither side imports the other.
 ENGINE = {"actors.engine.company", "actors.engine.directory"}
-DRAMATIQ = {"actors.delivery", "actors.inbox", "actors.imports", "actors.housekeeping"}
+DRAMATIQ = {
+    "actors.alerts",
+    "actors.delivery",
+    "actors.inbox",
+    "actors.imports",
+    "actors.housekeeping",
+}
 
 
 def modules():

@@ -38,7 +38,7 @@ from zapx.validation import parse, positive_id
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Queues the workers consume; ``engine`` is the engine process's alone (``actors.worker``).
-WORKER_QUEUES = ("delivery_first", "delivery", "housekeeping", "imports")
+WORKER_QUEUES = ("delivery_first", "delivery", "housekeeping", "imports", "alerts")
 #: Longest idle poll interval of the Dramatiq consumers, ms: of a worker that takes only first
 #: batches (the ``worker_first`` program), and of every other worker.
 POLL_MS = 50

@@ -107,6 +107,28 @@ class Config:
     #: host:port gunicorn also listens on, where ``/metrics`` needs no token and nothing else
     #: is served ("": no such listener).
     metrics_bind: str = ""
+    # --- alerts (issue 15, zapx/alerts, docs/ALERTS.md) --------------------------------------
+    #: Whether the engine evaluates the alert rules, and seconds between two evaluations.
+    alert_enabled: bool = True
+    alert_interval_s: float = 15.0
+    #: breaker_open: seconds a breaker stays not closed (open or half-open) before it alerts.
+    alert_breaker_open_s: float = 120.0
+    #: queue_stale: seconds the oldest waiting message of a queue may wait.
+    alert_queue_age_s: float = 300.0
+    #: campaign_error_rate: failed / attempted over the last ``alert_error_window_s`` seconds,
+    #: once at least ``alert_error_min_sample`` rows were attempted in that window.
+    alert_error_rate: float = 0.2
+    alert_error_window_s: int = 600
+    alert_error_min_sample: int = 50
+    #: redis_memory_high: used_memory / maxmemory (a Redis without maxmemory never alerts).
+    alert_redis_memory_ratio: float = 0.9
+    #: connection_down: seconds a connection with campaigns to send is not CONNECTED.
+    alert_connection_down_s: float = 60.0
+    #: dead_letters_growing: new dead-lettered messages in a queue over the window (seconds).
+    alert_dead_letters_min: int = 1
+    alert_dead_letters_window_s: int = 900
+    #: Seconds one webhook POST may take (connect and read each).
+    alert_webhook_timeout_s: float = 5.0
 
     @property
     def dependency_policy(self) -> Policy:
@@ -203,6 +225,19 @@ _VARIABLES: tuple[tuple[str, str, object], ...] = (
     # metrics (issue 15)
     ("METRICS_TOKEN", "metrics_token", v.secret),
     ("METRICS_BIND", "metrics_bind", v.bind),
+    # alerts (issue 15)
+    ("ALERT_ENABLED", "alert_enabled", v.boolean),
+    ("ALERT_INTERVAL_S", "alert_interval_s", v.float_range(0.1, 3600)),
+    ("ALERT_BREAKER_OPEN_S", "alert_breaker_open_s", v.float_range(0, 86_400)),
+    ("ALERT_QUEUE_AGE_S", "alert_queue_age_s", v.float_range(1, 86_400)),
+    ("ALERT_ERROR_RATE", "alert_error_rate", v.rate),
+    ("ALERT_ERROR_WINDOW_S", "alert_error_window_s", v.int_range(10, 86_400)),
+    ("ALERT_ERROR_MIN_SAMPLE", "alert_error_min_sample", v.int_range(1, 1_000_000)),
+    ("ALERT_REDIS_MEMORY_RATIO", "alert_redis_memory_ratio", v.rate),
+    ("ALERT_CONNECTION_DOWN_S", "alert_connection_down_s", v.float_range(0, 86_400)),
+    ("ALERT_DEAD_LETTERS_MIN", "alert_dead_letters_min", v.int_range(1, 1_000_000)),
+    ("ALERT_DEAD_LETTERS_WINDOW_S", "alert_dead_letters_window_s", v.int_range(10, 7 * 86_400)),
+    ("ALERT_WEBHOOK_TIMEOUT_S", "alert_webhook_timeout_s", v.float_range(0.5, 60)),
 )
 
 #: Variable name -> Config field name.

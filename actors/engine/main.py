@@ -1,7 +1,7 @@
 """``zapx engine``: the engine process's composition root. It builds the outbox from the Dramatiq
 delivery actors, starts the Directory with it and the in-flight budget, binds the Directory to the
-``engine`` queue's consumer (``actors.inbox``), runs the clock and the governor (which sets the
-budget from the load), and stops everything in reverse on SIGTERM."""
+``engine`` queue's consumer (``actors.inbox``), runs the clock, the governor (which sets the
+budget from the load) and the alert rules' thread, and stops everything in reverse on SIGTERM."""
 
 from __future__ import annotations
 
@@ -12,11 +12,13 @@ import threading
 import dramatiq
 import pykka
 
-from actors import inbox
+from actors import alerts, inbox
 from actors.delivery import deliver_batch, deliver_first
+from actors.engine.alerting import AlertThread, start_alerts
 from actors.engine.directory import DirectoryActor
 from actors.engine.governor import GovernorThread, start_governor
 from zapx import dependencies, metrics
+from zapx.cli import WORKER_QUEUES
 from zapx.config import Config
 from zapx.db import init_db
 from zapx.engine.live import Budget
@@ -34,12 +36,16 @@ STOP_TIMEOUT_S = 10.0
 
 class DramatiqOutbox:
     """The lifecycle's outbox: a batch goes to ``deliver_batch``, a first batch to
-    ``deliver_first`` (its own queue and worker program, docs/ENGINE.md "First messages")."""
+    ``deliver_first`` (its own queue and worker program, docs/ENGINE.md "First messages"), an
+    alert's event to ``deliver_alert`` (its company's webhook, docs/ALERTS.md)."""
 
     def send_batch(self, batch_id: int, company_id: int, first: bool, delay_s: float) -> None:
         actor = deliver_first if first else deliver_batch
         delay_ms = max(0, int(delay_s * 1000))
         actor.send_with_options(args=(batch_id, company_id), delay=delay_ms or None)
+
+    def send_alert(self, alert_id: int, kind: str) -> None:
+        alerts.notify(alert_id, kind)
 
 
 class Clock(threading.Thread):
@@ -94,6 +100,7 @@ class Engine:
         self.consumer: dramatiq.Worker | None = None
         self.clock: Clock | None = None
         self.governor: GovernorThread | None = None
+        self.alerts: AlertThread | None = None
 
     def start(self) -> None:
         # Thousands of company actors may queue for the pool at once (mass starts): they wait
@@ -127,12 +134,25 @@ class Engine:
             inbox.broker.namespace,
             (deliver_batch.queue_name, deliver_first.queue_name),
         )
+        self.alerts = start_alerts(
+            self.config,
+            get_redis(self.config.redis_url),
+            inbox.broker.namespace,
+            (*WORKER_QUEUES, "engine"),
+            alerts.notify,
+        )
         log.info(
             "engine started",
-            extra={"queues": ["engine"], "governor": self.governor is not None},
+            extra={
+                "queues": ["engine"],
+                "governor": self.governor is not None,
+                "alerts": self.alerts is not None,
+            },
         )
 
     def stop(self) -> None:
+        if self.alerts is not None:
+            self.alerts.stop()
         if self.governor is not None:
             self.governor.stop()
         if self.clock is not None:

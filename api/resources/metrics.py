@@ -23,6 +23,7 @@ import falcon
 from api.openapi import doc
 from api.resources.base import Deps, Resource
 from zapx import metrics
+from zapx.alerts.metrics import open_alerts_metric
 from zapx.db import db
 from zapx.errors import AuthError, NotFound
 
@@ -72,6 +73,8 @@ class MetricsResource(Resource):
         self.collector = metrics.ScrapeCollector(
             cfg, deps.redis, db, namespace=cfg.redis_prefix + "dramatiq"
         )
+        # zapx_alerts_open{rule}: one GROUP BY on the alerts table (docs/ALERTS.md).
+        self.collector.extra.append(("alerts", open_alerts_metric))
 
     def _allowed(self, req) -> None:
         cfg = self.deps.config

@@ -51,6 +51,7 @@ VALID = {
     ("/rate-limits", "put"): lambda c: {
         "limits": [{"kind": "whatsapp", "limit": 60, "periodS": 60}],
     },
+    ("/alerts/webhook", "put"): lambda c: {"url": "http://127.0.0.1:9/hook"},
     ("/campaigns", "post"): lambda c: {
         "name": "Fuzz", "message1": "oi {nome}", "contactListId": c["a"]["list"]["id"],
         "whatsappId": c["a"]["whatsapp"]["id"], "scheduledAt": None,

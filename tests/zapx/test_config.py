@@ -112,6 +112,19 @@ GOOD = [
     ("DEPENDENCY_BREAKER_MAX_OPEN_S", "dependency_breaker_max_open_s", "60", 60.0),
     ("METRICS_TOKEN", "metrics_token", GOOD_SECRET, GOOD_SECRET),
     ("METRICS_BIND", "metrics_bind", "127.0.0.1:9108", "127.0.0.1:9108"),
+    # alerts (issue 15)
+    ("ALERT_ENABLED", "alert_enabled", "false", False),
+    ("ALERT_INTERVAL_S", "alert_interval_s", "0.5", 0.5),
+    ("ALERT_BREAKER_OPEN_S", "alert_breaker_open_s", "0", 0.0),
+    ("ALERT_QUEUE_AGE_S", "alert_queue_age_s", "60", 60.0),
+    ("ALERT_ERROR_RATE", "alert_error_rate", "0.5", 0.5),
+    ("ALERT_ERROR_WINDOW_S", "alert_error_window_s", "60", 60),
+    ("ALERT_ERROR_MIN_SAMPLE", "alert_error_min_sample", "10", 10),
+    ("ALERT_REDIS_MEMORY_RATIO", "alert_redis_memory_ratio", "0.8", 0.8),
+    ("ALERT_CONNECTION_DOWN_S", "alert_connection_down_s", "5", 5.0),
+    ("ALERT_DEAD_LETTERS_MIN", "alert_dead_letters_min", "3", 3),
+    ("ALERT_DEAD_LETTERS_WINDOW_S", "alert_dead_letters_window_s", "3600", 3600),
+    ("ALERT_WEBHOOK_TIMEOUT_S", "alert_webhook_timeout_s", "2.5", 2.5),
 ]
 
 # (variable, a bad raw value, a fragment of the reason the message must give)
@@ -195,6 +208,19 @@ BAD = [
     ("CAMPAIGN_BREAKER_MIN_CALLS", "-1", "must be between 1 and 1000000"),
     ("METRICS_TOKEN", "short", "at least 32 characters"),
     ("METRICS_BIND", "9108", "must be host:port"),
+    # alerts (issue 15)
+    ("ALERT_ENABLED", "sometimes", "must be"),
+    ("ALERT_INTERVAL_S", "0", "must be between 0.1 and 3600"),
+    ("ALERT_BREAKER_OPEN_S", "-1", "must be between 0 and 86400"),
+    ("ALERT_QUEUE_AGE_S", "0", "must be between 1 and 86400"),
+    ("ALERT_ERROR_RATE", "1.5", "must be in (0, 1]"),
+    ("ALERT_ERROR_WINDOW_S", "5", "must be between 10 and 86400"),
+    ("ALERT_ERROR_MIN_SAMPLE", "0", "must be between 1 and 1000000"),
+    ("ALERT_REDIS_MEMORY_RATIO", "0", "must be in (0, 1]"),
+    ("ALERT_CONNECTION_DOWN_S", "soon", "must be a number"),
+    ("ALERT_DEAD_LETTERS_MIN", "0", "must be between 1 and 1000000"),
+    ("ALERT_DEAD_LETTERS_WINDOW_S", "1", "must be between 10 and 604800"),
+    ("ALERT_WEBHOOK_TIMEOUT_S", "0.1", "must be between 0.5 and 60"),
 ]
 
 

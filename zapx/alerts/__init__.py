@@ -2,16 +2,21 @@
 per company, rule and subject), logged, listed by ``GET /alerts`` and POSTed to a company's
 webhook. See docs/ALERTS.md."""
 
+from zapx.alerts._evaluator import Evaluator
 from zapx.alerts._store import (
     Condition,
     Event,
+    alerts_page,
     alerts_query,
     campaign_of,
     open_alerts,
+    open_counts,
     raise_alert,
     resolve,
     resolve_cleared,
     serialize,
+    spam_rate_limit,
+    spam_reason,
 )
 from zapx.db.alert_models import ALERT_OPEN, ALERT_RESOLVED, RULES, SEVERITIES
 
@@ -22,11 +27,16 @@ __all__ = [
     "SEVERITIES",
     "Condition",
     "Event",
+    "Evaluator",
+    "alerts_page",
     "alerts_query",
     "campaign_of",
     "open_alerts",
+    "open_counts",
     "raise_alert",
     "resolve",
     "resolve_cleared",
     "serialize",
+    "spam_rate_limit",
+    "spam_reason",
 ]

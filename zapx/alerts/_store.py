@@ -13,6 +13,8 @@ import dataclasses
 import datetime
 import logging
 
+from peewee import fn
+
 from zapx.db import db, utcnow
 from zapx.db.alert_models import (
     ALERT_OPEN,
@@ -22,6 +24,8 @@ from zapx.db.alert_models import (
     SEVERITIES,
     Alert,
 )
+from zapx.errors import ValidationError
+from zapx.paging import paginate
 
 log = logging.getLogger("zapx.alerts")
 
@@ -220,3 +224,44 @@ def open_alerts(company_id: int | None) -> list[dict]:
     has none."""
     with db.connection_context():
         return [serialize(a) for a in alerts_query(company_id, ALERT_OPEN)]
+
+
+def spam_reason(error: str | None) -> str:
+    """The pause reason of a campaign whose send answered Cloud API 131048."""
+    return f"spam rate limit hit (Cloud API 131048): {error or 'no detail'}"[:500]
+
+
+def spam_rate_limit(company_id: int, campaign_id: int, reason: str) -> Event | None:
+    """Open (or touch: None) the spam_rate_limit alert of a campaign the engine paused for
+    131048, with the pause ``reason`` as its message. Needs a connection."""
+    return raise_alert(
+        Condition("spam_rate_limit", f"campaign:{campaign_id}", company_id, "critical", reason)
+    )
+
+
+def alerts_page(company_id: int | None, status: object, number: int) -> dict:
+    """``GET /alerts``: ``{records, count, hasMore}``, newest first, one company's (or with None
+    every company's and the system's); ``status`` open|resolved or None, else a 400."""
+    if status in (None, ""):
+        status = None
+    elif status not in ALERT_STATUSES:
+        raise ValidationError(
+            f"status must be one of {', '.join(ALERT_STATUSES)}, got {status!r:.40}",
+            field="status",
+        )
+    return paginate(alerts_query(company_id, status), number, serialize)
+
+
+def open_counts() -> dict[str, int]:
+    """Open alerts by rule, every rule present (0 when none): ``zapx_alerts_open{rule}``. One
+    ``GROUP BY``; opens its own connection when the thread has none."""
+    counts = dict.fromkeys(RULES, 0)
+    with db.connection_context():
+        query = (
+            Alert.select(Alert.rule, fn.COUNT(Alert.id).alias("n"))
+            .where(Alert.status == ALERT_OPEN)
+            .group_by(Alert.rule)
+        )
+        for row in query:
+            counts[row.rule] = row.n
+    return counts

@@ -27,6 +27,7 @@ import dataclasses
 import logging
 import random
 import time
+from collections.abc import Callable
 
 import redis as redis_lib
 
@@ -36,6 +37,7 @@ from zapx.campaigns.context import CampaignContext
 from zapx.circuits import Circuits, Health
 from zapx.engine.messages import BatchReport, Outcome, Stop
 from zapx.providers import AMBIGUOUS, AUTH, PERMANENT, SENT, THROTTLE, TRANSIENT, OutMessage
+from zapx.providers.cloud import spam_rate_limited
 from zapx.redis import Keys, drain
 from zapx.schedule import Grant, SendGate, Stopped, Wait, backoff_s
 from zapx.status import RowStatus
@@ -83,8 +85,12 @@ class BatchSender:
         deadline: float,
         progress_ttl_s: int,
         circuits: Circuits | None = None,
+        on_spam: Callable[[str], None] | None = None,
     ):
         self.claim, self.ctx, self.redis, self.keys, self.gate = claim, ctx, redis, keys, gate
+        #: Called with the provider's error the moment a send answers 131048 (spam rate limit):
+        #: the worker pauses the campaign then, before this batch is even recorded.
+        self.on_spam = on_spam
         self.deadline, self.progress_ttl_s = deadline, progress_ttl_s
         self.circuits = circuits
         #: The batch's counts for the breakers, reported once when it ends.
@@ -362,7 +368,8 @@ class BatchSender:
             status = self.outcomes[-1].status
             metrics.message(ctx.provider_name, status, result.error_code, answered - rendered)
             if stop is not None:
-                return stop, (result.retry_after_s if stop == Stop.THROTTLE else None)
+                throttled = stop in (Stop.THROTTLE, Stop.SPAM)
+                return stop, (result.retry_after_s if throttled else None)
             # The outcome goes to the progress now: a worker killed before the next gate call
             # would leave this answered row ``unknown``. When a sleep comes first, with a
             # look at the run flag; else written without waiting for Redis's reply.
@@ -403,6 +410,12 @@ class BatchSender:
                 result.retry_after_s,
                 max_per_s=self.ctx.pacing.max_per_s,
             )
+            if spam_rate_limited(result):
+                # Sending on risks the number: the campaign pauses now (its other batches stop
+                # within their message on the wire), and the report tells the engine.
+                if self.on_spam is not None:
+                    self.on_spam(result.error or "")
+                return Stop.SPAM
             return Stop.THROTTLE  # sending more now only collects more 429s
         elif row.attempts >= batches.MAX_ATTEMPTS:
             out.append(Outcome(row.id, RowStatus.FAILED, None, f"gave up: {result.error}", text))

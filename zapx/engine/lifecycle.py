@@ -17,7 +17,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 
-from zapx import connections
+from zapx import alerts, connections
 from zapx.campaign_settings import get_settings
 from zapx.campaigns import batches, readiness
 from zapx.campaigns.context import message_texts
@@ -169,10 +169,21 @@ class CompanyLifecycle:
     def record(self, report: BatchReport) -> None:
         """A worker reported a batch: feed the throttle, pause on a lost connection, publish
         the progress and plan what is due (or finish)."""
-        if report.stop == Stop.THROTTLE:
+        if report.stop in (Stop.THROTTLE, Stop.SPAM):
             self._throttle(report.whatsapp_id).throttled(report.retry_after_s)
         if report.stop == Stop.AUTH:
             self.connection_lost(report.whatsapp_id, report.error or "auth error")
+        if report.stop == Stop.SPAM:
+            # 131048: the worker paused the campaign when the answer came (actors.delivery);
+            # pause it here too if it could not, then open the alert (not at the alert rules'
+            # next evaluation).
+            reason = alerts.spam_reason(report.error)
+            with db.connection_context():
+                if report.campaign_id in self.live:
+                    self._pause(report.campaign_id, reason)  # first: it matters most
+                event = alerts.spam_rate_limit(self.company_id, report.campaign_id, reason)
+            if event is not None:
+                self._send_alert(event)
         if report.breaker and report.campaign_id in self.live:
             with db.connection_context():
                 self._pause(report.campaign_id, report.breaker)  # logged, with the reason
@@ -428,6 +439,12 @@ class CompanyLifecycle:
         took = self.clock() - now
         live.progress_pending = False
         live.progress_at = now + took + max(PROGRESS_MIN_S, PROGRESS_COST_FACTOR * took)
+
+    def _send_alert(self, event: alerts.Event) -> None:
+        try:
+            self.outbox.send_alert(event.alert_id, event.kind)
+        except Exception:  # the broker's Redis: the alert row stays, its webhook is lost
+            log.exception("alert webhook not enqueued", extra={"alert_id": event.alert_id})
 
     def _pause(self, campaign_id: int, reason: str) -> None:
         with db.atomic():

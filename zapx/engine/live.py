@@ -10,12 +10,16 @@ from typing import Protocol
 
 
 class Outbox(Protocol):
-    """Where planned batches go (the Dramatiq delivery queues, wired by the engine's root)."""
+    """Where planned batches go (the Dramatiq delivery queues, wired by the engine's root), and
+    the alerts' webhooks (the Dramatiq ``alerts`` queue)."""
 
     def send_batch(self, batch_id: int, company_id: int, first: bool, delay_s: float) -> None:
         """Enqueue ``batch_id`` (of company ``company_id``) to start in ``delay_s`` seconds;
         ``first``: a campaign's first batch (its own queue, so it is not stuck behind other
         companies' big campaigns)."""
+
+    def send_alert(self, alert_id: int, kind: str) -> None:
+        """Enqueue the webhook of alert ``alert_id``'s event ``kind`` (opened|resolved)."""
 
 
 class Budget:

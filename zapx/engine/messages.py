@@ -18,6 +18,8 @@ class Stop(enum.StrEnum):
     THROTTLE = "throttle"
     #: The provider refused the credentials: the connection is lost, its campaigns pause.
     AUTH = "auth"
+    #: Cloud API 131048, spam rate limit: the campaign pauses at once (``error`` says why).
+    SPAM = "spam"
     #: The campaign no longer runs in the batch's generation (paused, cancelled, restarted).
     STOPPED = "stopped"
     #: The batch's lease was about to end: the engine may finish it from its progress.

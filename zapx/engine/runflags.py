@@ -6,7 +6,8 @@ sets the flag of every campaign it runs whenever it (re)builds a company (``Comp
 and again when Redis lost its data (``Duties.redis_lost``: a mark key gone), so a Redis
 restarted empty stops a running campaign for no longer than a tick. Only the
 lifecycle (``zapx.engine.lifecycle``) and the commands it shares with the API
-(``zapx.engine.commands``) hold a :class:`RunFlags`.
+(``zapx.engine.commands``; the delivery worker applies their pause on Cloud API 131048) hold a
+:class:`RunFlags`.
 """
 
 from __future__ import annotations

@@ -22,6 +22,10 @@ from zapx.providers.base import (
 _THROTTLE_CODES = {4, 80007, 130429, 131048, 131056}
 _AUTH_CODES = {0, 3, 10, 190, 200, 131005, 131031, 133010}
 _TRANSIENT_CODES = {1, 2, 131000, 131016, 133004}
+#: "Spam rate limit hit": too many of the number's messages were blocked or reported as spam.
+#: A throttle, but sending on makes it worse (and risks the number): the engine pauses the
+#: campaign at once (:func:`spam_rate_limited`, ``zapx.engine.lifecycle``).
+SPAM_RATE_LIMIT = 131048
 #: No sandbox, nothing allowed: public hosts only.
 _STRICT = Outbound()
 
@@ -48,6 +52,11 @@ def error_code(status: int, body: dict) -> str:
     if isinstance(code, int) and not isinstance(code, bool) and 0 <= code < 10**7:
         return str(code)
     return f"http_{status}"
+
+
+def spam_rate_limited(result: SendResult) -> bool:
+    """Whether a send's answer is Meta's spam rate limit (131048)."""
+    return result.outcome == THROTTLE and result.error_code == str(SPAM_RATE_LIMIT)
 
 
 class CloudProvider:

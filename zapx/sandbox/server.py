@@ -9,9 +9,11 @@ with keep-alive and a minimal parser. Control routes live under ``/_sandbox/``:
 - ``GET /_sandbox/stats`` — counts; ``POST /_sandbox/reset`` — forget everything
 - ``GET|POST /_sandbox/config`` — faults: ``latencyMs`` (added to each message request's
   answer; the other routes answer at once), ``rate429``, ``rate130429``, ``rate5xx``,
-  ``rateTimeout``, ``rateAuth`` (a 401 "token expired"). Rates are fractions 0..1 of message
-  requests; a timed-out request is not recorded and never answered, and its connection closes
-  after ``timeoutS``
+  ``rateTimeout``, ``rateAuth`` (a 401 "token expired"), ``rate131048`` (Meta's spam rate
+  limit); ``spamAfter``: once that many messages are recorded, the next message request is
+  answered 131048, once (then it is 0 again). Rates are fractions 0..1 of message requests; a
+  timed-out request is not recorded and never answered, and its connection closes after
+  ``timeoutS``
 - ``GET /health``
 
 With a record file (``zapx sandbox --record FILE``) every recorded message and answer is also
@@ -50,6 +52,8 @@ class Faults:
     rate5xx: float = 0.0
     rate_timeout: float = 0.0
     rate_auth: float = 0.0
+    rate131048: float = 0.0
+    spam_after: float = 0.0
     timeout_s: float = 30.0
 
     NAMES = {
@@ -59,6 +63,8 @@ class Faults:
         "rate5xx": "rate5xx",
         "rateTimeout": "rate_timeout",
         "rateAuth": "rate_auth",
+        "rate131048": "rate131048",
+        "spamAfter": "spam_after",
         "timeoutS": "timeout_s",
     }
 
@@ -159,6 +165,11 @@ def _error(status: int, message: str, code: int = 100) -> tuple[int, dict]:
     return status, {"error": {"message": message, "type": "OAuthException", "code": code}}
 
 
+def _spam() -> tuple[int, dict]:
+    """Meta's answer when the number's messages were blocked or reported too often."""
+    return _error(400, "(#131048) Spam rate limit hit", 131048)
+
+
 def _message_phone(method: str, target: str) -> str | None:
     """The phone number id of a ``POST /{version}/{phone_id}/messages``; None: another route."""
     segments = urlsplit(target).path.rstrip("/").split("/")
@@ -255,6 +266,7 @@ class SandboxServer:
             "5xx": 0,
             "timeout": 0,
             "auth": 0,
+            "131048": 0,
         }
         self.rng = random.Random()
 
@@ -312,12 +324,17 @@ class SandboxServer:
 
     def _fault(self) -> tuple[int, dict] | None:
         f, roll = self.faults, self.rng.random()
+        if f.spam_after and len(self.recorder.messages) >= f.spam_after:
+            f.spam_after = 0.0
+            self.injected["131048"] += 1
+            return _spam()
         for rate, name in (
             (f.rate_timeout, "timeout"),
             (f.rate429, "429"),
             (f.rate130429, "130429"),
             (f.rate5xx, "5xx"),
             (f.rate_auth, "auth"),
+            (f.rate131048, "131048"),
         ):
             if roll < rate:
                 self.injected[name] += 1
@@ -329,6 +346,8 @@ class SandboxServer:
                     return _error(401, "Error validating access token: Session has expired", 190)
                 if name == "130429":
                     return _error(400, "(#130429) Rate limit hit", 130429)
+                if name == "131048":
+                    return _spam()
                 return _error(503, "(#131016) Service unavailable", 131016)
             roll -= rate
         return None

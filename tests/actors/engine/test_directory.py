@@ -45,6 +45,9 @@ class FakeOutbox:
     def send_batch(self, batch_id, company_id, first, delay_s):
         self.sent.append((batch_id, first, delay_s))
 
+    def send_alert(self, alert_id, kind):
+        self.sent.append(("alert", alert_id, kind))
+
 
 def directory_with(company_id: int):
     d = DirectoryActor(load_config(), FakeOutbox())  # not started: methods called directly

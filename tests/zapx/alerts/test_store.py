@@ -134,3 +134,20 @@ def test_a_condition_refuses_unknown_names(fields):
     base = dict(rule="breaker_open", subject="s", company_id=None, severity="warning", message="")
     with pytest.raises(ValueError):
         Condition(**{**base, **fields})
+
+
+def test_open_counts_by_rule_and_the_metric_family(companies):
+    from zapx.alerts.metrics import open_alerts_metric
+
+    a, b = companies
+    with db.connection_context():
+        for company, subject in ((a, "whatsapp:1"), (b, "whatsapp:1"), (None, "campaign:9")):
+            alerts.raise_alert(_condition(company, subject))
+        alerts.raise_alert(_condition(a, "queue:engine", "queue_stale"))
+        alerts.resolve(a, "queue_stale", "queue:engine")
+    counts = alerts.open_counts()
+    assert counts["breaker_open"] == 3 and counts["queue_stale"] == 0
+    assert set(counts) == set(alerts.RULES)
+    (family,) = list(open_alerts_metric())
+    samples = {s.labels["rule"]: s.value for s in family.samples}
+    assert family.name == "zapx_alerts_open" and samples == counts

@@ -196,6 +196,24 @@ def test_a_provider_throttle_slows_the_connection_for_every_sender(progress):
     assert outcomes[0].status == "throttled" and len(outcomes) == 1
 
 
+def test_a_spam_rate_limit_ends_the_batch_for_the_engine_to_pause(progress):
+    """131048 is a throttle that stops the batch with Stop.SPAM and its reason; another code
+    (130429) stays a plain throttle."""
+    error = "400 131048: (#131048) Spam rate limit hit"
+    spam = SendResult(THROTTLE, error=error, error_code="131048")
+    provider = Provider([SendResult(SENT, message_id="m1"), spam])
+    sender = _sender(Gate([]), provider, rows=4)
+    paused = []
+    sender.on_spam = paused.append  # the worker's pause, at once
+    report, outcomes = sender.run()
+    assert report.stop == Stop.SPAM and report.error == error
+    assert paused == [error]
+    assert [o.status for o in outcomes] == ["sent", "throttled"]  # rows 3, 4 never sent
+    assert len(provider.sent) == 2
+    other = Provider([SendResult(THROTTLE, error="400 130429: x", error_code="130429")])
+    assert _sender(Gate([]), other, rows=2).run()[0].stop == Stop.THROTTLE
+
+
 def test_a_paced_batch_gives_the_token_back_even_when_it_raises(progress):
     gate = Gate([])
     with pytest.raises(RuntimeError):

@@ -22,7 +22,7 @@ from zapx.campaigns.lifecycle import (
     PROGRAMADA,
 )
 from zapx.campaigns.pacing import pacing_for
-from zapx.db import CampaignBatch, CampaignSetting, CampaignShipping, ContactListItem, db
+from zapx.db import Alert, CampaignBatch, CampaignSetting, CampaignShipping, ContactListItem, db
 from zapx.db import WhatsappConnection as Whatsapp
 from zapx.db.campaign_models import Campaign
 from zapx.engine import commands, lifecycle
@@ -39,6 +39,10 @@ from zapx.schedule import Grant, SendGate
 class FakeOutbox:
     def __init__(self):
         self.sent: list[tuple[int, bool, float]] = []
+        self.alerts: list[tuple[int, str]] = []
+
+    def send_alert(self, alert_id: int, kind: str) -> None:
+        self.alerts.append((alert_id, kind))
 
     def send_batch(self, batch_id: int, company_id: int, first: bool, delay_s: float) -> None:
         assert company_id > 0
@@ -464,6 +468,48 @@ def test_a_throttle_report_slows_the_connection(world):
     w.deliver(w.outbox.take()[0], stop=Stop.THROTTLE)
     assert throttle.pacer.rate(w.clock.now) < before
     assert w.row(campaign_id).status == EM_ANDAMENTO
+
+
+def test_a_spam_rate_limit_report_pauses_the_campaign_at_once_and_opens_one_alert(world):
+    """Cloud 131048, the worker's pause missing (PostgreSQL was down for it): the report
+    pauses the campaign with the reason (not at the alert rules' next evaluation), slows the
+    connection, opens spam_rate_limit once and asks for its webhook; a second such report of a
+    batch that was in flight touches the same alert."""
+    w = world(size=200, budget=2)
+    campaign_id, other = running(w), running(w)
+    w.outbox.take()
+    with db.connection_context():
+        first = (
+            CampaignBatch.select()
+            .where((CampaignBatch.campaign == campaign_id) & (CampaignBatch.status == "planned"))
+            .first()
+        )
+    throttle = w.lifecycle.throttles.local[w.whatsapp_id]
+    before = throttle.pacer.rate(w.clock.now)
+    error = "400 131048: (#131048) Spam rate limit hit"
+    w.deliver(first.id, stop=Stop.SPAM, error=error)
+    row = w.row(campaign_id)
+    assert row.status == PAUSADA and row.pause_reason.startswith("spam rate limit hit")
+    assert error in row.pause_reason and w.flag(campaign_id) is None
+    assert w.row(other).status == EM_ANDAMENTO  # only the campaign that hit it
+    assert throttle.pacer.rate(w.clock.now) < before
+    with db.connection_context():
+        alert = Alert.get(Alert.rule == "spam_rate_limit")
+    assert (alert.company_id, alert.subject, alert.status) == (
+        w.company_id,
+        f"campaign:{campaign_id}",
+        "open",
+    )
+    assert w.outbox.alerts == [(alert.id, "opened")]
+    # A batch that was in flight reports the same later: the alert is touched, not reopened.
+    late = BatchReport(
+        w.company_id, campaign_id, w.whatsapp_id, first.id, first.generation, stop=Stop.SPAM
+    )
+    w.lifecycle.record(late)
+    with db.connection_context():
+        assert Alert.get_by_id(alert.id).occurrences == 2
+    assert w.outbox.alerts == [(alert.id, "opened")]
+    assert w.row(campaign_id).status == PAUSADA
 
 
 # --- first batches planned in bulk, recovery ----------------------------------------------------

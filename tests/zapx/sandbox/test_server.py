@@ -104,3 +104,15 @@ def test_reading_the_record_stamps_no_answer():
     time.sleep(0.01)
     protocol.data_received(b"GET /_sandbox/messages?after=0 HTTP/1.1\r\nHost: x\r\n\r\n")
     assert entry["answeredTs"] == answered  # was: stamped again by the read
+
+
+def test_spam_after_answers_131048_once_after_that_many_messages():
+    app = SandboxServer()
+    status, _ = app.handle("POST", "/_sandbox/config", json.dumps({"spamAfter": 2}).encode())
+    assert status == 200
+    body = json.dumps({"to": "5511999990003"}).encode()
+    answers = [app.handle("POST", "/v21.0/123/messages", body) for _ in range(4)]
+    assert [s for s, _ in answers] == [200, 200, 400, 200]
+    assert answers[2][1]["error"]["code"] == 131048
+    assert len(app.recorder.messages) == 3 and app.injected["131048"] == 1
+    assert app.faults.spam_after == 0
