@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from zapx.accounts import OTHER_PLAN_FLAGS
 from zapx.db.rate_limit_models import KINDS
-from zapx.status import ImportState
+from zapx.status import CampaignStatus, ImportState
 
 STR = {"type": "string"}
 INT = {"type": "integer"}
@@ -315,7 +315,7 @@ _OPS_CAMPAIGN = obj(
         "companyId": INT,
         "companyName": STR,
         "name": STR,
-        "status": {"type": "string", "enum": ["EM_ANDAMENTO", "PAUSADA"]},
+        "status": {"type": "string", "enum": [CampaignStatus.EM_ANDAMENTO, CampaignStatus.PAUSADA]},
         "whatsappId": nullable(INT),
         "whatsappName": nullable(STR),
         "sent": INT,

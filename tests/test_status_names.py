@@ -21,12 +21,22 @@ NOT_STATUSES = {
     ("zapx/cli.py", "pending"): "a migration not applied yet",
     ("zapx/connections.py", "qrcode"): "the connection's QR code field the frontend reads",
     ("zapx/campaigns/service.py", "sent"): "the report's count, read for the socket record's rate",
+    ("zapx/ops.py", "sent"): "the report's count of rows sent or later, read and passed on",
+    ("actors/metrics.py", "failed"): "a Dramatiq message's outcome label (retries spent)",
+    ("zapx/metrics/_record.py", "sent"): "the outcome label of zapx_messages_total",
+    ("zapx/metrics/_record.py", "failed"): "the outcome label of zapx_messages_total",
+    ("zapx/metrics/_record.py", "unknown"): "the outcome label of zapx_messages_total",
 }
 #: (file, literal) that may be a key of a dict display (an API field named like a status).
 FIELD_NAMES = {
     ("api/schemas.py", "qrcode"): "the connection's QR code field",
     ("zapx/campaigns/report.py", "sent"): "the report's count of rows sent or later",
     ("zapx/campaigns/report.py", "delivered"): "the report's count of rows delivered or read",
+    ("zapx/ops.py", "failed"): "a live campaign's count of failed rows",
+    ("zapx/ops.py", "unknown"): "a live campaign's count of rows whose outcome is unknown",
+    ("api/schemas.py", "sent"): "the ops page's campaign counts",
+    ("api/schemas.py", "failed"): "the ops page's campaign counts",
+    ("api/schemas.py", "unknown"): "the ops page's campaign counts",
 }
 
 

@@ -38,7 +38,7 @@ from zapx.db import Campaign, Company, Tenant, WhatsappConnection, db
 from zapx.provider_errors import WINDOW_S, recent_errors
 from zapx.redis import Keys
 from zapx.schedule import GateState, SendGate
-from zapx.status import CampaignStatus
+from zapx.status import CampaignStatus, RowStatus
 
 #: The engine's queue and the workers' (``zapx.cli.WORKER_QUEUES``), in the page's order.
 QUEUES = ("engine", "delivery_first", "delivery", "housekeeping", "imports")
@@ -171,8 +171,8 @@ def _campaigns(
                 "whatsappId": row.whatsapp_id,
                 "whatsappName": names.get(row.whatsapp_id),
                 "sent": r["sent"],
-                "failed": r["counts"]["failed"],
-                "unknown": r["counts"]["unknown"],
+                "failed": r["counts"][RowStatus.FAILED],
+                "unknown": r["counts"][RowStatus.UNKNOWN],
                 "total": r["total"],
                 "remaining": r["remaining"],
                 "progress": r["progress"],
