@@ -18,7 +18,7 @@ from pathlib import Path
 import peewee
 import psycopg2
 
-from zapx import sandbox
+from zapx import queue_stats, sandbox
 from zapx.config import Config, load_config, shown
 from zapx.contacts import LIST_FIELDS
 from zapx.db import Company, ContactList, Tenant, db, ensure_database, init_db, migrate
@@ -38,7 +38,7 @@ from zapx.validation import parse, positive_id
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Queues the workers consume; ``engine`` is the engine process's alone (``actors.worker``).
-WORKER_QUEUES = ("delivery_first", "delivery", "housekeeping", "imports", "alerts")
+WORKER_QUEUES = queue_stats.WORKER_QUEUES
 #: Longest idle poll interval of the Dramatiq consumers, ms: of a worker that takes only first
 #: batches (the ``worker_first`` program), and of every other worker.
 POLL_MS = 50

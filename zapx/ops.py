@@ -40,8 +40,8 @@ from zapx.redis import Keys
 from zapx.schedule import GateState, SendGate
 from zapx.status import CampaignStatus, RowStatus
 
-#: The engine's queue and the workers' (``zapx.cli.WORKER_QUEUES``), in the page's order.
-QUEUES = ("engine", "delivery_first", "delivery", "housekeeping", "imports")
+#: Every queue, in the page's order (``zapx.queue_stats.QUEUES``).
+QUEUES = queue_stats.QUEUES
 #: Most campaigns and connections one answer lists (running campaigns first): each campaign
 #: costs one report query, each connection one Redis script call.
 MAX_CAMPAIGNS = 50

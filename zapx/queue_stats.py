@@ -22,6 +22,10 @@ from collections.abc import Callable, Sequence
 
 import redis
 
+#: The queues ``zapx worker`` consumes by default (the engine consumes ``engine``).
+WORKER_QUEUES = ("delivery_first", "delivery", "housekeeping", "imports", "alerts")
+#: Every Dramatiq queue zapx uses: what ``/metrics``, the alerts and ``/ops`` report.
+QUEUES = ("engine", *WORKER_QUEUES)
 #: Messages read at the head of each queue for the oldest one: a message given back by a dead
 #: worker is pushed to the tail again, so the head's first is nearly, not always, the oldest.
 HEAD = 10

@@ -18,12 +18,12 @@ from actors.engine.alerting import AlertThread, start_alerts
 from actors.engine.directory import DirectoryActor
 from actors.engine.governor import GovernorThread, start_governor
 from zapx import dependencies, metrics
-from zapx.cli import WORKER_QUEUES
 from zapx.config import Config
 from zapx.db import init_db
 from zapx.engine.live import Budget
 from zapx.engine.messages import Tick
 from zapx.logs import setup_logging
+from zapx.queue_stats import QUEUES
 from zapx.redis import get_redis
 
 log = logging.getLogger("zapx.engine")
@@ -138,7 +138,7 @@ class Engine:
             self.config,
             get_redis(self.config.redis_url),
             inbox.broker.namespace,
-            (*WORKER_QUEUES, "engine"),
+            QUEUES,
             alerts.notify,
         )
         log.info(

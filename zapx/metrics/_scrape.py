@@ -28,8 +28,8 @@ from zapx.status import CampaignStatus, ConnectionStatus
 
 log = logging.getLogger("zapx.metrics")
 
-#: Every Dramatiq queue zapx uses: the engine's and the workers' (``zapx.cli.WORKER_QUEUES``).
-QUEUES = ("engine", "delivery_first", "delivery", "housekeeping", "imports")
+#: Every Dramatiq queue zapx uses (``zapx.queue_stats.QUEUES``).
+QUEUES = queue_stats.QUEUES
 #: Shared breaker kinds (``zapx.circuits``); postgres/redis are each process's own.
 SHARED_BREAKERS = ("whatsapp", "campaign")
 
