@@ -76,7 +76,7 @@ def _run(client, account, stack, contacts: int) -> None:
 # likely a worker killed between its claim and its first progress mark; the mark now comes
 # before the claim, and 5 full-suite runs in a row have passed since.
 def test_chaos_short(client, account, chaos_stack):
-    _run(client, account, chaos_stack, 1000)
+    _run(client, account, chaos_stack, 500)
 
 
 # About 5 minutes (4 min 49 s, then 5 min), so more than the suite's 300 s per test.
