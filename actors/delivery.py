@@ -117,7 +117,7 @@ def _claim_and_send(batch_id: int, company_id: int | None) -> None:
         lease_end = time.monotonic() + _config.batch_lease_s
         report, outcomes = _send(claim)
     _finish(batch_id, outcomes, lease_end)
-    flags.clear_progress(redis, _keys, company_id, batch_id)
+    flags.batch_recorded(redis, _keys, company_id, batch_id)
     send_command(report)
 
 

@@ -101,6 +101,10 @@ class Config:
     dependency_breaker_consecutive: int = 3
     dependency_breaker_open_s: float = 2.0
     dependency_breaker_max_open_s: float = 15.0
+    # --- issue 15, query cache (branch i15-cache, docs/CACHE.md) ---
+    #: Lifetime of a cached campaign report (seconds; its send rate and estimated end are
+    #: "now"-relative, so shorter than ``query_cache_ttl_s``); 0 never caches reports.
+    query_cache_report_ttl_s: int = 5
 
     @property
     def dependency_policy(self) -> Policy:
@@ -194,6 +198,8 @@ _VARIABLES: tuple[tuple[str, str, object], ...] = (
     ("DEPENDENCY_BREAKER_CONSECUTIVE", "dependency_breaker_consecutive", v.int_range(0, 100_000)),
     ("DEPENDENCY_BREAKER_OPEN_S", "dependency_breaker_open_s", v.float_range(0.1, 3600)),
     ("DEPENDENCY_BREAKER_MAX_OPEN_S", "dependency_breaker_max_open_s", v.float_range(0.1, 3600)),
+    # --- issue 15, query cache (branch i15-cache) ---
+    ("QUERY_CACHE_REPORT_TTL_S", "query_cache_report_ttl_s", v.int_range(0, 3600)),
 )
 
 #: Variable name -> Config field name.
