@@ -13,6 +13,7 @@ from api.openapi import build, doc
 from api.resources.auth import LoginResource, LogoutResource, MeResource, RefreshResource
 from api.resources.base import Deps, Resource
 from api.resources.breakers import BreakersResource
+from api.resources.cache import CacheResource
 from api.resources.campaigns import CampaignItemResource, CampaignsResource
 from api.resources.companies import CompaniesResource, UsersResource
 from api.resources.contacts import (
@@ -58,6 +59,7 @@ def routes(deps: Deps) -> list[tuple[str, object, str | None]]:
     items, whatsapps = ContactListItemsResource(deps), WhatsappsResource(deps)
     campaigns, imports_ = CampaignsResource(deps), ImportsResource(deps)
     files_ = FilesResource(deps)
+    cache_ = CacheResource(deps)
     table: list[tuple[str, object, str | None]] = [
         ("/health", HealthResource(deps), None),
         ("/version", VersionResource(deps), None),
@@ -89,6 +91,8 @@ def routes(deps: Deps) -> list[tuple[str, object, str | None]]:
         ("/campaign-settings", CampaignSettingsResource(deps), None),
         ("/rate-limits", RateLimitsResource(deps), None),
         ("/breakers", BreakersResource(deps), None),
+        ("/cache", cache_, None),
+        ("/cache/stats", cache_, "stats"),
         ("/files", files_, None),
         ("/files/list", files_, "list"),
         ("/files/{id}", files_, "item"),

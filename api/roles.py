@@ -72,6 +72,8 @@ RULES: dict[str, tuple[str, str]] = {
     "/whatsapp/{id}": (READ, "connections"),
     "/rate-limits": (ADMIN, "rate limits"),
     "/breakers": (READ, "breakers"),
+    "/cache": (ADMIN, "the query cache"),
+    "/cache/stats": (ADMIN, "the query cache"),
 }
 
 
