@@ -126,7 +126,7 @@ def _claim_and_send(batch_id: int, company_id: int | None, queue: str) -> None:
     with metrics.timed_step("record"):
         _finish(batch_id, outcomes, lease_end)
     metrics.batch(queue, time.perf_counter() - began)
-    flags.clear_progress(redis, _keys, company_id, batch_id)
+    flags.batch_recorded(redis, _keys, company_id, batch_id)
     send_command(report)
 
 

@@ -14,6 +14,7 @@ from api.resources.alerts import AlertsResource, AlertWebhookResource
 from api.resources.auth import LoginResource, LogoutResource, MeResource, RefreshResource
 from api.resources.base import Deps, Resource
 from api.resources.breakers import BreakersResource
+from api.resources.cache import CacheResource
 from api.resources.campaigns import CampaignItemResource, CampaignsResource
 from api.resources.companies import CompaniesResource, UsersResource
 from api.resources.contacts import (
@@ -62,6 +63,7 @@ def routes(deps: Deps) -> list[tuple[str, object, str | None]]:
     campaigns, imports_ = CampaignsResource(deps), ImportsResource(deps)
     files_ = FilesResource(deps)
     ops_page = OpsPageResource(deps)
+    cache_ = CacheResource(deps)
     table: list[tuple[str, object, str | None]] = [
         ("/health", HealthResource(deps), None),
         ("/metrics", MetricsResource(deps), None),
@@ -96,6 +98,8 @@ def routes(deps: Deps) -> list[tuple[str, object, str | None]]:
         ("/breakers", BreakersResource(deps), None),
         ("/alerts", AlertsResource(deps), None),
         ("/alerts/webhook", AlertWebhookResource(deps), None),
+        ("/cache", cache_, None),
+        ("/cache/stats", cache_, "stats"),
         ("/files", files_, None),
         ("/files/list", files_, "list"),
         ("/files/{id}", files_, "item"),

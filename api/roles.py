@@ -75,6 +75,8 @@ RULES: dict[str, tuple[str, str]] = {
     "/alerts": (ADMIN, "alerts"),
     "/alerts/webhook": (ADMIN, "alert webhooks"),
     "/ops/state": (ADMIN, "the ops page"),
+    "/cache": (ADMIN, "the query cache"),
+    "/cache/stats": (ADMIN, "the query cache"),
 }
 
 

@@ -16,6 +16,7 @@ import zoneinfo
 
 from peewee import EXCLUDED
 
+from zapx.cache import SETTINGS, QueryCache, dumps
 from zapx.campaigns.pacing import SETTING_DEFAULTS
 from zapx.db import CampaignSetting, Tenant, db, utcnow
 from zapx.errors import ValidationError
@@ -127,8 +128,22 @@ def company_zone(tenant: Tenant) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(DEFAULTS["timezone"])
 
 
-def save_settings(tenant: Tenant, body: object) -> dict:
-    """Upsert the keys in ``{settings: {...}}``; unknown keys are a 400 naming them."""
+#: Part of the cached answer's key: a new shape never serves entries of an older one.
+_SHAPE = "settings-v1"
+
+
+def settings_json(tenant: Tenant, cache: QueryCache | None = None) -> bytes:
+    """``GET /campaign-settings`` (:func:`as_rows`) as JSON bytes, through the query cache
+    (namespace ``settings``) when one is given."""
+    compute = lambda: as_rows(get_settings(tenant))  # noqa: E731
+    if cache is None:
+        return dumps(compute())
+    return cache.get_or_compute(tenant.company_id, SETTINGS, (_SHAPE,), compute)
+
+
+def save_settings(tenant: Tenant, body: object, cache: QueryCache | None = None) -> dict:
+    """Upsert the keys in ``{settings: {...}}``; unknown keys are a 400 naming them. The
+    company's cached settings are invalidated once the upsert commits."""
     if not isinstance(body, dict) or not isinstance(body.get("settings"), dict):
         raise ValidationError('body must be {"settings": {...}}', field="settings")
     given = body["settings"]
@@ -159,4 +174,6 @@ def save_settings(tenant: Tenant, body: object) -> dict:
                     CampaignSetting.updated_at: EXCLUDED.updated_at,
                 },
             ).execute()
+        if cache is not None:
+            cache.bump(tenant.company_id, SETTINGS)
     return get_settings(tenant)

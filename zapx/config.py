@@ -129,6 +129,10 @@ class Config:
     alert_dead_letters_window_s: int = 900
     #: Seconds one webhook POST may take (connect and read each).
     alert_webhook_timeout_s: float = 5.0
+    # --- issue 15, query cache (branch i15-cache, docs/CACHE.md) ---
+    #: Lifetime of a cached campaign report (seconds; its send rate and estimated end are
+    #: "now"-relative, so shorter than ``query_cache_ttl_s``); 0 never caches reports.
+    query_cache_report_ttl_s: int = 5
 
     @property
     def dependency_policy(self) -> Policy:
@@ -238,6 +242,8 @@ _VARIABLES: tuple[tuple[str, str, object], ...] = (
     ("ALERT_DEAD_LETTERS_MIN", "alert_dead_letters_min", v.int_range(1, 1_000_000)),
     ("ALERT_DEAD_LETTERS_WINDOW_S", "alert_dead_letters_window_s", v.int_range(10, 7 * 86_400)),
     ("ALERT_WEBHOOK_TIMEOUT_S", "alert_webhook_timeout_s", v.float_range(0.5, 60)),
+    # --- issue 15, query cache (branch i15-cache) ---
+    ("QUERY_CACHE_REPORT_TTL_S", "query_cache_report_ttl_s", v.int_range(0, 3600)),
 )
 
 #: Variable name -> Config field name.

@@ -18,7 +18,7 @@ from __future__ import annotations
 from peewee import IntegrityError, fn
 
 from zapx import realtime
-from zapx.cache import QueryCache, dumps
+from zapx.cache import CONTACTS, LISTS, QueryCache, dumps
 from zapx.campaigns import readiness
 from zapx.contact_fields import API_NAMES
 from zapx.db import Contact, ContactList, ContactListItem, Tenant, db, utcnow
@@ -162,7 +162,7 @@ TRIGRAM_MIN_CHARS = 3
 #: The query-cache namespace of the contacts pages (``zapx.cache``): every write to a company's
 #: contacts must call ``zapx.cache.bump(redis, prefix, company_id, CONTACTS_NAMESPACE)`` after it
 #: commits (:func:`contacts_changed`).
-CONTACTS_NAMESPACE = "contacts"
+CONTACTS_NAMESPACE = CONTACTS
 #: Part of every cached page's key: a new page shape never serves entries of an older one.
 _PAGE_SHAPE = "contacts-v2"
 
@@ -257,6 +257,43 @@ def delete_contact(tenant: Tenant, contact_id: int, cache: QueryCache | None = N
 
 # --- contact lists -----------------------------------------------------------------------------
 
+#: Part of every cached list answer's key (namespace ``lists``: the lists and their item
+#: counts, bumped by :func:`lists_changed` after any write to a list or its items).
+_LISTS_SHAPE = "lists-v1"
+
+
+def _cached(cache: QueryCache | None, company_id: int, key_parts, compute) -> bytes:
+    if cache is None:
+        return dumps(compute())
+    return cache.get_or_compute(company_id, LISTS, (_LISTS_SHAPE, *key_parts), compute)
+
+
+def lists_changed(cache: QueryCache | None, company_id: int) -> None:
+    """Invalidate the company's cached lists and counts; call after a write commits."""
+    if cache is not None:
+        cache.bump(company_id, LISTS)
+
+
+def lists_page_json(
+    tenant: Tenant, search: str | None, number: int, cache: QueryCache | None = None
+) -> bytes:
+    """:func:`lists_page` as JSON bytes, through the query cache when one is given (the key:
+    the term as matched, folded, and the page number)."""
+    term = fold(search.strip()) if search else ""
+    return _cached(
+        cache, tenant.company_id, ("page", term, number), lambda: lists_page(tenant, search, number)
+    )
+
+
+def lists_all_json(tenant: Tenant, cache: QueryCache | None = None) -> bytes:
+    return _cached(cache, tenant.company_id, ("all",), lambda: lists_all(tenant))
+
+
+def get_list_json(tenant: Tenant, list_id: int, cache: QueryCache | None = None) -> bytes:
+    """:func:`get_list` as JSON bytes; another company's list is a 404 before any cache read
+    (the entry's key is the id, within this company's namespace anyway)."""
+    return _cached(cache, tenant.company_id, ("one", list_id), lambda: get_list(tenant, list_id))
+
 
 def _items_count():
     return (
@@ -285,7 +322,7 @@ def get_list(tenant: Tenant, list_id: int) -> dict:
     return list_dict(row, count)
 
 
-def create_list(tenant: Tenant, body: object) -> dict:
+def create_list(tenant: Tenant, body: object, cache: QueryCache | None = None) -> dict:
     data = parse(body, LIST_FIELDS)
     try:
         with db.atomic():
@@ -294,12 +331,15 @@ def create_list(tenant: Tenant, body: object) -> dict:
         raise Conflict(
             f"a contact list named {data['name']!r} already exists", field="name"
         ) from None
+    lists_changed(cache, tenant.company_id)
     out = list_dict(row, 0)
     realtime.publish(tenant.company_id, "ContactList", {"action": "create", "record": out})
     return out
 
 
-def update_list(tenant: Tenant, list_id: int, body: object) -> dict:
+def update_list(
+    tenant: Tenant, list_id: int, body: object, cache: QueryCache | None = None
+) -> dict:
     data = parse(body, LIST_FIELDS, partial=True)
     try:
         with db.atomic():
@@ -308,15 +348,17 @@ def update_list(tenant: Tenant, list_id: int, body: object) -> dict:
         raise Conflict(
             f"a contact list named {data['name']!r} already exists", field="name"
         ) from None
+    lists_changed(cache, tenant.company_id)
     out = get_list(tenant, list_id)
     realtime.publish(tenant.company_id, "ContactList", {"action": "update", "record": out})
     return out
 
 
-def delete_list(tenant: Tenant, list_id: int) -> None:
+def delete_list(tenant: Tenant, list_id: int, cache: QueryCache | None = None) -> None:
     with db.atomic():
         readiness.check_unused(tenant, ContactList, list_id)  # 409 while a campaign uses it
         tenant.delete(ContactList, list_id, label="ContactList")
+    lists_changed(cache, tenant.company_id)
     realtime.publish(tenant.company_id, "ContactList", {"action": "delete", "id": list_id})
 
 
@@ -347,7 +389,7 @@ def get_item(tenant: Tenant, item_id: int) -> dict:
     return item_dict(tenant.get(ContactListItem, item_id, label="ContactListItem"))
 
 
-def create_item(tenant: Tenant, body: object, region: str) -> dict:
+def create_item(tenant: Tenant, body: object, region: str, cache: QueryCache | None = None) -> dict:
     if not isinstance(body, dict) or "contactListId" not in body:
         parse(body, ())  # a non-object body gets the generic message
         raise ValidationError("contactListId is required", field="contactListId")
@@ -360,12 +402,15 @@ def create_item(tenant: Tenant, body: object, region: str) -> dict:
             )
     except IntegrityError:
         raise _duplicate(data["number"], "list") from None
+    lists_changed(cache, tenant.company_id)
     out = item_dict(row)
     realtime.publish(tenant.company_id, "ContactListItem", {"action": "create", "record": out})
     return out
 
 
-def update_item(tenant: Tenant, item_id: int, body: object, region: str) -> dict:
+def update_item(
+    tenant: Tenant, item_id: int, body: object, region: str, cache: QueryCache | None = None
+) -> dict:
     with db.atomic():
         row = tenant.get(ContactListItem, item_id, label="ContactListItem")
         data = _item(body, region, row)
@@ -379,14 +424,17 @@ def update_item(tenant: Tenant, item_id: int, body: object, region: str) -> dict
                 tenant.update(ContactListItem, item_id, updated_at=utcnow(), **data)
         except IntegrityError:
             raise _duplicate(data.get("number", row.number), "list") from None
+    if "contact_list" in data:  # moved to another list: both counts changed
+        lists_changed(cache, tenant.company_id)
     out = get_item(tenant, item_id)
     realtime.publish(tenant.company_id, "ContactListItem", {"action": "update", "record": out})
     return out
 
 
-def delete_item(tenant: Tenant, item_id: int) -> None:
+def delete_item(tenant: Tenant, item_id: int, cache: QueryCache | None = None) -> None:
     with db.atomic():
         tenant.delete(ContactListItem, item_id, label="ContactListItem")
+    lists_changed(cache, tenant.company_id)
     realtime.publish(tenant.company_id, "ContactListItem", {"action": "delete", "id": item_id})
 
 

@@ -34,7 +34,7 @@ from collections.abc import Callable, Mapping
 from peewee import EXCLUDED
 
 from zapx.auth import Principal
-from zapx.cache import QueryCache
+from zapx.cache import RATE_LIMITS, QueryCache
 from zapx.config import load_config
 from zapx.db import Company, CompanyRateLimit, Tenant, db, utcnow
 from zapx.db.rate_limit_models import KINDS, MAX_PERIOD_S, MAX_SENDS, MIN_PERIOD_S
@@ -63,7 +63,7 @@ __all__ = [
 #: process's change takes to be seen here.
 LOCAL_TTL_S = 1.0
 #: The query-cache namespace of the limits (``<prefix>cache:<company>:rate_limits:...``).
-NAMESPACE = "rate_limits"
+NAMESPACE = RATE_LIMITS
 _SHAPE = '{"limits": [{"kind": ..., "limit": ..., "periodS": ...}, ...]}'
 
 

@@ -112,7 +112,8 @@ def check_signature(
 def apply(changes: tuple[Change, ...], signers: tuple[Signer, ...]) -> dict:
     """Apply the statuses and replies of ``changes`` to the rows of the connections that signed
     them, each change to the signers of its own phone id. Returns counts, and the campaigns whose
-    rows a reply re-opened (the caller tells the engine).
+    rows a reply re-opened (the caller tells the engine) and the companies whose rows changed
+    (the caller invalidates their cached reports).
 
     Another company's message id or contact number answers exactly like an unknown one: the
     statement matches rows of the signer's campaigns only.
@@ -141,10 +142,13 @@ def apply(changes: tuple[Change, ...], signers: tuple[Signer, ...]) -> dict:
                 "reopened_campaigns": [c for w, _, c in reopened if w == signer.connection_id],
             },
         )
+    changed = {s.company_id for s in signers if updated.get(s.connection_id)}
     return {
         "statuses": count,
         "updated": sum(updated.values()),
         "reopened": sorted({(company, campaign) for _, company, campaign in reopened}),
+        #: Companies whose rows changed (their cached campaign reports are stale).
+        "companies": sorted(changed | {company for _, company, _ in reopened}),
     }
 
 

@@ -10,7 +10,7 @@ import redis
 from falcon.media.multipart import BodyPart
 
 from actors.inbox import send_command
-from zapx.cache import QueryCache
+from zapx.cache import REPORTS, QueryCache
 from zapx.config import Config
 from zapx.engine.messages import Command
 from zapx.engine.runflags import RunFlags
@@ -56,8 +56,15 @@ class Deps:
 
     @property
     def query_cache(self) -> QueryCache:
-        """The Redis query cache (``QUERY_CACHE_TTL_S``; 0 reads without it, writes still bump)."""
-        return QueryCache(self.redis, self.config.redis_prefix, self.config.query_cache_ttl_s)
+        """The Redis query cache (``QUERY_CACHE_TTL_S``, reports ``QUERY_CACHE_REPORT_TTL_S``;
+        0 reads without it, writes still bump)."""
+        cfg = self.config
+        return QueryCache(
+            self.redis,
+            cfg.redis_prefix,
+            cfg.query_cache_ttl_s,
+            ((REPORTS, cfg.query_cache_report_ttl_s),),
+        )
 
 
 class Resource:

@@ -76,9 +76,13 @@ class CampaignsResource(Resource):
     )
     def on_get_report(self, req, resp, id):
         redis, keys = self.deps.redis, self.deps.keys
-        resp.media = report.campaign_report(
-            req.context.tenant, ident(id), lambda c: flags.waiting_because(redis, keys, c)
+        resp.data = report.report_json(
+            req.context.tenant,
+            ident(id),
+            lambda c: flags.waiting_because(redis, keys, c),
+            self.deps.query_cache,
         )
+        resp.content_type = falcon.MEDIA_JSON
 
     @doc(
         "The campaign's contacts, 20 a page by id: status, attempts, provider message id, "

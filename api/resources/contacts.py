@@ -65,11 +65,13 @@ class ContactListsResource(Resource):
         response=schemas.CONTACT_LISTS_PAGE,
     )
     def on_get(self, req, resp):
-        resp.media = contacts.lists_page(req.context.tenant, *page(req))
+        resp.data = contacts.lists_page_json(req.context.tenant, *page(req), self.deps.query_cache)
+        resp.content_type = falcon.MEDIA_JSON
 
     @doc("Every contact list", response=schemas.array(schemas.CONTACT_LIST))
     def on_get_list(self, req, resp):
-        resp.media = contacts.lists_all(req.context.tenant)
+        resp.data = contacts.lists_all_json(req.context.tenant, self.deps.query_cache)
+        resp.content_type = falcon.MEDIA_JSON
 
     @doc(
         "Create a contact list",
@@ -78,20 +80,23 @@ class ContactListsResource(Resource):
         response=schemas.CONTACT_LIST,
     )
     def on_post(self, req, resp):
-        resp.media = contacts.create_list(req.context.tenant, body(req))
+        resp.media = contacts.create_list(req.context.tenant, body(req), self.deps.query_cache)
         resp.status = falcon.HTTP_201
 
     @doc("One contact list with its item count", response=schemas.CONTACT_LIST)
     def on_get_item(self, req, resp, id):
-        resp.media = contacts.get_list(req.context.tenant, ident(id))
+        resp.data = contacts.get_list_json(req.context.tenant, ident(id), self.deps.query_cache)
+        resp.content_type = falcon.MEDIA_JSON
 
     @doc("Rename a contact list", body=contacts.LIST_FIELDS, response=schemas.CONTACT_LIST)
     def on_put_item(self, req, resp, id):
-        resp.media = contacts.update_list(req.context.tenant, ident(id), body(req))
+        resp.media = contacts.update_list(
+            req.context.tenant, ident(id), body(req), self.deps.query_cache
+        )
 
     @doc("Delete a contact list and its items", status=204)
     def on_delete_item(self, req, resp, id):
-        contacts.delete_list(req.context.tenant, ident(id))
+        contacts.delete_list(req.context.tenant, ident(id), self.deps.query_cache)
         no_content(resp)
 
 
@@ -131,7 +136,9 @@ class ContactListItemsResource(Resource):
         response=schemas.LIST_ITEM,
     )
     def on_post(self, req, resp):
-        resp.media = contacts.create_item(req.context.tenant, body(req), self.region)
+        resp.media = contacts.create_item(
+            req.context.tenant, body(req), self.region, self.deps.query_cache
+        )
         resp.status = falcon.HTTP_201
 
     @doc("One list item", response=schemas.LIST_ITEM)
@@ -140,9 +147,11 @@ class ContactListItemsResource(Resource):
 
     @doc("Update a list item", body=_item_body_schema(), response=schemas.LIST_ITEM)
     def on_put_item(self, req, resp, id):
-        resp.media = contacts.update_item(req.context.tenant, ident(id), body(req), self.region)
+        resp.media = contacts.update_item(
+            req.context.tenant, ident(id), body(req), self.region, self.deps.query_cache
+        )
 
     @doc("Delete a list item", status=204)
     def on_delete_item(self, req, resp, id):
-        contacts.delete_item(req.context.tenant, ident(id))
+        contacts.delete_item(req.context.tenant, ident(id), self.deps.query_cache)
         no_content(resp)

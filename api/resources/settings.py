@@ -3,6 +3,8 @@ frontend's shapes (an array of ``{key, value}`` with JSON text values; posted ba
 
 from __future__ import annotations
 
+import falcon
+
 from api import campaign_schemas as schemas
 from api.openapi import body_schema, doc
 from api.resources.base import Resource, body
@@ -21,7 +23,8 @@ class CampaignSettingsResource(Resource):
         response=schemas.SETTINGS,
     )
     def on_get(self, req, resp):
-        resp.media = campaign_settings.as_rows(campaign_settings.get_settings(req.context.tenant))
+        resp.data = campaign_settings.settings_json(req.context.tenant, self.deps.query_cache)
+        resp.content_type = falcon.MEDIA_JSON
 
     @doc(
         "Upsert the given settings by key ({settings: {key: value}}, values as parsed from the "
@@ -30,5 +33,7 @@ class CampaignSettingsResource(Resource):
         response=schemas.SETTINGS,
     )
     def on_post(self, req, resp):
-        saved = campaign_settings.save_settings(req.context.tenant, body(req))
+        saved = campaign_settings.save_settings(
+            req.context.tenant, body(req), self.deps.query_cache
+        )
         resp.media = campaign_settings.as_rows(saved)

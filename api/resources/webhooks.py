@@ -7,6 +7,7 @@ import falcon
 from api.openapi import doc
 from api.resources.base import Resource
 from zapx import webhooks
+from zapx.cache import REPORTS
 from zapx.engine.messages import CampaignChanged
 
 
@@ -43,6 +44,8 @@ class CloudWebhookResource(Resource):
         changes = webhooks.read(raw)
         signers = webhooks.check_signature(raw, req.get_header("X-Hub-Signature-256"), changes)
         result = webhooks.apply(changes, signers)
+        for company_id in result["companies"]:  # committed: the reports' counts moved
+            self.deps.query_cache.bump(company_id, REPORTS)
         for company_id, campaign_id in result["reopened"]:
             self.deps.notify_engine(CampaignChanged(company_id, campaign_id))
         resp.media = {

@@ -62,7 +62,7 @@ def test_miss_then_hit_returns_the_stored_bytes(client, prefix):
     assert (
         first == second == '{"records": [{"name": "José"}], "count": 1, "hasMore": false}'.encode()
     )
-    assert cache.stats(client, prefix)["contacts"] == {"hit": 1, "miss": 1}
+    assert cache.stats(client, prefix)["contacts"] == {"hit": 1, "miss": 1, "invalidation": 0}
 
 
 def test_key_layout_and_ttl(client, prefix):

@@ -8,6 +8,15 @@ run began (or by a fixed 60 s) counts the batch in flight as if nothing had left
 polled in its first seconds showed 0.017 msgs/s and 33 h to go for 108 s of work. Until two
 batches are recorded there is no rate and no estimated end, and a campaign that is not running
 (paused, cancelled, finished) has neither.
+
+:func:`report_json` answers through the query cache (namespace ``reports``, docs/CACHE.md). The
+campaign's own row is read every time (one primary-key lookup) and its fields the report shows
+are part of the entry's key, so a status change (pause, resume, finish, ...) never needs a bump;
+the aggregate over the shipping rows is what is cached, and every path that moves a row's
+status bumps the namespace. A running campaign's entry lives ``QUERY_CACHE_REPORT_TTL_S``
+(its rate and estimated end are measured from "now"); any other campaign's report does not
+depend on the time, so it lives ``QUERY_CACHE_TTL_S``. ``waitingBecause`` is read from Redis
+on every request and added to the cached bytes.
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable
 
+from zapx.cache import REPORTS, QueryCache, dumps
 from zapx.campaigns.lifecycle import EM_ANDAMENTO
 from zapx.db import Tenant, db
 from zapx.db.campaign_models import SHIPPING_STATUSES, Campaign
@@ -39,12 +49,62 @@ def send_rate(recent: int, first, last) -> float:
     return (recent - 1) / (last - first).total_seconds()
 
 
+#: Part of every cached report's key: a new report shape never serves entries of an older one.
+_SHAPE = "report-v1"
+
+
+def _iso(value: datetime.datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
 def campaign_report(
     tenant: Tenant, campaign_id: int, waiting: Callable[[int], str | None] | None = None
 ) -> dict:
     """The report; ``waiting(campaign id)`` gives why its sends wait on the send gate
     (``flags.waiting_because``), shown as ``waitingBecause`` while it runs."""
     campaign = tenant.get(Campaign, campaign_id, label="Campaign")
+    return _report(campaign) | {"waitingBecause": _waiting(campaign, waiting)}
+
+
+def report_json(
+    tenant: Tenant,
+    campaign_id: int,
+    waiting: Callable[[int], str | None] | None = None,
+    cache: QueryCache | None = None,
+) -> bytes:
+    """:func:`campaign_report` as JSON bytes (the same bytes), through ``cache`` when given."""
+    campaign = tenant.get(Campaign, campaign_id, label="Campaign")
+    if cache is None:
+        body = dumps(_report(campaign))
+    else:
+        running = campaign.status == EM_ANDAMENTO
+        key = (
+            _SHAPE,
+            campaign.id,
+            campaign.status,
+            _iso(campaign.started_at),
+            _iso(campaign.resumed_at),
+            _iso(campaign.completed_at),
+            campaign.pause_reason or "",
+        )
+        ttl_s = cache.ttl_for(REPORTS)
+        if ttl_s and not running:  # no rate, no estimated end: nothing depends on the time
+            ttl_s = max(ttl_s, cache.ttl_s)
+        body = cache.get_or_compute(
+            tenant.company_id, REPORTS, key, lambda: _report(campaign), ttl_s=ttl_s
+        )
+    # The dict's last key, read fresh: it changes in Redis, with no write to any row.
+    return body[:-1] + b', "waitingBecause": ' + dumps(_waiting(campaign, waiting)) + b"}"
+
+
+def _waiting(campaign: Campaign, waiting: Callable[[int], str | None] | None) -> str | None:
+    if waiting is None or campaign.status != EM_ANDAMENTO:
+        return None
+    return waiting(campaign.id) or None
+
+
+def _report(campaign: Campaign) -> dict:
+    """Everything but ``waitingBecause``, from one aggregate over the campaign's rows."""
     now = datetime.datetime.now(datetime.UTC)
     since = now - datetime.timedelta(seconds=RATE_WINDOW_S)
     began = run_began(campaign)
@@ -98,5 +158,4 @@ def campaign_report(
         "resumedAt": campaign.resumed_at.isoformat() if campaign.resumed_at else None,
         "completedAt": campaign.completed_at.isoformat() if campaign.completed_at else None,
         "pauseReason": campaign.pause_reason or None,
-        "waitingBecause": (waiting(campaign.id) if waiting and running else None) or None,
     }

@@ -13,6 +13,7 @@ import logging
 
 import redis
 
+from zapx import cache
 from zapx.campaigns import batches, flags, starts
 from zapx.config import Config
 from zapx.engine.lifecycle import FIRST_BATCH_SIZE
@@ -93,6 +94,8 @@ class Duties:
         send again the planned batches whose message was lost (safe: the claim is the gate).
         Returns the (company id, campaign id) whose batches expired, to be refreshed."""
         expired = batches.expire_leases(self.progress)
+        for company_id in sorted({c for c, _ in expired}):  # their rows moved: reports changed
+            cache.bump(self.flags.client, self.flags.keys.prefix, company_id, cache.REPORTS)
         for company_id, campaign_id in expired:
             log.warning(
                 "batch lease expired",

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from zapx import cache
-from zapx.contacts import CONTACTS_NAMESPACE, publish_list_reload
+from zapx.contacts import publish_list_reload
 from zapx.db import ContactImport, ContactList, ImportRejection, Tenant, db, utcnow
 from zapx.errors import ValidationError
 from zapx.imports import readers
@@ -127,14 +127,15 @@ def run_import(
     *,
     progress: Progress | None = None,
     chunk_rows: int = CHUNK_ROWS,
-    after_chunk: Callable[[int], None] | None = None,
+    after_chunk: Callable[[int, str], None] | None = None,
 ) -> str:
     """Run (or resume) import ``import_id``; returns its state afterwards.
 
     Safe to call twice at once (the second returns at once) or again after a crash (it resumes
     after the checkpoint). A bad file ends the import ``failed`` with the reason; a database
-    error leaves it to be resumed and is raised. ``after_chunk(company_id)`` runs after each
-    chunk commits into the company's contacts (see :func:`invalidator`).
+    error leaves it to be resumed and is raised. ``after_chunk(company_id, namespace)`` runs
+    after each chunk commits, with the query-cache namespace the chunk changed (``contacts``,
+    or ``lists`` for an import into a list, whose item count moved; see :func:`invalidator`).
     """
     got = db.execute_sql(
         "SELECT pg_try_advisory_lock(%s, %s)", (_LOCK_CLASS, import_id)
@@ -171,9 +172,10 @@ def run_import(
         db.execute_sql("SELECT pg_advisory_unlock(%s, %s)", (_LOCK_CLASS, import_id))
 
 
-def invalidator(redis, prefix: str) -> Callable[[int], None]:
-    """``after_chunk`` for :func:`run_import`: empties the company's cached contact pages."""
-    return lambda company_id: cache.bump(redis, prefix, company_id, CONTACTS_NAMESPACE)
+def invalidator(redis, prefix: str) -> Callable[[int, str], None]:
+    """``after_chunk`` for :func:`run_import`: bumps the company's namespace the chunk changed
+    (its contacts pages, or its lists' counts), in whichever process runs the import."""
+    return lambda company_id, namespace: cache.bump(redis, prefix, company_id, namespace)
 
 
 def _run(
@@ -187,8 +189,9 @@ def _run(
     _, columns = _header(rows)
     builder = RowBuilder(columns, region, keep_unassigned=imp.target == "list")
     bump = None
-    if after_chunk is not None and imp.target == "contacts":
-        bump = lambda: after_chunk(imp.company_id)  # noqa: E731
+    if after_chunk is not None:
+        namespace = cache.CONTACTS if imp.target == "contacts" else cache.LISTS
+        bump = lambda: after_chunk(imp.company_id, namespace)  # noqa: E731
     loader = _LoaderThread(Loader(imp.id, imp.target, imp.company_id, imp.contact_list_id), bump)
     checkpoint = imp.checkpoint
     chunk = Chunk(first_row=checkpoint)

@@ -22,7 +22,7 @@ def test_each_committed_chunk_stores_how_far_into_the_file_it_is(company, tmp_pa
     write_csv(path, 4000)
     seen = []
 
-    def after_chunk(company_id: int) -> None:  # in the loader thread, after each commit
+    def after_chunk(company_id: int, namespace: str) -> None:  # in the loader thread, after commit
         row = ContactImport.get_by_id(imp.id)
         seen.append((row.rows_read, row.fraction_read, get_import(tenant, imp.id)["percent"]))
 
