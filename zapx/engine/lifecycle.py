@@ -17,7 +17,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 
-from zapx import alerts, connections
+from zapx import alerts, cache, connections
 from zapx.campaign_settings import get_settings
 from zapx.campaigns import batches, readiness
 from zapx.campaigns.context import message_texts
@@ -371,6 +371,8 @@ class CompanyLifecycle:
         batch_id, size = planned
         if size < len(slots):
             throttle.give_back(len(slots) - size)
+        # Its rows went pending -> queued: the company's cached reports are stale (zapx.cache).
+        cache.bump(self.flags.client, self.flags.keys.prefix, self.company_id, cache.REPORTS)
         live.in_flight.add(batch_id)
         live.planned += 1
         if first:

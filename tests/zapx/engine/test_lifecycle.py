@@ -12,6 +12,7 @@ import pytest
 
 from tests.actors.campaigns import make_list
 from tests.conftest import make_company
+from zapx import cache
 from zapx.campaigns import batches, flags
 from zapx.campaigns.lifecycle import (
     CANCELADA,
@@ -234,6 +235,17 @@ def test_a_campaign_that_cannot_start_is_paused_with_the_reason(world, problem):
 
 
 # --- plan, record, finish ----------------------------------------------------------------------
+
+
+def test_planning_a_batch_invalidates_the_companys_cached_reports(world):
+    w = world(size=10)
+    version = cache.version_key(w.keys.prefix, w.company_id, cache.REPORTS)
+    campaign_id = w.campaign()
+    w.lifecycle.refresh(campaign_id)  # the first batch: its rows pending -> queued
+    assert len(w.outbox.take()) == 1 and w.redis.get(version) == b"1"
+    w.clock.now += FIRST_WAIT_S
+    w.lifecycle.pump()  # the next batches
+    assert int(w.redis.get(version)) == 1 + len(w.outbox.take()) > 1
 
 
 def test_the_second_batch_waits_for_the_first_report_at_most_first_wait_s(world):
