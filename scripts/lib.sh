@@ -140,14 +140,24 @@ ensure_postgres() {
     die "PostgreSQL at $host:$port still refuses the login, authentication failed: $(postgres_reason)"
 }
 
+# The tests' tools from Debian's packages: the package lists are updated once per script run,
+# and apt waits for a lock another install holds.
+APT_UPDATED=0
+apt_update_once() {
+    [ "$APT_UPDATED" = 1 ] && return 0
+    sudo_ apt-get -o DPkg::Lock::Timeout=600 update -q >/dev/null || die "apt-get update failed"
+    APT_UPDATED=1
+}
+
 # promtool (Debian/Ubuntu package "prometheus"): the tests check the /metrics page and the
 # shipped alert rules with it. Installed with apt-get when missing.
 ensure_promtool() {
     command -v promtool >/dev/null && return 0
     command -v apt-get >/dev/null || die "promtool is missing and apt-get is unavailable; install Prometheus's promtool"
     log "installing promtool (package prometheus) with apt-get"
-    sudo_ apt-get update -q >/dev/null || true
-    sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus >/dev/null \
+    apt_update_once
+    sudo_ env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q \
+        --no-install-recommends prometheus >/dev/null \
         || die "apt-get could not install prometheus (for promtool)"
     command -v promtool >/dev/null || die "the prometheus package did not provide promtool"
 }
@@ -192,13 +202,6 @@ ensure_redis() {
 # Debian's chromium and its chromedriver, for the ops page's browser test (tests/actors/test_ops_page.py
 # drives them with selenium; nothing is downloaded at test time). The package lists are updated
 # once, then both are installed; apt waits for a lock another install holds.
-APT_UPDATED=0
-apt_update_once() {
-    [ "$APT_UPDATED" = 1 ] && return 0
-    sudo_ apt-get -o DPkg::Lock::Timeout=600 update -q >/dev/null || die "apt-get update failed"
-    APT_UPDATED=1
-}
-
 ensure_chromium() {
     if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then return 0; fi
     command -v apt-get >/dev/null || die "chromium and chromedriver are missing and apt-get is unavailable; install them"
