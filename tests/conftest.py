@@ -99,15 +99,37 @@ def config(database_url, redis_url, redis_prefix, media_dir, import_dir):
     )
 
 
+_TABLES = [m._meta.table_name for m in MODELS]  # parents first
+# The tables with a row, in one statement.
+_DIRTY = " UNION ALL ".join(f"(SELECT '{t}' FROM \"{t}\" LIMIT 1)" for t in _TABLES)
+# Every sequence the tables own back to 1 (a table emptied by the test itself included).
+_RESTART = (
+    "SELECT setval(s.oid::regclass, 1, false) FROM pg_class s "
+    "JOIN pg_depend d ON d.objid = s.oid JOIN pg_class t ON d.refobjid = t.oid "
+    "WHERE s.relkind = 'S' AND d.deptype IN ('a', 'i') AND t.relname = ANY(%s)"
+)
+
+
+def _empty_tables() -> None:
+    """DELETE the rows of the tables that have any, children first, and restart their ids.
+    A TRUNCATE of every table made new files for each and waited on their fsync: 45-150 ms
+    after each of about a thousand tests, where this takes 3-13 ms."""
+    dirty = {row[0] for row in db.execute_sql(_DIRTY).fetchall()}
+    with db.atomic():
+        for table in reversed(_TABLES):
+            if table in dirty:
+                db.execute_sql(f'DELETE FROM "{table}"')
+        db.execute_sql(_RESTART, (_TABLES,))
+
+
 @pytest.fixture
 def clean_db(database_url, redis_url, redis_prefix):
     """Empties every table after the test (ids restart), so tests do not see each other; and,
     since the next test's company 1 is another company, forgets the rate limits cached by
     company id (this process's copies and the Redis entries)."""
     yield
-    tables = ", ".join(m._meta.table_name for m in MODELS)
     with db.connection_context():
-        db.execute_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+        _empty_tables()
     rate_limits.forget_local()
     client = get_redis(redis_url)
     keys = list(client.scan_iter(match=f"{redis_prefix}cache:*:{rate_limits.NAMESPACE}:*"))

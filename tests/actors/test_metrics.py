@@ -33,7 +33,7 @@ from zapx import metrics
 from zapx.db import CampaignBatch, CampaignShipping, db
 
 TOKEN = "t" * 40
-CONTACTS = 400
+CONTACTS = 200
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
