@@ -317,9 +317,24 @@ def open_rows(campaign_id: int) -> dict[str, int]:
 
 
 def next_due_in_s(campaign_id: int) -> float | None:
-    """Seconds until the earliest pending row is due (0 when one is due now); None if none."""
+    """Seconds until the earliest pending row is due (0 when one is due now); None if none.
+
+    Called before every batch is planned, so it must not cost the campaign's size: the first
+    query stops at the first due row in ``(campaign_id, status, id)`` order (the rows before it
+    are the few waiting for a retry), and the minimum is taken only when no row is due, over
+    rows that all wait for a retry. (One ``min()`` over every pending row was 0.3 CPU-ms a
+    message of PostgreSQL at 60,000 contacts and grew with the campaign.)
+    """
+    due = db.execute_sql(
+        "SELECT 1 FROM campaign_shipping WHERE campaign_id = %s "
+        f"AND status = {sql(RowStatus.PENDING)} "
+        "AND (next_attempt_at IS NULL OR next_attempt_at <= now()) LIMIT 1",
+        (campaign_id,),
+    ).fetchone()
+    if due is not None:
+        return 0.0
     row = db.execute_sql(
-        "SELECT EXTRACT(EPOCH FROM min(COALESCE(next_attempt_at, now())) - now()) "
+        "SELECT EXTRACT(EPOCH FROM min(next_attempt_at) - now()) "
         f"FROM campaign_shipping WHERE campaign_id = %s AND status = {sql(RowStatus.PENDING)}",
         (campaign_id,),
     ).fetchone()
