@@ -63,6 +63,23 @@ _AMBIGUOUS_CODES = frozenset(
         92,  # CURLE_HTTP2_STREAM (pycurl has no name for it)
     }
 )
+#: TLS failures: before the request is sent (TRANSIENT, as urllib3's SSLError was).
+_TLS_CODES = frozenset(
+    {
+        pycurl.E_SSL_CONNECT_ERROR,
+        pycurl.E_PEER_FAILED_VERIFICATION,
+        pycurl.E_SSL_CERTPROBLEM,
+        pycurl.E_SSL_CIPHER,
+        pycurl.E_SSL_CACERT_BADFILE,
+        pycurl.E_SSL_ENGINE_NOTFOUND,
+        pycurl.E_SSL_ENGINE_SETFAILED,
+        pycurl.E_SSL_ENGINE_INITFAILED,
+        pycurl.E_SSL_CRL_BADFILE,
+        pycurl.E_SSL_ISSUER_ERROR,
+        pycurl.E_SSL_PINNEDPUBKEYNOTMATCH,
+        pycurl.E_SSL_INVALIDCERTSTATUS,
+    }
+)
 _VERIFY = ssl.get_default_verify_paths()
 
 
@@ -151,11 +168,16 @@ class _Handle:
         c.setopt(pycurl.HEADERFUNCTION, self.head.write)
         self.refused = False
 
-    def answer(self) -> HttpResponse:
-        status = self.curl.getinfo(pycurl.RESPONSE_CODE)
-        response = HttpResponse(status, self.body.getvalue(), _retry_after(self.head.getvalue()))
-        self.body = self.head = None
-        return response
+    def answer(self) -> HttpResponse | TransportError:
+        """The answer libcurl completed, or a TransportError when its headers were cut short
+        (libcurl takes an end of stream inside the headers for their end)."""
+        head = self.head.getvalue()
+        body, self.body, self.head = self.body.getvalue(), None, None
+        if not (head.endswith(b"\n\r\n") or head.endswith(b"\n\n")):
+            return TransportError(
+                AMBIGUOUS, "connection broken: the answer's headers were cut short", "broken"
+            )
+        return HttpResponse(self.curl.getinfo(pycurl.RESPONSE_CODE), body, _retry_after(head))
 
     def failure(self, code: int, message: str) -> TransportError:
         """The TransportError of libcurl's error ``code``: did the request possibly leave?"""
@@ -166,13 +188,17 @@ class _Handle:
             return TransportError(AUTH, refused_reason(_target(self.url or "")[0]), "refused")
         if code in _CONNECT_CODES:
             return TransportError(TRANSIENT, f"connect failed: {message}", "connect")
+        # PRIMARY_IP is set once connected (or on a reused connection) and empty before: the
+        # request can only have left after. (NUM_CONNECTS is 0 both on a reused connection and
+        # before a connect completed; PRETRANSFER_TIME_T is set on failures too: neither says.)
+        connected = bool(self.curl.getinfo(pycurl.PRIMARY_IP))
         if code == pycurl.E_OPERATION_TIMEDOUT:
-            # Before the request was about to be sent on a new connection: nothing left.
-            reused = self.curl.getinfo(pycurl.NUM_CONNECTS) == 0
-            if not reused and self.curl.getinfo(pycurl.PRETRANSFER_TIME_T) == 0:
+            if not connected:
                 return TransportError(TRANSIENT, f"connect failed: {message}", "connect")
             return TransportError(AMBIGUOUS, "no answer before the read timeout", "timeout")
-        if code in _AMBIGUOUS_CODES:
+        if code in _AMBIGUOUS_CODES or (connected and code not in _TLS_CODES):
+            # Also what libcurl calls other names once the request may have left (an answer
+            # that is not HTTP: "Received HTTP/0.9", CURLE_UNSUPPORTED_PROTOCOL).
             return TransportError(AMBIGUOUS, f"connection broken: {message}", "broken")
         return TransportError(TRANSIENT, f"curl error {code}: {message}", "transport")
 
@@ -199,7 +225,10 @@ def perform(outbound: Outbound, request: HttpRequest) -> HttpResponse:
         handle.curl.perform()
     except pycurl.error as exc:
         raise handle.failure(*exc.args) from None
-    return handle.answer()
+    answer = handle.answer()
+    if isinstance(answer, TransportError):
+        raise answer
+    return answer
 
 
 class Concurrent:
