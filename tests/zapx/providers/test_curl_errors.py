@@ -23,7 +23,7 @@ from zapx.providers import (
     HttpRequest,
     HttpResponse,
     TransportError,
-    curl,
+    curl_handle,
 )
 from zapx.providers.curl import exchange
 
@@ -47,8 +47,8 @@ def servers():
 @pytest.fixture
 def short_timeouts(monkeypatch):
     """Handles made from now on time out after 0.3 s to connect and 0.3 s more to answer."""
-    monkeypatch.setattr(curl, "CONNECT_TIMEOUT_S", 0.3)
-    monkeypatch.setattr(curl, "READ_TIMEOUT_S", 0.3)
+    monkeypatch.setattr(curl_handle, "CONNECT_TIMEOUT_S", 0.3)
+    monkeypatch.setattr(curl_handle, "READ_TIMEOUT_S", 0.3)
 
 
 def _fresh(url: str, *bodies: bytes, outbound: Outbound = OUTBOUND) -> list:

@@ -121,13 +121,15 @@ def _closes_idle(how):
 
 
 @pytest.mark.parametrize("how", [lambda conn: conn.close(), reset], ids=["fin", "rst"])
-def test_a_connection_closed_while_idle_is_replaced(servers, how):
-    """libcurl checks a cached connection before reusing it (at most once a second, from its
-    last check): one the server closed while idle is not used, the next send goes out once on
-    a new connection."""
+@pytest.mark.parametrize("idle_s", [0.3, 1.2])
+def test_a_connection_closed_while_idle_is_replaced(servers, how, idle_s):
+    """A connection the server closed while idle is not used: the next send goes out once, on
+    a new connection. libcurl checks a cached connection at most once a second (from 0.3 s it
+    would reuse it unchecked, get no answer and want to resend); the transport checks it before
+    every request (PREREQFUNCTION)."""
     server = servers(_closes_idle(how))
     assert _post(server, b"one").status == 200
-    time.sleep(1.2)
+    time.sleep(idle_s)
     second = _post(server, b"two")
     assert not isinstance(second, TransportError), second
     assert second.status == 200
@@ -135,16 +137,34 @@ def test_a_connection_closed_while_idle_is_replaced(servers, how):
     assert server.connections == 2
 
 
-def test_a_connection_closed_within_a_second_costs_an_ambiguous_send(servers):
-    """Within a second of its last check libcurl reuses a cached connection unchecked; if the
-    server closed it, no answer comes on it and libcurl wants to resend, which the transport
-    refuses: AMBIGUOUS, sent at most once (here: never)."""
-    server = servers(_closes_idle(lambda conn: conn.close()))
-    assert _post(server, b"one").status == 200
-    time.sleep(0.3)
-    second = _post(server, b"two")
-    assert isinstance(second, TransportError) and second.outcome == AMBIGUOUS, second
-    assert _settled(server) == [b"one"]
+def test_concurrent_replaces_every_connection_closed_while_idle(servers):
+    def script(server, conn, index):
+        if index < 4:
+            server.read_request(conn, index)
+            conn.sendall(answer())
+            time.sleep(0.1)
+            return  # closed while idle
+        keep_answering()(server, conn, index)
+
+    server = servers(script)
+    multi = Concurrent(OUTBOUND, max_in_flight=4)
+    try:
+        for round_ in range(2):
+            for n in range(4):
+                multi.add(n, HttpRequest(server.url, b"%d-%d" % (round_, n), HEADERS))
+            done: dict = {}
+            while multi.in_flight:
+                done.update(multi.wait(5))
+            assert {tag: getattr(a, "status", a) for tag, a in done.items()} == dict.fromkeys(
+                range(4), 200
+            )
+            time.sleep(0.3)
+        assert sorted(server.bodies()) == sorted(
+            b"%d-%d" % (r, n) for r in (0, 1) for n in range(4)
+        )
+        assert server.connections == 8
+    finally:
+        multi.close()
 
 
 def test_a_provider_send_after_a_drop_is_ambiguous_once(servers):
