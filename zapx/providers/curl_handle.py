@@ -112,6 +112,7 @@ class Sockets:
         return pycurl.SOCKOPT_OK
 
     def _map(self) -> None:
+        waiting = []
         for fd in self.new:
             try:
                 # A duplicate to ask the port: the descriptor stays libcurl's.
@@ -119,10 +120,13 @@ class Sockets:
                     port = sock.getsockname()[1]
             except OSError:  # a losing attempt (happy eyeballs) already closed
                 continue
+            if not port:  # not connecting yet (another handle's, in a multi): later
+                waiting.append(fd)
+                continue
             for old in [p for p, f in self.by_port.items() if f == fd]:
                 del self.by_port[old]  # libcurl closed that one and the number came back
             self.by_port[port] = fd
-        self.new.clear()
+        self.new = waiting
 
     def closed_by_peer(self, local_port: int) -> bool:
         """Whether the connection from ``local_port`` was closed or reset by the server."""
@@ -157,7 +161,9 @@ class Handle:
         self.outbound = outbound
         self.sockets = sockets or Sockets()
         self.url = self.headers = self.request = None
-        self.body = self.head = None
+        # The answer's body chunks and header lines, appended by libcurl's callbacks (set once).
+        self.body: list[bytes] = []
+        self.head: list[bytes] = []
         self.refused = self.stale = False
         c = self.curl = pycurl.Curl()
         c.setopt(pycurl.NOSIGNAL, 1)  # threads: no SIGALRM for DNS timeouts
@@ -179,6 +185,8 @@ class Handle:
             c.setopt(pycurl.CAPATH, _VERIFY.capath)
         c.setopt(pycurl.USERAGENT, "zapx")
         c.setopt(pycurl.POST, 1)
+        c.setopt(pycurl.WRITEFUNCTION, self.body.append)
+        c.setopt(pycurl.HEADERFUNCTION, self.head.append)
         c.setopt(pycurl.OPENSOCKETFUNCTION, self._open)
         c.setopt(pycurl.SOCKOPTFUNCTION, self.sockets.opened)
         c.setopt(pycurl.PREREQFUNCTION, self._prereq)
@@ -220,17 +228,17 @@ class Handle:
         c.setopt(pycurl.POSTFIELDSIZE, len(request.body))
         # A READFUNCTION and no SEEKFUNCTION: libcurl cannot resend a body it has read.
         c.setopt(pycurl.READFUNCTION, io.BytesIO(request.body).read)
-        self.body, self.head = io.BytesIO(), io.BytesIO()
-        c.setopt(pycurl.WRITEFUNCTION, self.body.write)
-        c.setopt(pycurl.HEADERFUNCTION, self.head.write)
+        self.body.clear()
+        self.head.clear()
         self.request = request
         self.refused = self.stale = False
 
     def answer(self) -> HttpResponse | TransportError:
         """The answer libcurl completed, or a TransportError when its headers were cut short
         (libcurl takes an end of stream inside the headers for their end)."""
-        head = self.head.getvalue()
-        body, self.body, self.head = self.body.getvalue(), None, None
+        head, body = b"".join(self.head), b"".join(self.body)
+        self.head.clear()
+        self.body.clear()
         if not (head.endswith(b"\n\r\n") or head.endswith(b"\n\n")):
             return TransportError(
                 AMBIGUOUS, "connection broken: the answer's headers were cut short", "broken"
@@ -239,7 +247,8 @@ class Handle:
 
     def failure(self, code: int, message: str) -> TransportError:
         """The TransportError of libcurl's error ``code``: did the request possibly leave?"""
-        self.body = self.head = None
+        self.head.clear()
+        self.body.clear()
         if self.refused and code in (pycurl.E_COULDNT_CONNECT, pycurl.E_OPERATION_TIMEDOUT):
             # The connection cannot send until its baseUrl is fixed: like a revoked token, its
             # campaigns pause with this reason instead of failing row after row.
