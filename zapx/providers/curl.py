@@ -22,6 +22,7 @@ Timeouts: libcurl has a connect timeout and a total one, no read timeout of its 
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -43,6 +44,18 @@ def _stale() -> TransportError:
 
 
 _local = threading.local()
+#: A forked child's inherited handles: kept, never used or cleaned up (their connections'
+#: sockets are the parent's too; a cleanup would send TLS close_notify on them).
+_inherited: list[threading.local] = []
+
+
+def _forget_inherited() -> None:
+    global _local
+    _inherited.append(_local)
+    _local = threading.local()
+
+
+os.register_at_fork(after_in_child=_forget_inherited)
 
 
 def _handle(outbound: Outbound) -> Handle:

@@ -5,6 +5,7 @@ batches."""
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 import time
 
@@ -131,3 +132,19 @@ def test_concurrent_is_one_per_thread_and_runs_in_several(slow_server):
     assert found["x"][0] is not found["y"][0] and mine not in (found["x"][0], found["y"][0])
     assert all(sorted(done) == list(range(8)) for _, done in found.values())
     assert len(slow_server.bodies()) == 16
+
+
+def test_a_forked_child_opens_its_own_connection(server):
+    """A child must not reuse the parent's keep-alive socket (shared with the parent)."""
+    assert perform(OUTBOUND, HttpRequest(server.url, b"parent", HEADERS)).status == 200
+    pid = os.fork()
+    if pid == 0:
+        ok = False
+        try:
+            ok = perform(OUTBOUND, HttpRequest(server.url, b"child", HEADERS)).status == 200
+        finally:
+            os._exit(0 if ok else 1)
+    assert os.waitpid(pid, 0)[1] == 0
+    assert perform(OUTBOUND, HttpRequest(server.url, b"parent again", HEADERS)).status == 200
+    assert server.bodies() == [b"parent", b"child", b"parent again"]
+    assert [index for index, _, _ in server.requests] == [0, 1, 0]
