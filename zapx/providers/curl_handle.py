@@ -6,6 +6,7 @@ each are in docs/HTTP_CLIENT.md.
 
 from __future__ import annotations
 
+import errno
 import functools
 import io
 import logging
@@ -92,19 +93,20 @@ _CLOSED = select.POLLRDHUP | select.POLLHUP | select.POLLERR | select.POLLNVAL
 
 class Sockets:
     """The sockets of a connection cache (an easy handle's, or a multi's shared by its handles)
-    by local port, so that a request checks the connection it is about to go out on.
+    by their addresses, so that a request checks the connection it is about to go out on.
 
     libcurl checks a cached connection before reusing it, but at most once a second
     (``Curl_cpool_conn_seems_healthy``): one the server closed within that second is reused,
     the request gets no answer, and the resend libcurl then wants is refused (at most once):
     AMBIGUOUS for a request the server never saw. Checked here on every request instead."""
 
-    __slots__ = ("by_port", "new")
+    __slots__ = ("by_key", "new")
 
     def __init__(self):
         #: Descriptors libcurl opened since the last check (SOCKOPTFUNCTION), not yet mapped.
         self.new: list[int] = []
-        self.by_port: dict[int, int] = {}
+        #: (local port, peer address, peer port) -> descriptor.
+        self.by_key: dict[tuple[int, str, int], int] = {}
 
     def opened(self, fd: int, purpose: int) -> int:
         """SOCKOPTFUNCTION: libcurl made socket ``fd`` (before connecting it)."""
@@ -115,24 +117,24 @@ class Sockets:
         waiting = []
         for fd in self.new:
             try:
-                # A duplicate to ask the port: the descriptor stays libcurl's.
+                # A duplicate to ask the addresses: the descriptor stays libcurl's.
                 with socket.socket(fileno=os.dup(fd)) as sock:
-                    port = sock.getsockname()[1]
-            except OSError:  # a losing attempt (happy eyeballs) already closed
-                continue
-            if not port:  # not connecting yet (another handle's, in a multi): later
-                waiting.append(fd)
-                continue
-            for old in [p for p, f in self.by_port.items() if f == fd]:
-                del self.by_port[old]  # libcurl closed that one and the number came back
-            self.by_port[port] = fd
+                    key = (sock.getsockname()[1], *sock.getpeername()[:2])
+            except OSError as exc:
+                if exc.errno == errno.ENOTCONN:  # still connecting (another handle's): later
+                    waiting.append(fd)
+                continue  # else a losing attempt (happy eyeballs), already closed
+            for old in [k for k, f in self.by_key.items() if f == fd]:
+                del self.by_key[old]  # libcurl closed that one and the number came back
+            self.by_key[key] = fd
         self.new = waiting
 
-    def closed_by_peer(self, local_port: int) -> bool:
-        """Whether the connection from ``local_port`` was closed or reset by the server."""
+    def closed_by_peer(self, local_port: int, peer: str, peer_port: int) -> bool:
+        """Whether the connection from ``local_port`` to ``peer:peer_port`` was closed or reset
+        by the server."""
         if self.new:
             self._map()
-        fd = self.by_port.get(local_port)
+        fd = self.by_key.get((local_port, peer, peer_port))
         if fd is None:
             return False
         poller = select.poll()
@@ -210,7 +212,7 @@ class Handle:
     def _prereq(self, peer: str, local: str, peer_port: int, local_port: int) -> int:
         """PREREQFUNCTION, on the connection picked, just before the request is sent: abort
         (nothing sent) when the server closed it; the caller then sends on another."""
-        if self.sockets.closed_by_peer(local_port):
+        if self.sockets.closed_by_peer(local_port, peer, peer_port):
             self.stale = True
             return pycurl.PREREQFUNC_ABORT
         return pycurl.PREREQFUNC_OK
