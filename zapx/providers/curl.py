@@ -167,16 +167,24 @@ class Concurrent:
                 return []
             # libcurl's own next timeout (ms, -1: none) bounds the wait, so its timers run.
             curl_ms = self._multi.timeout()
-            self._multi.select(min(remaining, curl_ms / 1000) if curl_ms >= 0 else remaining)
+            wait_s = min(remaining, curl_ms / 1000) if curl_ms >= 0 else remaining
+            before = time.monotonic()
+            if not self._multi.select(wait_s) and time.monotonic() - before < wait_s / 2:
+                # No socket to wait on (pycurl's select then returns at once): not a busy loop.
+                time.sleep(min(wait_s, 0.002))
         return []
 
     def close(self) -> None:
-        """Drop what is in flight and close the connections."""
+        """Drop what is in flight and close the connections (:func:`concurrent` then makes a
+        new one)."""
         for curl in list(self._busy):
             self._release(curl)
+        self._multi.close()
         for handle in self._free:
             handle.curl.close()
-        self._multi.close()
+        multis = getattr(_local, "multis", {})
+        for key in [key for key, multi in multis.items() if multi is self]:
+            del multis[key]
 
 
 def concurrent(outbound: Outbound, max_in_flight: int = 8) -> Concurrent:

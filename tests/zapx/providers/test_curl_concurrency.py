@@ -148,3 +148,12 @@ def test_a_forked_child_opens_its_own_connection(server):
     assert perform(OUTBOUND, HttpRequest(server.url, b"parent again", HEADERS)).status == 200
     assert server.bodies() == [b"parent", b"child", b"parent again"]
     assert [index for index, _, _ in server.requests] == [0, 1, 0]
+
+
+def test_a_closed_concurrent_is_replaced(server):
+    first = concurrent(OUTBOUND, 3)
+    first.close()
+    second = concurrent(OUTBOUND, 3)
+    assert second is not first
+    second.add("x", HttpRequest(server.url, b"x", HEADERS))
+    assert [tag for tag, _ in second.wait(5)] == ["x"]
