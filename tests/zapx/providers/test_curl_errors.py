@@ -5,6 +5,8 @@ classification did: TRANSIENT before a byte could have, AMBIGUOUS after)."""
 from __future__ import annotations
 
 import socket
+import ssl
+import subprocess
 import threading
 import time
 
@@ -213,3 +215,28 @@ def test_the_request_goes_direct_as_given(servers, monkeypatch):
     assert "Content-Length: 13" in lines
     assert not any(line.lower().startswith("expect") for line in lines)
     assert body == b'{"to":"5511"}'
+
+
+def test_a_certificate_that_does_not_verify_is_refused(servers, tmp_path):
+    """TLS is verified: a self-signed certificate for 127.0.0.1 is refused before a byte of the
+    request is sent."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+        + ["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"]
+        + ["-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+
+    def script(server, conn, index):
+        with context.wrap_socket(conn, server_side=True) as tls:
+            keep_answering()(server, tls, index)
+
+    server = servers(script)
+    [failed] = _fresh(f"https://127.0.0.1:{server.port}/x", b"{}")
+    assert _failure(failed) == (TRANSIENT, "transport")
+    assert "certificate" in failed.reason
+    assert server.bodies() == []
