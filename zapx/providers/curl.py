@@ -14,7 +14,9 @@ opened; handles (and so connection caches) are per ``Outbound``, never shared ac
 At most once: libcurl resends a request by itself when a reused connection gives no byte of
 answer (``Curl_retry_request``), even when the request had left. The body is handed to libcurl
 through a READFUNCTION without a SEEKFUNCTION, so such a resend cannot rewind the body and fails
-with ``CURLE_SEND_FAIL_REWIND`` before anything is sent again (:data:`_AMBIGUOUS_CODES`).
+with ``CURLE_SEND_FAIL_REWIND`` before anything is sent again: AMBIGUOUS. And since libcurl
+checks a cached connection at most once a second, the handle checks it before every request
+(PREREQFUNCTION): one the server closed is never written to; the request goes on another.
 
 Timeouts: libcurl has a connect timeout and a total one, no read timeout of its own; the total is
 :data:`CONNECT_TIMEOUT_S` + :data:`READ_TIMEOUT_S` seconds.
