@@ -17,9 +17,9 @@ host that is a standard IP address or a DNS name: ``2130706433``, ``0177.0.0.1``
 are refused, as are ``localhost`` and its subdomains), then every address the host resolves to
 (a name that does not resolve, within :data:`RESOLVE_TIMEOUT_S`, is accepted: nothing can be
 said of it yet). And when a worker opens a connection (:meth:`Outbound.allows_peer`, called by
-``zapx.providers.http`` on the socket's actual peer): a name that resolved to a public address at
-validation time and to a private one later (DNS rebinding) is refused at that point, before a
-byte is sent.
+``zapx.providers.curl_handle`` and, for alert webhooks, ``zapx.providers.http`` on the address
+connected to): a name that resolved to a public address at validation time and to a private one
+later (DNS rebinding) is refused at that point, before a byte is sent.
 
 A public address is a globally routable one: not loopback, private (RFC 1918, ``fc00::/7``),
 link-local (``169.254.0.0/16``, ``fe80::/10``), shared (``100.64.0.0/10``), multicast, reserved or
