@@ -31,7 +31,7 @@ MAX_TEXTS = 500
 
 _CLOUD = re.compile(r"^(?:gave up: )?\d{3} (\d+):")
 _HTTP = re.compile(r"^(?:gave up: )?HTTP (\d{3})")
-#: Transport errors (``zapx.providers.http.classify_exception``) and zapx's own, by prefix.
+#: Transport errors (``zapx.providers.curl``) and zapx's own, by prefix.
 _PREFIXES = (
     ("no answer before the read timeout", "timeout"),
     ("connect failed", "connect failed"),

@@ -8,11 +8,22 @@ from zapx.providers.base import (
     SENT,
     THROTTLE,
     TRANSIENT,
+    HttpRequest,
+    HttpResponse,
     OutMessage,
     Provider,
     SendResult,
+    TransportError,
 )
 from zapx.providers.cloud import CloudProvider
+from zapx.providers.curl import (
+    CONNECT_TIMEOUT_S,
+    READ_TIMEOUT_S,
+    Concurrent,
+    concurrent,
+    exchange,
+    perform,
+)
 from zapx.providers.evolution import EvolutionProvider
 
 
@@ -29,14 +40,23 @@ def make_provider(provider: str, settings: dict, outbound: Outbound) -> Provider
 __all__ = [
     "AMBIGUOUS",
     "AUTH",
+    "CONNECT_TIMEOUT_S",
+    "READ_TIMEOUT_S",
     "PERMANENT",
     "SENT",
     "THROTTLE",
     "TRANSIENT",
     "CloudProvider",
+    "Concurrent",
     "EvolutionProvider",
+    "HttpRequest",
+    "HttpResponse",
     "OutMessage",
     "Provider",
     "SendResult",
+    "TransportError",
+    "concurrent",
+    "exchange",
     "make_provider",
+    "perform",
 ]

@@ -16,6 +16,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Protocol
 
+from zapx.outbound import Outbound
+
 SENT, THROTTLE, TRANSIENT, AMBIGUOUS, PERMANENT, AUTH = (
     "sent",
     "throttle",
@@ -51,9 +53,69 @@ class SendResult:
     error_code: str | None = None
 
 
-class Provider(Protocol):
-    """A connection's way out. Implementations are thread-safe and reuse connections."""
+@dataclasses.dataclass(frozen=True)
+class HttpRequest:
+    """One POST: ``headers`` as ``"Name: value"`` lines (``"Content-Type: application/json"``)."""
 
-    def send(self, message: OutMessage) -> SendResult: ...
+    url: str
+    body: bytes
+    headers: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class HttpResponse:
+    """The provider's answer: any status (a 4xx or 5xx is an answer, not a TransportError)."""
+
+    status: int
+    body: bytes
+    #: Seconds of the ``Retry-After`` header (delta-seconds only), when the answer had one.
+    retry_after_s: float | None = None
+
+
+class TransportError(Exception):
+    """No HTTP answer came. ``outcome`` says whether the request may have reached the provider:
+
+    - ``transient``: it cannot have (connect failed or refused, DNS, connect timeout)
+    - ``ambiguous``: it may have left (read timeout, connection broken mid-response)
+    - ``auth``: the guard refused the address connected to (``zapx.outbound``): nothing sent
+
+    ``reason`` is the text recorded on the row; ``code`` the metric's ``error_code``:
+    ``connect``, ``timeout``, ``broken``, ``refused`` or ``transport``.
+    """
+
+    def __init__(self, outcome: str, reason: str, code: str):
+        super().__init__(reason)
+        self.outcome = outcome
+        self.reason = reason
+        self.code = code
+
+    def result(self) -> SendResult:
+        """The send's result for this error."""
+        return SendResult(self.outcome, error=self.reason, error_code=self.code)
+
+
+class Provider(Protocol):
+    """A connection's way out. Implementations are thread-safe and reuse connections.
+
+    A send is two pure steps around the transport (``zapx.providers.curl``), so a caller may
+    run many requests at once (``Concurrent``) and classify each answer as it comes:
+    ``send(m) == result(answer)`` where ``answer`` is ``perform(outbound, request(m))`` or the
+    ``TransportError`` it raised.
+    """
+
+    #: What this client's sockets may connect to (checked on every new connection).
+    outbound: Outbound
+
+    def request(self, message: OutMessage) -> HttpRequest:
+        """The POST that sends ``message`` (no I/O)."""
+        ...
+
+    def result(self, answer: HttpResponse | TransportError) -> SendResult:
+        """The classified outcome of the answer to :meth:`request`'s POST (no I/O)."""
+        ...
+
+    def send(self, message: OutMessage) -> SendResult:
+        """``message`` sent on this thread's keep-alive connection, and its outcome."""
+        ...
 
     def close(self) -> None: ...

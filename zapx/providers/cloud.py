@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import json
 
-import urllib3
-
 from zapx.outbound import Outbound
-from zapx.providers import http
+from zapx.providers import curl
 from zapx.providers.base import (
     AUTH,
     PERMANENT,
     SENT,
     THROTTLE,
     TRANSIENT,
+    HttpRequest,
+    HttpResponse,
     OutMessage,
     SendResult,
+    TransportError,
 )
 
 # Meta's error codes by what they mean for a send.
@@ -64,15 +65,15 @@ class CloudProvider:
 
     def __init__(self, settings: dict, outbound: Outbound = _STRICT):
         """``outbound``: where this install lets connections send (by default public hosts)."""
-        self.pool = http.pool(outbound)
+        self.outbound = outbound
         base = settings.get("baseUrl", "https://graph.facebook.com").rstrip("/")
         version = settings.get("apiVersion", "v21.0")
         phone_id = settings.get("phoneNumberId") or "sandbox"
         self.url = f"{base}/{version}/{phone_id}/messages"
-        self.headers = {
-            "Authorization": f"Bearer {settings.get('accessToken', '')}",
-            "Content-Type": "application/json",
-        }
+        self.headers = (
+            f"Authorization: Bearer {settings.get('accessToken', '')}",
+            "Content-Type: application/json",
+        )
 
     @staticmethod
     def payload(message: OutMessage) -> dict:
@@ -93,35 +94,38 @@ class CloudProvider:
             body.update(type="text", text={"preview_url": False, "body": message.text})
         return body
 
-    def send(self, message: OutMessage) -> SendResult:
+    def request(self, message: OutMessage) -> HttpRequest:
         data = json.dumps(self.payload(message), separators=(",", ":")).encode()
+        return HttpRequest(self.url, data, self.headers)
+
+    def result(self, answer: HttpResponse | TransportError) -> SendResult:
+        if isinstance(answer, TransportError):
+            return answer.result()
         try:
-            resp = self.pool.request("POST", self.url, body=data, headers=self.headers)
-        except urllib3.exceptions.HTTPError as exc:
-            outcome, reason = http.classify_exception(exc)
-            return SendResult(outcome, error=reason, error_code=http.exception_code(exc))
-        try:
-            body = json.loads(resp.data) if resp.data else {}
+            body = json.loads(answer.body) if answer.body else {}
         except ValueError:
             body = {}
-        if 200 <= resp.status < 300:
+        if 200 <= answer.status < 300:
             try:
-                return SendResult(SENT, message_id=body["messages"][0]["id"], status=resp.status)
+                return SendResult(SENT, message_id=body["messages"][0]["id"], status=answer.status)
             except (KeyError, IndexError, TypeError):
                 return SendResult(
                     TRANSIENT,
                     error="accepted without a message id",
-                    status=resp.status,
+                    status=answer.status,
                     error_code="no_message_id",
                 )
-        outcome, reason = classify(resp.status, body)
+        outcome, reason = classify(answer.status, body)
         return SendResult(
             outcome,
             error=reason,
-            status=resp.status,
-            retry_after_s=http.retry_after(resp.headers),
-            error_code=error_code(resp.status, body),
+            status=answer.status,
+            retry_after_s=answer.retry_after_s,
+            error_code=error_code(answer.status, body),
         )
 
+    def send(self, message: OutMessage) -> SendResult:
+        return self.result(curl.exchange(self.outbound, self.request(message)))
+
     def close(self) -> None:
-        """The pool is shared by the process; nothing of its own to close."""
+        """Connections are the thread's (``zapx.providers.curl``); nothing of its own to close."""

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import json
 
-import urllib3
-
 from zapx.outbound import Outbound
-from zapx.providers import http
-from zapx.providers.base import AUTH, PERMANENT, SENT, THROTTLE, TRANSIENT, OutMessage, SendResult
+from zapx.providers import curl
+from zapx.providers.base import (
+    AUTH,
+    PERMANENT,
+    SENT,
+    THROTTLE,
+    TRANSIENT,
+    HttpRequest,
+    HttpResponse,
+    OutMessage,
+    SendResult,
+    TransportError,
+)
 
 #: No sandbox, nothing allowed: public hosts only.
 _STRICT = Outbound()
@@ -17,14 +26,14 @@ _STRICT = Outbound()
 class EvolutionProvider:
     def __init__(self, settings: dict, outbound: Outbound = _STRICT):
         """``outbound``: where this install lets connections send (by default public hosts)."""
-        self.pool = http.pool(outbound)
+        self.outbound = outbound
         base = settings["baseUrl"].rstrip("/")
         instance = settings["instance"]
         self.text_url = f"{base}/message/sendText/{instance}"
         self.media_url = f"{base}/message/sendMedia/{instance}"
-        self.headers = {"apikey": settings.get("apiKey", ""), "Content-Type": "application/json"}
+        self.headers = (f"apikey: {settings.get('apiKey', '')}", "Content-Type: application/json")
 
-    def send(self, message: OutMessage) -> SendResult:
+    def request(self, message: OutMessage) -> HttpRequest:
         if message.media_url:
             url = self.media_url
             body = {
@@ -36,44 +45,46 @@ class EvolutionProvider:
             }
         else:
             url, body = self.text_url, {"number": message.to, "text": message.text}
+        return HttpRequest(url, json.dumps(body).encode(), self.headers)
+
+    def result(self, answer: HttpResponse | TransportError) -> SendResult:
+        if isinstance(answer, TransportError):
+            return answer.result()
         try:
-            resp = self.pool.request(
-                "POST", url, body=json.dumps(body).encode(), headers=self.headers
-            )
-        except urllib3.exceptions.HTTPError as exc:
-            outcome, reason = http.classify_exception(exc)
-            return SendResult(outcome, error=reason, error_code=http.exception_code(exc))
-        try:
-            data = json.loads(resp.data) if resp.data else {}
+            data = json.loads(answer.body) if answer.body else {}
         except ValueError:
             data = {}
-        if 200 <= resp.status < 300:
+        status = answer.status
+        if 200 <= status < 300:
             key = data.get("key") if isinstance(data, dict) else None
             message_id = key.get("id") if isinstance(key, dict) else None
             if message_id:
-                return SendResult(SENT, message_id=message_id, status=resp.status)
+                return SendResult(SENT, message_id=message_id, status=status)
             return SendResult(
                 TRANSIENT,
                 error="accepted without a message id",
-                status=resp.status,
+                status=status,
                 error_code="no_message_id",
             )
-        reason = f"HTTP {resp.status}: {str(data)[:200]}"
-        if resp.status == 429:
+        reason = f"HTTP {status}: {str(data)[:200]}"
+        if status == 429:
             outcome = THROTTLE
-        elif resp.status in (401, 403):
+        elif status in (401, 403):
             outcome = AUTH
-        elif resp.status >= 500:
+        elif status >= 500:
             outcome = TRANSIENT
         else:
             outcome = PERMANENT
         return SendResult(
             outcome,
             error=reason,
-            status=resp.status,
-            retry_after_s=http.retry_after(resp.headers),
-            error_code=f"http_{resp.status}",
+            status=status,
+            retry_after_s=answer.retry_after_s,
+            error_code=f"http_{status}",
         )
 
+    def send(self, message: OutMessage) -> SendResult:
+        return self.result(curl.exchange(self.outbound, self.request(message)))
+
     def close(self) -> None:
-        """The pool is shared by the process; nothing of its own to close."""
+        """Connections are the thread's (``zapx.providers.curl``); nothing of its own to close."""

@@ -1,5 +1,6 @@
-"""Keep-alive urllib3 pools shared by every provider client of a process, guarded against
-connections to addresses the install does not allow (``zapx/outbound.py``).
+"""Keep-alive urllib3 pools, guarded against connections to addresses the install does not
+allow (``zapx/outbound.py``): the alert webhooks' client (``zapx.alerts.webhook``). The
+providers send with libcurl (``zapx.providers.curl``), under the same timeouts and guard.
 
 The guard runs on every new socket, on the address it actually connected to, before a byte is
 sent: a name that passed validation and resolves to a private address later (DNS rebinding) is
@@ -16,7 +17,6 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from zapx.outbound import Outbound
-from zapx.providers.base import AMBIGUOUS, AUTH, TRANSIENT
 
 log = logging.getLogger("zapx.providers")
 
@@ -26,6 +26,16 @@ _pools: dict[Outbound, urllib3.PoolManager] = {}
 #: Seconds to open a connection / to wait for the answer.
 CONNECT_TIMEOUT_S = 3.0
 READ_TIMEOUT_S = 15.0
+
+
+def refused_reason(host: str) -> str:
+    """The error of a connection the guard refused. The address stays in the server's log: the
+    reason reaches the tenant (a campaign's pause reason), and an internal name's address is
+    not theirs to learn."""
+    return (
+        f"{host} is at an address that is not public and not in "
+        "CONNECTION_ALLOWED_HOSTS: nothing sent"
+    )
 
 
 class RefusedAddress(urllib3.exceptions.HTTPError):
@@ -46,13 +56,8 @@ class _Guarded:
         host, port = self.host, self.port  # type: ignore[attr-defined]
         if not self.outbound.allows_peer(host, port, peer):
             sock.close()
-            # The address stays in the server's log: the reason reaches the tenant (a campaign's
-            # pause reason), and an internal name's address is not theirs to learn.
             log.warning("connection refused", extra={"host": host, "port": port, "peer": peer})
-            raise RefusedAddress(
-                f"{host} is at an address that is not public and not in "
-                "CONNECTION_ALLOWED_HOSTS: nothing sent"
-            )
+            raise RefusedAddress(refused_reason(host))
         return sock
 
 
@@ -81,43 +86,3 @@ def pool(outbound: Outbound) -> urllib3.PoolManager:
         if manager is None:
             manager = _pools[outbound] = _manager(outbound)
         return manager
-
-
-def retry_after(headers) -> float | None:
-    raw = headers.get("Retry-After") if headers else None
-    try:
-        return max(0.0, float(raw)) if raw is not None else None
-    except ValueError:
-        return None
-
-
-def exception_code(exc: Exception) -> str:
-    """The ``error_code`` of a transport error (a small fixed set)."""
-    if isinstance(exc, RefusedAddress):
-        return "refused"
-    if isinstance(
-        exc, urllib3.exceptions.ConnectTimeoutError | urllib3.exceptions.NewConnectionError
-    ):
-        return "connect"
-    if isinstance(exc, urllib3.exceptions.ReadTimeoutError):
-        return "timeout"
-    if isinstance(exc, urllib3.exceptions.ProtocolError):
-        return "broken"
-    return "transport"
-
-
-def classify_exception(exc: Exception) -> tuple[str, str]:
-    """(outcome, reason) of a transport error: did the request possibly reach the provider?"""
-    if isinstance(exc, RefusedAddress):
-        # The connection cannot send until its baseUrl is fixed: like a revoked token, its
-        # campaigns pause with this reason instead of failing row after row.
-        return AUTH, str(exc)
-    if isinstance(
-        exc, urllib3.exceptions.ConnectTimeoutError | urllib3.exceptions.NewConnectionError
-    ):
-        return TRANSIENT, f"connect failed: {type(exc).__name__}"
-    if isinstance(exc, urllib3.exceptions.ReadTimeoutError):
-        return AMBIGUOUS, "no answer before the read timeout"
-    if isinstance(exc, urllib3.exceptions.ProtocolError):
-        return AMBIGUOUS, f"connection broken: {exc}"
-    return TRANSIENT, f"{type(exc).__name__}: {exc}"
