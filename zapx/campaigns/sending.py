@@ -19,6 +19,10 @@ follows at once (unpaced) they are written without waiting for Redis's reply
 costs one round trip. So a worker killed between two sends leaves no answered row ``unknown``:
 only a request on the wire is. The gate's send token is given back when the batch ends, whatever
 ends it.
+
+This serial loop sends paced batches and those of providers without ``request``/``result``;
+unpaced batches of the real providers keep up to 8 requests in flight instead
+(:mod:`zapx.campaigns.window`, a subclass).
 """
 
 from __future__ import annotations
