@@ -29,7 +29,7 @@ from actors.inbox import send_command
 from zapx import alerts, dependencies, metrics
 from zapx.campaigns import batches, flags
 from zapx.campaigns.context import load_context
-from zapx.campaigns.sending import BatchSender
+from zapx.campaigns.window import WindowSender
 from zapx.circuits import Circuits, Thresholds
 from zapx.config import load_config
 from zapx.db import Tenant, db
@@ -189,7 +189,7 @@ def _send(claim: batches.Claim) -> tuple[BatchReport, list[Outcome]]:
     ctx = load_context(
         claim.campaign_id, claim.whatsapp_id, claim.generation, _config.public_base, _outbound
     )
-    sender = BatchSender(
+    sender = WindowSender(
         claim,
         ctx,
         redis=get_redis(_config.redis_url),

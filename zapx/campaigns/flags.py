@@ -130,18 +130,21 @@ def push_outcomes(
     batch_id: int,
     outcomes: list[Outcome],
     ttl_s: int,
+    *,
+    expire: bool = True,
 ) -> None:
     """Add ``outcomes`` to the batch's progress *now*, without waiting for the reply: the write
     leaves right after the provider's answer and the thread's next gate call reads its reply
-    (``zapx.redis.send_nowait``), so recording an outcome costs no round trip of its own."""
+    (``zapx.redis.send_nowait``), so recording an outcome costs no round trip of its own.
+    ``expire=False`` when the list already has its TTL (an RPUSH keeps it): one command."""
     if not outcomes:
         return
     outcomes_key = progress_keys(keys, company_id, batch_id)[1]
-    send_nowait(
-        client,
-        ("RPUSH", outcomes_key, *(encode(o) for o in outcomes)),
-        ("EXPIRE", outcomes_key, ttl_s),
-    )
+    push = ("RPUSH", outcomes_key, *(encode(o) for o in outcomes))
+    if expire:
+        send_nowait(client, push, ("EXPIRE", outcomes_key, ttl_s))
+    else:
+        send_nowait(client, push)
 
 
 def encode(outcome: Outcome) -> str:

@@ -19,13 +19,16 @@ follows at once (unpaced) they are written without waiting for Redis's reply
 costs one round trip. So a worker killed between two sends leaves no answered row ``unknown``:
 only a request on the wire is. The gate's send token is given back when the batch ends, whatever
 ends it.
+
+This serial loop sends paced batches and those of providers without ``request``/``result``;
+unpaced batches of the real providers keep up to 8 requests in flight instead
+(:mod:`zapx.campaigns.window`, a subclass).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import random
 import time
 from collections.abc import Callable
 
@@ -34,10 +37,10 @@ import redis as redis_lib
 from zapx import dependencies, metrics, rate_limits
 from zapx.campaigns import batches, flags
 from zapx.campaigns.context import CampaignContext
+from zapx.campaigns.recording import Recorder
 from zapx.circuits import Circuits, Health
 from zapx.engine.messages import BatchReport, Outcome, Stop
-from zapx.providers import AMBIGUOUS, AUTH, PERMANENT, SENT, THROTTLE, TRANSIENT, OutMessage
-from zapx.providers.cloud import spam_rate_limited
+from zapx.providers import OutMessage
 from zapx.redis import Keys, drain
 from zapx.schedule import Grant, SendGate, Stopped, Wait, backoff_s
 from zapx.status import RowStatus
@@ -56,18 +59,13 @@ FLAG_POLL_S = 1.0
 NOTE_WAIT_S = 1.0
 
 
-def retry_backoff_s(attempts: int) -> float:
-    """Exponential with full jitter: about 2, 4, 8 ... seconds, at most 300."""
-    return min(300.0, 2.0**attempts) * random.uniform(0.5, 1.5)
-
-
 @dataclasses.dataclass
 class _Stopped:
     stop: Stop
     wait: Wait | None = None
 
 
-class BatchSender:
+class BatchSender(Recorder):
     """Sends one claim's rows (a plain class: the Dramatiq actor gives it its ports).
 
     ``deadline``: a ``time.monotonic()`` after which no send starts; ``progress_ttl_s``: how long
@@ -313,27 +311,6 @@ class BatchSender:
             return None
         return trip or None
 
-    def _count(self, result) -> None:
-        """Count ``result`` for the breakers: the connection's failures are the transport's
-        (timeouts, connection errors, 5xx), the campaign's the per-recipient ones (an invalid
-        number, a rejected message). A throttle or a lost authorization is neither (the gate
-        and the connection's pause handle those)."""
-        health = self.health
-        if result.outcome in (THROTTLE, AUTH):
-            return
-        health.calls += 1
-        if result.outcome in (AMBIGUOUS, TRANSIENT):
-            health.failures += 1
-            health.error = result.error or ""
-            return
-        health.sends += 1
-        if result.outcome == SENT:
-            health.tail, health.succeeded = 0, True
-            return
-        health.failed += 1
-        health.tail += 1
-        health.campaign_error = result.error or ""
-
     def _rows(self) -> tuple[Stop | None, float | None]:
         claim, ctx = self.claim, self.ctx
         for i, row in enumerate(claim.rows):
@@ -384,46 +361,3 @@ class BatchSender:
         """Whether row ``index`` waits for its slot (unpaced batches have none due later)."""
         slots = self.claim.slots
         return index < len(slots) and index < len(self.claim.rows) and slots[index][0] > time.time()
-
-    def _record(self, row, result, text: str, confirming: bool) -> Stop | None:
-        """Keep the outcome of ``row``'s request; the stop it calls for, if any."""
-        out, counts = self.outcomes, self.counts
-        self._count(result)
-        if result.outcome == SENT:
-            status = RowStatus.AWAITING if confirming else RowStatus.SENT
-            out.append(Outcome(row.id, status, result.message_id, None, text))
-            counts[RowStatus.SENT] += 1
-        elif result.outcome == PERMANENT:
-            out.append(Outcome(row.id, RowStatus.FAILED, None, result.error, text))
-            counts[RowStatus.FAILED] += 1
-        elif result.outcome == AMBIGUOUS:
-            out.append(Outcome(row.id, RowStatus.UNKNOWN, None, result.error, text))
-            counts[RowStatus.UNKNOWN] += 1
-        elif result.outcome == THROTTLE:
-            delay = result.retry_after_s or retry_backoff_s(1)
-            out.append(Outcome(row.id, "throttled", None, result.error, None, delay))
-            counts["retry"] += 1
-            # Every sender of the connection slows, not only this batch's engine plan.
-            self.gate.throttled(
-                self.claim.whatsapp_id,
-                self.claim.company_id,
-                result.retry_after_s,
-                max_per_s=self.ctx.pacing.max_per_s,
-            )
-            if spam_rate_limited(result):
-                # Sending on risks the number: the campaign pauses now (its other batches stop
-                # within their message on the wire), and the report tells the engine.
-                if self.on_spam is not None:
-                    self.on_spam(result.error or "")
-                return Stop.SPAM
-            return Stop.THROTTLE  # sending more now only collects more 429s
-        elif row.attempts >= batches.MAX_ATTEMPTS:
-            out.append(Outcome(row.id, RowStatus.FAILED, None, f"gave up: {result.error}", text))
-            counts[RowStatus.FAILED] += 1
-        else:
-            delay = retry_backoff_s(row.attempts)
-            out.append(Outcome(row.id, RowStatus.PENDING, None, result.error, None, delay))
-            counts["retry"] += 1
-            if result.outcome == AUTH:
-                return Stop.AUTH  # the connection is gone: the engine pauses its campaigns
-        return None

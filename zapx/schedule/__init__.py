@@ -5,13 +5,14 @@ See :mod:`zapx.schedule._gate` for the rules and their arithmetic, docs/ENGINE.m
 guarantees.
 """
 
-from zapx.schedule._gate import (
+from zapx.schedule._gate import SendGate
+from zapx.schedule._types import (
     KINDS,
     GateState,
     Grant,
+    GrantMany,
     Progress,
     Rule,
-    SendGate,
     Settings,
     Stopped,
     Wait,
@@ -22,6 +23,7 @@ __all__ = [
     "KINDS",
     "GateState",
     "Grant",
+    "GrantMany",
     "Progress",
     "Rule",
     "SendGate",

@@ -66,136 +66,39 @@ The rules (times in seconds; in Redis they are integer microseconds, so comparis
    one step, so a pause or cancel stops a batch within the message on the wire, and no grant is
    spent on a message that never leaves.
 
+9. **Many at once (unpaced).** :meth:`SendGate.acquire_many` grants the longest prefix of a
+   batch's next recipients that may all leave now: its one call makes exactly the checks and
+   writes of that many successive :meth:`SendGate.acquire` calls at one Redis instant (each
+   recipient checked against the departures, pair keys and daily recipients the ones before it
+   left), so every rule above holds as it does for single calls. A rate-limit key shared by
+   the recipients (``whatsapp``, ``campaign``, ``global``) lets one of them through: its GCRA
+   has burst 1, one send an instant; ``contact`` keys are each recipient's own.
+
 Every key of one call carries the company's hash tag (``<prefix>{c<company_id>}:...``), so the
 script also runs on Redis Cluster.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import random
 from collections.abc import Iterable, Sequence
-from typing import Protocol
 
 import redis
 
 from zapx.redis import Keys, run_script
 from zapx.schedule import _lua
-
-KINDS = ("whatsapp", "contact", "campaign", "global")
-
-
-class Rule(Protocol):
-    """A rate limit: at most ``limit`` sends per ``period_s`` seconds of one ``kind``'s key."""
-
-    @property
-    def kind(self) -> str: ...
-    @property
-    def limit(self) -> int: ...
-    @property
-    def period_s(self) -> float: ...
-
-
-class Settings(Protocol):
-    """A connection's pacing (``zapx.campaigns.pacing.PacingSettings`` fits)."""
-
-    @property
-    def message_interval_s(self) -> float: ...
-    @property
-    def jitter(self) -> float: ...
-    @property
-    def longer_interval_after(self) -> int: ...
-    @property
-    def greater_interval_s(self) -> float: ...
-    @property
-    def max_per_s(self) -> float: ...
-    @property
-    def daily_cap(self) -> int: ...
-
-
-@dataclasses.dataclass(frozen=True)
-class Grant:
-    """Send now. ``at_s``: the grant's Redis time (epoch s), the request's departure."""
-
-    at_s: float
-    #: Paced connections: sends since the last long pause, this one included.
-    sends_since_pause: int
-    #: Paced connections: the gap (s) the next send needs after this request's completion.
-    next_gap_s: float
-
-
-@dataclasses.dataclass(frozen=True)
-class Wait:
-    """Not now: try again at ``until_s`` (Redis epoch s), that is after ``wait_s`` seconds."""
-
-    until_s: float
-    #: ``until_s`` minus the Redis time of the call: sleep this long (no clock of the caller's).
-    wait_s: float
-    #: The rule that gave the latest time: ``interval``, ``long pause``, ``connection busy``,
-    #: ``throttled``, ``provider cap``, ``recipient pair``, ``daily limit``,
-    #: ``rate limit <kind>``.
-    reason: str
-
-
-@dataclasses.dataclass(frozen=True)
-class Stopped:
-    """No grant: the batch's campaign no longer runs in its generation (paused, cancelled,
-    restarted). The holder's send token was given back by the same call."""
-
-    now_s: float
-
-
-@dataclasses.dataclass(frozen=True)
-class Progress:
-    """A batch's run flag and progress keys, checked and written by every :meth:`SendGate.acquire`
-    of its rows (``zapx.campaigns.flags.gate_progress`` builds it). They must carry the
-    company's hash tag, as every key of the call does."""
-
-    flag_key: str
-    generation: int
-    started_key: str
-    outcomes_key: str
-    ttl_s: int
-
-
-@dataclasses.dataclass(frozen=True)
-class GateState:
-    """What the API shows of a connection's schedule. Times are Redis epoch seconds."""
-
-    now_s: float
-    #: Messages per second after AIMD (``max_per_s * throttle_factor``).
-    rate_per_s: float
-    throttle_factor: float
-    #: Earliest departure the connection's own rules allow (recipients and limits aside).
-    next_departure_s: float
-    #: Why not before (``""`` when a send may go now).
-    waiting_because: str
-    last_departure_s: float | None
-    daily_sent: int
-    daily_cap: int
-    sends_since_pause: int
-    longer_interval_after: int
-    #: The send token's holder (``""``: none) and its lease end.
-    holder: str
-    lease_until_s: float | None
-    throttled_until_s: float | None
-    throttle_signals: int
-
-
-def backoff_s(
-    attempt: int,
-    wait_s: float,
-    *,
-    base_s: float = 0.05,
-    cap_s: float = 30.0,
-    rng: random.Random | None = None,
-) -> float:
-    """Seconds to sleep after the ``attempt``-th (0 first) rate-limit Wait in a row: the Wait's
-    ``wait_s`` plus a jitter in [0, min(cap_s, base_s * 2**attempt)), so senders hitting one
-    limit spread out. Never less than ``wait_s``: going earlier would only be refused again."""
-    spread = min(cap_s, base_s * 2 ** min(attempt, 60))
-    return max(0.0, wait_s) + (rng or random).uniform(0.0, spread)
+from zapx.schedule._types import (
+    KINDS,
+    GateState,
+    Grant,
+    GrantMany,
+    Progress,
+    Rule,
+    Settings,
+    Stopped,
+    Wait,
+)
 
 
 def _us(seconds: float) -> int:
@@ -315,6 +218,52 @@ class SendGate:
         reply = run_script(self.client, _lua.ACQUIRE, keys, args)
         if reply[0] == 1:
             return Grant(_s(reply[1]), int(reply[2]), _s(reply[3]))
+        if reply[0] == 2:
+            return Stopped(_s(reply[1]))
+        now, until = int(reply[1]), int(reply[2])
+        return Wait(until / 1e6, (until - now) / 1e6, _str(reply[3]))
+
+    def acquire_many(
+        self,
+        whatsapp_id: int,
+        company_id: int,
+        campaign_id: int,
+        recipients: Sequence[str],
+        settings: Settings,
+        limits: Iterable[Rule],
+        progress: Progress,
+        started_before: int,
+        outcomes: Sequence[str] = (),
+    ) -> GrantMany | Wait | Stopped:
+        """How many of ``recipients`` (the batch's next rows, in order) may leave now, in one
+        script call: unpaced connections only (``message_interval_s == 0``, no send token).
+
+        As :meth:`acquire` with ``progress``: ``outcomes`` are appended to the batch's progress
+        whatever it answers, :class:`Stopped` when the run flag no longer holds the batch's
+        generation; a :class:`GrantMany` of ``count`` rows records ``started_before + count``
+        rows started and leaves every rule's state as ``count`` successive grants would. A
+        :class:`Wait` (the first recipient refused) consumes nothing."""
+        s = settings
+        if s.message_interval_s > 0:
+            raise ValueError("acquire_many is for unpaced connections")
+        if s.max_per_s <= 0:
+            raise ValueError("max_per_s must be positive")
+        if not recipients:
+            raise ValueError("no recipients")
+        limits = list(limits)
+        gate, log, daily, pair = self._conn_keys(company_id, whatsapp_id)
+        keys = [gate, log, daily, progress.flag_key, progress.started_key, progress.outcomes_key]
+        keys += [pair + r for r in recipients]
+        args = self._conn_args("", s, 0, 0.0)
+        args += [int(s.daily_cap or 0), progress.generation, started_before, progress.ttl_s]
+        args += [len(recipients), len(outcomes), *recipients, *outcomes]
+        for r in recipients:
+            keys += [self._limit_key(company_id, x, whatsapp_id, campaign_id, r) for x in limits]
+        for rule in limits:
+            args += [math.ceil(rule.period_s * 1_000_000 / rule.limit), rule.kind]
+        reply = run_script(self.client, _lua.ACQUIRE_MANY, keys, args)
+        if reply[0] == 1:
+            return GrantMany(_s(reply[1]), int(reply[2]))
         if reply[0] == 2:
             return Stopped(_s(reply[1]))
         now, until = int(reply[1]), int(reply[2])

@@ -166,6 +166,90 @@ return {1, now, n, gap}
 """
 )
 
+# Unpaced batches only (ARGV[2] interval 0, holder ''): the grants of m successive ACQUIREs at
+# one instant, in one call. KEYS[1] connection hash, KEYS[2] departure log, KEYS[3] the daily
+# recipients, KEYS[4] the run flag, KEYS[5] rows started, KEYS[6] outcomes list, KEYS[7 .. 6+r]
+# the recipients' pair keys, then per recipient one GCRA key per rate limit (the same key for
+# every recipient but of a ``contact`` rule). After _CONNECTION's ARGV: ARGV[9] daily cap, ARGV[10]
+# the batch's generation, ARGV[11] rows started before this call, ARGV[12] the progress TTL (s),
+# ARGV[13] r, ARGV[14] k, ARGV[15 .. 14+r] the recipients, ARGV[15+r .. 14+r+k] the outcomes,
+# then per rate limit its emission interval µs and its kind.
+# Each recipient in turn is checked against the state the previous grants of this call left
+# and granted with the writes an ACQUIRE makes, until one is refused: the longest grantable
+# prefix, with every key as m single calls would leave it (a duplicate recipient is refused by
+# the pair rule, a second send on a shared GCRA key by its tat: burst 1, one send an instant).
+# Returns {1, now, m} (m >= 1 rows started), {0, now, until, reason} or {2, now}.
+ACQUIRE_MANY = (
+    """
+local r, k = tonumber(ARGV[13]), tonumber(ARGV[14])
+if k > 0 then
+  redis.call('RPUSH', KEYS[6], unpack(ARGV, 15 + r, 14 + r + k))
+  redis.call('EXPIRE', KEYS[6], ARGV[12])
+end
+local lim = 14 + r + k
+local nl = (#KEYS - 6 - r) / r  -- rate limits
+"""
+    + _CONNECTION
+    + """
+if redis.call('GET', KEYS[4]) ~= ARGV[10] then return {2, now} end
+local daily = tonumber(ARGV[9])
+local since = now - @DAY_US@
+local granted = 0
+for j = 1, r do
+  if j > 1 then
+    -- The connection's rules again, after this call's own departures (the hold cannot change).
+    until_at, reason = now, ''
+    prev = redis.call('LINDEX', KEYS[2], cap - 1)
+    if prev then need(tonumber(prev) + win, 'provider cap') end
+  end
+  local recipient, pair = ARGV[14 + j], KEYS[6 + j]
+  local last_pair = tonumber(redis.call('GET', pair) or false)
+  if last_pair then need(last_pair + @PAIR_US@, 'recipient pair') end
+  if daily > 0 then
+    local seen = tonumber(redis.call('ZSCORE', KEYS[3], recipient) or false)
+    if not (seen and seen > since) then
+      local count = redis.call('ZCOUNT', KEYS[3], '(' .. since, '+inf')
+      if count >= daily then
+        local z = redis.call('ZRANGEBYSCORE', KEYS[3], '(' .. since, '+inf', 'WITHSCORES',
+          'LIMIT', count - daily, 1)
+        need(tonumber(z[2]) + @DAY_US@, 'daily limit')
+      end
+    end
+  end
+  local first = 6 + r + (j - 1) * nl
+  for i = 1, nl do
+    local tat = tonumber(redis.call('GET', KEYS[first + i]) or false)
+    if tat then need(tat, 'rate limit ' .. ARGV[lim + 2 * i]) end
+  end
+  if until_at > now then break end
+  redis.call('LPUSH', KEYS[2], now)
+  redis.call('LTRIM', KEYS[2], 0, math.ceil(cap_full) - 1)
+  if cap_full > 1000 then
+    for _ = 1, 2 do  -- as ACQUIRE: at most two stale departures dropped a grant
+      local oldest = redis.call('LINDEX', KEYS[2], -1)
+      if not (oldest and tonumber(oldest) <= now - win_max) then break end
+      redis.call('RPOP', KEYS[2])
+    end
+  end
+  redis.call('PEXPIRE', KEYS[2], math.ceil(win_max / 1000) + 1000)
+  redis.call('SET', pair, now, 'PX', @PAIR_MS@ + 1000)
+  if daily > 0 then
+    redis.call('ZADD', KEYS[3], now, recipient)
+    redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', since)
+    redis.call('EXPIRE', KEYS[3], 90000)
+  end
+  for i = 1, nl do
+    local e = tonumber(ARGV[lim - 1 + 2 * i])
+    redis.call('SET', KEYS[first + i], now + e, 'PX', math.ceil(e / 1000) + 1000)
+  end
+  granted = j
+end
+if granted == 0 then return {0, now, until_at, reason} end
+redis.call('SET', KEYS[5], tonumber(ARGV[11]) + granted, 'EX', ARGV[12])
+return {1, now, granted}
+"""
+)
+
 # KEYS and ARGV[1..8] as _CONNECTION (holder ''), KEYS[3] unused, KEYS[4] the daily set.
 # Read only. Returns {now, next departure, reason, factor, sends since the pause, holder,
 # lease end, previous grant, daily recipients in the window, held until, throttle signals}.
@@ -218,4 +302,6 @@ def _fill(lua: str) -> str:
     )
 
 
-ACQUIRE, STATE, RELEASE, THROTTLED = (_fill(s) for s in (ACQUIRE, STATE, RELEASE, THROTTLED))
+ACQUIRE, ACQUIRE_MANY, STATE, RELEASE, THROTTLED = (
+    _fill(s) for s in (ACQUIRE, ACQUIRE_MANY, STATE, RELEASE, THROTTLED)
+)
