@@ -12,6 +12,7 @@ import dataclasses
 import json
 from collections.abc import Callable
 
+from zapx.campaigns import inflight
 from zapx.contact_fields import column_list
 from zapx.db import db
 from zapx.engine.messages import Outcome
@@ -128,14 +129,18 @@ def company_of(batch_id: int) -> int | None:
 
 
 def claim_batch(batch_id: int, lease_s: float) -> Claim | None:
-    """Take a planned batch and move its rows to ``sending``; None when already taken.
+    """Take a planned batch; None when already taken.
 
     A duplicate Dramatiq message (redelivery after a crash) finds the batch claimed and sends
     nothing: the claim is the at-most-once gate. After ``lease_s`` seconds (BATCH_LEASE_S) an
-    unfinished batch is presumed dead and its rows still ``sending`` become ``unknown``.
+    unfinished batch is presumed dead and its rows still in it become ``unknown``.
 
-    One statement (one round trip, its own transaction): the batch's claim and its rows' move
-    commit together.
+    One statement that writes only the batch row: its rows stay ``queued`` in it (a row queued
+    in a claimed batch is *sending*: :mod:`zapx.campaigns.inflight`) and their attempt is
+    counted when the batch is finished, so a row is written twice an attempt (planned,
+    finished), not three times. The rows come back with that attempt counted, as the sender
+    reads them. A batch whose rows a cancel gave back (size 0, :func:`release_planned`) is
+    claimed with no rows: the statement's snapshot may predate that cancel's commit.
     """
     head = db.execute_sql(
         f"""
@@ -143,13 +148,12 @@ def claim_batch(batch_id: int, lease_s: float) -> Claim | None:
             UPDATE campaign_batches SET status = {sql(BatchStatus.CLAIMED)}, claimed_at = now(),
                 lease_until = now() + make_interval(secs => %s), updated_at = now()
             WHERE id = %s AND status = {sql(BatchStatus.PLANNED)}
-            RETURNING id, campaign_id, company_id, whatsapp_id, generation, slots
+            RETURNING id, campaign_id, company_id, whatsapp_id, generation, slots, size
         ), r AS (
-            UPDATE campaign_shipping s SET status = {sql(RowStatus.SENDING)},
-                attempts = s.attempts + 1, updated_at = now()
-            FROM b WHERE s.batch_id = b.id AND s.status = {sql(RowStatus.QUEUED)}
-            RETURNING s.id, s.contact_id, {column_list("s.")}, s.message_index, s.attempts,
-                s.confirmed_at IS NOT NULL AS confirmed
+            SELECT s.id, s.contact_id, {column_list("s.")}, s.message_index,
+                s.attempts + 1 AS attempts, s.confirmed_at IS NOT NULL AS confirmed
+            FROM campaign_shipping s JOIN b ON s.batch_id = b.id
+            WHERE s.status = {sql(RowStatus.QUEUED)} AND b.size > 0
         )
         SELECT b.campaign_id, b.company_id, b.whatsapp_id, b.generation, b.slots,
             (SELECT json_agg(json_build_array(r.id, r.contact_id, {column_list("r.")},
@@ -168,11 +172,13 @@ def finish_batch(batch_id: int, outcomes: list[Outcome]) -> int:
     """Record a batch's outcomes, return the rows it did not reach to pending and mark it done:
     one statement (one round trip, one transaction). Returns the number of outcomes written.
 
-    Status ``throttled`` goes back to pending without using up an attempt: a provider asking us
-    to slow down says nothing about the message. Only this batch's rows still ``sending`` change,
-    so a late duplicate cannot overwrite a final status (nor rows a lease expiry made
-    ``unknown``). Rows without an outcome were never attempted (the campaign stopped, or the
-    batch broke off on a throttle): they go back to pending and get their attempt back.
+    Each outcome but ``throttled`` counts the row's attempt (the claim did not write it);
+    ``throttled`` goes back to pending without using one: a provider asking us to slow down
+    says nothing about the message. Only this batch's rows still ``queued`` in it change (the
+    claim leaves them so), so a late duplicate cannot overwrite a final status (nor rows a lease
+    expiry made ``unknown``, nor rows given back and planned again: their batch is another).
+    Rows without an outcome were never attempted (the campaign stopped, or the batch broke off
+    on a throttle): they go back to pending, their attempts unchanged.
     """
     cols = list(zip(*(o.as_list() for o in outcomes), strict=True)) if outcomes else [()] * 6
     cursor = db.execute_sql(
@@ -185,8 +191,8 @@ def finish_batch(batch_id: int, outcomes: list[Outcome]) -> int:
             UPDATE campaign_shipping s SET
                 status = CASE WHEN v.status = 'throttled' THEN {sql(RowStatus.PENDING)}
                     ELSE v.status END,
-                attempts = CASE WHEN v.status = 'throttled' THEN GREATEST(s.attempts - 1, 0)
-                    ELSE s.attempts END,
+                attempts = CASE WHEN v.status = 'throttled' THEN s.attempts
+                    ELSE s.attempts + 1 END,
                 provider_message_id = COALESCE(v.mid, s.provider_message_id),
                 error = v.err,
                 message = COALESCE(v.msg, s.message),
@@ -203,12 +209,12 @@ def finish_batch(batch_id: int, outcomes: list[Outcome]) -> int:
                     ELSE s.confirmation_requested_at END,
                 updated_at = now()
             FROM v
-            WHERE s.id = v.id AND s.batch_id = %(b)s AND s.status = {sql(RowStatus.SENDING)}
+            WHERE s.id = v.id AND s.batch_id = %(b)s AND s.status = {sql(RowStatus.QUEUED)}
             RETURNING s.id
         ), rel AS (
             UPDATE campaign_shipping SET status = {sql(RowStatus.PENDING)}, batch_id = NULL,
-                attempts = GREATEST(attempts - 1, 0), updated_at = now()
-            WHERE batch_id = %(b)s AND status IN ({sql(RowStatus.QUEUED, RowStatus.SENDING)})
+                updated_at = now()
+            WHERE batch_id = %(b)s AND status = {sql(RowStatus.QUEUED)}
               AND NOT (id = ANY(%(id)s::bigint[]))
             RETURNING id
         ), done AS (
@@ -244,8 +250,9 @@ def expire_leases(
     the order the worker sends them) had started and the outcomes of those done
     (``flags.batch_progress``). Those outcomes are recorded as the worker would have; the rows
     started but without an outcome become ``unknown`` (they may have left: at most once); the
-    rest go back to pending with their attempt back, as do ``queued`` rows. A batch without
-    progress (or no ``progress``) makes every row still ``sending`` ``unknown``.
+    rest go back to pending, attempts unchanged. A batch without progress (or no
+    ``progress``) makes every row still in it (``queued`` in the claimed batch: sending)
+    ``unknown``, its attempt counted.
 
     Returns the (company id, campaign id) pairs touched, so the engine can re-plan them.
     """
@@ -264,7 +271,7 @@ def expire_leases(
         if known:
             for batch_id, row_id in db.execute_sql(
                 "SELECT batch_id, id FROM campaign_shipping WHERE batch_id = ANY(%s) "
-                f"AND status = {sql(RowStatus.SENDING)} ORDER BY batch_id, id",
+                f"AND status = {sql(RowStatus.QUEUED)} ORDER BY batch_id, id",
                 (list(known),),
             ).fetchall():
                 sending.setdefault(batch_id, []).append(row_id)
@@ -282,15 +289,10 @@ def expire_leases(
             db.execute_sql(
                 f"""
                 UPDATE campaign_shipping SET status = {sql(RowStatus.UNKNOWN)}, error = %s,
-                    updated_at = now()
-                WHERE batch_id = ANY(%s) AND status = {sql(RowStatus.SENDING)}
+                    attempts = attempts + 1, updated_at = now()
+                WHERE batch_id = ANY(%s) AND status = {sql(RowStatus.QUEUED)}
                 """,
                 (LOST_MID_SEND, rest),
-            )
-            db.execute_sql(
-                f"UPDATE campaign_shipping SET status = {sql(RowStatus.PENDING)}, batch_id = NULL, "
-                f"updated_at = now() WHERE batch_id = ANY(%s) AND status = {sql(RowStatus.QUEUED)}",
-                (rest,),
             )
             db.execute_sql(
                 f"UPDATE campaign_batches SET status = {sql(BatchStatus.DONE)}, done_at = now(), "
@@ -305,12 +307,12 @@ CONFIRMATION_WINDOW_S = 24 * 3600
 
 
 def open_rows(campaign_id: int) -> dict[str, int]:
-    """Counts of rows with work ahead by status: pending, queued, sending, and awaiting a
-    confirmation reply within ``CONFIRMATION_WINDOW_S``."""
+    """Counts of rows with work ahead by status: pending, queued, sending (derived:
+    :mod:`inflight`), and awaiting a confirmation reply within ``CONFIRMATION_WINDOW_S``."""
     rows = db.execute_sql(
-        "SELECT status, count(*) FROM campaign_shipping WHERE campaign_id = %s "
+        f"SELECT {inflight.status_sql()}, count(*) FROM campaign_shipping WHERE campaign_id = %s "
         f"AND (status IN ({sql(*RowStatus.OPEN)}) OR (status = {sql(RowStatus.AWAITING)} "
-        "AND confirmation_requested_at > now() - make_interval(secs => %s))) GROUP BY status",
+        "AND confirmation_requested_at > now() - make_interval(secs => %s))) GROUP BY 1",
         (campaign_id, CONFIRMATION_WINDOW_S),
     ).fetchall()
     return dict(rows)
