@@ -190,3 +190,20 @@ def test_a_cancel_racing_a_claim_leaves_its_rows_alone(running):
     thread.join(10)
     assert released == [0] and len(claim.rows) == 5
     assert {v[:2] for v in stored(campaign_id).values()} == {("queued", batch_id)}
+
+
+def test_a_plan_takes_what_is_due_with_as_many_slots_and_no_batch_when_nothing_is(running):
+    company_id, campaign_id, whatsapp_id = running
+    slots = [[time.time() + i, 0.5] for i in range(8)]
+    with db.connection_context():
+        batch_id, size = batches.plan_batch(campaign_id, company_id, whatsapp_id, 3, slots)
+        batch = CampaignBatch.get_by_id(batch_id)
+        assert batches.plan_batch(campaign_id, company_id, whatsapp_id, 3, slots) is None
+        assert CampaignBatch.select().count() == 1  # none made for nothing
+    assert size == 5 and (batch.size, batch.slots, batch.generation) == (5, slots[:5], 3)
+    assert (batch.status, batch.whatsapp_id, batch.company_id) == (
+        "planned",
+        whatsapp_id,
+        company_id,
+    )
+    assert {v[:2] for v in stored(campaign_id).values()} == {("queued", batch_id)}
