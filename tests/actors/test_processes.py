@@ -29,7 +29,8 @@ from tests.actors.campaigns import (
 )
 from tests.actors.conftest import Stack
 from tests.processes import ZAPX, Process, free_port, running, wait_for, wait_http
-from zapx.db import CampaignShipping, db
+from zapx.campaigns import inflight
+from zapx.db import db
 from zapx.redis import Keys, get_redis
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -159,14 +160,14 @@ def test_gunicorn_serves_the_api(process_env, tmp_path):
 
 
 def _statuses(campaign_id: int) -> dict[str, int]:
+    """Rows by status as readers see it (``sending``: queued in a claimed batch)."""
     with db.connection_context():
-        rows = CampaignShipping.select(CampaignShipping.status).where(
-            CampaignShipping.campaign == campaign_id
-        )
-        out: dict[str, int] = {}
-        for row in rows:
-            out[row.status] = out.get(row.status, 0) + 1
-        return out
+        rows = db.execute_sql(
+            f"SELECT {inflight.status_sql()}, count(*) FROM campaign_shipping "
+            "WHERE campaign_id = %s GROUP BY 1",
+            (campaign_id,),
+        ).fetchall()
+    return dict(rows)
 
 
 def test_worker_processes_finish_their_batch_and_exit_when_the_main_is_killed(

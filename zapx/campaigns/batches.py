@@ -12,6 +12,7 @@ import dataclasses
 import json
 from collections.abc import Callable
 
+from zapx.campaigns import inflight
 from zapx.contact_fields import column_list
 from zapx.db import db
 from zapx.engine.messages import Outcome
@@ -78,6 +79,15 @@ def snapshot_audience(campaign_id: int, company_id: int, list_id: int, messages:
     return total if total else inserted
 
 
+#: ``status = 'pending'`` written as a range, with ``ORDER BY campaign_id, status, id``: only the
+#: ``(campaign_id, status, id)`` index gives that order, so the next pending rows are read from
+#: it whatever the statistics say. With ``=`` and ``ORDER BY id``, statistics taken while the
+#: campaign's rows were all pending (a new campaign: until autoanalyze, a minute or more) made
+#: the planner walk the primary key past every row already sent: each plan read 7,550 rows
+#: for 50 after 150 batches, quadratic in the campaign's size.
+_PENDING_IN_ORDER = f"status >= {sql(RowStatus.PENDING)} AND status <= {sql(RowStatus.PENDING)}"
+
+
 def plan_batch(
     campaign_id: int, company_id: int, whatsapp_id: int, generation: int, slots: list
 ) -> tuple[int, int] | None:
@@ -103,9 +113,9 @@ def plan_batch(
                 updated_at = now()
             WHERE id IN (
                 SELECT id FROM campaign_shipping
-                WHERE campaign_id = %s AND status = {sql(RowStatus.PENDING)}
+                WHERE campaign_id = %s AND {_PENDING_IN_ORDER}
                   AND (next_attempt_at IS NULL OR next_attempt_at <= now())
-                ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED)
+                ORDER BY campaign_id, status, id LIMIT %s FOR UPDATE SKIP LOCKED)
             """,
             (batch_id, campaign_id, len(slots)),
         ).rowcount
@@ -128,14 +138,20 @@ def company_of(batch_id: int) -> int | None:
 
 
 def claim_batch(batch_id: int, lease_s: float) -> Claim | None:
-    """Take a planned batch and move its rows to ``sending``; None when already taken.
+    """Take a planned batch; None when already taken.
 
     A duplicate Dramatiq message (redelivery after a crash) finds the batch claimed and sends
     nothing: the claim is the at-most-once gate. After ``lease_s`` seconds (BATCH_LEASE_S) an
-    unfinished batch is presumed dead and its rows still ``sending`` become ``unknown``.
+    unfinished batch is presumed dead and its rows still in it become ``unknown``.
 
-    One statement (one round trip, its own transaction): the batch's claim and its rows' move
-    commit together.
+    One statement that writes only the batch row: its rows stay ``queued`` in it (a row queued
+    in a claimed batch is *sending*: :mod:`zapx.campaigns.inflight`) and their attempt is
+    counted when the batch is finished, so a row is written twice an attempt (planned,
+    finished), not three times. The rows come back with that attempt counted, as the sender
+    reads them. A batch whose rows a cancel gave back (size 0, :func:`release_planned`) is
+    claimed with no rows: the statement's snapshot may predate that cancel's commit. The rows
+    are looked up by the batch id given, not joined on the CTE's: joined, the planner (one row
+    expected from the CTE) walked the whole ``batch_id`` index, every row ever sent included.
     """
     head = db.execute_sql(
         f"""
@@ -143,20 +159,19 @@ def claim_batch(batch_id: int, lease_s: float) -> Claim | None:
             UPDATE campaign_batches SET status = {sql(BatchStatus.CLAIMED)}, claimed_at = now(),
                 lease_until = now() + make_interval(secs => %s), updated_at = now()
             WHERE id = %s AND status = {sql(BatchStatus.PLANNED)}
-            RETURNING id, campaign_id, company_id, whatsapp_id, generation, slots
+            RETURNING id, campaign_id, company_id, whatsapp_id, generation, slots, size
         ), r AS (
-            UPDATE campaign_shipping s SET status = {sql(RowStatus.SENDING)},
-                attempts = s.attempts + 1, updated_at = now()
-            FROM b WHERE s.batch_id = b.id AND s.status = {sql(RowStatus.QUEUED)}
-            RETURNING s.id, s.contact_id, {column_list("s.")}, s.message_index, s.attempts,
-                s.confirmed_at IS NOT NULL AS confirmed
+            SELECT s.id, s.contact_id, {column_list("s.")}, s.message_index,
+                s.attempts + 1 AS attempts, s.confirmed_at IS NOT NULL AS confirmed
+            FROM campaign_shipping s, b
+            WHERE s.batch_id = %s AND s.status = {sql(RowStatus.QUEUED)} AND b.size > 0
         )
         SELECT b.campaign_id, b.company_id, b.whatsapp_id, b.generation, b.slots,
             (SELECT json_agg(json_build_array(r.id, r.contact_id, {column_list("r.")},
                 r.message_index, r.attempts, r.confirmed) ORDER BY r.id) FROM r)
         FROM b
         """,
-        (lease_s, batch_id),
+        (lease_s, batch_id, batch_id),
     ).fetchone()
     if head is None:
         return None
@@ -168,11 +183,13 @@ def finish_batch(batch_id: int, outcomes: list[Outcome]) -> int:
     """Record a batch's outcomes, return the rows it did not reach to pending and mark it done:
     one statement (one round trip, one transaction). Returns the number of outcomes written.
 
-    Status ``throttled`` goes back to pending without using up an attempt: a provider asking us
-    to slow down says nothing about the message. Only this batch's rows still ``sending`` change,
-    so a late duplicate cannot overwrite a final status (nor rows a lease expiry made
-    ``unknown``). Rows without an outcome were never attempted (the campaign stopped, or the
-    batch broke off on a throttle): they go back to pending and get their attempt back.
+    Each outcome but ``throttled`` counts the row's attempt (the claim did not write it);
+    ``throttled`` goes back to pending without using one: a provider asking us to slow down
+    says nothing about the message. Only this batch's rows still ``queued`` in it change (the
+    claim leaves them so), so a late duplicate cannot overwrite a final status (nor rows a lease
+    expiry made ``unknown``, nor rows given back and planned again: their batch is another).
+    Rows without an outcome were never attempted (the campaign stopped, or the batch broke off
+    on a throttle): they go back to pending, their attempts unchanged.
     """
     cols = list(zip(*(o.as_list() for o in outcomes), strict=True)) if outcomes else [()] * 6
     cursor = db.execute_sql(
@@ -185,8 +202,8 @@ def finish_batch(batch_id: int, outcomes: list[Outcome]) -> int:
             UPDATE campaign_shipping s SET
                 status = CASE WHEN v.status = 'throttled' THEN {sql(RowStatus.PENDING)}
                     ELSE v.status END,
-                attempts = CASE WHEN v.status = 'throttled' THEN GREATEST(s.attempts - 1, 0)
-                    ELSE s.attempts END,
+                attempts = CASE WHEN v.status = 'throttled' THEN s.attempts
+                    ELSE s.attempts + 1 END,
                 provider_message_id = COALESCE(v.mid, s.provider_message_id),
                 error = v.err,
                 message = COALESCE(v.msg, s.message),
@@ -203,12 +220,12 @@ def finish_batch(batch_id: int, outcomes: list[Outcome]) -> int:
                     ELSE s.confirmation_requested_at END,
                 updated_at = now()
             FROM v
-            WHERE s.id = v.id AND s.batch_id = %(b)s AND s.status = {sql(RowStatus.SENDING)}
+            WHERE s.id = v.id AND s.batch_id = %(b)s AND s.status = {sql(RowStatus.QUEUED)}
             RETURNING s.id
         ), rel AS (
             UPDATE campaign_shipping SET status = {sql(RowStatus.PENDING)}, batch_id = NULL,
-                attempts = GREATEST(attempts - 1, 0), updated_at = now()
-            WHERE batch_id = %(b)s AND status IN ({sql(RowStatus.QUEUED, RowStatus.SENDING)})
+                updated_at = now()
+            WHERE batch_id = %(b)s AND status = {sql(RowStatus.QUEUED)}
               AND NOT (id = ANY(%(id)s::bigint[]))
             RETURNING id
         ), done AS (
@@ -244,8 +261,9 @@ def expire_leases(
     the order the worker sends them) had started and the outcomes of those done
     (``flags.batch_progress``). Those outcomes are recorded as the worker would have; the rows
     started but without an outcome become ``unknown`` (they may have left: at most once); the
-    rest go back to pending with their attempt back, as do ``queued`` rows. A batch without
-    progress (or no ``progress``) makes every row still ``sending`` ``unknown``.
+    rest go back to pending, attempts unchanged. A batch without progress (or no
+    ``progress``) makes every row still in it (``queued`` in the claimed batch: sending)
+    ``unknown``, its attempt counted.
 
     Returns the (company id, campaign id) pairs touched, so the engine can re-plan them.
     """
@@ -264,7 +282,7 @@ def expire_leases(
         if known:
             for batch_id, row_id in db.execute_sql(
                 "SELECT batch_id, id FROM campaign_shipping WHERE batch_id = ANY(%s) "
-                f"AND status = {sql(RowStatus.SENDING)} ORDER BY batch_id, id",
+                f"AND status = {sql(RowStatus.QUEUED)} ORDER BY batch_id, id",
                 (list(known),),
             ).fetchall():
                 sending.setdefault(batch_id, []).append(row_id)
@@ -282,15 +300,10 @@ def expire_leases(
             db.execute_sql(
                 f"""
                 UPDATE campaign_shipping SET status = {sql(RowStatus.UNKNOWN)}, error = %s,
-                    updated_at = now()
-                WHERE batch_id = ANY(%s) AND status = {sql(RowStatus.SENDING)}
+                    attempts = attempts + 1, updated_at = now()
+                WHERE batch_id = ANY(%s) AND status = {sql(RowStatus.QUEUED)}
                 """,
                 (LOST_MID_SEND, rest),
-            )
-            db.execute_sql(
-                f"UPDATE campaign_shipping SET status = {sql(RowStatus.PENDING)}, batch_id = NULL, "
-                f"updated_at = now() WHERE batch_id = ANY(%s) AND status = {sql(RowStatus.QUEUED)}",
-                (rest,),
             )
             db.execute_sql(
                 f"UPDATE campaign_batches SET status = {sql(BatchStatus.DONE)}, done_at = now(), "
@@ -305,12 +318,12 @@ CONFIRMATION_WINDOW_S = 24 * 3600
 
 
 def open_rows(campaign_id: int) -> dict[str, int]:
-    """Counts of rows with work ahead by status: pending, queued, sending, and awaiting a
-    confirmation reply within ``CONFIRMATION_WINDOW_S``."""
+    """Counts of rows with work ahead by status: pending, queued, sending (derived:
+    :mod:`inflight`), and awaiting a confirmation reply within ``CONFIRMATION_WINDOW_S``."""
     rows = db.execute_sql(
-        "SELECT status, count(*) FROM campaign_shipping WHERE campaign_id = %s "
+        f"SELECT {inflight.status_sql()}, count(*) FROM campaign_shipping WHERE campaign_id = %s "
         f"AND (status IN ({sql(*RowStatus.OPEN)}) OR (status = {sql(RowStatus.AWAITING)} "
-        "AND confirmation_requested_at > now() - make_interval(secs => %s))) GROUP BY status",
+        "AND confirmation_requested_at > now() - make_interval(secs => %s))) GROUP BY 1",
         (campaign_id, CONFIRMATION_WINDOW_S),
     ).fetchall()
     return dict(rows)
@@ -319,24 +332,21 @@ def open_rows(campaign_id: int) -> dict[str, int]:
 def next_due_in_s(campaign_id: int) -> float | None:
     """Seconds until the earliest pending row is due (0 when one is due now); None if none.
 
-    Called before every batch is planned, so it must not cost the campaign's size: the first
-    query stops at the first due row in ``(campaign_id, status, id)`` order (the rows before it
-    are the few waiting for a retry), and the minimum is taken only when no row is due, over
-    rows that all wait for a retry. (One ``min()`` over every pending row was 0.3 CPU-ms a
-    message of PostgreSQL at 60,000 contacts and grew with the campaign.)
+    Asked before every plan: whether one is due now reads the first due row in index order,
+    not every pending row (an aggregate over them read all 20,000 of a campaign for each
+    batch); only when none is due are the pending rows' times read (rows waiting for a retry).
     """
-    due = db.execute_sql(
-        "SELECT 1 FROM campaign_shipping WHERE campaign_id = %s "
-        f"AND status = {sql(RowStatus.PENDING)} "
-        "AND (next_attempt_at IS NULL OR next_attempt_at <= now()) LIMIT 1",
-        (campaign_id,),
-    ).fetchone()
-    if due is not None:
-        return 0.0
     row = db.execute_sql(
-        "SELECT EXTRACT(EPOCH FROM min(next_attempt_at) - now()) "
-        f"FROM campaign_shipping WHERE campaign_id = %s AND status = {sql(RowStatus.PENDING)}",
-        (campaign_id,),
+        f"""
+        SELECT CASE WHEN EXISTS (
+            SELECT 1 FROM campaign_shipping WHERE campaign_id = %(c)s AND {_PENDING_IN_ORDER}
+              AND (next_attempt_at IS NULL OR next_attempt_at <= now())
+            ORDER BY campaign_id, status, id LIMIT 1)
+        THEN 0 ELSE (
+            SELECT EXTRACT(EPOCH FROM min(next_attempt_at) - now()) FROM campaign_shipping
+            WHERE campaign_id = %(c)s AND status = {sql(RowStatus.PENDING)}) END
+        """,
+        {"c": campaign_id},
     ).fetchone()
     return None if row[0] is None else max(0.0, float(row[0]))
 

@@ -25,6 +25,7 @@ import datetime
 from collections.abc import Callable
 
 from zapx.cache import REPORTS, QueryCache, dumps
+from zapx.campaigns import inflight
 from zapx.campaigns.lifecycle import EM_ANDAMENTO
 from zapx.db import Tenant, db
 from zapx.db.campaign_models import SHIPPING_STATUSES, Campaign
@@ -111,13 +112,13 @@ def _report(campaign: Campaign) -> dict:
     if began is not None and began > since:
         since = began
     rows = db.execute_sql(
-        """
-        SELECT status, count(*),
+        f"""
+        SELECT {inflight.status_sql()}, count(*),
                count(*) FILTER (WHERE sent_at > %(since)s),
                min(sent_at) FILTER (WHERE sent_at > %(since)s),
                max(sent_at) FILTER (WHERE sent_at > %(since)s),
                count(confirmation_requested_at), count(confirmed_at)
-        FROM campaign_shipping WHERE campaign_id = %(c)s GROUP BY status
+        FROM campaign_shipping WHERE campaign_id = %(c)s GROUP BY 1
         """,
         {"since": since, "c": campaign.id},
     ).fetchall()

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from peewee import fn
 
 from zapx import campaign_settings, realtime
-from zapx.campaigns import lifecycle, readiness, templates
+from zapx.campaigns import inflight, lifecycle, readiness, templates
 from zapx.campaigns.lifecycle import EM_ANDAMENTO, INATIVA, PROGRAMADA
 from zapx.campaigns.report import campaign_report
 from zapx.campaigns.views import campaign_dict, campaign_row, campaign_show_json
@@ -27,9 +27,8 @@ from zapx.db import (
     db,
     utcnow,
 )
-from zapx.db.campaign_models import CAMPAIGN_STATUSES, Campaign, CampaignShipping
+from zapx.db.campaign_models import CAMPAIGN_STATUSES, Campaign
 from zapx.errors import LimitExceeded, ValidationError
-from zapx.status import RowStatus
 from zapx.validation import Field, parse, positive_id
 
 MESSAGE_FIELDS = tuple(f"message{i}" for i in range(1, 6))
@@ -272,12 +271,10 @@ def command(tenant: Tenant, campaign_id: int, name: str, reason: str = "") -> Ca
             row.generation += 1
             row.completed_at = None
         if name == "cancel":
-            # Rows already handed to a batch go back to pending: a restart sends them, and a
-            # worker holding the batch finds the campaign not running and sends nothing.
-            CampaignShipping.update(status=RowStatus.PENDING, batch_id=None).where(
-                (CampaignShipping.campaign == row.id)
-                & (CampaignShipping.status == RowStatus.QUEUED)
-            ).execute()
+            # Rows of batches not yet claimed go back to pending: a restart sends them, and a
+            # worker holding the batch finds it empty. A claimed batch's rows stay in it (they
+            # may be on the wire): its worker sends nothing more and gives back the rest.
+            inflight.release_planned(row.id)
         row.save()
     publish_campaign(tenant, row.id)
     return row

@@ -8,6 +8,7 @@ formula guard (``zapx.imports.rows.SafeCsv``).
 
 Indexes (``docs/SCHEMA.md``): ``(campaign_id, id)`` for the unfiltered pages and the CSV,
 ``(campaign_id, status, id)`` for a status; a search reads the campaign's rows through the first.
+A row's ``status`` is as readers see it: ``sending`` while queued in a claimed batch.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from peewee import fn
+from peewee import SQL, fn
 
+from zapx.campaigns import inflight
 from zapx.db import Tenant, db
 from zapx.db.campaign_models import SHIPPING_STATUSES, Campaign, CampaignShipping
 from zapx.errors import ValidationError
@@ -49,7 +51,13 @@ COLUMNS = (
     ("createdAt", "created_at"),
     ("updatedAt", "updated_at"),
 )
-_FIELDS = [getattr(CampaignShipping, attr) for _, attr in COLUMNS]
+#: The status as readers see it: ``sending`` for a row queued in a claimed batch (``inflight``).
+_FIELDS = [
+    SQL(inflight.status_sql('"t1".')).alias(attr)
+    if attr == "status"
+    else getattr(CampaignShipping, attr)
+    for _, attr in COLUMNS
+]
 
 
 def _value(value):
@@ -80,7 +88,7 @@ def _query(campaign: Campaign, status: str | None, search: str | None):
     where = CampaignShipping.campaign == campaign.id
     status = check_status(status)
     if status:
-        where &= CampaignShipping.status == status
+        where &= SQL(inflight.status_filter(status, '"t1".'))
     if search and search.strip():
         where &= _searched() % like_pattern(_term(search))
     return CampaignShipping.select(*_FIELDS).where(where)
