@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -108,6 +109,24 @@ def sandbox_messages(base: str) -> list[dict]:
         after = out[-1]["seq"]
 
 
+def profile(procs: list[Proc], outdir: str, seconds: float) -> list[subprocess.Popen]:
+    """Start ``py-spy record`` (raw collapsed stacks, 100 samples/s, child processes too) on the
+    engine and the workers; each writes ``DIR/<kind>.txt`` after ``seconds``."""
+    os.makedirs(outdir, exist_ok=True)
+    spy = str(Path(sys.executable).parent / "py-spy")
+    return [
+        subprocess.Popen(
+            [spy, "record", "--format", "raw", "--subprocesses", "--nonblocking"]
+            + ["--duration", str(int(seconds)), "--pid", str(p.popen.pid)]
+            + ["-o", os.path.join(outdir, f"{p.kind}.txt")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for p in procs
+        if p.kind != "sandbox"
+    ]
+
+
 def pct(values: list[float], q: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
@@ -134,15 +153,24 @@ def main() -> int:
         "runs it (4; 0: no reserved worker)",
     )
     ap.add_argument("--timeout", type=float, default=900, help="seconds to wait for the smalls")
+    ap.add_argument(
+        "--profile",
+        metavar="DIR",
+        help="record py-spy profiles (collapsed stacks) of the engine and the workers from the "
+        "smalls' start for --profile-s seconds into DIR",
+    )
+    ap.add_argument("--profile-s", type=float, default=15)
+    ap.add_argument("--log-level", default="warning", help="of the engine and workers")
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind: clean up what we made
     logdir = tempfile.mkdtemp(prefix="zapx-bench-tenants-")
+    print(f"logs in {logdir}", file=sys.stderr)
     ensure_database(DB_URL)
     init_db(DB_URL, 4)
     migrate()
     port = free_port()
     env = dict(os.environ) | {
-        "LOG_LEVEL": "warning",
+        "LOG_LEVEL": args.log_level,
         "SANDBOX_BIND": f"127.0.0.1:{port}",
         "DB_POOL_SIZE": str(args.threads + 4),
     }
@@ -193,10 +221,12 @@ def main() -> int:
             if sent >= min(2000, args.big // 10):
                 break
         small_ids = list(range(first + 1, first + 1 + args.companies))
+        spies = profile(procs, args.profile, args.profile_s) if args.profile else []
         starts: dict[int, float] = {}
         if args.start_rate <= 0:
             t = start(small_ids, "Oi {nome}")
             starts = dict.fromkeys(small_ids, t)
+            print(f"their insert committed {time.time() - t:.3f} s after due", file=sys.stderr)
         else:
             for cid in small_ids:
                 starts[cid] = start([cid], "Oi {nome}")
@@ -217,6 +247,8 @@ def main() -> int:
             if left == 0:
                 break
         finished_at = time.time()
+        for spy in spies:
+            spy.wait(60)
         with db.connection_context():
             engine_start = [
                 float(r[0])
