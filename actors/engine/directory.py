@@ -6,6 +6,7 @@ periodic duties (``zapx.engine.duties``).
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
 import pykka
@@ -36,6 +37,9 @@ REPLACE_MIN_S, REPLACE_MAX_S = 0.25, SWEEP_S
 #: FIRST_WAIT_S (the reports make the others): a mass start's stragglers are made a few hundred
 #: a second, not all in one tick.
 BIRTHS_PER_TICK = 100
+#: Pooled connections the company actors leave to the Directory's tick and the engine's other
+#: threads (governor, alert rules): see ``CompanyActor.working``.
+SPARE_CONNECTIONS = 3
 
 #: A tick that takes this long (seconds) is logged with where its time went.
 SLOW_TICK_S = 0.5
@@ -55,6 +59,8 @@ class DirectoryActor(pykka.ThreadingActor):
         self.budget = budget or Budget(config.engine_budget)
         self.duties = Duties(config, outbox, RunFlags(get_redis(config.redis_url), self.keys))
         self.companies: dict[int, pykka.ActorRef[CompanyActor]] = {}
+        #: Company actors working at once (``CompanyActor.working``).
+        self.working = threading.BoundedSemaphore(max(1, config.db_pool_size - SPARE_CONNECTIONS))
         self.proxies: dict[int, CompanyProxy] = {}
         #: Messages sent to each company's current actor (see ``company_idle``).
         self.routed: dict[int, int] = {}
@@ -244,6 +250,7 @@ class DirectoryActor(pykka.ThreadingActor):
                 self.config,
                 self.outbox,
                 [*unborn, *(adopted or ())],
+                self.working,
             )
             self.companies[company_id] = ref
             self.proxies[company_id] = ref.proxy()

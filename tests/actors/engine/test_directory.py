@@ -145,7 +145,7 @@ class FakeCompanyActor:
         self.started: list[tuple[int, list[FirstBatch]]] = []
         self.proxies: dict[int, FakeProxy] = {}
 
-    def start(self, company_id, directory, budget, config, outbox, adopted=()):
+    def start(self, company_id, directory, budget, config, outbox, adopted=(), working=None):
         self.started.append((company_id, list(adopted)))
         self.proxies[company_id] = FakeProxy()
         return FakeRef(self.proxies[company_id])
