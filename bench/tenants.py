@@ -109,21 +109,26 @@ def sandbox_messages(base: str) -> list[dict]:
         after = out[-1]["seq"]
 
 
-def profile(procs: list[Proc], outdir: str, seconds: float) -> list[subprocess.Popen]:
+def profile(
+    procs: list[Proc], outdir: str | None, seconds: float, idle: bool
+) -> list[subprocess.Popen]:
     """Start ``py-spy record`` (raw collapsed stacks, 100 samples/s, child processes too) on the
     engine and the workers; each writes ``DIR/<kind>.txt`` after ``seconds``."""
+    if not outdir:
+        return []
     os.makedirs(outdir, exist_ok=True)
     spy = str(Path(sys.executable).parent / "py-spy")
     return [
         subprocess.Popen(
             [spy, "record", "--format", "raw", "--subprocesses", "--nonblocking"]
+            + (["--idle"] if idle else [])
             + ["--duration", str(int(seconds)), "--pid", str(p.popen.pid)]
             + ["-o", os.path.join(outdir, f"{p.kind}.txt")],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
         for p in procs
-        if p.kind != "sandbox"
+        if p.kind in ("worker", "worker_first")  # the engine's thousands of threads: too slow
     ]
 
 
@@ -165,6 +170,9 @@ def main() -> int:
         "smalls' start for --profile-s seconds into DIR",
     )
     ap.add_argument("--profile-s", type=float, default=15)
+    ap.add_argument(
+        "--profile-idle", action="store_true", help="sample waiting threads too (wall time)"
+    )
     ap.add_argument(
         "--wait",
         choices=("finished", "first"),
@@ -233,7 +241,7 @@ def main() -> int:
             if sent >= min(2000, args.big // 10):
                 break
         small_ids = list(range(first + 1, first + 1 + args.companies))
-        spies = profile(procs, args.profile, args.profile_s) if args.profile else []
+        spies = profile(procs, args.profile, args.profile_s, args.profile_idle)
         starts: dict[int, float] = {}
         if args.start_rate <= 0:
             t = start(small_ids, "Oi {nome}")
