@@ -1,6 +1,7 @@
 """Dramatiq broker set-up. Import this module before any Dramatiq actor is defined.
 
-The broker is a :class:`~dramatiq.brokers.redis.RedisBroker` on ``REDIS_URL`` (through a
+The broker is a :class:`~dramatiq.brokers.redis.RedisBroker` (``actors.redis_broker``: a full
+consumer refills as its messages are acked, and bulk enqueues) on ``REDIS_URL`` (through a
 ``zapx.redis`` client: timeouts, retries, the process's redis breaker) whose keys live
 under ``REDIS_PREFIX`` + ``dramatiq`` so that several installs (and the tests) share one Redis
 without seeing each other's queues.
@@ -9,16 +10,16 @@ without seeing each other's queues.
 from __future__ import annotations
 
 import dramatiq
-from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import AgeLimit, Callbacks, Pipelines, Retries, ShutdownNotifications
 from dramatiq.middleware import TimeLimit as TimeLimitMiddleware
 
 from actors.metrics import Metrics
+from actors.redis_broker import Broker
 from zapx.config import Config, load_config
 from zapx.redis import make_client
 
 
-def make_broker(config: Config) -> RedisBroker:
+def make_broker(config: Config) -> Broker:
     """A Redis broker for ``config``, without Dramatiq's Prometheus middleware (it would open
     an HTTP exporter in every worker process): zapx's own (``actors.metrics``) instead."""
     middleware = [
@@ -32,7 +33,7 @@ def make_broker(config: Config) -> RedisBroker:
         Metrics(),
         Retries(),
     ]
-    return RedisBroker(
+    return Broker(
         # zapx's client: socket timeouts (Dramatiq's own has none, so a Redis that stops
         # answering held a consumer forever) and the process's redis breaker; no pool limit,
         # as Dramatiq's own (a consumer per queue and delay queue, and every sender).

@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -25,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import dispatch  # noqa: E402 - sets the environment (database, Redis prefix) first
-from dispatch import DB_URL, ZAPX, Proc, free_port, wait_http  # noqa: E402
+from dispatch import DB_URL, ZAPX, Proc, free_port, postgres_cpu_s, wait_http  # noqa: E402
 
 from zapx.db import db, ensure_database, init_db, migrate  # noqa: E402
 
@@ -108,6 +109,34 @@ def sandbox_messages(base: str) -> list[dict]:
         after = out[-1]["seq"]
 
 
+def profile(
+    procs: list[Proc], outdir: str | None, seconds: float, idle: bool
+) -> list[subprocess.Popen]:
+    """Start ``py-spy record`` (raw collapsed stacks, 100 samples/s, child processes too) on the
+    engine and the workers; each writes ``DIR/<kind>.txt`` after ``seconds``."""
+    if not outdir:
+        return []
+    os.makedirs(outdir, exist_ok=True)
+    spy = str(Path(sys.executable).parent / "py-spy")
+    return [
+        subprocess.Popen(
+            [spy, "record", "--format", "raw", "--subprocesses", "--nonblocking"]
+            + (["--idle"] if idle else [])
+            + ["--duration", str(int(seconds)), "--pid", str(p.popen.pid)]
+            + ["-o", os.path.join(outdir, f"{p.kind}.txt")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for p in procs
+        if p.kind in ("worker", "worker_first")  # the engine's thousands of threads: too slow
+    ]
+
+
+def cpu_by_kind(procs: list[Proc]) -> dict[str, float]:
+    """CPU seconds used so far by each program (children included) and by PostgreSQL."""
+    return {p.kind: p.cpu_s() for p in procs} | {"postgres": postgres_cpu_s()}
+
+
 def pct(values: list[float], q: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
@@ -134,15 +163,34 @@ def main() -> int:
         "runs it (4; 0: no reserved worker)",
     )
     ap.add_argument("--timeout", type=float, default=900, help="seconds to wait for the smalls")
+    ap.add_argument(
+        "--profile",
+        metavar="DIR",
+        help="record py-spy profiles (collapsed stacks) of the engine and the workers from the "
+        "smalls' start for --profile-s seconds into DIR",
+    )
+    ap.add_argument("--profile-s", type=float, default=15)
+    ap.add_argument(
+        "--profile-idle", action="store_true", help="sample waiting threads too (wall time)"
+    )
+    ap.add_argument(
+        "--wait",
+        choices=("finished", "first"),
+        default="finished",
+        help="until every small campaign finished, or only until each sent its first message "
+        "(quicker; the big campaign's rate is then over that window)",
+    )
+    ap.add_argument("--log-level", default="warning", help="of the engine and workers")
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind: clean up what we made
     logdir = tempfile.mkdtemp(prefix="zapx-bench-tenants-")
+    print(f"logs in {logdir}", file=sys.stderr)
     ensure_database(DB_URL)
     init_db(DB_URL, 4)
     migrate()
     port = free_port()
     env = dict(os.environ) | {
-        "LOG_LEVEL": "warning",
+        "LOG_LEVEL": args.log_level,
         "SANDBOX_BIND": f"127.0.0.1:{port}",
         "DB_POOL_SIZE": str(args.threads + 4),
     }
@@ -193,10 +241,12 @@ def main() -> int:
             if sent >= min(2000, args.big // 10):
                 break
         small_ids = list(range(first + 1, first + 1 + args.companies))
+        spies = profile(procs, args.profile, args.profile_s, args.profile_idle)
         starts: dict[int, float] = {}
         if args.start_rate <= 0:
             t = start(small_ids, "Oi {nome}")
             starts = dict.fromkeys(small_ids, t)
+            print(f"their insert committed {time.time() - t:.3f} s after due", file=sys.stderr)
         else:
             for cid in small_ids:
                 starts[cid] = start([cid], "Oi {nome}")
@@ -204,19 +254,33 @@ def main() -> int:
         print(f"started {len(small_ids)} small campaigns", file=sys.stderr)
         deadline = time.monotonic() + args.timeout
         rss_peak = 0.0
+        cpu = [(time.time(), cpu_by_kind(procs))]  # CPU s of each program, about once a second
         while time.monotonic() < deadline:
             time.sleep(1)
             rss_peak = max(rss_peak, engine.peak_rss_mb())
+            cpu.append((time.time(), cpu_by_kind(procs)))
             with db.connection_context():
-                left = db.execute_sql(
-                    "SELECT count(*) FROM campaigns WHERE company_id <> %s "
-                    "AND status <> 'FINALIZADA'",
-                    (first,),
-                ).fetchone()[0]
-            print(f"  small campaigns not finished: {left}", file=sys.stderr)
+                if args.wait == "finished":
+                    left = db.execute_sql(
+                        "SELECT count(*) FROM campaigns WHERE company_id <> %s "
+                        "AND status <> 'FINALIZADA'",
+                        (first,),
+                    ).fetchone()[0]
+                else:
+                    left = (
+                        args.companies
+                        - db.execute_sql(
+                            "SELECT count(DISTINCT company_id) FROM campaign_shipping "
+                            "WHERE company_id <> %s AND status = 'sent'",
+                            (first,),
+                        ).fetchone()[0]
+                    )
+            print(f"  small campaigns not {args.wait}: {left}", file=sys.stderr)
             if left == 0:
                 break
         finished_at = time.time()
+        for spy in spies:
+            spy.wait(60)
         with db.connection_context():
             engine_start = [
                 float(r[0])
@@ -247,6 +311,15 @@ def main() -> int:
             p.stop()
         dispatch.cleanup(env.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
     window = max(finished_at - window_start, 1e-9)
+    # CPU from the smalls' start to the first sample after the last first message.
+    last_first = max(first_ts.values(), default=window_start)
+    until = next((c for t, c in cpu if t >= last_first), cpu[-1][1])
+    firsts_cpu = {k: round(until[k] - cpu[0][1][k], 1) for k in until}
+    print(
+        f"CPU s until the last first message ({last_first - window_start:.1f} s): "
+        + ", ".join(f"{k} {v}" for k, v in firsts_cpu.items()),
+        file=sys.stderr,
+    )
     summary = {
         "companies": args.companies,
         "small_contacts": args.small,
@@ -260,6 +333,7 @@ def main() -> int:
         "engine_start_p50_s": round(pct(engine_start, 0.5), 3) if engine_start else None,
         "engine_start_p99_s": round(pct(engine_start, 0.99), 3) if engine_start else None,
         "engine_peak_rss_mb": round(rss_peak, 1),
+        "cpu_s_until_last_first": firsts_cpu,
         "big_msgs_per_s_meanwhile": round(big_in_window / window, 1),
         "big_started_s_before_smalls": round(window_start - big_start, 1),
     }

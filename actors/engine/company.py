@@ -9,8 +9,10 @@ rebuilt from PostgreSQL (DESIGN rule 2).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
+import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -46,9 +48,15 @@ class CompanyActor(pykka.ThreadingActor):
         config: Config,
         outbox: Outbox,
         adopted: Iterable[FirstBatch] = (),
+        working: threading.Semaphore | None = None,
     ):
         super().__init__()
         self.company_id = company_id
+        #: Held while this actor works (on_start and each message), shared by every company
+        #: actor: at most as many of them work at once as the engine's connection pool has
+        #: connections to spare, so the Directory's tick never waits for one behind thousands
+        #: of companies, and only those few threads compete for the GIL.
+        self.working = working if working is not None else contextlib.nullcontext()
         self.directory = directory
         #: A SessionThrottleActor per connection with live work, started from here.
         self.throttles = ThrottleActors(company_id)
@@ -76,7 +84,8 @@ class CompanyActor(pykka.ThreadingActor):
 
     def on_start(self) -> None:
         try:
-            self.lifecycle.recover()
+            with self.working:
+                self.lifecycle.recover()
         except Exception:
             # Pykka stops an actor whose on_start raised without calling on_failure.
             self.on_failure(*sys.exc_info())
@@ -109,35 +118,34 @@ class CompanyActor(pykka.ThreadingActor):
 
     def refresh(self, campaign_id: int) -> None:
         """The campaign changed (command, schedule, lease expiry): act on its current row."""
-        self._begin(campaign_id)
-        self.lifecycle.refresh(campaign_id)
-        self._end()
+        with self._work(campaign_id):
+            self.lifecycle.refresh(campaign_id)
 
     def adopt(self, first: FirstBatch) -> None:
         """The Directory started the campaign and sent its first batch: count it."""
-        self._begin(first.campaign_id)
-        self.lifecycle.adopt(first)
-        self._end()
+        with self._work(first.campaign_id):
+            self.lifecycle.adopt(first)
 
     def batch_done(self, report: BatchReport) -> None:
-        self._begin(report.campaign_id)
-        self.lifecycle.record(report)
-        self._end()
+        with self._work(report.campaign_id):
+            self.lifecycle.record(report)
 
     def pump(self) -> None:
         """Plan what is due (the Directory's clock calls this at the wake-up time asked for)."""
-        self._begin(None)
-        self.lifecycle.pump()
-        self._end()
+        with self._work(None):
+            self.lifecycle.pump()
 
     # --- internals ----------------------------------------------------------------------
 
-    def _begin(self, campaign_id: int | None) -> None:
+    @contextlib.contextmanager
+    def _work(self, campaign_id: int | None):
+        """One message's work, about ``campaign_id`` (None: all of them), holding ``working``;
+        then, with nothing live, tell the Directory (a failure skips it: Pykka stops us)."""
         self.received += 1
         self.working_on = campaign_id
         self.lifecycle.working_on = None
-
-    def _end(self) -> None:
+        with self.working:
+            yield
         self.working_on = None
         if self.lifecycle.idle:
             self.directory.company_idle.defer(self.company_id, self.received)

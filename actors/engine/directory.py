@@ -6,6 +6,7 @@ periodic duties (``zapx.engine.duties``).
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
 import pykka
@@ -16,6 +17,7 @@ from zapx.campaigns import starts
 from zapx.config import Config
 from zapx.db import db
 from zapx.engine.duties import Duties
+from zapx.engine.lifecycle import FIRST_WAIT_S
 from zapx.engine.live import Budget, Outbox
 from zapx.engine.messages import BatchReport, CampaignChanged, Command, FirstBatch, Ping, Tick
 from zapx.engine.runflags import RunFlags
@@ -31,6 +33,16 @@ STOP_TIMEOUT_S = 10.0
 #: up to SWEEP_S while it keeps failing (a database that is down would otherwise make a
 #: replacement loop of its on_start).
 REPLACE_MIN_S, REPLACE_MAX_S = 0.25, SWEEP_S
+#: Company actors a tick makes for companies whose first batches' reports have not come within
+#: FIRST_WAIT_S (the reports make the others): a mass start's stragglers are made a few hundred
+#: a second, not all in one tick.
+BIRTHS_PER_TICK = 100
+#: Pooled connections the company actors leave to the Directory's tick and the engine's other
+#: threads (governor, alert rules): see ``CompanyActor.working``.
+SPARE_CONNECTIONS = 3
+
+#: A tick that takes this long (seconds) is logged with where its time went.
+SLOW_TICK_S = 0.5
 
 CompanyProxy = pykka.ActorProxy[CompanyActor]
 
@@ -47,6 +59,8 @@ class DirectoryActor(pykka.ThreadingActor):
         self.budget = budget or Budget(config.engine_budget)
         self.duties = Duties(config, outbox, RunFlags(get_redis(config.redis_url), self.keys))
         self.companies: dict[int, pykka.ActorRef[CompanyActor]] = {}
+        #: Company actors working at once (``CompanyActor.working``).
+        self.working = threading.BoundedSemaphore(max(1, config.db_pool_size - SPARE_CONNECTIONS))
         self.proxies: dict[int, CompanyProxy] = {}
         #: Messages sent to each company's current actor (see ``company_idle``).
         self.routed: dict[int, int] = {}
@@ -54,12 +68,20 @@ class DirectoryActor(pykka.ThreadingActor):
         # handed to the company actors (private: pykka would inspect it, and warn, each time it
         # builds a proxy of this actor)
         self.wakes: dict[int, float] = {}
+        #: Companies without an actor whose campaigns were started in bulk: when that was
+        #: (epoch s) and their first batches, in flight. Their actor is made when a message for
+        #: the company comes (the first batch's report, a command), or by the tick FIRST_WAIT_S
+        #: after: until the report it has nothing to do (the second batch waits for it), and
+        #: making 2,000 actors at once (two threads and a dozen queries each) took the CPU the
+        #: workers needed to send those first messages.
+        self.unborn: dict[int, tuple[float, list[FirstBatch]]] = {}
         self.starting: dict[int, float] = {}
         #: Failed companies: when to replace the actor (epoch s), and the last delay (s).
         self.replacing: dict[int, float] = {}
         self.replace_delay: dict[int, tuple[float, float]] = {}
         self.started_at = 0.0
         self.last_sweep = 0.0
+        self.last_tick_end = 0.0  # perf_counter s
         self.handled = 0
         #: Ticks skipped because a dependency's breaker was open, and ticks run.
         self.skipped_ticks = 0
@@ -151,6 +173,7 @@ class DirectoryActor(pykka.ThreadingActor):
             self.skipped_ticks += 1
             return
         now = time.time()
+        began = time.perf_counter()
         with db.connection_context():
             rebuilt = self.duties.redis_lost()
             if rebuilt is not None and self.ticks:
@@ -169,15 +192,24 @@ class DirectoryActor(pykka.ThreadingActor):
                     continue
                 self.starting[campaign_id] = now
                 self._send(company_id, "refresh", campaign_id)
+            took = {"start_ms": time.perf_counter() - began}
             if now - self.last_sweep >= min(SWEEP_S, self.config.batch_lease_s / 2):
                 self.last_sweep = now
                 self._sweep()
+                took["sweep_ms"] = time.perf_counter() - began - sum(took.values())
         self.starting = {k: v for k, v in self.starting.items() if v > now - 5}
         self._replace_due(now)
+        self._birth_due(now)
         for company_id, at in list(self.wakes.items()):
             if at <= now:
                 del self.wakes[company_id]
                 self._send(company_id, "pump")
+        took["rest_ms"] = time.perf_counter() - began - sum(took.values())
+        # The gap since the last tick ended: time the Directory spent on other messages.
+        gap, self.last_tick_end = began - self.last_tick_end, time.perf_counter()
+        if sum(took.values()) >= SLOW_TICK_S or (self.ticks > 1 and gap >= 2 * SLOW_TICK_S):
+            took["gap_ms"] = gap
+            log.info("slow tick", extra={k: round(v * 1000, 1) for k, v in took.items()})
 
     # --- internals --------------------------------------------------------------------------
 
@@ -197,7 +229,10 @@ class DirectoryActor(pykka.ThreadingActor):
             if ref is not None and ref.is_alive():
                 self._send(company_id, "adopt", first)
             else:  # a new actor counts it from on_start, before it plans anything
-                self._company(company_id, [first])
+                if company_id not in self.unborn:
+                    self.unborn[company_id] = (time.time(), [])
+                self.unborn[company_id][1].append(first)
+        self._share()
 
     def _company(self, company_id: int, adopted: list[FirstBatch] | None = None) -> CompanyProxy:
         ref = self.companies.get(company_id)
@@ -207,8 +242,15 @@ class DirectoryActor(pykka.ThreadingActor):
             if self._me is None:
                 self._me = self.actor_ref.proxy()
             self.replacing.pop(company_id, None)
+            _, unborn = self.unborn.pop(company_id, (0.0, []))
             ref = CompanyActor.start(
-                company_id, self._me, self.budget, self.config, self.outbox, adopted or ()
+                company_id,
+                self._me,
+                self.budget,
+                self.config,
+                self.outbox,
+                [*unborn, *(adopted or ())],
+                self.working,
             )
             self.companies[company_id] = ref
             self.proxies[company_id] = ref.proxy()
@@ -248,15 +290,31 @@ class DirectoryActor(pykka.ThreadingActor):
                 log.info("company actor replaced", extra={"company_id": company_id})
                 self._company(company_id)  # rebuilds from the database in on_start
 
+    def _birth_due(self, now: float) -> None:
+        """Make the actors of companies whose first batches went FIRST_WAIT_S ago or more
+        without a report (a killed worker never sends one), oldest first, BIRTHS_PER_TICK."""
+        due = []
+        for company_id, (since, _) in self.unborn.items():  # in insertion order: oldest first
+            if since + FIRST_WAIT_S > now or len(due) >= BIRTHS_PER_TICK:
+                break
+            due.append(company_id)
+        for company_id in due:
+            self._company(company_id)
+
     def _share(self) -> None:
-        self.budget.share(len(self.companies))
+        # An unborn company has live work (its first batch) as much as one with an actor.
+        self.budget.share(len(self.companies) + len(self.unborn))
 
     def _sweep(self) -> None:
         # A company actor that died with nothing left to tell it would leave its campaigns
         # running with nothing sent: every running campaign's company has a live actor.
         for company_id in starts.running_companies():
             ref = self.companies.get(company_id)
-            if (ref is None or not ref.is_alive()) and company_id not in self.replacing:
+            if (
+                (ref is None or not ref.is_alive())
+                and company_id not in self.replacing
+                and company_id not in self.unborn  # made by its report or _birth_due
+            ):
                 self._company(company_id)  # rebuilds from the database in on_start
         for company_id, campaign_id in self.duties.sweep():
             self._send(company_id, "refresh", campaign_id)

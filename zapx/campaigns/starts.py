@@ -135,8 +135,16 @@ def plan_first_batches(started: list[tuple[int, int]], size: int = 5) -> list[Fi
     """
     if not started:
         return []
+    # The connections busy with another running campaign, found once: as a NOT EXISTS per
+    # started campaign, the planner (no statistics yet on the rows start_due just changed)
+    # scanned every running campaign for each, comparing each id with the whole array: 0.6 s
+    # for 1,000 campaigns beside 1,000 running (the tenants benchmark), 2 ms this way.
     heads = db.execute_sql(
         f"""
+        WITH busy AS MATERIALIZED (
+            SELECT DISTINCT o.whatsapp_id FROM campaigns o
+            WHERE o.status = {sql(CampaignStatus.EM_ANDAMENTO)} AND o.whatsapp_id IS NOT NULL
+              AND o.id <> ALL(%s))
         SELECT c.id, c.company_id, c.whatsapp_id, c.generation,
             COALESCE((SELECT (s.value #>> '{{}}')::float8 FROM campaign_settings s
                       WHERE s.company_id = c.company_id AND s.key = 'messageInterval'), %s),
@@ -145,16 +153,13 @@ def plan_first_batches(started: list[tuple[int, int]], size: int = 5) -> list[Fi
             COALESCE(NULLIF(w.settings ->> 'messagesPerSecond', '')::float8, %s)
         FROM campaigns c JOIN whatsapps w ON w.id = c.whatsapp_id
         WHERE c.id = ANY(%s) AND c.status = {sql(CampaignStatus.EM_ANDAMENTO)}
-          AND NOT EXISTS (
-            SELECT 1 FROM campaigns o
-            WHERE o.whatsapp_id = c.whatsapp_id AND o.status = {sql(CampaignStatus.EM_ANDAMENTO)}
-              AND o.id <> ALL(%s))
+          AND c.whatsapp_id NOT IN (SELECT whatsapp_id FROM busy)
         """,
         (
+            [campaign_id for _, campaign_id in started],
             SETTING_DEFAULTS["messageInterval"],
             SETTING_DEFAULTS["jitter"],
             CAP_DEFAULTS["messagesPerSecond"],
-            [campaign_id for _, campaign_id in started],
             [campaign_id for _, campaign_id in started],
         ),
     ).fetchall()

@@ -10,6 +10,7 @@ transaction, with its first batches planned, flagged running and enqueued in a f
 from __future__ import annotations
 
 import logging
+import time
 
 import redis
 
@@ -74,9 +75,22 @@ class Duties:
         """
         chunks = []
         while True:
+            began = time.perf_counter()
             started = starts.start_due(START_CHUNK)
             if started:
+                took_start = time.perf_counter() - began
                 chunks.append((started, self._send_first_batches(started)))
+                log.info(
+                    "campaigns started",
+                    extra={
+                        "campaigns": len(started),
+                        "first_batches": len(chunks[-1][1]),
+                        "start_ms": round(took_start * 1000, 1),
+                        "first_batches_ms": round(
+                            (time.perf_counter() - began - took_start) * 1000, 1
+                        ),
+                    },
+                )
             if len(started) < START_CHUNK:
                 return chunks
 
@@ -85,8 +99,7 @@ class Duties:
         firsts = starts.plan_first_batches(started, size)
         # The run flags first: a worker drops a batch whose campaign is not flagged running.
         self.flags.set_many((f.company_id, f.campaign_id, f.generation) for f in firsts)
-        for first in firsts:
-            self.outbox.send_batch(first.batch_id, first.company_id, True, 0.0)
+        self.outbox.send_first_batches([(f.batch_id, f.company_id) for f in firsts])
         return firsts
 
     def sweep(self) -> list[tuple[int, int]]:

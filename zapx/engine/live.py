@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from collections.abc import Sequence
 from typing import Protocol
 
 
@@ -17,6 +18,10 @@ class Outbox(Protocol):
         """Enqueue ``batch_id`` (of company ``company_id``) to start in ``delay_s`` seconds;
         ``first``: a campaign's first batch (its own queue, so it is not stuck behind other
         companies' big campaigns)."""
+
+    def send_first_batches(self, batches: Sequence[tuple[int, int]]) -> None:
+        """Enqueue every ``(batch id, company id)`` of ``batches``, campaigns' first batches,
+        to start now: a mass start's, in as few round trips as the outbox can."""
 
     def send_alert(self, alert_id: int, kind: str) -> None:
         """Enqueue the webhook of alert ``alert_id``'s event ``kind`` (opened|resolved)."""

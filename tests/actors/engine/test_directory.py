@@ -1,19 +1,29 @@
 """The Directory stops an idle company actor only when no message it sent is still unhandled."""
 
+import time
+
 import pytest
 
-from actors.engine.directory import DirectoryActor
+from actors.engine import directory as directory_module
+from actors.engine.directory import BIRTHS_PER_TICK, DirectoryActor
 from zapx import dependencies
 from zapx.breakers import Breaker, Policy
 from zapx.campaigns import flags
 from zapx.config import load_config
-from zapx.engine.messages import BatchReport, CampaignChanged, Outcome
+from zapx.engine.lifecycle import FIRST_WAIT_S
+from zapx.engine.messages import BatchReport, CampaignChanged, FirstBatch, Outcome
 from zapx.redis import get_redis
 
 
 class FakeRef:
-    def __init__(self):
+    actor_urn = "urn:fake"
+
+    def __init__(self, proxy=None):
         self.stopped = False
+        self._proxy = proxy
+
+    def proxy(self):
+        return self._proxy
 
     def is_alive(self):
         return not self.stopped
@@ -44,6 +54,10 @@ class FakeOutbox:
 
     def send_batch(self, batch_id, company_id, first, delay_s):
         self.sent.append((batch_id, first, delay_s))
+
+    def send_first_batches(self, batches):
+        for batch_id, company_id in batches:
+            self.send_batch(batch_id, company_id, True, 0.0)
 
     def send_alert(self, alert_id, kind):
         self.sent.append(("alert", alert_id, kind))
@@ -122,3 +136,65 @@ def test_the_tick_is_skipped_while_a_dependency_breaker_is_open(database_url, mo
     with pytest.raises(AssertionError, match="the tick ran"):
         d.tick()
     assert d.skipped_ticks == 2
+
+
+class FakeCompanyActor:
+    """``CompanyActor`` as the Directory starts it: records each start and its adopted batches."""
+
+    def __init__(self):
+        self.started: list[tuple[int, list[FirstBatch]]] = []
+        self.proxies: dict[int, FakeProxy] = {}
+
+    def start(self, company_id, directory, budget, config, outbox, adopted=(), working=None):
+        self.started.append((company_id, list(adopted)))
+        self.proxies[company_id] = FakeProxy()
+        return FakeRef(self.proxies[company_id])
+
+
+@pytest.fixture
+def actors(monkeypatch):
+    fake = FakeCompanyActor()
+    monkeypatch.setattr(directory_module, "CompanyActor", fake)
+    return fake
+
+
+def mass_start(d: DirectoryActor, companies: range) -> list[FirstBatch]:
+    firsts = [FirstBatch(c, c * 10, 0, c * 100, 1) for c in companies]
+    d._adopt_first_batches([(f.company_id, f.campaign_id) for f in firsts], firsts)
+    return firsts
+
+
+def test_a_mass_start_makes_no_actor_until_a_first_batch_reports(actors):
+    d = DirectoryActor(load_config(), FakeOutbox())  # not started: methods called directly
+    d._me = FakeProxy()
+    firsts = mass_start(d, range(1, 501))
+    assert actors.started == [] and d.companies == {}
+    assert d.budget.active == 500  # their first batches are live work: the budget is shared
+    d.handle(BatchReport(company_id=7, campaign_id=70, whatsapp_id=7, batch_id=700, generation=0))
+    # The report makes company 7's actor, which counts its first batch before the report.
+    assert actors.started == [(7, [firsts[6]])]
+    assert [name for name, _ in actors.proxies[7].calls] == ["batch_done"]
+    assert 7 not in d.unborn and len(d.unborn) == 499 and d.budget.active == 500
+    d.handle(CampaignChanged(8, 80))  # a command for one (a pause) makes it too
+    assert actors.started[-1] == (8, [firsts[7]])
+
+
+def test_first_batches_without_a_report_get_their_actor_after_the_wait(actors):
+    d = DirectoryActor(load_config(), FakeOutbox())
+    d._me = FakeProxy()
+    firsts = mass_start(d, range(1, 2 * BIRTHS_PER_TICK + 11))
+    now = time.time()
+    d._birth_due(now)
+    assert actors.started == []  # not before FIRST_WAIT_S: their reports may come first
+    d._birth_due(now + FIRST_WAIT_S + 0.01)
+    assert actors.started == [(f.company_id, [f]) for f in firsts[:BIRTHS_PER_TICK]]
+    d._birth_due(now + FIRST_WAIT_S + 0.3)
+    d._birth_due(now + FIRST_WAIT_S + 0.6)
+    assert [c for c, _ in actors.started] == [f.company_id for f in firsts]  # oldest first
+    assert d.unborn == {}
+
+
+def test_a_first_batch_of_a_company_with_an_actor_is_adopted_by_it(actors):
+    d, ref, proxy = directory_with(7)
+    (first,) = mass_start(d, range(7, 8))
+    assert proxy.calls == [("adopt", (first,))] and actors.started == [] and d.unborn == {}

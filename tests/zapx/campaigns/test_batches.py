@@ -125,3 +125,32 @@ def test_the_clock_starts_only_campaigns_with_a_connected_connection_and_contact
     assert sorted(c for _, c in started) == sorted([ok, by_default])
     assert all(statuses[c] == "PROGRAMADA" for c in left)
     assert searches == {"pessoa zero"}
+
+
+def test_first_batches_skip_a_connection_busy_with_another_running_campaign(clean_db):
+    """A campaign started beside one already running on its connection gets no bulk first batch
+    (its lifecycle plans one through the connection's throttle); one on a free connection, and
+    two starting together on the same free one, do."""
+    company_id = make_company("busy")
+    list_id = make_list(company_id, 3)
+    with db.connection_context():
+        busy, free = (
+            WhatsappConnection.create(company=company_id, name=n, status="CONNECTED").id
+            for n in ("busy", "free")
+        )
+
+        def campaign(whatsapp_id):
+            return Campaign.create(
+                company=company_id, name="c", status="PROGRAMADA", contact_list=list_id,
+                whatsapp=whatsapp_id, message1="Oi",
+                scheduled_at=datetime.datetime.now(datetime.UTC),
+            ).id  # fmt: skip
+
+        running = campaign(busy)
+        assert starts.start_due() == [(company_id, running)]
+        beside, alone, pair = campaign(busy), campaign(free), campaign(free)
+        started = starts.start_due()
+        assert sorted(c for _, c in started) == [beside, alone, pair]
+        firsts = starts.plan_first_batches(started, size=1)
+    assert sorted(f.campaign_id for f in firsts) == [alone, pair]
+    assert all(f.rows == 1 for f in firsts)

@@ -49,6 +49,10 @@ class FakeOutbox:
         assert company_id > 0
         self.sent.append((batch_id, first, delay_s))
 
+    def send_first_batches(self, batches) -> None:
+        for batch_id, company_id in batches:
+            self.send_batch(batch_id, company_id, True, 0.0)
+
     def take(self) -> list[int]:
         ids = [b for b, _, _ in self.sent]
         self.sent.clear()
