@@ -328,6 +328,9 @@ def main() -> int:
     ap.add_argument("--contacts", type=int, default=100_000, help="campaign size (zapx, loops)")
     ap.add_argument("--batch1-contacts", type=int, default=20_000, help="batch-size-1 campaign")
     ap.add_argument("--paced-contacts", type=int, default=6_000, help="paced run, in all")
+    ap.add_argument(
+        "--batch-size", type=int, default=load_config().batch_size, help="zapx and paced runs"
+    )
     ap.add_argument("--paced-interval-ms", type=float, default=8.0, help="per connection")
     ap.add_argument("--processes", type=int, default=2, help="worker processes (and loop's)")
     ap.add_argument("--threads", type=int, default=8, help="threads per worker process")
@@ -353,15 +356,19 @@ def main() -> int:
         for name, client in (("loop_urllib3", "urllib3"), ("loop_zapx_client", "zapx")):
             print(f"{name}: {args.contacts} sends", file=sys.stderr)
             runs[name] = run_loop(client, args.contacts, args, env, logdir, redis)
-        print(f"zapx: {args.contacts} contacts, batch 50", file=sys.stderr)
-        runs["zapx"] = run_campaigns("zapx", [args.contacts], 50, unpaced, 1_000_000, *common)
+        print(f"zapx: {args.contacts} contacts, batch {args.batch_size}", file=sys.stderr)
+        runs["zapx"] = run_campaigns(
+            "zapx", [args.contacts], args.batch_size, unpaced, 1_000_000, *common
+        )
         print(f"batch1: {args.batch1_contacts} contacts, batch 1", file=sys.stderr)
         runs["batch1"] = run_campaigns(
             "batch1", [args.batch1_contacts], 1, unpaced, 1_000_000, *common
         )
         print(f"paced: {PACED_CONNECTIONS} x {each} contacts", file=sys.stderr)
         # The provider cap (1,000/s) is above the interval's 125/s: the interval paces.
-        runs["paced"] = run_campaigns("paced", [each] * PACED_CONNECTIONS, 50, paced, 1000, *common)
+        runs["paced"] = run_campaigns(
+            "paced", [each] * PACED_CONNECTIONS, args.batch_size, paced, 1000, *common
+        )
     finally:
         cleanup(redis_url)
     print(f"\n{'run':<17} {'msgs':>7} {'s':>7} {'msgs/s':>8}   CPU s per 1,000 msgs | peak RSS MB")
