@@ -83,6 +83,10 @@ def import_dir(tmp_path_factory):
     return str(tmp_path_factory.mktemp("imports"))
 
 
+#: Rows a delivery batch holds at most in the tests (``BATCH_SIZE``).
+TEST_BATCH_SIZE = 50
+
+
 @pytest.fixture(scope="session")
 def config(database_url, redis_url, redis_prefix, media_dir, import_dir):
     return load_config(
@@ -95,6 +99,9 @@ def config(database_url, redis_url, redis_prefix, media_dir, import_dir):
             "MEDIA_DIR": media_dir,
             "IMPORT_DIR": import_dir,
             "CONNECTION_ALLOWED_HOSTS": _ALLOWED_HOSTS,
+            # The tests' campaigns (tens to a few thousand rows) are sized around batches of
+            # TEST_BATCH_SIZE; production's default (200) only makes fewer, larger batches.
+            "BATCH_SIZE": str(TEST_BATCH_SIZE),
         }
     )
 
@@ -242,6 +249,7 @@ def process_env(config, stray_processes):
             # governor would cut the engines' budgets under them and change what they measure.
             # tests/actors/engine/test_governor.py tests it on its own.
             "GOVERNOR_ENABLED": "false",
+            "BATCH_SIZE": str(TEST_BATCH_SIZE),
         }
     )
     return env

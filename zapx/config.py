@@ -44,7 +44,7 @@ class Config:
     log_level: str = "INFO"
     log_format: str = "json"
     batch_lease_s: int = 120
-    batch_size: int = 50
+    batch_size: int = 200
     engine_budget: int = 64
     #: The governor (``zapx/engine/governor.py``): whether it runs, seconds between its
     #: samples, least seconds between two cuts, and its thresholds (docs/ENGINE.md).

@@ -18,6 +18,7 @@ from tests.actors.campaigns import (
     start_campaign,
     wait_status,
 )
+from tests.conftest import TEST_BATCH_SIZE
 from tests.processes import wait_for
 from zapx.db import WhatsappConnection, db
 from zapx.db.campaign_models import Campaign
@@ -81,7 +82,7 @@ def _sharing(
     a_times = [ts for ts, to in stamps if to.startswith(pa)]
     end = min(a_times[-1], b_times[-1])
     shared = [(ts, to) for ts, to in stamps if b_times[0] <= ts <= end]
-    one_batch = min(50, int(2.0 / min_gap) + 1)  # BATCH_SIZE, or the slots of a 2 s horizon
+    one_batch = min(TEST_BATCH_SIZE, int(2.0 / min_gap) + 1)  # or the slots of a 2 s horizon
     # They alternate: over the shared window their counts end within a batch of each other,
     # and at no point is one more than two batches ahead (the horizon already promised to A
     # when B arrived, then at most one batch per turn).
