@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -83,6 +84,34 @@ def _cell(driver, campaign_id: int, field: str) -> str:
 def _until(driver, what: str, predicate, timeout_s: float = SEEN_S):
     return WebDriverWait(driver, timeout_s, poll_frequency=0.2).until(
         lambda d: predicate(d), message=what
+    )
+
+
+def _retried(driver, what: str, read):
+    """``read(driver)``, again while the page's redraw (every 3 s, or after a command) replaces
+    the elements it holds between finding one and using it: a read or a click on the old
+    element raises, and the click then never happened."""
+
+    def attempt(d):
+        try:
+            return [read(d)]
+        except (StaleElementReferenceException, NoSuchElementException):
+            return None
+
+    return _until(driver, what, attempt)[0]
+
+
+def _text(driver, selector: str) -> str:
+    return _retried(driver, selector, lambda d: d.find_element(By.CSS_SELECTOR, selector).text)
+
+
+def _button(driver, campaign_id: int, action: str, use):
+    """``use(button)`` on the campaign row's ``action`` button, found again after a redraw."""
+    selector = f'button[data-action="{action}"]'
+    return _retried(
+        driver,
+        f"the {action} button",
+        lambda d: use(_row(d, campaign_id).find_element(By.CSS_SELECTOR, selector)),
     )
 
 
@@ -179,15 +208,15 @@ def test_watch_a_campaign_pause_it_and_read_it_on_a_phone(
     )
     assert later > first
     summary = browser.find_element(By.ID, "summary")
-    assert summary.get_attribute("aria-live") == "polite" and "1 running" in summary.text
-    connection = browser.find_element(
-        By.CSS_SELECTOR, f'tr[data-key="whatsapp-{setup["whatsapp_id"]}"]'
+    assert summary.get_attribute("aria-live") == "polite" and "1 running" in _text(
+        browser, "#summary"
     )
-    assert "CONNECTED" in connection.text and "closed" in connection.text
-    assert "delivery" in browser.find_element(By.ID, "queues").text
-    errors = browser.find_element(By.CSS_SELECTOR, '#errors tr[data-key="error-131026"]').text
+    connection = _text(browser, f'tr[data-key="whatsapp-{setup["whatsapp_id"]}"]')
+    assert "CONNECTED" in connection and "closed" in connection
+    assert "delivery" in _text(browser, "#queues")
+    errors = _text(browser, '#errors tr[data-key="error-131026"]')
     assert "131026" in errors and "3" in errors and "Message undeliverable" in errors
-    alert = browser.find_element(By.ID, "alerts").text
+    alert = _text(browser, "#alerts")
     assert "campaign_error_rate" in alert and "3 of 10 sends failed" in alert
     # A token the API refuses: the page gets a new one with the session cookie and goes on.
     browser.execute_script("sessionStorage.setItem('zapx.ops.token', 'not-a-token')")
@@ -205,20 +234,31 @@ def test_watch_a_campaign_pause_it_and_read_it_on_a_phone(
     browser.save_screenshot(str(OUTPUT / "ops-running.png"))
 
     # Pause with the keyboard: focus the row's button, press Space.
-    button = _row(browser, campaign_id).find_element(By.CSS_SELECTOR, 'button[data-action="pause"]')
-    assert button.get_attribute("aria-label") == "Pause campaign Black Friday"
-    browser.execute_script("arguments[0].focus()", button)
+    # (The focus then stays on it across redraws: the page moves it to the new button.)
+    label = _button(
+        browser,
+        campaign_id,
+        "pause",
+        lambda b: browser.execute_script(
+            "arguments[0].focus(); return arguments[0].getAttribute('aria-label')", b
+        ),
+    )
+    assert label == "Pause campaign Black Friday"
     ring = browser.execute_script("return getComputedStyle(document.activeElement).outlineStyle")
     assert ring == "solid"  # the focus is visible
-    browser.switch_to.active_element.send_keys(Keys.SPACE)
+    _retried(
+        browser, "Space on the focus", lambda d: d.switch_to.active_element.send_keys(Keys.SPACE)
+    )
     _until(browser, "PAUSADA on the page", lambda d: _status(d, campaign_id) == "PAUSADA")
     with db.connection_context():
         assert Campaign.get_by_id(campaign_id).status == "PAUSADA"
-    row = _row(browser, campaign_id)
-    assert "paused by a user" in row.text
+    assert "paused by a user" in _text(browser, f'tr[data-key="campaign-{campaign_id}"]')
     # The focus stays on the row's button across the redraws: it now resumes.
-    assert browser.switch_to.active_element.get_attribute("data-action") == "resume"
-    assert "Paused Black Friday." in browser.find_element(By.ID, "notice").text
+    focused = _retried(
+        browser, "the focus", lambda d: d.switch_to.active_element.get_attribute("data-action")
+    )
+    assert focused == "resume"
+    assert "Paused Black Friday." in _text(browser, "#notice")
     stopped = sandbox_count(ops_stack.sandbox)
     time.sleep(1.0)
     assert sandbox_count(ops_stack.sandbox) <= stopped + 1  # at most the message on the wire
@@ -232,14 +272,14 @@ def test_watch_a_campaign_pause_it_and_read_it_on_a_phone(
     _until(browser, "the phone layout", lambda d: d.execute_script("return innerWidth") == 390)
     widths = browser.execute_script("return [document.documentElement.scrollWidth, innerWidth]")
     assert widths[0] <= widths[1], f"scrollWidth {widths[0]} > innerWidth {widths[1]}"
-    resume = _row(browser, campaign_id).find_element(
-        By.CSS_SELECTOR, 'button[data-action="resume"]'
+    shown, width = _button(
+        browser, campaign_id, "resume", lambda b: (b.is_displayed(), b.size["width"])
     )
-    assert resume.is_displayed() and resume.size["width"] >= 44
+    assert shown and width >= 44
     browser.save_screenshot(str(OUTPUT / "ops-phone.png"))
 
     # Resume it by clicking, on the phone.
-    resume.click()
+    _button(browser, campaign_id, "resume", lambda b: b.click())
     _until(browser, "EM_ANDAMENTO again", lambda d: _status(d, campaign_id) == "EM_ANDAMENTO")
     wait_for(lambda: sandbox_count(ops_stack.sandbox) > stopped + 1, timeout_s=10, what="sends")
     for name in ("ops-running.png", "ops-paused.png", "ops-phone.png"):
