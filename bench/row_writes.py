@@ -208,9 +208,7 @@ def main() -> int:
         "pg_cpu_ms_per_msg": round(1000 * cpu / msgs, 4),
         "wall_ms_per_msg": round(1000 * wall / msgs, 4),
         "step_wall_ms_per_batch": {s: round(1000 * step_s[s] * BATCH / msgs, 3) for s in STEPS},
-        "step_pg_cpu_ms_per_batch": {
-            s: round(1000 * step_cpu[s] * BATCH / msgs, 3) for s in STEPS
-        },
+        "step_pg_cpu_ms_per_batch": {s: round(1000 * step_cpu[s] * BATCH / msgs, 3) for s in STEPS},
     }
     for key, value in summary.items():
         print(f"{key}: {value}", file=sys.stderr)

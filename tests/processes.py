@@ -179,3 +179,16 @@ def wait_for(predicate, timeout_s: float = 20.0, what: str = "condition") -> Non
             return
         time.sleep(0.05)
     raise AssertionError(f"{what} not met in {timeout_s} s")
+
+
+@contextlib.contextmanager
+def sandbox_on_a_port(env: dict, directory: Path, host: str = "127.0.0.1"):
+    """A ``zapx sandbox`` at ``host`` on a free port, answering, for the ``with`` block's
+    duration: yields the port."""
+    port = free_port()
+    proc = Process([ZAPX, "sandbox", "--bind", f"{host}:{port}"], env, directory, "sandbox")
+    try:
+        wait_http(f"http://{host}:{port}/health", proc=proc)
+        yield port
+    finally:
+        proc.stop()

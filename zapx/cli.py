@@ -20,7 +20,6 @@ import psycopg2
 
 from zapx import queue_stats, sandbox
 from zapx.config import Config, load_config, shown
-from zapx.contacts import LIST_FIELDS
 from zapx.db import Company, ContactList, Tenant, db, ensure_database, init_db, migrate
 from zapx.db.database import UP, connect_params, probe
 from zapx.db.migrate import database_exists, status
@@ -31,6 +30,7 @@ from zapx.imports.progress import progress_of
 from zapx.imports.service import invalidator
 from zapx.logs import setup_logging
 from zapx.outbound import Outbound
+from zapx.people import LIST_FIELDS
 from zapx.redis import get_redis
 from zapx.startup import policy_problem, require_noeviction
 from zapx.status import ImportState

@@ -7,7 +7,7 @@ import falcon
 from api import schemas
 from api.openapi import body_schema, doc
 from api.resources.base import Resource, body, ident, no_content, page
-from zapx import contacts
+from zapx import contact_lists, contacts, people
 
 
 class ContactsResource(Resource):
@@ -32,7 +32,7 @@ class ContactsResource(Resource):
 
     @doc(
         "Create a contact (number normalised; unique per company)",
-        body=contacts.PERSON_FIELDS,
+        body=people.PERSON_FIELDS,
         status=201,
         response=schemas.CONTACT,
     )
@@ -46,7 +46,7 @@ class ContactsResource(Resource):
     def on_get_item(self, req, resp, id):
         resp.media = contacts.get_contact(req.context.tenant, ident(id))
 
-    @doc("Update a contact", body=contacts.PERSON_FIELDS, response=schemas.CONTACT)
+    @doc("Update a contact", body=people.PERSON_FIELDS, response=schemas.CONTACT)
     def on_put_item(self, req, resp, id):
         resp.media = contacts.update_contact(
             req.context.tenant, ident(id), body(req), self.region, self.deps.query_cache
@@ -65,43 +65,47 @@ class ContactListsResource(Resource):
         response=schemas.CONTACT_LISTS_PAGE,
     )
     def on_get(self, req, resp):
-        resp.data = contacts.lists_page_json(req.context.tenant, *page(req), self.deps.query_cache)
+        resp.data = contact_lists.lists_page_json(
+            req.context.tenant, *page(req), self.deps.query_cache
+        )
         resp.content_type = falcon.MEDIA_JSON
 
     @doc("Every contact list", response=schemas.array(schemas.CONTACT_LIST))
     def on_get_list(self, req, resp):
-        resp.data = contacts.lists_all_json(req.context.tenant, self.deps.query_cache)
+        resp.data = contact_lists.lists_all_json(req.context.tenant, self.deps.query_cache)
         resp.content_type = falcon.MEDIA_JSON
 
     @doc(
         "Create a contact list",
-        body=contacts.LIST_FIELDS,
+        body=people.LIST_FIELDS,
         status=201,
         response=schemas.CONTACT_LIST,
     )
     def on_post(self, req, resp):
-        resp.media = contacts.create_list(req.context.tenant, body(req), self.deps.query_cache)
+        resp.media = contact_lists.create_list(req.context.tenant, body(req), self.deps.query_cache)
         resp.status = falcon.HTTP_201
 
     @doc("One contact list with its item count", response=schemas.CONTACT_LIST)
     def on_get_item(self, req, resp, id):
-        resp.data = contacts.get_list_json(req.context.tenant, ident(id), self.deps.query_cache)
+        resp.data = contact_lists.get_list_json(
+            req.context.tenant, ident(id), self.deps.query_cache
+        )
         resp.content_type = falcon.MEDIA_JSON
 
-    @doc("Rename a contact list", body=contacts.LIST_FIELDS, response=schemas.CONTACT_LIST)
+    @doc("Rename a contact list", body=people.LIST_FIELDS, response=schemas.CONTACT_LIST)
     def on_put_item(self, req, resp, id):
-        resp.media = contacts.update_list(
+        resp.media = contact_lists.update_list(
             req.context.tenant, ident(id), body(req), self.deps.query_cache
         )
 
     @doc("Delete a contact list and its items", status=204)
     def on_delete_item(self, req, resp, id):
-        contacts.delete_list(req.context.tenant, ident(id), self.deps.query_cache)
+        contact_lists.delete_list(req.context.tenant, ident(id), self.deps.query_cache)
         no_content(resp)
 
 
 def _item_body_schema() -> dict:
-    schema = body_schema(contacts.ITEM_FIELDS)
+    schema = body_schema(people.ITEM_FIELDS)
     schema["properties"]["contactListId"] = {"type": "integer", "minimum": 1}
     schema["required"] = [*schema["required"], "contactListId"]
     return schema
@@ -116,7 +120,7 @@ class ContactListItemsResource(Resource):
     )
     def on_get(self, req, resp):
         search, number = page(req)
-        resp.media = contacts.items_page(
+        resp.media = contact_lists.items_page(
             req.context.tenant, req.get_param("contactListId"), search, number
         )
 
@@ -126,7 +130,7 @@ class ContactListItemsResource(Resource):
         response=schemas.array(schemas.LIST_ITEM),
     )
     def on_get_list(self, req, resp):
-        resp.media = contacts.items_all(req.context.tenant, req.get_param("contactListId"))
+        resp.media = contact_lists.items_all(req.context.tenant, req.get_param("contactListId"))
 
     @doc(
         "Add an item to a list (number unique per list; a Brazilian number not in use is kept"
@@ -136,22 +140,22 @@ class ContactListItemsResource(Resource):
         response=schemas.LIST_ITEM,
     )
     def on_post(self, req, resp):
-        resp.media = contacts.create_item(
+        resp.media = contact_lists.create_item(
             req.context.tenant, body(req), self.region, self.deps.query_cache
         )
         resp.status = falcon.HTTP_201
 
     @doc("One list item", response=schemas.LIST_ITEM)
     def on_get_item(self, req, resp, id):
-        resp.media = contacts.get_item(req.context.tenant, ident(id))
+        resp.media = contact_lists.get_item(req.context.tenant, ident(id))
 
     @doc("Update a list item", body=_item_body_schema(), response=schemas.LIST_ITEM)
     def on_put_item(self, req, resp, id):
-        resp.media = contacts.update_item(
+        resp.media = contact_lists.update_item(
             req.context.tenant, ident(id), body(req), self.region, self.deps.query_cache
         )
 
     @doc("Delete a list item", status=204)
     def on_delete_item(self, req, resp, id):
-        contacts.delete_item(req.context.tenant, ident(id), self.deps.query_cache)
+        contact_lists.delete_item(req.context.tenant, ident(id), self.deps.query_cache)
         no_content(resp)

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from zapx import cache
-from zapx.contacts import publish_list_reload
+from zapx.contact_lists import publish_list_reload
 from zapx.db import ContactImport, ContactList, ImportRejection, Tenant, db, utcnow
 from zapx.errors import ValidationError
 from zapx.imports import readers

@@ -77,6 +77,58 @@ local prev = redis.call('LINDEX', KEYS[2], cap - 1)
 if prev then need(tonumber(prev) + win, 'provider cap') end
 """
 
+# Shared by ACQUIRE and ACQUIRE_MANY, after _CONNECTION: one recipient's rules and one grant's
+# writes. ``checks`` raises until_at (through need()) for the pair rule, the daily cap (``daily``
+# recipients a day, 0: none; ``since`` the window's start) and the rate limits' GCRA keys
+# ``KEYS[first + 1 .. first + nl]`` (their kinds at ARGV[lim + 2 i]); ``departs`` writes the
+# departure log (KEYS[2]), the pair key, the daily set and each GCRA key's next time (emission
+# interval µs at ARGV[lim - 1 + 2 i]).
+_RECIPIENT = """
+local function checks(pair, daily_key, recipient, daily, since, first, nl, lim)
+  local last_pair = tonumber(redis.call('GET', pair) or false)
+  if last_pair then need(last_pair + @PAIR_US@, 'recipient pair') end
+  if daily > 0 then
+    local seen = tonumber(redis.call('ZSCORE', daily_key, recipient) or false)
+    if not (seen and seen > since) then
+      local count = redis.call('ZCOUNT', daily_key, '(' .. since, '+inf')
+      if count >= daily then
+        local z = redis.call('ZRANGEBYSCORE', daily_key, '(' .. since, '+inf', 'WITHSCORES',
+          'LIMIT', count - daily, 1)
+        need(tonumber(z[2]) + @DAY_US@, 'daily limit')
+      end
+    end
+  end
+  for i = 1, nl do
+    local tat = tonumber(redis.call('GET', KEYS[first + i]) or false)
+    if tat then need(tat, 'rate limit ' .. ARGV[lim + 2 * i]) end
+  end
+end
+local function departs(pair, daily_key, recipient, daily, since, first, nl, lim)
+  redis.call('LPUSH', KEYS[2], now)
+  redis.call('LTRIM', KEYS[2], 0, math.ceil(cap_full) - 1)
+  if cap_full > 1000 then
+    -- A high cap (a sandbox's) would keep up to a second of sends: drop the stale ones, at most
+    -- two a grant (one is added a grant). Below that, LTRIM alone bounds the log.
+    for _ = 1, 2 do
+      local oldest = redis.call('LINDEX', KEYS[2], -1)
+      if not (oldest and tonumber(oldest) <= now - win_max) then break end
+      redis.call('RPOP', KEYS[2])
+    end
+  end
+  redis.call('PEXPIRE', KEYS[2], math.ceil(win_max / 1000) + 1000)
+  redis.call('SET', pair, now, 'PX', @PAIR_MS@ + 1000)
+  if daily > 0 then
+    redis.call('ZADD', daily_key, now, recipient)
+    redis.call('ZREMRANGEBYSCORE', daily_key, '-inf', since)
+    redis.call('EXPIRE', daily_key, 90000)
+  end
+  for i = 1, nl do
+    local e = tonumber(ARGV[lim - 1 + 2 * i])
+    redis.call('SET', KEYS[first + i], now + e, 'PX', math.ceil(e / 1000) + 1000)
+  end
+end
+"""
+
 # KEYS[1] connection hash, KEYS[2] departure log, KEYS[3] the recipient's pair key, KEYS[4] the
 # daily recipients (sorted set), KEYS[5] the campaign's run flag, KEYS[6] the batch's rows
 # started, KEYS[7] its outcomes list (5-7: any key of the call when ARGV[13] is ''), KEYS[8...]
@@ -98,32 +150,15 @@ end
 local lim = 16 + k
 """
     + _CONNECTION
+    + _RECIPIENT
     + """
 if gen ~= '' and redis.call('GET', KEYS[5]) ~= gen then
   -- Paused, cancelled or restarted: no grant, and the holder's token goes back now.
   if reported then redis.call('HSET', KEYS[1], 'd', d, 'h', '') end
   return {2, now}
 end
-local recipient = ARGV[12]
-local last_pair = tonumber(redis.call('GET', KEYS[3]) or false)
-if last_pair then need(last_pair + @PAIR_US@, 'recipient pair') end
-local daily = tonumber(ARGV[11])
-local since = now - @DAY_US@
-if daily > 0 then
-  local seen = tonumber(redis.call('ZSCORE', KEYS[4], recipient) or false)
-  if not (seen and seen > since) then
-    local count = redis.call('ZCOUNT', KEYS[4], '(' .. since, '+inf')
-    if count >= daily then
-      local r = redis.call('ZRANGEBYSCORE', KEYS[4], '(' .. since, '+inf', 'WITHSCORES',
-        'LIMIT', count - daily, 1)
-      need(tonumber(r[2]) + @DAY_US@, 'daily limit')
-    end
-  end
-end
-for i = 8, #KEYS do
-  local tat = tonumber(redis.call('GET', KEYS[i]) or false)
-  if tat then need(tat, 'rate limit ' .. ARGV[lim + 2 * (i - 7)]) end
-end
+local recipient, daily, since = ARGV[12], tonumber(ARGV[11]), now - @DAY_US@
+checks(KEYS[3], KEYS[4], recipient, daily, since, 7, #KEYS - 7, lim)
 if until_at > now then
   -- Refused: nothing is consumed. Only the caller's report of its own finished request is kept.
   if reported then redis.call('HSET', KEYS[1], 'd', d, 'h', '') end
@@ -139,28 +174,7 @@ if paced then
   if long_after > 0 and greater > 0 and n >= long_after then gap = math.max(gap, greater) end
   redis.call('EXPIRE', KEYS[1], 86400)
 end
-redis.call('LPUSH', KEYS[2], now)
-redis.call('LTRIM', KEYS[2], 0, math.ceil(cap_full) - 1)
-if cap_full > 1000 then
-  -- A high cap (a sandbox's) would keep up to a second of sends: drop the stale ones, at most
-  -- two a call (one is added a call). Below that, LTRIM alone bounds the log.
-  for _ = 1, 2 do
-    local oldest = redis.call('LINDEX', KEYS[2], -1)
-    if not (oldest and tonumber(oldest) <= now - win_max) then break end
-    redis.call('RPOP', KEYS[2])
-  end
-end
-redis.call('PEXPIRE', KEYS[2], math.ceil(win_max / 1000) + 1000)
-redis.call('SET', KEYS[3], now, 'PX', @PAIR_MS@ + 1000)
-if daily > 0 then
-  redis.call('ZADD', KEYS[4], now, recipient)
-  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', since)
-  redis.call('EXPIRE', KEYS[4], 90000)
-end
-for i = 8, #KEYS do
-  local e = tonumber(ARGV[lim - 1 + 2 * (i - 7)])
-  redis.call('SET', KEYS[i], now + e, 'PX', math.ceil(e / 1000) + 1000)
-end
+departs(KEYS[3], KEYS[4], recipient, daily, since, 7, #KEYS - 7, lim)
 if gen ~= '' then redis.call('SET', KEYS[6], ARGV[14], 'EX', ARGV[15]) end
 return {1, now, n, gap}
 """
@@ -190,6 +204,7 @@ local lim = 14 + r + k
 local nl = (#KEYS - 6 - r) / r  -- rate limits
 """
     + _CONNECTION
+    + _RECIPIENT
     + """
 if redis.call('GET', KEYS[4]) ~= ARGV[10] then return {2, now} end
 local daily = tonumber(ARGV[9])
@@ -203,45 +218,10 @@ for j = 1, r do
     if prev then need(tonumber(prev) + win, 'provider cap') end
   end
   local recipient, pair = ARGV[14 + j], KEYS[6 + j]
-  local last_pair = tonumber(redis.call('GET', pair) or false)
-  if last_pair then need(last_pair + @PAIR_US@, 'recipient pair') end
-  if daily > 0 then
-    local seen = tonumber(redis.call('ZSCORE', KEYS[3], recipient) or false)
-    if not (seen and seen > since) then
-      local count = redis.call('ZCOUNT', KEYS[3], '(' .. since, '+inf')
-      if count >= daily then
-        local z = redis.call('ZRANGEBYSCORE', KEYS[3], '(' .. since, '+inf', 'WITHSCORES',
-          'LIMIT', count - daily, 1)
-        need(tonumber(z[2]) + @DAY_US@, 'daily limit')
-      end
-    end
-  end
   local first = 6 + r + (j - 1) * nl
-  for i = 1, nl do
-    local tat = tonumber(redis.call('GET', KEYS[first + i]) or false)
-    if tat then need(tat, 'rate limit ' .. ARGV[lim + 2 * i]) end
-  end
+  checks(pair, KEYS[3], recipient, daily, since, first, nl, lim)
   if until_at > now then break end
-  redis.call('LPUSH', KEYS[2], now)
-  redis.call('LTRIM', KEYS[2], 0, math.ceil(cap_full) - 1)
-  if cap_full > 1000 then
-    for _ = 1, 2 do  -- as ACQUIRE: at most two stale departures dropped a grant
-      local oldest = redis.call('LINDEX', KEYS[2], -1)
-      if not (oldest and tonumber(oldest) <= now - win_max) then break end
-      redis.call('RPOP', KEYS[2])
-    end
-  end
-  redis.call('PEXPIRE', KEYS[2], math.ceil(win_max / 1000) + 1000)
-  redis.call('SET', pair, now, 'PX', @PAIR_MS@ + 1000)
-  if daily > 0 then
-    redis.call('ZADD', KEYS[3], now, recipient)
-    redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', since)
-    redis.call('EXPIRE', KEYS[3], 90000)
-  end
-  for i = 1, nl do
-    local e = tonumber(ARGV[lim - 1 + 2 * i])
-    redis.call('SET', KEYS[first + i], now + e, 'PX', math.ceil(e / 1000) + 1000)
-  end
+  departs(pair, KEYS[3], recipient, daily, since, first, nl, lim)
   granted = j
 end
 if granted == 0 then return {0, now, until_at, reason} end

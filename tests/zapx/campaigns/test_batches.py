@@ -8,6 +8,7 @@ import pytest
 
 from tests.actors.campaigns import make_list
 from tests.conftest import make_company
+from tests.zapx.campaigns.started import started_campaign
 from zapx.campaigns import batches, starts
 from zapx.db import CampaignBatch, CampaignShipping, ContactListItem, WhatsappConnection, db
 from zapx.db.campaign_models import Campaign
@@ -18,20 +19,8 @@ from zapx.engine.messages import Outcome
 def claimed(clean_db):
     """A running campaign of 5 contacts whose only batch was claimed and whose lease is over:
     (batch id, row ids in the order the worker sends them)."""
-    company_id = make_company("expiry")
-    list_id = make_list(company_id, 5)
+    company_id, campaign_id, whatsapp_id = started_campaign("expiry", 5)
     with db.connection_context():
-        whatsapp_id = WhatsappConnection.create(company=company_id, name="w", status="CONNECTED").id
-        Campaign.create(
-            company=company_id,
-            name="c",
-            status="PROGRAMADA",
-            contact_list=list_id,
-            whatsapp=whatsapp_id,
-            message1="Oi {nome}",
-            scheduled_at=datetime.datetime.now(datetime.UTC),
-        )
-        [(_, campaign_id)] = starts.start_due()
         now = time.time()
         batch_id, size = batches.plan_batch(
             campaign_id, company_id, whatsapp_id, 0, [[now, 0.0]] * 5

@@ -4,30 +4,16 @@ import datetime
 
 import pytest
 
-from tests.actors.campaigns import make_list
-from tests.conftest import make_company
-from zapx.campaigns import batches, starts
-from zapx.db import CampaignShipping, WhatsappConnection, db
-from zapx.db.campaign_models import Campaign
+from tests.zapx.campaigns.started import started_campaign
+from zapx.campaigns import batches
+from zapx.db import CampaignShipping, db
 
 
 @pytest.fixture
 def started(clean_db):
     """A running campaign of 6 pending rows: (campaign id, row ids in id order)."""
-    company_id = make_company("due")
-    list_id = make_list(company_id, 6)
+    campaign_id = started_campaign("due", 6)[1]
     with db.connection_context():
-        whatsapp_id = WhatsappConnection.create(company=company_id, name="w", status="CONNECTED").id
-        Campaign.create(
-            company=company_id,
-            name="c",
-            status="PROGRAMADA",
-            contact_list=list_id,
-            whatsapp=whatsapp_id,
-            message1="Oi {nome}",
-            scheduled_at=datetime.datetime.now(datetime.UTC),
-        )
-        [(_, campaign_id)] = starts.start_due()
         ids = [
             r.id
             for r in CampaignShipping.select(CampaignShipping.id)

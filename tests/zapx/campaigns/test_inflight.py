@@ -2,16 +2,14 @@
 their attempt is counted at finish; a cancel gives back only rows of batches not claimed, even
 when the claim races with it."""
 
-import datetime
 import threading
 import time
 
 import pytest
 
-from tests.actors.campaigns import make_list
-from tests.conftest import make_company
-from zapx.campaigns import batches, inflight, report, service, shipping, starts
-from zapx.db import CampaignBatch, CampaignShipping, Tenant, WhatsappConnection, db
+from tests.zapx.campaigns.started import started_campaign
+from zapx.campaigns import batches, inflight, report, service, shipping
+from zapx.db import CampaignBatch, CampaignShipping, Tenant, db
 from zapx.db.campaign_models import Campaign
 from zapx.engine.messages import Outcome
 
@@ -19,21 +17,7 @@ from zapx.engine.messages import Outcome
 @pytest.fixture
 def running(clean_db):
     """A running campaign of 5 contacts: (company id, campaign id, whatsapp id)."""
-    company_id = make_company("inflight")
-    list_id = make_list(company_id, 5)
-    with db.connection_context():
-        whatsapp_id = WhatsappConnection.create(company=company_id, name="w", status="CONNECTED").id
-        Campaign.create(
-            company=company_id,
-            name="c",
-            status="PROGRAMADA",
-            contact_list=list_id,
-            whatsapp=whatsapp_id,
-            message1="Oi {nome}",
-            scheduled_at=datetime.datetime.now(datetime.UTC),
-        )
-        [(_, campaign_id)] = starts.start_due()
-    return company_id, campaign_id, whatsapp_id
+    return started_campaign("inflight", 5)
 
 
 def plan(running, size: int) -> int:

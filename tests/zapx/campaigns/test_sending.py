@@ -3,58 +3,18 @@ script, no network): what a Wait, a throttle and an exception do to the batch.""
 
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
 import redis
 
+from tests.zapx.campaigns.scripted import Gate, claim, context
 from zapx import rate_limits
-from zapx.campaigns import batches, flags, sending
-from zapx.campaigns.context import CampaignContext
-from zapx.campaigns.pacing import PacingSettings
-from zapx.campaigns.templates import Template
+from zapx.campaigns import flags, sending
 from zapx.engine.messages import Stop
 from zapx.providers import AMBIGUOUS, PERMANENT, SENT, THROTTLE, TRANSIENT, SendResult
 from zapx.redis import Keys
 from zapx.schedule import Grant, Stopped, Wait
-
-
-class Gate:
-    """Answers acquire from a script; records every call."""
-
-    def __init__(self, answers):
-        self.answers = list(answers)
-        self.acquired, self.released, self.throttles = [], [], []
-        self.calls = []
-
-    def acquire(
-        self,
-        wa,
-        company,
-        campaign,
-        recipient,
-        settings,
-        limits,
-        holder,
-        ago,
-        progress=None,
-        started=0,
-        outcomes=(),
-    ):
-        assert progress is not None and progress.generation == 1
-        self.acquired.append((recipient, holder, ago))
-        # What the script writes: the outcomes first, whatever it answers.
-        self.calls.append(("gate", started, [json.loads(o)[0] for o in outcomes]))
-        return self.answers.pop(0) if self.answers else Grant(time.time(), 1, 0.0)
-
-    def release(self, wa, company, holder, ago):
-        self.released.append(holder)
-        return True
-
-    def throttled(self, wa, company, retry_after_s=None, *, max_per_s=80.0):
-        self.throttles.append((retry_after_s, max_per_s))
-        return 0.5
 
 
 class Provider:
@@ -100,28 +60,10 @@ def progress(monkeypatch):
     return calls
 
 
-def _row(i):
-    return batches.Row(i, i, f"55119{i:08d}", "n", "", "", "", "", [], 0, 0, False)
-
-
 def _sender(gate, provider, rows=3, interval=0.0, deadline_s=30.0):
-    claim = batches.Claim(7, 3, 1, 2, 1, [], [_row(i) for i in range(1, rows + 1)])
-    ctx = CampaignContext(
-        campaign_id=3,
-        company_id=1,
-        messages=(Template("oi"),),
-        confirmations=(Template("oi"),),
-        confirmation=False,
-        variables={},
-        provider=provider,
-        media_url=None,
-        media_type=None,
-        media_name=None,
-        pacing=PacingSettings(message_interval_s=interval, jitter=0.0),
-    )
     return sending.BatchSender(
-        claim,
-        ctx,
+        claim(rows),
+        context(provider, interval),
         redis=None,
         keys=Keys("sending-test:"),
         gate=gate,

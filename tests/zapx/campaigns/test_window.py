@@ -14,7 +14,7 @@ import pytest
 import urllib3
 from redis.connection import AbstractConnection
 
-from tests.processes import ZAPX, Process, free_port, wait_http
+from tests.processes import sandbox_on_a_port
 from zapx import rate_limits
 from zapx.campaigns import batches, flags
 from zapx.campaigns.context import CampaignContext
@@ -31,18 +31,8 @@ OUTBOUND = Outbound(allowed=parse_allowed("127.0.0.1"))
 
 @pytest.fixture(scope="module")
 def sandbox(process_env, tmp_path_factory):
-    port = free_port()
-    proc = Process(
-        [ZAPX, "sandbox", "--bind", f"127.0.0.1:{port}"],
-        process_env,
-        tmp_path_factory.mktemp("sandbox"),
-        "sandbox",
-    )
-    try:
-        wait_http(f"http://127.0.0.1:{port}/health", proc=proc)
+    with sandbox_on_a_port(process_env, tmp_path_factory.mktemp("sandbox")) as port:
         yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.stop()
 
 
 def _sandbox(base: str, **faults) -> None:

@@ -10,12 +10,9 @@ import time
 import pytest
 import redis
 
-from tests.zapx.campaigns.test_sending import Gate, _row
+from tests.zapx.campaigns.scripted import Gate, claim, context, row
 from zapx import rate_limits
-from zapx.campaigns import batches, flags, sending, window
-from zapx.campaigns.context import CampaignContext
-from zapx.campaigns.pacing import PacingSettings
-from zapx.campaigns.templates import Template
+from zapx.campaigns import flags, sending, window
 from zapx.engine.messages import Stop
 from zapx.providers import SENT, THROTTLE, HttpRequest, HttpResponse, SendResult
 from zapx.redis import Keys
@@ -100,23 +97,9 @@ def env(monkeypatch):
 
 
 def _sender(gate, provider, rows=20):
-    claim = batches.Claim(7, 3, 1, 2, 1, [], [_row(i) for i in range(1, rows + 1)])
-    ctx = CampaignContext(
-        campaign_id=3,
-        company_id=1,
-        messages=(Template("oi"),),
-        confirmations=(Template("oi"),),
-        confirmation=False,
-        variables={},
-        provider=provider,
-        media_url=None,
-        media_type=None,
-        media_name=None,
-        pacing=PacingSettings(message_interval_s=0, jitter=0.0),
-    )
     return window.WindowSender(
-        claim,
-        ctx,
+        claim(rows),
+        context(provider),
         redis=None,
         keys=Keys("window-test:"),
         gate=gate,
@@ -143,7 +126,7 @@ def test_the_window_refills_at_half_and_each_call_carries_the_outcomes(env):
 
 def test_a_throttle_stops_new_requests_and_the_ones_in_flight_are_recorded(env):
     gate = ManyGate([])
-    provider = Provider({_row(3).number: SendResult(THROTTLE, error="429", retry_after_s=2.0)})
+    provider = Provider({row(3).number: SendResult(THROTTLE, error="429", retry_after_s=2.0)})
     report, outcomes = _sender(gate, provider, rows=20).run()
     assert report.stop == Stop.THROTTLE and report.retry_after_s == 2.0
     assert len(gate.calls) == 1  # nothing asked after the throttle

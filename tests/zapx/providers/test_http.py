@@ -8,25 +8,15 @@ import json
 import pytest
 import urllib3
 
-from tests.processes import ZAPX, Process, free_port, wait_http
+from tests.processes import sandbox_on_a_port
 from zapx.outbound import Outbound, parse_allowed
 from zapx.providers import AUTH, SENT, CloudProvider, EvolutionProvider, OutMessage
 
 
 @pytest.fixture(scope="module")
 def sandbox(process_env, tmp_path_factory):
-    port = free_port()
-    proc = Process(
-        [ZAPX, "sandbox", "--bind", f"127.0.0.1:{port}"],
-        process_env,
-        tmp_path_factory.mktemp("sandbox"),
-        "sandbox",
-    )
-    try:
-        wait_http(f"http://127.0.0.1:{port}/health", proc=proc)
+    with sandbox_on_a_port(process_env, tmp_path_factory.mktemp("sandbox")) as port:
         yield port
-    finally:
-        proc.stop()
 
 
 def _recorded(port: int) -> int:
