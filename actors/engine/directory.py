@@ -17,9 +17,9 @@ from zapx.campaigns import starts
 from zapx.config import Config
 from zapx.db import db
 from zapx.engine.duties import Duties
-from zapx.engine.lifecycle import FIRST_WAIT_S
 from zapx.engine.live import Budget, Outbox
 from zapx.engine.messages import BatchReport, CampaignChanged, Command, FirstBatch, Ping, Tick
+from zapx.engine.planning import FIRST_WAIT_S
 from zapx.engine.runflags import RunFlags
 from zapx.redis import Keys, get_redis
 

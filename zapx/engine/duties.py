@@ -17,9 +17,9 @@ import redis
 from zapx import cache
 from zapx.campaigns import batches, flags, starts
 from zapx.config import Config
-from zapx.engine.lifecycle import FIRST_BATCH_SIZE
 from zapx.engine.live import Outbox
 from zapx.engine.messages import FirstBatch, Outcome
+from zapx.engine.planning import FIRST_BATCH_SIZE
 from zapx.engine.runflags import RunFlags
 
 log = logging.getLogger("zapx.engine")

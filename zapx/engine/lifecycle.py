@@ -12,31 +12,30 @@ with :meth:`CompanyLifecycle.recover`, so a failed company actor is replaced by 
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterable
 
-from zapx import alerts, cache, connections
+from zapx import alerts, connections
 from zapx.campaign_settings import get_settings
 from zapx.campaigns import batches, readiness
 from zapx.campaigns.context import message_texts
 from zapx.campaigns.lifecycle import EM_ANDAMENTO, FINALIZADA, PAUSADA, PROGRAMADA
 from zapx.campaigns.pacing import PacingSettings, pacing_for
-from zapx.circuits import Circuits, Verdict
+from zapx.circuits import Circuits
 from zapx.config import Config
 from zapx.db import Tenant, WhatsappConnection, db, utcnow
 from zapx.db.campaign_models import Campaign
 from zapx.engine import commands
 from zapx.engine.live import Budget, Live, Outbox
 from zapx.engine.messages import BatchReport, FirstBatch, Stop
+from zapx.engine.planning import FIRST_WAIT_S, Planning
 from zapx.engine.runflags import RunFlags
 from zapx.engine.throttle import (
     LocalThrottles,
     SessionThrottle,
     ThrottlePort,
     Throttles,
-    Want,
 )
 from zapx.engine.throttle_build import build_throttle
 from zapx.schedule import SendGate
@@ -44,14 +43,6 @@ from zapx.status import ConnectionStatus, RowStatus
 
 log = logging.getLogger("zapx.engine.company")
 
-#: Contacts in a campaign's first batch, sent ahead of other work: its first message is fast.
-FIRST_BATCH_SIZE = 1
-#: A batch holds the slots that fall within this many seconds, so a worker never sleeps long.
-HORIZON_S = 2.0
-#: A campaign's second batch waits for its first one's report, at most this long (seconds): when
-#: many companies start at once, every first message goes out before any second batch competes
-#: with them for the workers. Bounded, because a killed worker never reports.
-FIRST_WAIT_S = 5.0
 #: A running campaign's progress event (``company-{id}-campaign``) goes out at most once a
 #: second per campaign, and at most once per PROGRESS_COST_FACTOR times what building it took:
 #: its counts are one aggregate over the campaign's rows (about 40 ms of PostgreSQL at 200,000
@@ -60,7 +51,7 @@ PROGRESS_MIN_S = 1.0
 PROGRESS_COST_FACTOR = 50
 
 
-class CompanyLifecycle:
+class CompanyLifecycle(Planning):
     """Every running campaign of one company; methods run on one thread at a time."""
 
     def __init__(
@@ -295,91 +286,6 @@ class CompanyLifecycle:
 
     def _pump(self, live: Live) -> None:
         self._pump_connection(live.whatsapp_id)
-
-    def _want(self, live: Live) -> Want | None:
-        """What the campaign asks of its connection now; None (after finishing it, or asking to
-        be woken) when it has nothing due: checked before any slot is asked for, so a campaign
-        with nothing left finishes when its last batch reports, not a slot later."""
-        self.working_on = live.campaign_id
-        room = self.budget.per_company - len(live.in_flight)
-        if room <= 0:
-            return None
-        if live.first_batch in live.in_flight and self.clock() < live.first_until:
-            self._wake(live, live.first_until)
-            return None
-        due_in = batches.next_due_in_s(live.campaign_id)
-        if due_in is None or due_in > 0:
-            self._maybe_finish(live)  # finished, or woken when its next row is due
-            return None
-        if live.planned == 0:
-            return Want(live.campaign_id, min(self.config.batch_size, FIRST_BATCH_SIZE), 1, True)
-        return Want(live.campaign_id, self.config.batch_size, room)
-
-    def _pump_connection(self, whatsapp_id: int) -> None:
-        """Plan batches for the connection's campaigns while the company's share of the budget
-        allows and rows are due; the connection's throttle decides who gets which slots."""
-        while True:
-            wants = [
-                want
-                for live in list(self.live.values())
-                if live.whatsapp_id == whatsapp_id and (want := self._want(live)) is not None
-            ]
-            if not wants:
-                if not any(live.whatsapp_id == whatsapp_id for live in self.live.values()):
-                    self.throttles.stop(whatsapp_id)  # no live work left on the connection
-                return
-            verdict = self._breaker(whatsapp_id)
-            if not verdict.allowed:
-                return
-            if verdict.probe:  # half-open: one batch, the probe
-                wants = [dataclasses.replace(wants[0], batches=1)]
-            throttle = self._throttle(whatsapp_id)
-            plan = throttle.plan(wants, HORIZON_S)
-            if not plan.grants:
-                if verdict.probe:
-                    self.circuits.bind_probe(self.company_id, whatsapp_id, verdict.token, None)
-                self.wake(plan.next_at)
-                return
-            for campaign_id, slots in plan.grants:
-                batch_id = self._plan_batch(throttle, self.live[campaign_id], list(slots))
-            if verdict.probe:
-                self.circuits.bind_probe(self.company_id, whatsapp_id, verdict.token, batch_id)
-                return
-            if plan.next_at > self.clock() + HORIZON_S:
-                self.wake(plan.next_at)
-                return
-
-    def _breaker(self, whatsapp_id: int) -> Verdict:
-        """The connection's breaker: while it is open (or its probe is out) nothing is planned,
-        its campaigns' reports say why, and the company wakes when it may probe."""
-        if self.circuits is None:
-            return Verdict(True)
-        campaign_ids = [c.campaign_id for c in self.live.values() if c.whatsapp_id == whatsapp_id]
-        verdict = self.circuits.hold(self.company_id, whatsapp_id, campaign_ids, self.clock())
-        if not verdict.allowed:
-            self.wake(max(verdict.retry_at, self.clock() + 0.2))
-        return verdict
-
-    def _plan_batch(self, throttle: ThrottlePort, live: Live, slots: list) -> int | None:
-        first = live.planned == 0
-        planned = batches.plan_batch(
-            live.campaign_id, self.company_id, live.whatsapp_id, live.generation, slots
-        )
-        if planned is None:  # its rows were taken meanwhile (a replaced engine's planner)
-            throttle.give_back(len(slots))
-            return None
-        batch_id, size = planned
-        if size < len(slots):
-            throttle.give_back(len(slots) - size)
-        # Its rows went pending -> queued: the company's cached reports are stale (zapx.cache).
-        cache.bump(self.flags.client, self.flags.keys.prefix, self.company_id, cache.REPORTS)
-        live.in_flight.add(batch_id)
-        live.planned += 1
-        if first:
-            live.first_batch, live.first_until = batch_id, self.clock() + FIRST_WAIT_S
-        delay_s = max(0.0, slots[0][0] - self.clock())
-        self.outbox.send_batch(batch_id, self.company_id, first, delay_s)
-        return batch_id
 
     def _forget(self, campaign_id: int) -> None:
         """The campaign runs no more here: out of its connection's rotation."""

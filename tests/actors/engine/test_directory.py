@@ -10,8 +10,8 @@ from zapx import dependencies
 from zapx.breakers import Breaker, Policy
 from zapx.campaigns import flags
 from zapx.config import load_config
-from zapx.engine.lifecycle import FIRST_WAIT_S
 from zapx.engine.messages import BatchReport, CampaignChanged, FirstBatch, Outcome
+from zapx.engine.planning import FIRST_WAIT_S
 from zapx.redis import get_redis
 
 
