@@ -26,11 +26,12 @@ from zapx.campaigns.pacing import pacing_for
 from zapx.db import Alert, CampaignBatch, CampaignSetting, CampaignShipping, ContactListItem, db
 from zapx.db import WhatsappConnection as Whatsapp
 from zapx.db.campaign_models import Campaign
-from zapx.engine import commands, lifecycle
+from zapx.engine import commands, planning
 from zapx.engine.duties import Duties
-from zapx.engine.lifecycle import FIRST_WAIT_S, PROGRESS_MIN_S, CompanyLifecycle
+from zapx.engine.lifecycle import PROGRESS_MIN_S, CompanyLifecycle
 from zapx.engine.live import Budget
 from zapx.engine.messages import BatchReport, Outcome, Stop
+from zapx.engine.planning import FIRST_WAIT_S
 from zapx.engine.runflags import RunFlags
 from zapx.errors import Conflict
 from zapx.redis import Keys, get_redis
@@ -196,7 +197,7 @@ def test_a_due_campaign_starts_with_its_audience_and_first_batch(world):
     [(batch_id, first, delay_s)] = w.outbox.sent
     assert first and delay_s == 0.0
     with db.connection_context():
-        assert CampaignBatch.get_by_id(batch_id).size == lifecycle.FIRST_BATCH_SIZE
+        assert CampaignBatch.get_by_id(batch_id).size == planning.FIRST_BATCH_SIZE
     assert w.published == [campaign_id]  # started: its status is news
 
 
