@@ -305,7 +305,9 @@ class Profiler:
         for p in processes:
             path = os.path.join(self.outdir, f"{label}-{p.pid}.raw.txt")
             argv = [PY_SPY, "record", "--pid", str(p.pid), "--format", "raw", "-o", path]
-            argv += ["--rate", "100", "--nonblocking"]
+            # --gil: only the thread holding the GIL is sampled, so the samples are Python's
+            # CPU (a thread waiting in select() or recv() for an answer is not counted).
+            argv += ["--rate", "100", "--nonblocking", "--gil"]
             spy = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             self.spies.append((path, spy))
 
@@ -320,7 +322,7 @@ class Profiler:
             except subprocess.TimeoutExpired:
                 spy.kill()
             if os.path.exists(path):
-                summary = top_own(path)
+                summary = top_own(path) + steps(path)
                 with open(path.replace(".raw.txt", ".top.txt"), "w") as f:
                     f.write(summary)
                 out[path] = summary
@@ -344,5 +346,47 @@ def top_own(path: str, count: int = 25) -> str:
             total += int(n)
     lines = [f"{total} samples; own time by function"]
     for name, n in own.most_common(count):
+        lines.append(f"{100 * n / max(total, 1):6.1f}%  {n:>7}  {name}")
+    return "\n".join(lines) + "\n"
+
+
+#: The hot path's steps, by a frame's text: a sample goes to the step of the frame nearest its
+#: leaf that names one (a send's JSON encoding inside the batch loop counts as "encode").
+STEPS = (
+    ("render", ("templates.py", "CampaignContext.render")),
+    ("encode", ("CloudProvider.request", "CloudProvider.payload", "json/encoder")),
+    ("answer", ("CloudProvider.result",)),
+    ("http", ("zapx/providers/curl",)),
+    ("gate", ("zapx/schedule/",)),
+    ("progress", ("campaigns/flags.py",)),
+    ("claim", ("claim_batch",)),
+    ("finish", ("finish_batch", "_finish (actors/delivery.py")),
+    ("context", ("load_context",)),
+    ("breakers", ("zapx/circuits.py",)),
+    ("report", ("send_command",)),
+    ("plan", ("plan_batch", "_pump_connection", "next_due_in_s")),
+    ("batch loop", ("window.py", "sending.py")),
+    ("dramatiq", ("dramatiq/",)),
+)
+
+
+def steps(path: str) -> str:
+    """The samples of a py-spy raw file by hot-path step (:data:`STEPS`), as text."""
+    by_step: Counter[str] = Counter()
+    total = 0
+    with open(path) as f:
+        for line in f:
+            stack, _, n = line.rstrip("\n").rpartition(" ")
+            if not stack or not n.isdigit():
+                continue
+            total += int(n)
+            step = "other"
+            for frame in reversed(stack.split(";")):
+                step = next((name for name, marks in STEPS if any(m in frame for m in marks)), "")
+                if step:
+                    break
+            by_step[step or "other"] += int(n)
+    lines = [f"{total} samples by step"]
+    for name, n in by_step.most_common():
         lines.append(f"{100 * n / max(total, 1):6.1f}%  {n:>7}  {name}")
     return "\n".join(lines) + "\n"
