@@ -356,7 +356,7 @@ STEPS = (
     ("render", ("templates.py", "CampaignContext.render")),
     ("encode", ("CloudProvider.request", "CloudProvider.payload", "json/encoder")),
     ("answer", ("CloudProvider.result",)),
-    ("http", ("zapx/providers/curl",)),
+    ("http", ("zapx/providers/curl.py", "zapx/providers/curl_handle.py")),
     ("gate", ("zapx/schedule/",)),
     ("progress", ("campaigns/flags.py",)),
     ("claim", ("claim_batch",)),

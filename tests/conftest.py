@@ -132,14 +132,19 @@ def _empty_tables() -> None:
 @pytest.fixture
 def clean_db(database_url, redis_url, redis_prefix):
     """Empties every table after the test (ids restart), so tests do not see each other; and,
-    since the next test's company 1 is another company, forgets the rate limits cached by
-    company id (this process's copies and the Redis entries)."""
+    since the next test's company 1 is another company, forgets what Redis keeps by company id:
+    the rate limits cached (this process's copies and the Redis entries) and every per-company
+    key (``{c<id>}``: the connections' send schedule, run flags, batch progress, breakers). A
+    connection's gate left by an earlier test gave the next test's connection of the same id
+    its sends since the long pause (a pause after 3 sends instead of 5)."""
     yield
     with db.connection_context():
         _empty_tables()
     rate_limits.forget_local()
     client = get_redis(redis_url)
-    keys = list(client.scan_iter(match=f"{redis_prefix}cache:*:{rate_limits.NAMESPACE}:*"))
+    cached = f"{redis_prefix}cache:*:{rate_limits.NAMESPACE}:*"
+    keys = list(client.scan_iter(match=cached, count=1000))
+    keys += client.scan_iter(match=f"{redis_prefix}{{c*", count=1000)
     if keys:
         client.delete(*keys)
 

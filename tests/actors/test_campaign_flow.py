@@ -21,7 +21,7 @@ from tests.actors.campaigns import (
 )
 from tests.processes import ZAPX, Process, free_port, wait_for, wait_http
 from zapx.db import CampaignBatch, CampaignShipping, WhatsappConnection, db
-from zapx.engine.lifecycle import FIRST_BATCH_SIZE
+from zapx.engine.planning import FIRST_BATCH_SIZE
 
 
 def test_a_1000_contact_campaign_sends_each_contact_exactly_once(client, account, stack):
