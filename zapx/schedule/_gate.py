@@ -36,10 +36,12 @@ The rules (times in seconds; in Redis they are integer microseconds, so comparis
 
 3. **Provider cap.** With the AIMD factor ``f`` (:meth:`SendGate.throttled` halves it, at
    least 1/64; it recovers by 0.02 a second), ``rate = max_per_s * f``, ``c = max(1,
-   floor(rate))`` and ``W = max(1, 1 / rate)`` s: a send is granted only when the ``c``-th most
-   recent previous departure is at least ``W`` old (a log of departures, newest first). So every
-   window of ``W`` seconds holds at most ``c`` sends: at most ``max_per_s`` in *every* one-second
-   window, not on average. A throttle's retry-after holds every sender of the connection.
+   floor(rate))`` and ``W = max(1, 1 / rate) + 0.04`` s: a send is granted only when the
+   ``c``-th most recent previous departure is at least ``W`` old (a log of departures, newest
+   first). So every window of ``W`` seconds holds at most ``c`` sends: at most ``max_per_s`` in
+   *every* one-second window, not on average, at the provider too while the grant-to-arrival
+   time varies by under 40 ms (``_lua.CAP_MARGIN_US``). A throttle's retry-after holds every
+   sender of the connection.
 
 4. **Pair.** One message per recipient per 6 s on the connection (Meta's pair rate limit).
 
