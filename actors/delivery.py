@@ -29,6 +29,7 @@ from actors.broker import broker  # noqa: F401 - configures the broker before th
 from actors.inbox import send_command, send_commands
 from zapx import alerts, dependencies, metrics
 from zapx.campaigns import batches, firsts, flags
+from zapx.campaigns.chunk import ChunkSender, chunkable
 from zapx.campaigns.context import CampaignContext, load_context, load_contexts
 from zapx.campaigns.window import WindowSender
 from zapx.circuits import Circuits, Thresholds
@@ -193,7 +194,7 @@ deliver_first = dramatiq.actor(
 
 
 #: First batches a ``deliver_firsts`` message carries at most (the engine's chunks).
-FIRSTS_CHUNK = 50
+FIRSTS_CHUNK = 250
 
 
 def _deliver_firsts(batch_ids: list[int], company_ids: list[int]) -> None:
@@ -241,17 +242,26 @@ def _claim_and_send_firsts(pairs: list[tuple[int, int]]) -> None:
             _config.public_base,
             _outbound,
         )
-        for claim in claims:
+        senders = [
+            _sender(c, contexts[(c.campaign_id, c.whatsapp_id, c.generation)]) for c in claims
+        ]
+        together = [s for s in senders if chunkable(s)]
+        alone = [s for s in senders if not chunkable(s)]
+        if together:
+            started = time.perf_counter()
+            sent, left = ChunkSender(together, _gate, _outbound, _circuits).run()
+            took = (time.perf_counter() - started) / max(1, len(sent))
+            done += [(s.claim, report, outcomes, took) for s, report, outcomes in sent]
+            alone += left
+        for sender in alone:  # paced, or not granted at once: one after another
             started = time.perf_counter()
             try:
-                report, outcomes = _send(
-                    claim, contexts[(claim.campaign_id, claim.whatsapp_id, claim.generation)]
-                )
+                report, outcomes = sender.run()
             except Exception as exc:  # left to its lease, as a dead worker's batch
-                log.exception("first batch failed", extra={"batch_id": claim.batch_id})
+                log.exception("first batch failed", extra={"batch_id": sender.claim.batch_id})
                 failed = failed or exc
                 continue
-            done.append((claim, report, outcomes, time.perf_counter() - started))
+            done.append((sender.claim, report, outcomes, time.perf_counter() - started))
     if done:
         with metrics.timed_step("record"):
             _finish_many([(c.batch_id, o) for c, _, o, _ in done], lease_end)
@@ -287,7 +297,11 @@ def _send(
         ctx = load_context(
             claim.campaign_id, claim.whatsapp_id, claim.generation, _config.public_base, _outbound
         )
-    sender = WindowSender(
+    return _sender(claim, ctx).run()
+
+
+def _sender(claim: batches.Claim, ctx: CampaignContext) -> WindowSender:
+    return WindowSender(
         claim,
         ctx,
         redis=get_redis(_config.redis_url),
@@ -298,7 +312,6 @@ def _send(
         circuits=_circuits,
         on_spam=functools.partial(_pause_for_spam, claim.company_id, claim.campaign_id),
     )
-    return sender.run()
 
 
 def _pause_for_spam(company_id: int, campaign_id: int, error: str) -> None:

@@ -34,7 +34,7 @@ log = logging.getLogger("zapx.engine")
 POLL_MS = 50
 #: Messages a burst of first batches is spread over at least (about the delivery threads of a
 #: deployment: 2 x 8 and worker_first's 4).
-FIRSTS_SPREAD = 20
+FIRSTS_SPREAD = 4
 #: Seconds each actor gets to stop at shutdown.
 STOP_TIMEOUT_S = 10.0
 
