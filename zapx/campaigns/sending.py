@@ -210,6 +210,9 @@ class BatchSender(Recorder):
             stop, retry_after = self._rows()
         except redis_lib.RedisError as exc:
             return self.conclude(None, None, lost=exc)
+        except BaseException:
+            self._release()  # an exception cannot keep the connection's send token
+            raise
         return self.conclude(stop, retry_after)
 
     def conclude(
