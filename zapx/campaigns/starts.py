@@ -16,12 +16,34 @@ from zapx.db import db
 from zapx.engine.messages import FirstBatch
 from zapx.status import BatchStatus, CampaignStatus, ConnectionStatus, RowStatus, sql
 
+#: What makes a due campaign ``c2`` startable by :func:`start_due` (its connection ``w``).
+_STARTABLE = f"""c2.contact_list_id IS NOT NULL
+    AND EXISTS (SELECT 1 FROM whatsapps w3 WHERE w3.id = w.whatsapp_id
+                AND w3.status = {sql(ConnectionStatus.CONNECTED)})
+    AND EXISTS (SELECT 1 FROM contact_list_items i
+                WHERE i.contact_list_id = c2.contact_list_id
+                  AND i.company_id = c2.company_id
+                  AND i.is_whatsapp_valid IS NOT FALSE)"""
+#: A due campaign ``c2``'s connection: its own, else its company's default.
+_CONNECTION = """CROSS JOIN LATERAL (
+    SELECT COALESCE(c2.whatsapp_id, (
+        SELECT w2.id FROM whatsapps w2 WHERE w2.company_id = c2.company_id
+        ORDER BY w2.is_default DESC, w2.id LIMIT 1)) AS whatsapp_id) w"""
+
 
 def due_scheduled(limit: int = 1000) -> list[tuple[int, int]]:
-    """(company id, campaign id) of PROGRAMADA campaigns whose time has come."""
+    """(company id, campaign id) of PROGRAMADA campaigns whose time has come and that
+    :func:`start_due` cannot start (no connected connection, no contact to send to): the
+    company actor pauses them with the reason.
+
+    Not every due one: a mass start committed between the tick's ``start_due`` and this read
+    came back here whole, and the Directory made a company actor for each of up to 1,000 of
+    them to start it alone (about 3 ms each), the next tick's bulk start waiting behind that:
+    the 2-4 s lag before a mass start with a big campaign running (docs/BENCHMARKS.md)."""
     return db.execute_sql(
-        f"SELECT company_id, id FROM campaigns WHERE status = {sql(CampaignStatus.PROGRAMADA)} "
-        "AND scheduled_at <= now() ORDER BY scheduled_at LIMIT %s",
+        f"SELECT c2.company_id, c2.id FROM campaigns c2 {_CONNECTION} "
+        f"WHERE c2.status = {sql(CampaignStatus.PROGRAMADA)} AND c2.scheduled_at <= now() "
+        f"AND NOT ({_STARTABLE}) ORDER BY c2.scheduled_at LIMIT %s",
         (limit,),
     ).fetchall()
 
@@ -70,18 +92,9 @@ def start_due(limit: int = 1000) -> list[tuple[int, int]]:
                 updated_at = now(), whatsapp_id = d.whatsapp_id
             FROM (
                 SELECT c2.id, w.whatsapp_id
-                FROM campaigns c2 CROSS JOIN LATERAL (
-                    SELECT COALESCE(c2.whatsapp_id, (
-                        SELECT w2.id FROM whatsapps w2 WHERE w2.company_id = c2.company_id
-                        ORDER BY w2.is_default DESC, w2.id LIMIT 1)) AS whatsapp_id) w
+                FROM campaigns c2 {_CONNECTION}
                 WHERE c2.status = {sql(CampaignStatus.PROGRAMADA)} AND c2.scheduled_at <= now()
-                  AND c2.contact_list_id IS NOT NULL
-                  AND EXISTS (SELECT 1 FROM whatsapps w3 WHERE w3.id = w.whatsapp_id
-                              AND w3.status = {sql(ConnectionStatus.CONNECTED)})
-                  AND EXISTS (SELECT 1 FROM contact_list_items i
-                              WHERE i.contact_list_id = c2.contact_list_id
-                                AND i.company_id = c2.company_id
-                                AND i.is_whatsapp_valid IS NOT FALSE)
+                  AND {_STARTABLE}
                 ORDER BY c2.scheduled_at LIMIT %s FOR UPDATE OF c2 SKIP LOCKED
             ) d
             WHERE c.id = d.id
