@@ -14,7 +14,7 @@ from dramatiq.middleware import AgeLimit, Callbacks, Pipelines, Retries, Shutdow
 from dramatiq.middleware import TimeLimit as TimeLimitMiddleware
 
 from actors.metrics import Metrics
-from actors.redis_broker import Broker
+from actors.redis_broker import Broker, FreeThreads
 from zapx.config import Config, load_config
 from zapx.redis import make_client
 
@@ -32,6 +32,8 @@ def make_broker(config: Config) -> Broker:
         # decided (in the same hook) whether a failed message runs again.
         Metrics(),
         Retries(),
+        # The main worker takes a first batch only with a thread free to send it at once.
+        FreeThreads("delivery_first"),
     ]
     return Broker(
         # zapx's client: socket timeouts (Dramatiq's own has none, so a Redis that stops

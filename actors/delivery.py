@@ -21,14 +21,16 @@ import functools
 import logging
 import random
 import time
+from collections.abc import Callable
 
 import dramatiq
 
 from actors.broker import broker  # noqa: F401 - configures the broker before the actors below
-from actors.inbox import send_command
+from actors.inbox import send_command, send_commands
 from zapx import alerts, dependencies, metrics
-from zapx.campaigns import batches, flags
-from zapx.campaigns.context import load_context
+from zapx.campaigns import batches, firsts, flags
+from zapx.campaigns.chunk import ChunkSender, chunkable
+from zapx.campaigns.context import CampaignContext, load_context, load_contexts
 from zapx.campaigns.window import WindowSender
 from zapx.circuits import Circuits, Thresholds
 from zapx.config import load_config
@@ -141,10 +143,16 @@ def _finish(batch_id: int, outcomes: list[Outcome], lease_end: float) -> None:
     ``tests/actors/test_faults.py``). Past the lease the engine does that anyway, from the same
     outcomes: both finishes touch only the rows still ``sending``.
     """
+    _until_recorded(functools.partial(batches.finish_batch, batch_id, outcomes), lease_end)
+
+
+def _until_recorded(write: Callable[[], object], lease_end: float) -> None:
+    """Run ``write`` in a connection scope; while PostgreSQL is down, again after the database
+    breaker's time to its probe, until the lease ends (``_finish`` says why)."""
     while True:
         try:
             with db.connection_context():
-                batches.finish_batch(batch_id, outcomes)
+                write()
             return
         except Exception as exc:
             wait_s = float(dependencies.retry_after_s(exc))
@@ -185,11 +193,115 @@ deliver_first = dramatiq.actor(
 )
 
 
-def _send(claim: batches.Claim) -> tuple[BatchReport, list[Outcome]]:
-    ctx = load_context(
-        claim.campaign_id, claim.whatsapp_id, claim.generation, _config.public_base, _outbound
-    )
-    sender = WindowSender(
+#: First batches a ``deliver_firsts`` message carries at most (the engine's chunks).
+FIRSTS_CHUNK = 250
+
+
+def _deliver_firsts(batch_ids: list[int], company_ids: list[int]) -> None:
+    """Send the first batches ``batch_ids`` (of companies ``company_ids``, pairwise) in one
+    message: their progress marks in one pipeline (before the claim, every one of them), one
+    claim statement, their contexts in three queries, each batch's rows through the send gate
+    as ``deliver_first`` sends them, one finish statement, one pipeline to drop the progress,
+    and the reports in one round trip. Safe to run twice: a second run claims nothing.
+
+    A batch whose send raised is left to its lease (its progress is in Redis, as a dead
+    worker's); the others are recorded and reported, then the error is raised again."""
+    if len(batch_ids) != len(company_ids):
+        raise ValueError("batch_ids and company_ids differ in length")
+    blocked = dependencies.blocking()
+    if blocked is not None:
+        raise _later(blocked.refuse(blocked.name, blocked.retry_after_s()))
+    try:
+        _claim_and_send_firsts(list(zip(batch_ids, company_ids, strict=True)))
+    except Exception as exc:
+        if not dependencies.unavailable(exc):
+            raise
+        raise _later(exc) from exc
+
+
+def _claim_and_send_firsts(pairs: list[tuple[int, int]]) -> None:
+    redis = get_redis(_config.redis_url)
+    # Every mark before the claim, as for one batch (_claim_and_send): a worker killed after the
+    # claim leaves each batch's rows it did not start pending, not unknown.
+    marked = flags.mark_claiming_many(redis, _keys, pairs, _progress_ttl_s)
+    failed: Exception | None = None
+    done: list[tuple[batches.Claim, BatchReport, list[Outcome], float]] = []
+    with db.connection_context():
+        began = time.perf_counter()
+        with metrics.timed_step("claim"):
+            claims = firsts.claim_batches([b for b, _ in pairs], _config.batch_lease_s)
+        claimed = {c.batch_id for c in claims}
+        stale = [(b, c) for b, c in pairs if b not in claimed and b in marked]
+        if stale:  # already taken and finished: the marks would only linger
+            flags.clear_progress_many(redis, _keys, stale)
+        if not claims:
+            return
+        lease_end = time.monotonic() + _config.batch_lease_s
+        contexts = load_contexts(
+            [(c.campaign_id, c.whatsapp_id, c.generation) for c in claims],
+            _config.public_base,
+            _outbound,
+        )
+        senders = [
+            _sender(c, contexts[(c.campaign_id, c.whatsapp_id, c.generation)]) for c in claims
+        ]
+        together = [s for s in senders if chunkable(s)]
+        alone = [s for s in senders if not chunkable(s)]
+        if together:
+            started = time.perf_counter()
+            sent, left = ChunkSender(together, _gate, _outbound, _circuits).run()
+            took = (time.perf_counter() - started) / max(1, len(sent))
+            done += [(s.claim, report, outcomes, took) for s, report, outcomes in sent]
+            alone += left
+        for sender in alone:  # paced, or not granted at once: one after another
+            started = time.perf_counter()
+            try:
+                report, outcomes = sender.run()
+            except Exception as exc:  # left to its lease, as a dead worker's batch
+                log.exception("first batch failed", extra={"batch_id": sender.claim.batch_id})
+                failed = failed or exc
+                continue
+            done.append((sender.claim, report, outcomes, time.perf_counter() - started))
+    if done:
+        with metrics.timed_step("record"):
+            _finish_many([(c.batch_id, o) for c, _, o, _ in done], lease_end)
+        took = time.perf_counter() - began
+        for _, _, _, sending in done:  # each batch: the chunk's claim and record, its own send
+            metrics.batch("delivery_first", took - sum(d[3] for d in done) + sending)
+        flags.batches_recorded(redis, _keys, [(c.batch_id, c.company_id) for c, *_ in done])
+        send_commands([report for _, report, _, _ in done])
+    if failed is not None:
+        raise failed
+
+
+def _finish_many(done: list[tuple[int, list[Outcome]]], lease_end: float) -> None:
+    """:func:`_finish` for a chunk of batches: one statement, retried as it is."""
+    _until_recorded(functools.partial(firsts.finish_batches, done), lease_end)
+
+
+#: Many campaigns' first batches in one message (a mass start's): on the first batches' queue,
+#: with their priority; the engine sends them in chunks of :data:`FIRSTS_CHUNK`.
+deliver_firsts = dramatiq.actor(
+    _deliver_firsts,
+    actor_name="deliver_firsts",
+    queue_name="delivery_first",
+    priority=0,
+    **_OPTIONS,
+)
+
+
+def _send(
+    claim: batches.Claim, ctx: CampaignContext | None = None
+) -> tuple[BatchReport, list[Outcome]]:
+    if ctx is None:
+        ctx = load_context(
+            claim.campaign_id, claim.whatsapp_id, claim.generation, _config.public_base, _outbound
+        )
+    return _sender(claim, ctx).run()
+
+
+def _sender(claim: batches.Claim, ctx: CampaignContext) -> WindowSender:
+    return WindowSender(
         claim,
         ctx,
         redis=get_redis(_config.redis_url),
@@ -200,7 +312,6 @@ def _send(claim: batches.Claim) -> tuple[BatchReport, list[Outcome]]:
         circuits=_circuits,
         on_spam=functools.partial(_pause_for_spam, claim.company_id, claim.campaign_id),
     )
-    return sender.run()
 
 
 def _pause_for_spam(company_id: int, campaign_id: int, error: str) -> None:

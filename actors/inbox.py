@@ -9,12 +9,13 @@ commands travel as dicts (``zapx.engine.messages.to_dict``), and are typed again
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import dramatiq
 import pykka
 
-from actors.broker import broker  # noqa: F401 - configures the broker before the actors below
+from actors.broker import broker  # configures the broker before the actors below
 from zapx.engine.messages import Command, from_dict, to_dict
 
 log = logging.getLogger("zapx.engine.inbox")
@@ -37,6 +38,12 @@ def bind(directory: pykka.ActorProxy[Any] | None) -> None:
 def send_command(command: Command) -> None:
     """Send ``command`` to the engine through its queue (fire-and-forget)."""
     engine_command.send(to_dict(command))
+
+
+def send_commands(commands: Sequence[Command]) -> None:
+    """Send every one of ``commands`` to the engine in one round trip (a chunk of first
+    batches' reports: one Redis call instead of one each)."""
+    broker.enqueue_many([engine_command.message(to_dict(c)) for c in commands])
 
 
 @dramatiq.actor(queue_name="engine", max_retries=20, time_limit=60_000, throws=(ValueError,))

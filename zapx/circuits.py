@@ -236,6 +236,7 @@ class Circuits:
     def __init__(self, client: redis.Redis, keys: Keys, thresholds: Thresholds):
         self.redis, self.keys, self.thresholds = client, keys, thresholds
         self._closed_until: dict[tuple[int, int], float] = {}  # monotonic
+        self._report_script = None  # _REPORT's Script, for pipelines (report_many)
 
     def report(
         self,
@@ -248,10 +249,37 @@ class Circuits:
     ) -> tuple[str, str]:
         """A batch's counts, in one script call: the connection breaker's state after it and
         the campaign breaker's reason to pause ('' when it stays closed)."""
+        keys, args = self._report_call(
+            company_id, whatsapp_id, campaign_id, generation, batch_id, health
+        )
+        state, trip = run_script(self.redis, _REPORT, keys, args)
+        return _text(state), _text(trip)
+
+    def report_many(self, reports: list[tuple[int, int, int, int, int, Health]]) -> list[str]:
+        """:meth:`report` of many batches (tuples of its arguments), in one pipeline: each
+        campaign breaker's reason to pause ('' when it stays closed), in order."""
+        if not reports:
+            return []
+        script = self._report_script
+        if script is None:
+            script = self._report_script = self.redis.register_script(_REPORT)
+        pipe = self.redis.pipeline(transaction=False)
+        for call in reports:
+            keys, args = self._report_call(*call)
+            script(keys=keys, args=args, client=pipe)
+        return [_text(trip) for _, trip in pipe.execute()]
+
+    def _report_call(
+        self,
+        company_id: int,
+        whatsapp_id: int,
+        campaign_id: int,
+        generation: int,
+        batch_id: int,
+        health: Health,
+    ) -> tuple[list, list]:
         t = self.thresholds
-        state, trip = run_script(
-            self.redis,
-            _REPORT,
+        return (
             [
                 breaker_key(self.keys, company_id, WHATSAPP, whatsapp_id),
                 breaker_key(self.keys, company_id, CAMPAIGN, campaign_id),
@@ -281,7 +309,6 @@ class Circuits:
                 health.campaign_error[:500],
             ],
         )
-        return _text(state), _text(trip)
 
     def check(self, company_id: int, whatsapp_id: int) -> Verdict:
         """Whether a batch may be planned for the connection now (one script call, a closed

@@ -15,7 +15,7 @@ import pykka
 
 from actors import alerts, inbox
 from actors.broker import broker
-from actors.delivery import deliver_batch, deliver_first
+from actors.delivery import FIRSTS_CHUNK, deliver_batch, deliver_first, deliver_firsts
 from actors.engine.alerting import AlertThread, start_alerts
 from actors.engine.directory import DirectoryActor
 from actors.engine.governor import GovernorThread, start_governor
@@ -32,6 +32,9 @@ log = logging.getLogger("zapx.engine")
 
 #: Longest idle poll interval of the engine queue's consumer, ms.
 POLL_MS = 50
+#: Messages a burst of first batches is spread over at least (about the delivery threads of a
+#: deployment: 2 x 8 and worker_first's 4).
+FIRSTS_SPREAD = 4
 #: Seconds each actor gets to stop at shutdown.
 STOP_TIMEOUT_S = 10.0
 
@@ -47,8 +50,25 @@ class DramatiqOutbox:
         actor.send_with_options(args=(batch_id, company_id), delay=delay_ms or None)
 
     def send_first_batches(self, batches: Sequence[tuple[int, int]]) -> None:
-        # One pipeline: 1,000 enqueues one by one took the starting tick about 0.5 s.
-        broker.enqueue_many([deliver_first.message_with_options(args=(b, c)) for b, c in batches])
+        # One pipeline: 1,000 enqueues one by one took the starting tick about 0.5 s. A lone
+        # first batch stays a deliver_first; more go FIRSTS_CHUNK to a deliver_firsts message,
+        # which claims, records and reports them together (docs/ENGINE.md, "First messages").
+        if len(batches) == 1:
+            broker.enqueue_many([deliver_first.message_with_options(args=batches[0])])
+            return
+        # Spread over FIRSTS_SPREAD messages at least while chunks stay under FIRSTS_CHUNK: a
+        # chunk's rows go one batch after another, so a burst of 200 is 20 chunks of 10 for 20
+        # threads, not 4 of 50.
+        size = max(1, min(FIRSTS_CHUNK, -(-len(batches) // FIRSTS_SPREAD)))
+        chunks = [batches[i : i + size] for i in range(0, len(batches), size)]
+        broker.enqueue_many(
+            [
+                deliver_firsts.message_with_options(
+                    args=([b for b, _ in chunk], [c for _, c in chunk])
+                )
+                for chunk in chunks
+            ]
+        )
 
     def send_alert(self, alert_id: int, kind: str) -> None:
         alerts.notify(alert_id, kind)

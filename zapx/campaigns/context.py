@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
+from collections.abc import Sequence
 
 from zapx.campaigns.media import public_url
 from zapx.campaigns.pacing import PacingSettings, pacing_for
@@ -63,21 +64,68 @@ def load_context(
     """``public_base``: the URL prefix providers fetch media from (``Config.public_base``);
     ``outbound``: where the connection's provider may connect (``Outbound.from_config``)."""
     key = (campaign_id, whatsapp_id, generation)
+    return load_contexts([key], public_base, outbound)[key]
+
+
+def load_contexts(
+    wanted: Sequence[tuple[int, int, int]], public_base: str, outbound: Outbound
+) -> dict[tuple[int, int, int], CampaignContext]:
+    """The contexts of every ``(campaign id, whatsapp id, generation)`` of ``wanted``, keyed so:
+    those not cached are read in three queries for all of them (campaigns, connections,
+    settings), not three each (a chunk of first batches: 50 campaigns of 50 companies).
+    Arguments as :func:`load_context`'s."""
     now = time.monotonic()
+    found: dict[tuple[int, int, int], CampaignContext] = {}
+    missing = []
     with _lock:
-        hit = _cache.get(key)
-    if hit and now - hit[0] < TTL_S:
-        return hit[1]
-    campaign = Campaign.get_by_id(campaign_id)
-    connection = WhatsappConnection.get_by_id(whatsapp_id)
-    stored = {
-        s.key: s.value
-        for s in CampaignSetting.select().where(CampaignSetting.company == campaign.company_id)
+        for key in wanted:
+            hit = _cache.get(key)
+            if hit and now - hit[0] < TTL_S:
+                found[key] = hit[1]
+            else:
+                missing.append(key)
+    if not missing:
+        return found
+    campaigns = {c.id: c for c in Campaign.select().where(Campaign.id.in_([k[0] for k in missing]))}
+    connections = {
+        w.id: w
+        for w in WhatsappConnection.select().where(
+            WhatsappConnection.id.in_(sorted({k[1] for k in missing}))
+        )
     }
+    stored: dict[int, dict] = {}
+    companies = sorted({c.company_id for c in campaigns.values()})
+    for s in CampaignSetting.select().where(CampaignSetting.company.in_(companies)):
+        stored.setdefault(s.company_id, {})[s.key] = s.value
+    built = {}
+    for key in missing:
+        campaign, connection = campaigns.get(key[0]), connections.get(key[1])
+        if campaign is None:
+            raise Campaign.DoesNotExist(f"campaign {key[0]} not found")
+        if connection is None:
+            raise WhatsappConnection.DoesNotExist(f"connection {key[1]} not found")
+        built[key] = _build(
+            campaign, connection, stored.get(campaign.company_id, {}), public_base, outbound
+        )
+    with _lock:
+        if len(_cache) + len(built) > 10_000:
+            _cache.clear()
+        for key, ctx in built.items():
+            _cache[key] = (now, ctx)
+    return found | built
+
+
+def _build(
+    campaign: Campaign,
+    connection: WhatsappConnection,
+    stored: dict,
+    public_base: str,
+    outbound: Outbound,
+) -> CampaignContext:
     variables = {v["key"]: v["value"] for v in stored.get("variables") or []}
     messages = tuple(Template(t) for t in message_texts(campaign)) or (Template(""),)
     confirmations = tuple(Template(t) for t in message_texts(campaign, "confirmation_message"))
-    ctx = CampaignContext(
+    return CampaignContext(
         campaign_id=campaign.id,
         company_id=campaign.company_id,
         messages=messages,
@@ -91,8 +139,3 @@ def load_context(
         pacing=pacing_for(stored, connection.settings or {}),
         provider_name=connection.provider,
     )
-    with _lock:
-        if len(_cache) > 10_000:
-            _cache.clear()
-        _cache[key] = (now, ctx)
-    return ctx

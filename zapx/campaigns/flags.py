@@ -9,6 +9,7 @@ longer than an engine restart.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 import redis
 
@@ -160,6 +161,44 @@ def mark_claiming(
     back to pending (without a mark every row becomes ``unknown``). A mark already there (the
     batch run twice) is kept. True when this call wrote the mark."""
     return bool(client.set(progress_keys(keys, company_id, batch_id)[0], 0, ex=ttl_s, nx=True))
+
+
+def mark_claiming_many(
+    client: redis.Redis, keys: Keys, batches: Sequence[tuple[int, int]], ttl_s: int
+) -> set[int]:
+    """:func:`mark_claiming` for every ``(batch id, company id)`` of ``batches`` (a chunk of
+    first batches), in one pipeline: every mark is written before the chunk's claim. Returns
+    the batch ids whose mark this call wrote."""
+    pipe = client.pipeline(transaction=False)
+    for batch_id, company_id in batches:
+        pipe.set(progress_keys(keys, company_id, batch_id)[0], 0, ex=ttl_s, nx=True)
+    replies = pipe.execute()
+    return {b for (b, _), wrote in zip(batches, replies, strict=True) if wrote}
+
+
+def clear_progress_many(client: redis.Redis, keys: Keys, batches: Sequence[tuple[int, int]]):
+    """:func:`clear_progress` of every ``(batch id, company id)`` of ``batches``: one call."""
+    if batches:
+        client.delete(*(k for b, c in batches for k in progress_keys(keys, c, b)))
+
+
+def batches_recorded(client: redis.Redis, keys: Keys, batches: Sequence[tuple[int, int]]) -> None:
+    """:func:`batch_recorded` of every ``(batch id, company id)`` of ``batches`` (committed in
+    PostgreSQL): their progress goes and each company's cached reports are invalidated once,
+    in one pipeline."""
+    if not batches:
+        return
+    pipe = client.pipeline(transaction=False)
+    pipe.delete(*(k for b, c in batches for k in progress_keys(keys, c, b)))
+    companies = sorted({c for _, c in batches})
+    for company_id in companies:
+        cache.queue_bump(pipe, keys.prefix, company_id, cache.REPORTS)
+    try:
+        pipe.execute()
+    except redis.RedisError as exc:
+        for company_id in companies:
+            cache.bump_failed(client, company_id, (cache.REPORTS,), exc, 0)
+        raise
 
 
 def clear_progress(client: redis.Redis, keys: Keys, company_id: int, batch_id: int) -> None:

@@ -206,9 +206,31 @@ class BatchSender(Recorder):
         batch would be finished from its progress in Redis after its lease, and a Redis that
         came back empty has none: every row of it, sent or not, would become ``unknown``
         (100 rows of 2 batches, the Redis fault test, ``tests/actors/test_faults.py``)."""
-        claim = self.claim
         try:
             stop, retry_after = self._rows()
+        except redis_lib.RedisError as exc:
+            return self.conclude(None, None, lost=exc)
+        except BaseException:
+            self._release()  # an exception cannot keep the connection's send token
+            raise
+        return self.conclude(stop, retry_after)
+
+    def conclude(
+        self,
+        stop: Stop | None,
+        retry_after: float | None,
+        lost: redis_lib.RedisError | None = None,
+        breaker: str | None | bool = True,
+    ) -> tuple[BatchReport, list[Outcome]]:
+        """The batch's rows are done (``stop``: why it ended early, if it did; ``lost``: the
+        Redis failure that ended it): its last outcomes to the progress, its counts to the
+        breakers (``breaker`` True; else the campaign breaker's reason to pause, or None, from
+        a caller that reported them itself), the send token back; the report and the outcomes
+        to record."""
+        claim = self.claim
+        try:
+            if lost is not None:
+                raise lost
             # The outcomes after the last gate call (one call a batch), for a worker that dies
             # before the batch is recorded.
             flags.record_outcomes(
@@ -224,7 +246,8 @@ class BatchSender(Recorder):
             stop, retry_after = self._redis_lost(exc)
             breaker = None  # the breakers' counts would go to the Redis that failed
         else:
-            breaker = self._report_health()
+            if breaker is True:
+                breaker = self._report_health()
         finally:
             self._release()
         log.info(

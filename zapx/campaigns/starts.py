@@ -16,12 +16,34 @@ from zapx.db import db
 from zapx.engine.messages import FirstBatch
 from zapx.status import BatchStatus, CampaignStatus, ConnectionStatus, RowStatus, sql
 
+#: What makes a due campaign ``c2`` startable by :func:`start_due` (its connection ``w``).
+_STARTABLE = f"""c2.contact_list_id IS NOT NULL
+    AND EXISTS (SELECT 1 FROM whatsapps w3 WHERE w3.id = w.whatsapp_id
+                AND w3.status = {sql(ConnectionStatus.CONNECTED)})
+    AND EXISTS (SELECT 1 FROM contact_list_items i
+                WHERE i.contact_list_id = c2.contact_list_id
+                  AND i.company_id = c2.company_id
+                  AND i.is_whatsapp_valid IS NOT FALSE)"""
+#: A due campaign ``c2``'s connection: its own, else its company's default.
+_CONNECTION = """CROSS JOIN LATERAL (
+    SELECT COALESCE(c2.whatsapp_id, (
+        SELECT w2.id FROM whatsapps w2 WHERE w2.company_id = c2.company_id
+        ORDER BY w2.is_default DESC, w2.id LIMIT 1)) AS whatsapp_id) w"""
+
 
 def due_scheduled(limit: int = 1000) -> list[tuple[int, int]]:
-    """(company id, campaign id) of PROGRAMADA campaigns whose time has come."""
+    """(company id, campaign id) of PROGRAMADA campaigns whose time has come and that
+    :func:`start_due` cannot start (no connected connection, no contact to send to): the
+    company actor pauses them with the reason.
+
+    Not every due one: a mass start committed between the tick's ``start_due`` and this read
+    came back here whole, and the Directory made a company actor for each of up to 1,000 of
+    them to start it alone (about 3 ms each), the next tick's bulk start waiting behind that:
+    the 2-4 s lag before a mass start with a big campaign running (docs/BENCHMARKS.md)."""
     return db.execute_sql(
-        f"SELECT company_id, id FROM campaigns WHERE status = {sql(CampaignStatus.PROGRAMADA)} "
-        "AND scheduled_at <= now() ORDER BY scheduled_at LIMIT %s",
+        f"SELECT c2.company_id, c2.id FROM campaigns c2 {_CONNECTION} "
+        f"WHERE c2.status = {sql(CampaignStatus.PROGRAMADA)} AND c2.scheduled_at <= now() "
+        f"AND NOT ({_STARTABLE}) ORDER BY c2.scheduled_at LIMIT %s",
         (limit,),
     ).fetchall()
 
@@ -44,6 +66,10 @@ def running_campaigns() -> list[tuple[int, int, int]]:
     return [(r[0], r[1], r[2]) for r in rows]
 
 
+#: ``batches._PENDING_IN_ORDER`` for the alias ``s2``.
+_PENDING_IN_ORDER_S2 = (
+    f"s2.status >= {sql(RowStatus.PENDING)} AND s2.status <= {sql(RowStatus.PENDING)}"
+)
 _MESSAGES = " + ".join(f"(btrim(c.message{i}) <> '')::int" for i in range(1, 6))
 
 
@@ -57,24 +83,18 @@ def start_due(limit: int = 1000) -> list[tuple[int, int]]:
     (company id, campaign id) of those started.
     """
     with db.atomic():
+        # These statements' estimates (thousands of rows) pass PostgreSQL's JIT threshold, and
+        # compiling them cost more than running them: 0.1 s of the 0.48 s of 1,000 starts.
+        db.execute_sql("SET LOCAL jit = off")
         started = db.execute_sql(
             f"""
             UPDATE campaigns c SET status = {sql(CampaignStatus.EM_ANDAMENTO)}, started_at = now(),
                 updated_at = now(), whatsapp_id = d.whatsapp_id
             FROM (
                 SELECT c2.id, w.whatsapp_id
-                FROM campaigns c2 CROSS JOIN LATERAL (
-                    SELECT COALESCE(c2.whatsapp_id, (
-                        SELECT w2.id FROM whatsapps w2 WHERE w2.company_id = c2.company_id
-                        ORDER BY w2.is_default DESC, w2.id LIMIT 1)) AS whatsapp_id) w
+                FROM campaigns c2 {_CONNECTION}
                 WHERE c2.status = {sql(CampaignStatus.PROGRAMADA)} AND c2.scheduled_at <= now()
-                  AND c2.contact_list_id IS NOT NULL
-                  AND EXISTS (SELECT 1 FROM whatsapps w3 WHERE w3.id = w.whatsapp_id
-                              AND w3.status = {sql(ConnectionStatus.CONNECTED)})
-                  AND EXISTS (SELECT 1 FROM contact_list_items i
-                              WHERE i.contact_list_id = c2.contact_list_id
-                                AND i.company_id = c2.company_id
-                                AND i.is_whatsapp_valid IS NOT FALSE)
+                  AND {_STARTABLE}
                 ORDER BY c2.scheduled_at LIMIT %s FOR UPDATE OF c2 SKIP LOCKED
             ) d
             WHERE c.id = d.id
@@ -175,6 +195,7 @@ def plan_first_batches(started: list[tuple[int, int]], size: int = 5) -> list[Fi
         slots = [[now + i * gap, gap] for i in range(count)]
         plans.append((campaign_id, company_id, whatsapp_id, generation, json.dumps(slots)))
     with db.atomic():
+        db.execute_sql("SET LOCAL jit = off")  # as in start_due
         batches = db.execute_sql(
             f"""
             INSERT INTO campaign_batches (created_at, updated_at, campaign_id, company_id,
@@ -190,7 +211,13 @@ def plan_first_batches(started: list[tuple[int, int]], size: int = 5) -> list[Fi
         # Each batch takes its campaign's first pending rows through the (campaign_id, status,
         # id) index, whatever the statistics say: the rows were inserted moments ago by
         # start_due, before any ANALYZE, and a join with a window function over them took 5 s
-        # for 1,000 campaigns in the tenants benchmark (0.05 s this way).
+        # for 1,000 campaigns in the tenants benchmark (0.05 s this way). The order is that
+        # index's own, status as a range (batches._PENDING_IN_ORDER): with ``ORDER BY id`` and
+        # statistics taken (a 200,000-row campaign analyzed), the planner walked the primary
+        # key for each campaign instead, 35 s for 1,000 campaigns (0.1 s this way). The limit
+        # is a constant (the longest batch; each then keeps its own count): with the batch's
+        # own count as the limit the planner expected 10% of the table a batch, hashed the
+        # whole table and compiled the statement (JIT): 0.64 s for 1,000 one-row batches.
         db.execute_sql(
             f"""
             UPDATE campaign_shipping s SET status = {sql(RowStatus.QUEUED)}, batch_id = r.batch_id,
@@ -198,16 +225,17 @@ def plan_first_batches(started: list[tuple[int, int]], size: int = 5) -> list[Fi
             FROM (
                 SELECT x.id, b.id AS batch_id
                 FROM campaign_batches b CROSS JOIN LATERAL (
-                    SELECT s2.id FROM campaign_shipping s2
-                    WHERE s2.campaign_id = b.campaign_id AND s2.status = {sql(RowStatus.PENDING)}
-                      AND (s2.next_attempt_at IS NULL OR s2.next_attempt_at <= now())
-                    ORDER BY s2.id LIMIT jsonb_array_length(b.slots)
+                    SELECT f.id, row_number() OVER () AS n FROM (
+                        SELECT s2.id FROM campaign_shipping s2
+                        WHERE s2.campaign_id = b.campaign_id AND {_PENDING_IN_ORDER_S2}
+                          AND (s2.next_attempt_at IS NULL OR s2.next_attempt_at <= now())
+                        ORDER BY s2.campaign_id, s2.status, s2.id LIMIT %s) f
                 ) x
-                WHERE b.id = ANY(%s)
+                WHERE b.id = ANY(%s) AND x.n <= jsonb_array_length(b.slots)
             ) r
             WHERE s.id = r.id AND s.status = {sql(RowStatus.PENDING)}
             """,
-            ([b[0] for b in batches],),
+            (max(len(json.loads(p[4])) for p in plans), [b[0] for b in batches]),
         )
         sized = db.execute_sql(
             """

@@ -188,8 +188,9 @@ class WindowSender(BatchSender):
         self._ttl_set = self._ttl_set or bool(pending)
         return answer
 
-    def _start(self, multi, index: int, row) -> _Flight:
-        """Render ``row`` and start its request at once (it was granted: counted as started)."""
+    def _start(self, multi, index: int, row, tag: object = None) -> _Flight:
+        """Render ``row`` and start its request at once (it was granted: counted as started);
+        its answer comes back from ``multi`` with ``tag`` (default: ``index``)."""
         ctx = self.ctx
         confirming = ctx.confirmation and not row.confirmed
         began = time.perf_counter()
@@ -202,7 +203,7 @@ class WindowSender(BatchSender):
         request = ctx.provider.request(message)
         rendered = time.perf_counter()
         metrics.step("render", rendered - began)
-        multi.add(index, request)
+        multi.add(index if tag is None else tag, request)
         return _Flight(text, confirming, rendered)
 
     def _answered(self, row, flight: _Flight, answer) -> tuple[Stop | None, object]:

@@ -24,7 +24,10 @@ from zapx.engine.runflags import RunFlags
 
 log = logging.getLogger("zapx.engine")
 
-#: Campaigns started (and their first batches planned) per transaction when many come due.
+#: Campaigns started (and their first batches planned) per transaction when many come due:
+#: each chunk's first batches are enqueued before the next chunk starts, so the workers send
+#: them while the engine starts the next. (Chunks of 500 were tried for 2,000 at once beside a
+#: 200,000-row campaign: p99 9.0 s against 6.9 s with 1,000, one run each on a shared host.)
 START_CHUNK = 1000
 #: The key whose absence says Redis lost its data: nothing deletes it or gives it a TTL.
 REDIS_MARK = ("engine", "redis-mark")

@@ -148,6 +148,12 @@ class CompanyLifecycle(Planning):
                 # Its slot was taken at the start, outside the throttle: the next slots come
                 # after it, with the pacing's gaps and long pauses.
                 self._throttle(live.whatsapp_id).taken(campaign_id, first.rows)
+            elif live.in_flight:
+                # Reports die with a killed worker, and the sweep that finished its batches
+                # (lease over) refreshes their campaigns: the database knows which are done.
+                # Left counted, a company at its budget share (1 when many companies run)
+                # planned nothing more, ever: 72 campaigns stuck after a kill mid-chunk.
+                live.in_flight -= batches.finished(sorted(live.in_flight))
             self.flags.set(self.company_id, row.id, row.generation)
             self._pump(live)
 

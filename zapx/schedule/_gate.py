@@ -143,6 +143,7 @@ class SendGate:
         self.busy_poll_us = _us(busy_poll_s)
         self.rng = rng or random.Random()
         self._key_cache: dict[tuple[int, int], tuple[str, str, str, str]] = {}
+        self._many_script = None  # ACQUIRE_MANY's Script, for pipelines (acquire_many_each)
 
     def _conn_keys(self, company_id: int, whatsapp_id: int) -> tuple[str, str, str, str]:
         """(hash, departure log, daily recipients, pair key prefix) of a connection."""
@@ -245,6 +246,49 @@ class SendGate:
         generation; a :class:`GrantMany` of ``count`` rows records ``started_before + count``
         rows started and leaves every rule's state as ``count`` successive grants would. A
         :class:`Wait` (the first recipient refused) consumes nothing."""
+        keys, args = self._many_call(
+            whatsapp_id,
+            company_id,
+            campaign_id,
+            recipients,
+            settings,
+            limits,
+            progress,
+            started_before,
+            outcomes,
+        )
+        return self._many_answer(run_script(self.client, _lua.ACQUIRE_MANY, keys, args))
+
+    def acquire_many_each(self, calls: Sequence[tuple]) -> list[GrantMany | Wait | Stopped]:
+        """:meth:`acquire_many` for each of ``calls`` (tuples of its arguments, in its order),
+        in one pipeline: one round trip for many batches (a chunk of first batches, each its
+        own call, so each its own grant, run flag check and progress). The answers in order.
+        A Redis failure raises (some calls may have run: their rows count as started, which
+        costs nothing when the caller sends none of them and records the batches itself)."""
+        if not calls:
+            return []
+        script = self._many_script
+        if script is None:
+            script = self._many_script = self.client.register_script(_lua.ACQUIRE_MANY)
+        pipe = self.client.pipeline(transaction=False)
+        for call in calls:
+            keys, args = self._many_call(*call)
+            script(keys=keys, args=args, client=pipe)
+        return [self._many_answer(reply) for reply in pipe.execute()]
+
+    def _many_call(
+        self,
+        whatsapp_id: int,
+        company_id: int,
+        campaign_id: int,
+        recipients: Sequence[str],
+        settings: Settings,
+        limits: Iterable[Rule],
+        progress: Progress,
+        started_before: int,
+        outcomes: Sequence[str] = (),
+    ) -> tuple[list, list]:
+        """The keys and arguments of one ``ACQUIRE_MANY`` call."""
         s = settings
         if s.message_interval_s > 0:
             raise ValueError("acquire_many is for unpaced connections")
@@ -263,7 +307,10 @@ class SendGate:
             keys += [self._limit_key(company_id, x, whatsapp_id, campaign_id, r) for x in limits]
         for rule in limits:
             args += [math.ceil(rule.period_s * 1_000_000 / rule.limit), rule.kind]
-        reply = run_script(self.client, _lua.ACQUIRE_MANY, keys, args)
+        return keys, args
+
+    @staticmethod
+    def _many_answer(reply) -> GrantMany | Wait | Stopped:
         if reply[0] == 1:
             return GrantMany(_s(reply[1]), int(reply[2]))
         if reply[0] == 2:
