@@ -28,7 +28,7 @@ import dramatiq
 from actors.broker import broker  # noqa: F401 - configures the broker before the actors below
 from actors.inbox import send_command, send_commands
 from zapx import alerts, dependencies, metrics
-from zapx.campaigns import batches, firsts, flags
+from zapx.campaigns import batches, finish, firsts, flags
 from zapx.campaigns.chunk import ChunkSender, chunkable
 from zapx.campaigns.context import CampaignContext, load_context, load_contexts
 from zapx.campaigns.window import WindowSender
@@ -276,7 +276,7 @@ def _claim_and_send_firsts(pairs: list[tuple[int, int]]) -> None:
 
 def _finish_many(done: list[tuple[int, list[Outcome]]], lease_end: float) -> None:
     """:func:`_finish` for a chunk of batches: one statement, retried as it is."""
-    _until_recorded(functools.partial(firsts.finish_batches, done), lease_end)
+    _until_recorded(functools.partial(finish.finish_batches, done), lease_end)
 
 
 #: Many campaigns' first batches in one message (a mass start's): on the first batches' queue,

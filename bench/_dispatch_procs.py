@@ -330,20 +330,25 @@ class Profiler:
         return out
 
 
+def _samples(path: str):
+    """``(stack, samples)`` of each line of a py-spy raw file (``frame;frame;... count``)."""
+    with open(path) as f:
+        for line in f:
+            stack, _, n = line.rstrip("\n").rpartition(" ")
+            if stack and n.isdigit():
+                yield stack, int(n)
+
+
 def top_own(path: str, count: int = 25) -> str:
     """The ``count`` functions with the most own samples in a py-spy raw file, as text."""
     own: Counter[str] = Counter()
     total = 0
-    with open(path) as f:
-        for line in f:
-            stack, _, n = line.rstrip("\n").rpartition(" ")
-            if not stack or not n.isdigit():
-                continue
-            leaf = stack.rsplit(";", 1)[-1]
-            name, _, where = leaf.partition(" (")
-            where = where.rstrip(")").rsplit(":", 1)[0]
-            own[f"{name} ({where})"] += int(n)
-            total += int(n)
+    for stack, n in _samples(path):
+        leaf = stack.rsplit(";", 1)[-1]
+        name, _, where = leaf.partition(" (")
+        where = where.rstrip(")").rsplit(":", 1)[0]
+        own[f"{name} ({where})"] += n
+        total += n
     lines = [f"{total} samples; own time by function"]
     for name, n in own.most_common(count):
         lines.append(f"{100 * n / max(total, 1):6.1f}%  {n:>7}  {name}")
@@ -374,18 +379,14 @@ def steps(path: str) -> str:
     """The samples of a py-spy raw file by hot-path step (:data:`STEPS`), as text."""
     by_step: Counter[str] = Counter()
     total = 0
-    with open(path) as f:
-        for line in f:
-            stack, _, n = line.rstrip("\n").rpartition(" ")
-            if not stack or not n.isdigit():
-                continue
-            total += int(n)
-            step = "other"
-            for frame in reversed(stack.split(";")):
-                step = next((name for name, marks in STEPS if any(m in frame for m in marks)), "")
-                if step:
-                    break
-            by_step[step or "other"] += int(n)
+    for stack, n in _samples(path):
+        total += n
+        step = ""
+        for frame in reversed(stack.split(";")):
+            step = next((name for name, marks in STEPS if any(m in frame for m in marks)), "")
+            if step:
+                break
+        by_step[step or "other"] += n
     lines = [f"{total} samples by step"]
     for name, n in by_step.most_common():
         lines.append(f"{100 * n / max(total, 1):6.1f}%  {n:>7}  {name}")

@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable
 
 from zapx.campaigns import inflight
+from zapx.campaigns.finish import finish_batch
 from zapx.contact_fields import column_list
 from zapx.db import db
 from zapx.engine.messages import Outcome
@@ -177,75 +178,6 @@ def claim_batch(batch_id: int, lease_s: float) -> Claim | None:
         return None
     rows = [Row(*r) for r in head[5] or ()]
     return Claim(batch_id, head[0], head[1], head[2], head[3], head[4], rows)
-
-
-def finish_batch(batch_id: int, outcomes: list[Outcome]) -> int:
-    """Record a batch's outcomes, return the rows it did not reach to pending and mark it done:
-    one statement (one round trip, one transaction). Returns the number of outcomes written.
-
-    Each outcome but ``throttled`` counts the row's attempt (the claim did not write it);
-    ``throttled`` goes back to pending without using one: a provider asking us to slow down
-    says nothing about the message. Only this batch's rows still ``queued`` in it change (the
-    claim leaves them so), so a late duplicate cannot overwrite a final status (nor rows a lease
-    expiry made ``unknown``, nor rows given back and planned again: their batch is another).
-    Rows without an outcome were never attempted (the campaign stopped, or the batch broke off
-    on a throttle): they go back to pending, their attempts unchanged.
-    """
-    cols = list(zip(*(o.as_list() for o in outcomes), strict=True)) if outcomes else [()] * 6
-    cursor = db.execute_sql(
-        f"""
-        WITH v AS (
-            SELECT * FROM unnest(%(id)s::bigint[], %(st)s::text[], %(mid)s::text[],
-                %(err)s::text[], %(msg)s::text[], %(delay)s::float8[])
-                AS v(id, status, mid, err, msg, delay)
-        ), rec AS (
-            UPDATE campaign_shipping s SET
-                status = CASE WHEN v.status = 'throttled' THEN {sql(RowStatus.PENDING)}
-                    ELSE v.status END,
-                attempts = CASE WHEN v.status = 'throttled' THEN s.attempts
-                    ELSE s.attempts + 1 END,
-                provider_message_id = COALESCE(v.mid, s.provider_message_id),
-                error = v.err,
-                message = COALESCE(v.msg, s.message),
-                batch_id = CASE WHEN v.status IN ({sql(RowStatus.PENDING)}, 'throttled') THEN NULL
-                    ELSE s.batch_id END,
-                next_attempt_at = CASE WHEN v.status IN ({sql(RowStatus.PENDING)}, 'throttled')
-                    THEN now() + make_interval(secs => v.delay) ELSE NULL END,
-                sent_at = CASE WHEN v.status = {sql(RowStatus.SENT)} THEN now()
-                    ELSE s.sent_at END,
-                failed_at = CASE WHEN v.status = {sql(RowStatus.FAILED)} THEN now()
-                    ELSE s.failed_at END,
-                confirmation_requested_at = CASE WHEN v.status = {sql(RowStatus.AWAITING)}
-                    THEN now()
-                    ELSE s.confirmation_requested_at END,
-                updated_at = now()
-            FROM v
-            WHERE s.id = v.id AND s.batch_id = %(b)s AND s.status = {sql(RowStatus.QUEUED)}
-            RETURNING s.id
-        ), rel AS (
-            UPDATE campaign_shipping SET status = {sql(RowStatus.PENDING)}, batch_id = NULL,
-                updated_at = now()
-            WHERE batch_id = %(b)s AND status = {sql(RowStatus.QUEUED)}
-              AND NOT (id = ANY(%(id)s::bigint[]))
-            RETURNING id
-        ), done AS (
-            UPDATE campaign_batches SET status = {sql(BatchStatus.DONE)}, done_at = now(),
-                updated_at = now()
-            WHERE id = %(b)s RETURNING id
-        )
-        SELECT (SELECT count(*) FROM rec), (SELECT count(*) FROM rel), (SELECT count(*) FROM done)
-        """,
-        {
-            "b": batch_id,
-            "id": list(cols[0]),
-            "st": list(cols[1]),
-            "mid": list(cols[2]),
-            "err": list(cols[3]),
-            "msg": list(cols[4]),
-            "delay": [float(d) for d in cols[5]],
-        },
-    )
-    return cursor.fetchone()[0]
 
 
 #: The error of a row that was on the wire when its worker died.

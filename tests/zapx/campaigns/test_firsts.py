@@ -8,7 +8,7 @@ import pytest
 
 from tests.actors.campaigns import make_list
 from tests.conftest import make_company
-from zapx.campaigns import batches, firsts, starts
+from zapx.campaigns import batches, finish, firsts, starts
 from zapx.db import CampaignBatch, CampaignShipping, WhatsappConnection, db
 from zapx.db.campaign_models import Campaign
 from zapx.engine.messages import Outcome
@@ -69,14 +69,14 @@ def test_a_chunk_is_finished_in_one_statement_batch_by_batch(first_batches):
         # Another batch's row named under a's id is not a's to write: only rows still queued
         # in their own batch change.
         foreign = Outcome(b.rows[0].id, "failed", None, "not mine", None)
-        written = firsts.finish_batches(
+        written = finish.finish_batches(
             [
                 (a.batch_id, [Outcome(a.rows[0].id, "sent", "wamid.A", None, "Oi A"), foreign]),
                 (b.batch_id, [Outcome(b.rows[0].id, "throttled", None, None, None, 5.0)]),
                 (c.batch_id, []),  # never attempted: back to pending
             ]
         )
-        again = firsts.finish_batches([(a.batch_id, [Outcome(a.rows[0].id, "failed")])])
+        again = finish.finish_batches([(a.batch_id, [Outcome(a.rows[0].id, "failed")])])
         rows = {
             r.id: r
             for r in CampaignShipping.select().where(
