@@ -41,7 +41,7 @@ import redis
 
 from zapx.campaigns import flags
 from zapx.config import Config
-from zapx.redis import Keys, run_script
+from zapx.redis import Keys, run_script, run_scripts
 
 #: Time buckets of the connection breaker's sliding window.
 BUCKETS = 6
@@ -236,7 +236,6 @@ class Circuits:
     def __init__(self, client: redis.Redis, keys: Keys, thresholds: Thresholds):
         self.redis, self.keys, self.thresholds = client, keys, thresholds
         self._closed_until: dict[tuple[int, int], float] = {}  # monotonic
-        self._report_script = None  # _REPORT's Script, for pipelines (report_many)
 
     def report(
         self,
@@ -258,16 +257,8 @@ class Circuits:
     def report_many(self, reports: list[tuple[int, int, int, int, int, Health]]) -> list[str]:
         """:meth:`report` of many batches (tuples of its arguments), in one pipeline: each
         campaign breaker's reason to pause ('' when it stays closed), in order."""
-        if not reports:
-            return []
-        script = self._report_script
-        if script is None:
-            script = self._report_script = self.redis.register_script(_REPORT)
-        pipe = self.redis.pipeline(transaction=False)
-        for call in reports:
-            keys, args = self._report_call(*call)
-            script(keys=keys, args=args, client=pipe)
-        return [_text(trip) for _, trip in pipe.execute()]
+        replies = run_scripts(self.redis, _REPORT, [self._report_call(*call) for call in reports])
+        return [_text(trip) for _, trip in replies]
 
     def _report_call(
         self,

@@ -232,6 +232,31 @@ def _lost(error: BaseException) -> bool:
     return isinstance(error, OSError) or dependencies.redis_down(error)
 
 
+def _script(client: redis.Redis, lua: str):
+    """The client's ``Script`` of ``lua``, registered once."""
+    script = _scripts.get(client, {}).get(lua)
+    if script is None:
+        with _lock:
+            by_lua = _scripts.setdefault(client, {})
+            script = by_lua.get(lua) or by_lua.setdefault(lua, client.register_script(lua))
+    return script
+
+
+def run_scripts(
+    client: redis.Redis, lua: str, calls: Sequence[tuple[Sequence[str], Sequence]]
+) -> list:
+    """``lua`` once for each ``(keys, args)`` of ``calls``, in one pipeline (one round trip for
+    many batches' calls); the replies in order. Through the client's own pipeline, which loads
+    the script when the server lost it. A Redis failure raises (some calls may have run)."""
+    if not calls:
+        return []
+    script = _script(client, lua)
+    pipe = client.pipeline(transaction=False)
+    for keys, args in calls:
+        script(keys=list(keys), args=list(args), client=pipe)
+    return pipe.execute()
+
+
 def run_script(client: redis.Redis, lua: str, keys: Sequence[str], args: Sequence) -> object:
     """``EVALSHA`` of ``lua`` on a connection of the calling thread's own.
 
@@ -242,11 +267,7 @@ def run_script(client: redis.Redis, lua: str, keys: Sequence[str], args: Sequenc
     way (which loads the script after a Redis restart, reconnects and retries), so errors behave
     as the client's do; a lost connection counts as a failure to the client's breaker first.
     """
-    script = _scripts.get(client, {}).get(lua)
-    if script is None:
-        with _lock:
-            by_lua = _scripts.setdefault(client, {})
-            script = by_lua.get(lua) or by_lua.setdefault(lua, client.register_script(lua))
+    script = _script(client, lua)
     breaker, probe = _begin(client)
     try:
         conn = _connection(client)

@@ -88,7 +88,7 @@ from collections.abc import Iterable, Sequence
 
 import redis
 
-from zapx.redis import Keys, run_script
+from zapx.redis import Keys, run_script, run_scripts
 from zapx.schedule import _lua
 from zapx.schedule._types import (
     KINDS,
@@ -143,7 +143,6 @@ class SendGate:
         self.busy_poll_us = _us(busy_poll_s)
         self.rng = rng or random.Random()
         self._key_cache: dict[tuple[int, int], tuple[str, str, str, str]] = {}
-        self._many_script = None  # ACQUIRE_MANY's Script, for pipelines (acquire_many_each)
 
     def _conn_keys(self, company_id: int, whatsapp_id: int) -> tuple[str, str, str, str]:
         """(hash, departure log, daily recipients, pair key prefix) of a connection."""
@@ -265,16 +264,10 @@ class SendGate:
         own call, so each its own grant, run flag check and progress). The answers in order.
         A Redis failure raises (some calls may have run: their rows count as started, which
         costs nothing when the caller sends none of them and records the batches itself)."""
-        if not calls:
-            return []
-        script = self._many_script
-        if script is None:
-            script = self._many_script = self.client.register_script(_lua.ACQUIRE_MANY)
-        pipe = self.client.pipeline(transaction=False)
-        for call in calls:
-            keys, args = self._many_call(*call)
-            script(keys=keys, args=args, client=pipe)
-        return [self._many_answer(reply) for reply in pipe.execute()]
+        replies = run_scripts(
+            self.client, _lua.ACQUIRE_MANY, [self._many_call(*call) for call in calls]
+        )
+        return [self._many_answer(reply) for reply in replies]
 
     def _many_call(
         self,

@@ -1,16 +1,13 @@
 """A chunk of first batches is claimed and finished in one statement each, batch by batch as a
 batch alone is: a duplicate claims nothing, each outcome touches only its own batch's rows."""
 
-import datetime
 import time
 
 import pytest
 
-from tests.actors.campaigns import make_list
-from tests.conftest import make_company
+from tests.zapx.campaigns.started import started_campaign
 from zapx.campaigns import batches, finish, firsts, starts
-from zapx.db import CampaignBatch, CampaignShipping, WhatsappConnection, db
-from zapx.db.campaign_models import Campaign
+from zapx.db import CampaignBatch, CampaignShipping, db
 from zapx.engine.messages import Outcome
 
 
@@ -18,23 +15,8 @@ from zapx.engine.messages import Outcome
 def first_batches(clean_db):
     """Three companies, each with a running 3-contact campaign and its planned first batch of
     one row (as a mass start plans them): their FirstBatch records."""
+    started = [started_campaign(f"firsts{i}", 3)[:2] for i in range(3)]
     with db.connection_context():
-        for i in range(3):
-            company_id = make_company(f"firsts{i}")
-            list_id = make_list(company_id, 3)
-            whatsapp_id = WhatsappConnection.create(
-                company=company_id, name="w", status="CONNECTED"
-            ).id
-            Campaign.create(
-                company=company_id,
-                name="c",
-                status="PROGRAMADA",
-                contact_list=list_id,
-                whatsapp=whatsapp_id,
-                message1="Oi {nome}",
-                scheduled_at=datetime.datetime.now(datetime.UTC),
-            )
-        started = starts.start_due()
         planned = starts.plan_first_batches(started, 1)
     assert len(planned) == 3 and all(f.rows == 1 for f in planned)
     return planned
