@@ -30,11 +30,11 @@ import redis as redis_lib
 
 from zapx import rate_limits
 from zapx.campaigns.window import (
-    _PROVIDER_STOPS,
     IDLE_WAIT_S,
     MAX_IN_FLIGHT,
+    PROVIDER_STOPS,
+    Flight,
     WindowSender,
-    _Flight,
     concurrent_capable,
 )
 from zapx.circuits import Circuits
@@ -80,7 +80,7 @@ class ChunkSender:
         # Every company's limits at once: at a mass start none is cached in this process.
         self.limits = rate_limits.limits_for_many(s.claim.company_id for s in self.senders)
         multi = concurrent(self.outbound, CHUNK_IN_FLIGHT)
-        flying: dict[tuple[int, int], _Flight] = {}
+        flying: dict[tuple[int, int], Flight] = {}
         sent: list[int] = []  # indexes of the senders granted here
         rest: list[WindowSender] = []
         try:
@@ -115,7 +115,7 @@ class ChunkSender:
                 called, result = sender._answered(sender.claim.rows[i], flying.pop((k, i)), answer)
                 touched.add(k)
                 stop = self.stops.get(k, (None, None))[0]
-                if called is not None and stop not in _PROVIDER_STOPS:
+                if called is not None and stop not in PROVIDER_STOPS:
                     throttled = called in (Stop.THROTTLE, Stop.SPAM)
                     self.stops[k] = (called, result.retry_after_s if throttled else None)
             for k in sorted(touched):  # written now, the replies read later
@@ -187,7 +187,7 @@ class ChunkSender:
             return {}
         return {k: trip or None for k, trip in zip(sent, trips, strict=True)}
 
-    def _land(self, multi, flying: dict[tuple[int, int], _Flight], *, keep: bool) -> None:
+    def _land(self, multi, flying: dict[tuple[int, int], Flight], *, keep: bool) -> None:
         """Wait for every request still in flight (libcurl's timeouts end each); with ``keep``
         their answers are recorded, else dropped."""
         while multi.in_flight:

@@ -43,7 +43,7 @@ REFILL_AT = MAX_IN_FLIGHT // 2
 #: Seconds one wait for answers lasts at most when nothing else is due (the loop looks again).
 IDLE_WAIT_S = 1.0
 #: Stops that an answer calls for: they win over a pause, a wait or the deadline in the report.
-_PROVIDER_STOPS = (Stop.SPAM, Stop.AUTH, Stop.THROTTLE)
+PROVIDER_STOPS = (Stop.SPAM, Stop.AUTH, Stop.THROTTLE)
 
 
 def concurrent_capable(provider) -> bool:
@@ -55,7 +55,7 @@ def concurrent_capable(provider) -> bool:
 
 
 @dataclasses.dataclass
-class _Flight:
+class Flight:
     """A row on the wire: what was sent, since when (``time.perf_counter``)."""
 
     text: str
@@ -75,7 +75,7 @@ class WindowSender(BatchSender):
         if self.paced or not concurrent_capable(self.ctx.provider):
             return super()._rows()
         multi = concurrent(self.ctx.provider.outbound, MAX_IN_FLIGHT)
-        flying: dict[int, _Flight] = {}
+        flying: dict[int, Flight] = {}
         try:
             return self._window(multi, flying)
         except redis_lib.RedisError:
@@ -86,7 +86,7 @@ class WindowSender(BatchSender):
         finally:
             self._land(multi, flying, keep=False)
 
-    def _window(self, multi, flying: dict[int, _Flight]) -> tuple[Stop | None, float | None]:
+    def _window(self, multi, flying: dict[int, Flight]) -> tuple[Stop | None, float | None]:
         claim = self.claim
         rows, n = claim.rows, len(claim.rows)
         stop: Stop | None = None
@@ -149,7 +149,7 @@ class WindowSender(BatchSender):
             done = multi.wait(timeout)
             for index, answer in done:
                 called, result = self._answered(rows[index], flying.pop(index), answer)
-                if called is not None and stop not in _PROVIDER_STOPS:
+                if called is not None and stop not in PROVIDER_STOPS:
                     throttled = called in (Stop.THROTTLE, Stop.SPAM)
                     stop, retry_after = called, (result.retry_after_s if throttled else None)
             if done and not (may_ask() and time.monotonic() >= ask_at):
@@ -188,7 +188,7 @@ class WindowSender(BatchSender):
         self._ttl_set = self._ttl_set or bool(pending)
         return answer
 
-    def _start(self, multi, index: int, row, tag: object = None) -> _Flight:
+    def _start(self, multi, index: int, row, tag: object = None) -> Flight:
         """Render ``row`` and start its request at once (it was granted: counted as started);
         its answer comes back from ``multi`` with ``tag`` (default: ``index``)."""
         ctx = self.ctx
@@ -204,9 +204,9 @@ class WindowSender(BatchSender):
         rendered = time.perf_counter()
         metrics.step("render", rendered - began)
         multi.add(index if tag is None else tag, request)
-        return _Flight(text, confirming, rendered)
+        return Flight(text, confirming, rendered)
 
-    def _answered(self, row, flight: _Flight, answer) -> tuple[Stop | None, object]:
+    def _answered(self, row, flight: Flight, answer) -> tuple[Stop | None, object]:
         """Record ``row``'s answer as the serial loop does: (the stop it calls for, its
         result)."""
         result = self.ctx.provider.result(answer)
@@ -238,7 +238,7 @@ class WindowSender(BatchSender):
         self.reported = len(self.outcomes)
         self._ttl_set = True
 
-    def _land(self, multi, flying: dict[int, _Flight], *, keep: bool) -> None:
+    def _land(self, multi, flying: dict[int, Flight], *, keep: bool) -> None:
         """Wait for every request still in flight (libcurl's timeouts end each). With ``keep``
         their answers are recorded (a Redis failure of a throttle's signal aside: the outcome
         is kept first), else dropped."""
