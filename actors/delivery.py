@@ -111,6 +111,8 @@ def _claim_and_send(batch_id: int, company_id: int | None, queue: str) -> None:
             company_id = batches.company_of(batch_id)
         if company_id is None:
             return
+    if queue != "delivery_first":
+        _lane_free(redis)
     # Before the claim, not after: a batch claimed with no progress mark is finished as if every
     # row had left (all unknown), and a worker can die between any two statements. When Redis
     # cannot take the mark, nothing is claimed and Dramatiq retries the message.
@@ -132,6 +134,21 @@ def _claim_and_send(batch_id: int, company_id: int | None, queue: str) -> None:
     metrics.batch(queue, time.perf_counter() - began)
     flags.batch_recorded(redis, _keys, company_id, batch_id)
     send_command(report)
+
+
+def _lane_free(redis) -> None:
+    """Wait, before the claim, while a burst of first batches is pending (at most
+    ``priority.HOLD_MAX_S``): a claim is a statement over the batch's rows, and PostgreSQL's
+    time then is the burst's. Nothing is claimed meanwhile, so nothing is held but the
+    message."""
+    until = time.monotonic() + priority.HOLD_MAX_S
+    while time.monotonic() < until:
+        try:
+            if not priority.pending(redis, _keys):
+                return
+        except Exception:  # the claim meets Redis's state itself (its progress mark)
+            return
+        time.sleep(priority.POLL_S)
 
 
 def _finish(batch_id: int, outcomes: list[Outcome], lease_end: float) -> None:

@@ -32,9 +32,9 @@ log = logging.getLogger("zapx.engine")
 
 #: Longest idle poll interval of the engine queue's consumer, ms.
 POLL_MS = 50
-#: Messages a burst of first batches is spread over at least (about the delivery threads of a
-#: deployment: 2 x 8 and worker_first's 4).
-FIRSTS_SPREAD = 4
+#: Messages a burst of first batches is spread over at least: one for each of worker_first's
+#: threads (2 processes x 4), whose consumers fetch only for free threads (``FreeThreads``).
+FIRSTS_SPREAD = 8
 #: Seconds each actor gets to stop at shutdown.
 STOP_TIMEOUT_S = 10.0
 
