@@ -165,7 +165,8 @@ class DirectoryActor(pykka.ThreadingActor):
             self._replace_due(now)
 
     def tick(self) -> None:
-        """The clock: due scheduled starts, due wake-ups, replacements, and every SWEEP_S the
+        """The clock: due scheduled starts (then the rest of their audiences), due wake-ups,
+        replacements, and every SWEEP_S the
         sweeps. Skipped while this process's database or redis breaker refuses calls: nothing is
         started, planned, replaced or swept (every part of it needs both) until a probe finds
         them back; then the wake-ups that came due in the meantime go at the next tick."""
@@ -185,6 +186,7 @@ class DirectoryActor(pykka.ThreadingActor):
             chunks = self.duties.start_due()
             for started, firsts in chunks:
                 self._adopt_first_batches(started, firsts)
+            self._complete_audiences()
             # What start_due left (no list, no connection) goes to the company actor, which
             # pauses it with the reason.
             for company_id, campaign_id in starts.due_scheduled():
@@ -233,6 +235,17 @@ class DirectoryActor(pykka.ThreadingActor):
                     self.unborn[company_id] = (time.time(), [])
                 self.unborn[company_id][1].append(first)
         self._share()
+
+    def _complete_audiences(self) -> None:
+        """Copy the rest of the audiences the starts above began with their heads, then have
+        each completed campaign's company actor plan its new rows. Only an actor that exists:
+        an unborn company's actor reads its campaigns from the database when it is made, and
+        making it here would be the mass of births ``unborn`` avoids. One query when none is
+        pending (a crash between start and completion leaves the flags: this completes them)."""
+        for company_id, campaign_id in self.duties.complete_audiences():
+            ref = self.companies.get(company_id)
+            if ref is not None and ref.is_alive():
+                self._send(company_id, "refresh", campaign_id)
 
     def _company(self, company_id: int, adopted: list[FirstBatch] | None = None) -> CompanyProxy:
         ref = self.companies.get(company_id)
