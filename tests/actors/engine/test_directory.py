@@ -198,3 +198,19 @@ def test_a_first_batch_of_a_company_with_an_actor_is_adopted_by_it(actors):
     d, ref, proxy = directory_with(7)
     (first,) = mass_start(d, range(7, 8))
     assert proxy.calls == [("adopt", (first,))] and actors.started == [] and d.unborn == {}
+
+
+class CompletedDuties:
+    """Duties whose completion finished the audiences of companies 7 (an actor) and 8 (none)."""
+
+    def complete_audiences(self):
+        return [(7, 70), (8, 80), (7, 71)]
+
+
+def test_completed_audiences_refresh_only_the_companies_that_have_an_actor(actors):
+    d, _, proxy = directory_with(7)
+    d.duties = CompletedDuties()
+    d._complete_audiences()
+    assert proxy.calls == [("refresh", (70,)), ("refresh", (71,))]
+    # Company 8's actor reads its campaigns from the database when it is made.
+    assert actors.started == [] and 8 not in d.companies
