@@ -115,6 +115,7 @@ class Duties:
             chunk = starts.complete_audiences(START_CHUNK)
             completed += chunk
             if chunk:
+                self._bump_reports({company_id for company_id, _ in chunk})
                 log.info(
                     "audiences completed",
                     extra={
@@ -125,6 +126,18 @@ class Duties:
             # A short chunk: none left but those locked now (a pause, a cancel), the next tick's.
             if len(chunk) < START_CHUNK:
                 return completed
+
+    def _bump_reports(self, company_ids: set[int]) -> None:
+        """Their rows changed with no batch finishing (a paused campaign's may never again): a
+        report cached meanwhile counted the first rows only. One pipeline for them all."""
+        client, prefix = self.flags.client, self.flags.keys.prefix
+        try:
+            pipe = client.pipeline(transaction=False)
+            for company_id in sorted(company_ids):
+                cache.queue_bump(pipe, prefix, company_id, cache.REPORTS)
+            pipe.execute()
+        except redis.RedisError as exc:
+            cache.bump_failed(client, min(company_ids), (cache.REPORTS,), exc, cache.DEFAULT_TTL_S)
 
     def _first_size(self) -> int:
         """Rows in a mass start's first batch (and so in its audience's head)."""

@@ -8,6 +8,7 @@ import logging
 
 from tests.actors.campaigns import make_list
 from tests.conftest import make_company
+from zapx import cache
 from zapx.db import WhatsappConnection, db
 from zapx.db.campaign_models import Campaign
 from zapx.engine import duties as duties_module
@@ -60,8 +61,12 @@ def test_the_completion_takes_every_pending_audience_chunk_by_chunk(
             started = [c for chunk, _ in duties.start_due() for _, c in chunk]
             assert sorted(started) == ids
             assert {(c.total, c.audience_pending) for c in Campaign.select()} == {(1, True)}
+            version = cache.version_key(duties.flags.keys.prefix, company_id, cache.REPORTS)
+            before = int(duties.flags.client.get(version) or 0)
             with caplog.at_level(logging.INFO, logger="zapx.engine"):
                 completed = duties.complete_audiences()
+            # The reports cached with the first rows only are stale: once a chunk.
+            assert int(duties.flags.client.get(version)) == before + 3
             assert sorted(c for _, c in completed) == ids
             assert {(c.total, c.audience_pending) for c in Campaign.select()} == {(3, False)}
             assert duties.complete_audiences() == []
