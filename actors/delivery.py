@@ -28,7 +28,7 @@ import dramatiq
 from actors.broker import broker  # noqa: F401 - configures the broker before the actors below
 from actors.inbox import send_command, send_commands
 from zapx import alerts, dependencies, metrics
-from zapx.campaigns import batches, finish, firsts, flags
+from zapx.campaigns import batches, finish, firsts, flags, priority
 from zapx.campaigns.chunk import ChunkSender, chunkable
 from zapx.campaigns.context import CampaignContext, load_context, load_contexts
 from zapx.campaigns.window import WindowSender
@@ -124,7 +124,9 @@ def _claim_and_send(batch_id: int, company_id: int | None, queue: str) -> None:
                 flags.clear_progress(redis, _keys, company_id, batch_id)
             return
         lease_end = time.monotonic() + _config.batch_lease_s
-        report, outcomes = _send(claim)
+        # The bulk lane holds while a burst of first batches is pending (priority); a first
+        # batch is that burst's or a lone start's.
+        report, outcomes = _send(claim, yields=queue != "delivery_first")
     with metrics.timed_step("record"):
         _finish(batch_id, outcomes, lease_end)
     metrics.batch(queue, time.perf_counter() - began)
@@ -197,7 +199,7 @@ deliver_first = dramatiq.actor(
 FIRSTS_CHUNK = 250
 
 
-def _deliver_firsts(batch_ids: list[int], company_ids: list[int]) -> None:
+def _deliver_firsts(batch_ids: list[int], company_ids: list[int], counted: bool = False) -> None:
     """Send the first batches ``batch_ids`` (of companies ``company_ids``, pairwise) in one
     message: their progress marks in one pipeline (before the claim, every one of them), one
     claim statement, their contexts in three queries, each batch's rows through the send gate
@@ -205,18 +207,33 @@ def _deliver_firsts(batch_ids: list[int], company_ids: list[int]) -> None:
     and the reports in one round trip. Safe to run twice: a second run claims nothing.
 
     A batch whose send raised is left to its lease (its progress is in Redis, as a dead
-    worker's); the others are recorded and reported, then the error is raised again."""
+    worker's); the others are recorded and reported, then the error is raised again.
+
+    ``counted``: the engine counted these batches as a burst that holds the bulk lane
+    (``zapx.campaigns.priority``); they are taken off the count when this run ends, whatever
+    its end (a retry's run takes them off again: the lane only runs sooner)."""
     if len(batch_ids) != len(company_ids):
         raise ValueError("batch_ids and company_ids differ in length")
-    blocked = dependencies.blocking()
-    if blocked is not None:
-        raise _later(blocked.refuse(blocked.name, blocked.retry_after_s()))
     try:
-        _claim_and_send_firsts(list(zip(batch_ids, company_ids, strict=True)))
-    except Exception as exc:
-        if not dependencies.unavailable(exc):
-            raise
-        raise _later(exc) from exc
+        blocked = dependencies.blocking()
+        if blocked is not None:
+            raise _later(blocked.refuse(blocked.name, blocked.retry_after_s()))
+        try:
+            _claim_and_send_firsts(list(zip(batch_ids, company_ids, strict=True)))
+        except Exception as exc:
+            if not dependencies.unavailable(exc):
+                raise
+            raise _later(exc) from exc
+    finally:
+        if counted:
+            _firsts_done(len(batch_ids))
+
+
+def _firsts_done(batches_done: int) -> None:
+    try:
+        priority.firsts_done(get_redis(_config.redis_url), _keys, batches_done)
+    except Exception as exc:  # the count expires by itself (priority.HOLD_MAX_S)
+        log.warning("first batches not taken off the burst's count", extra={"error": repr(exc)})
 
 
 def _claim_and_send_firsts(pairs: list[tuple[int, int]]) -> None:
@@ -291,13 +308,15 @@ deliver_firsts = dramatiq.actor(
 
 
 def _send(
-    claim: batches.Claim, ctx: CampaignContext | None = None
+    claim: batches.Claim, ctx: CampaignContext | None = None, *, yields: bool = False
 ) -> tuple[BatchReport, list[Outcome]]:
     if ctx is None:
         ctx = load_context(
             claim.campaign_id, claim.whatsapp_id, claim.generation, _config.public_base, _outbound
         )
-    return _sender(claim, ctx).run()
+    sender = _sender(claim, ctx)
+    sender.yields = yields
+    return sender.run()
 
 
 def _sender(claim: batches.Claim, ctx: CampaignContext) -> WindowSender:

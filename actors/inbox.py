@@ -15,7 +15,7 @@ from typing import Any
 import dramatiq
 import pykka
 
-from actors.broker import broker  # configures the broker before the actors below
+from actors.broker import broker  # noqa: F401 - configures the broker before the actors below
 from zapx.engine.messages import Command, from_dict, to_dict
 
 log = logging.getLogger("zapx.engine.inbox")
@@ -41,9 +41,13 @@ def send_command(command: Command) -> None:
 
 
 def send_commands(commands: Sequence[Command]) -> None:
-    """Send every one of ``commands`` to the engine in one round trip (a chunk of first
-    batches' reports: one Redis call instead of one each)."""
-    broker.enqueue_many([engine_command.message(to_dict(c)) for c in commands])
+    """Send every one of ``commands`` to the engine in one message (a chunk of first batches'
+    reports: one message id, one Redis call and one hand-over to the Directory instead of one
+    each; 250 one by one cost the worker about 8% of a chunk's time)."""
+    if len(commands) == 1:
+        send_command(commands[0])
+    elif commands:
+        engine_commands.send([to_dict(c) for c in commands])
 
 
 @dramatiq.actor(queue_name="engine", max_retries=20, time_limit=60_000, throws=(ValueError,))
@@ -55,3 +59,15 @@ def engine_command(command: dict) -> None:
         raise RuntimeError("no Directory bound in this process; is this the engine?")
     message = from_dict(command)  # ValueError: not a command; retrying cannot help
     directory.handle(message).get(timeout=ASK_TIMEOUT_S)
+
+
+@dramatiq.actor(queue_name="engine", max_retries=20, time_limit=60_000, throws=(ValueError,))
+def engine_commands(commands: list[dict]) -> None:
+    """:func:`engine_command` for many commands, handed to the Directory in one message, in
+    their order. Retried whole (each command is safe to apply twice, as every command is:
+    messages are delivered at least once)."""
+    directory = _Bound.directory
+    if directory is None:
+        raise RuntimeError("no Directory bound in this process; is this the engine?")
+    messages = [from_dict(c) for c in commands]  # ValueError: not commands
+    directory.handle_all(messages).get(timeout=ASK_TIMEOUT_S)

@@ -162,6 +162,12 @@ def main() -> int:
         help="threads of the worker reserved for first batches, as deploy/supervisord.conf "
         "runs it (4; 0: no reserved worker)",
     )
+    ap.add_argument(
+        "--first-processes",
+        type=int,
+        default=2,
+        help="processes of the worker reserved for first batches (deploy/supervisord.conf: 2)",
+    )
     ap.add_argument("--timeout", type=float, default=900, help="seconds to wait for the smalls")
     ap.add_argument(
         "--profile",
@@ -221,7 +227,8 @@ def main() -> int:
             procs.append(
                 Proc(
                     "worker_first",
-                    [ZAPX, "worker", "--processes", "1", "--threads", str(args.first_threads)]
+                    [ZAPX, "worker", "--processes", str(args.first_processes)]
+                    + ["--threads", str(args.first_threads)]
                     + ["--queues", "delivery_first"],
                     env,
                     logdir,
@@ -290,6 +297,17 @@ def main() -> int:
                     (first,),
                 ).fetchall()
             ]
+            # Each start chunk's transaction has one started_at: the first and last chunks'.
+            began, ended = db.execute_sql(
+                "SELECT EXTRACT(EPOCH FROM min(started_at)), EXTRACT(EPOCH FROM max(started_at)) "
+                "FROM campaigns WHERE company_id <> %s",
+                (first,),
+            ).fetchone()
+            print(
+                f"start transactions began {float(began) - min(starts.values()):.3f} to "
+                f"{float(ended) - min(starts.values()):.3f} s after due",
+                file=sys.stderr,
+            )
         messages = sandbox_messages(base)
         first_ts: dict[int, float] = {}
         big_in_window = 0
@@ -325,6 +343,7 @@ def main() -> int:
         "small_contacts": args.small,
         "big_contacts": args.big,
         "start_rate_per_s": args.start_rate,
+        "first_worker_processes": args.first_processes,
         "first_worker_threads": args.first_threads,
         "first_msg_p50_s": round(pct(latencies, 0.5), 3) if latencies else None,
         "first_msg_p99_s": round(pct(latencies, 0.99), 3) if latencies else None,

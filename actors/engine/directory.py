@@ -37,6 +37,9 @@ REPLACE_MIN_S, REPLACE_MAX_S = 0.25, SWEEP_S
 #: FIRST_WAIT_S (the reports make the others): a mass start's stragglers are made a few hundred
 #: a second, not all in one tick.
 BIRTHS_PER_TICK = 100
+#: Company actors a tick makes, once a burst's first batches are all sent, for the companies
+#: whose reports came meanwhile (held: see ``DirectoryActor.held``).
+BIRTHS_AFTER_BURST = 250
 #: Pooled connections the company actors leave to the Directory's tick and the engine's other
 #: threads (governor, alert rules): see ``CompanyActor.working``.
 SPARE_CONNECTIONS = 3
@@ -75,6 +78,13 @@ class DirectoryActor(pykka.ThreadingActor):
         #: making 2,000 actors at once (two threads and a dozen queries each) took the CPU the
         #: workers needed to send those first messages.
         self.unborn: dict[int, tuple[float, list[FirstBatch]]] = {}
+        #: Reports of unborn companies' first batches that came while a burst's first batches
+        #: were still pending (``zapx.campaigns.priority``): making their actors then (a dozen
+        #: queries and a thread each) took the cores the burst's other first messages needed.
+        #: Handed to each actor when it is made, once the burst is out.
+        self.held: dict[int, list[BatchReport]] = {}
+        #: First batches of bursts still pending at the last tick (0: none).
+        self.burst_pending = 0
         self.starting: dict[int, float] = {}
         #: Failed companies: when to replace the actor (epoch s), and the last delay (s).
         self.replacing: dict[int, float] = {}
@@ -119,6 +129,10 @@ class DirectoryActor(pykka.ThreadingActor):
         match command:
             case CampaignChanged(company_id=company_id, campaign_id=campaign_id):
                 self._send(company_id, "refresh", campaign_id)
+            case BatchReport(company_id=company_id) if (
+                self.burst_pending and company_id in self.unborn
+            ):
+                self.held.setdefault(company_id, []).append(command)
             case BatchReport(company_id=company_id):
                 self._send(company_id, "batch_done", command)
             case Tick():
@@ -128,6 +142,11 @@ class DirectoryActor(pykka.ThreadingActor):
             case _:
                 raise TypeError(f"not an engine command: {command!r:.200}")
         return None
+
+    def handle_all(self, commands: list[Command]) -> None:
+        """:meth:`handle` each of ``commands`` in order (a chunk of first batches' reports)."""
+        for command in commands:
+            self.handle(command)
 
     def wake(self, company_id: int, at: float) -> None:
         """A company asks to be pumped at ``at`` (epoch seconds)."""
@@ -183,6 +202,8 @@ class DirectoryActor(pykka.ThreadingActor):
                     extra={"run_flags": rebuilt[0], "batches_resent": rebuilt[1]},
                 )
             self.ticks += 1
+            # Read only while there is something to hold: one GET a tick during a burst.
+            self.burst_pending = self.duties.burst_pending() if self.unborn else 0
             chunks = self.duties.start_due()
             for started, firsts in chunks:
                 self._adopt_first_batches(started, firsts)
@@ -270,6 +291,9 @@ class DirectoryActor(pykka.ThreadingActor):
             self.companies[company_id] = ref
             self.proxies[company_id] = ref.proxy()
             self.routed[company_id] = 0
+            for report in self.held.pop(company_id, ()):
+                self.routed[company_id] += 1
+                self.proxies[company_id].batch_done.defer(report)
             self._share()
         # Kept per actor: building a proxy inspects the actor's attributes (~0.1 ms), and the
         # Directory sends thousands of messages a second at peak.
@@ -306,8 +330,14 @@ class DirectoryActor(pykka.ThreadingActor):
                 self._company(company_id)  # rebuilds from the database in on_start
 
     def _birth_due(self, now: float) -> None:
-        """Make the actors of companies whose first batches went FIRST_WAIT_S ago or more
-        without a report (a killed worker never sends one), oldest first, BIRTHS_PER_TICK."""
+        """Once no burst is pending: make the actors of companies whose reports were held
+        (BIRTHS_AFTER_BURST a tick), then of those whose first batches went FIRST_WAIT_S ago
+        or more without a report (a killed worker never sends one), oldest first,
+        BIRTHS_PER_TICK."""
+        if self.burst_pending:
+            return
+        for company_id in list(self.held)[:BIRTHS_AFTER_BURST]:
+            self._company(company_id)
         due = []
         for company_id, (since, _) in self.unborn.items():  # in insertion order: oldest first
             if since + FIRST_WAIT_S > now or len(due) >= BIRTHS_PER_TICK:

@@ -49,11 +49,11 @@ class DramatiqOutbox:
         delay_ms = max(0, int(delay_s * 1000))
         actor.send_with_options(args=(batch_id, company_id), delay=delay_ms or None)
 
-    def send_first_batches(self, batches: Sequence[tuple[int, int]]) -> None:
+    def send_first_batches(self, batches: Sequence[tuple[int, int]], counted: bool = False) -> None:
         # One pipeline: 1,000 enqueues one by one took the starting tick about 0.5 s. A lone
         # first batch stays a deliver_first; more go FIRSTS_CHUNK to a deliver_firsts message,
         # which claims, records and reports them together (docs/ENGINE.md, "First messages").
-        if len(batches) == 1:
+        if len(batches) == 1 and not counted:
             broker.enqueue_many([deliver_first.message_with_options(args=batches[0])])
             return
         # Spread over FIRSTS_SPREAD messages at least while chunks stay under FIRSTS_CHUNK: a
@@ -64,7 +64,7 @@ class DramatiqOutbox:
         broker.enqueue_many(
             [
                 deliver_firsts.message_with_options(
-                    args=([b for b, _ in chunk], [c for _, c in chunk])
+                    args=([b for b, _ in chunk], [c for _, c in chunk], counted)
                 )
                 for chunk in chunks
             ]

@@ -49,6 +49,17 @@ def due_scheduled(limit: int = 1000) -> list[tuple[int, int]]:
     ).fetchall()
 
 
+def due_count(limit: int) -> int:
+    """PROGRAMADA campaigns whose time has come, counted up to ``limit`` (the
+    ``campaigns_scheduled`` index: nothing due costs one index probe)."""
+    return db.execute_sql(
+        "SELECT count(*) FROM (SELECT 1 FROM campaigns "
+        f"WHERE status = {sql(CampaignStatus.PROGRAMADA)} AND scheduled_at <= now() "
+        "LIMIT %s) d",
+        (limit,),
+    ).fetchone()[0]
+
+
 def running_companies() -> list[int]:
     """Companies with a campaign EM_ANDAMENTO (what a starting engine must pick up)."""
     rows = db.execute_sql(

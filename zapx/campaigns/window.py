@@ -14,7 +14,10 @@ finishes its batch from the progress: rows started without an outcome).
 What stops sending stops *new* requests only: a pause or a cancel (the gate's Stopped), a
 throttle, a lost authorization or the spam limit (an answer), a long wait or the deadline. The
 requests already in flight are waited for and recorded, so a pause lets at most 8 more messages
-of a batch reach the provider, each of them recorded as answered. Rows never granted go back as
+of a batch reach the provider, each of them recorded as answered. A batch of the bulk lane
+(``yields``) also starts no request while a burst of first batches is pending
+(``zapx.campaigns.priority``): it holds, reading its run flag with the burst's counter, so a
+pause stops it there as at a gate call. Rows never granted go back as
 in the serial loop (:mod:`zapx.campaigns.sending`), which paced batches keep (one request at a
 time, the connection's send token), as do providers without ``request``/``result``.
 """
@@ -28,7 +31,7 @@ import time
 import redis as redis_lib
 
 from zapx import metrics, rate_limits
-from zapx.campaigns import flags
+from zapx.campaigns import flags, priority
 from zapx.campaigns.batches import LOST_MID_SEND
 from zapx.campaigns.sending import FLAG_POLL_S, LONG_WAIT_S, NOTE_WAIT_S, BatchSender
 from zapx.engine.messages import Outcome, Stop
@@ -70,6 +73,11 @@ class WindowSender(BatchSender):
     granted = 0
     #: The progress's outcomes list has its TTL (later pushes need no EXPIRE).
     _ttl_set = False
+    #: Whether the batch holds while a burst of first batches is pending (the bulk lane's
+    #: batches do; first batches, which that burst is, never).
+    yields = False
+    _held = False  # at the last read of the counter
+    _lane_read_at = float("-inf")  # monotonic
 
     def _rows(self) -> tuple[Stop | None, float | None]:
         if self.paced or not concurrent_capable(self.ctx.provider):
@@ -102,6 +110,13 @@ class WindowSender(BatchSender):
             if may_ask() and time.monotonic() >= ask_at:
                 if time.monotonic() > self.deadline:
                     stop = Stop.LEASE  # the engine may soon finish the batch from progress
+                    continue
+                lane = self._lane()
+                if lane is Stop.STOPPED:
+                    stop = lane
+                    continue
+                if lane is not None:  # a burst of first batches goes first
+                    ask_at = time.monotonic() + lane
                     continue
                 index = self.granted
                 due = self._due(index, MAX_IN_FLIGHT - multi.in_flight)
@@ -157,6 +172,29 @@ class WindowSender(BatchSender):
         if give_back is not None:
             self._give_back(*give_back)
         return stop, retry_after
+
+    def _lane(self) -> Stop | float | None:
+        """For a batch that ``yields`` (the bulk lane, ``zapx.campaigns.priority``): None when
+        the gate may be asked now, else the seconds to hold while first batches are pending, or
+        ``Stop.STOPPED`` when the campaign no longer runs (read with the counter). The counter
+        is read every ``priority.CHECK_S`` while the lane runs, every ``POLL_S`` while held."""
+        if not self.yields:
+            return None
+        now = time.monotonic()
+        if not self._held and now < self._lane_read_at + priority.CHECK_S:
+            return None
+        self._lane_read_at = now
+        progress = self.progress
+        hold, running = priority.yielding(
+            self.redis, self.keys, progress.flag_key, progress.generation
+        )
+        if not running:
+            return Stop.STOPPED
+        self._held = hold
+        if not hold:
+            return None
+        metrics.delay("first batches", priority.POLL_S)
+        return priority.POLL_S
 
     def _due(self, index: int, room: int) -> int:
         """How many rows from ``index`` on (at most ``room``) are due now by their slots."""

@@ -16,7 +16,7 @@ import time
 import redis
 
 from zapx import cache
-from zapx.campaigns import batches, flags, starts
+from zapx.campaigns import batches, flags, priority, starts
 from zapx.config import Config
 from zapx.engine.live import Outbox
 from zapx.engine.messages import FirstBatch, Outcome
@@ -76,7 +76,16 @@ class Duties:
 
         Every chunk's first batches are enqueued before any company actor is made: making a
         thousand actors takes seconds, and the next thousand's start would wait on it.
+
+        A burst (``priority.counts`` of the campaigns due) holds the bulk lane from before its
+        first start: the count is announced first, the chunks' batches are counted as they
+        are sent, and what was announced but not sent (not startable, no row) is taken off
+        at the end.
         """
+        due = starts.due_count(START_CHUNK * 10)
+        announced = due if priority.counts(due) else 0
+        if announced:
+            priority.firsts_enqueued(self.flags.client, self.flags.keys, announced)
         chunks = []
         while True:
             began = time.perf_counter()
@@ -84,7 +93,7 @@ class Duties:
             started = starts.start_due(START_CHUNK, self._first_size())
             if started:
                 took_start = time.perf_counter() - began
-                chunks.append((started, self._send_first_batches(started)))
+                chunks.append((started, self._send_first_batches(started, bool(announced))))
                 log.info(
                     "campaigns started",
                     extra={
@@ -97,6 +106,9 @@ class Duties:
                     },
                 )
             if len(started) < START_CHUNK:
+                sent = sum(len(firsts) for _, firsts in chunks)
+                if announced > sent:
+                    priority.firsts_done(self.flags.client, self.flags.keys, announced - sent)
                 return chunks
 
     def complete_audiences(self) -> list[tuple[int, int]]:
@@ -143,12 +155,25 @@ class Duties:
         """Rows in a mass start's first batch (and so in its audience's head)."""
         return min(self.config.batch_size, FIRST_BATCH_SIZE)
 
-    def _send_first_batches(self, started: list[tuple[int, int]]) -> list[FirstBatch]:
+    def _send_first_batches(
+        self, started: list[tuple[int, int]], counted: bool
+    ) -> list[FirstBatch]:
+        """Plan, flag and enqueue the started campaigns' first batches; ``counted``: part of an
+        announced burst (the workers take them off its count)."""
         firsts = starts.plan_first_batches(started, self._first_size())
         # The run flags first: a worker drops a batch whose campaign is not flagged running.
         self.flags.set_many((f.company_id, f.campaign_id, f.generation) for f in firsts)
-        self.outbox.send_first_batches([(f.batch_id, f.company_id) for f in firsts])
+        self.outbox.send_first_batches([(f.batch_id, f.company_id) for f in firsts], counted)
         return firsts
+
+    def burst_pending(self) -> int:
+        """First batches of mass starts not yet sent (``zapx.campaigns.priority``); 0 when
+        Redis cannot say (nothing is then held for it)."""
+        try:
+            return priority.pending(self.flags.client, self.flags.keys)
+        except (redis.RedisError, ValueError) as exc:
+            log.warning("burst count unreadable: %s", exc)
+            return 0
 
     def sweep(self) -> list[tuple[int, int]]:
         """Finish the batches whose worker died (lease over) from the progress they left, and

@@ -19,9 +19,11 @@ class Outbox(Protocol):
         ``first``: a campaign's first batch (its own queue, so it is not stuck behind other
         companies' big campaigns)."""
 
-    def send_first_batches(self, batches: Sequence[tuple[int, int]]) -> None:
+    def send_first_batches(self, batches: Sequence[tuple[int, int]], counted: bool = False) -> None:
         """Enqueue every ``(batch id, company id)`` of ``batches``, campaigns' first batches,
-        to start now: a mass start's, in as few round trips as the outbox can."""
+        to start now: a mass start's, in as few round trips as the outbox can. ``counted``:
+        they are a burst counted to hold the bulk lane (``zapx.campaigns.priority``), and the
+        workers take them off that count."""
 
     def send_alert(self, alert_id: int, kind: str) -> None:
         """Enqueue the webhook of alert ``alert_id``'s event ``kind`` (opened|resolved)."""

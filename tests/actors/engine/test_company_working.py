@@ -17,7 +17,7 @@ class NoOutbox:
     def send_batch(self, batch_id, company_id, first, delay_s):
         raise AssertionError("nothing is planned here")
 
-    def send_first_batches(self, batches):
+    def send_first_batches(self, batches, counted=False):
         raise AssertionError("nothing is planned here")
 
     def send_alert(self, alert_id, kind):

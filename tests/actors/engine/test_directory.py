@@ -5,7 +5,7 @@ import time
 import pytest
 
 from actors.engine import directory as directory_module
-from actors.engine.directory import BIRTHS_PER_TICK, DirectoryActor
+from actors.engine.directory import BIRTHS_AFTER_BURST, BIRTHS_PER_TICK, DirectoryActor
 from zapx import dependencies
 from zapx.breakers import Breaker, Policy
 from zapx.campaigns import flags
@@ -55,7 +55,7 @@ class FakeOutbox:
     def send_batch(self, batch_id, company_id, first, delay_s):
         self.sent.append((batch_id, first, delay_s))
 
-    def send_first_batches(self, batches):
+    def send_first_batches(self, batches, counted=False):
         for batch_id, company_id in batches:
             self.send_batch(batch_id, company_id, True, 0.0)
 
@@ -198,6 +198,39 @@ def test_a_first_batch_of_a_company_with_an_actor_is_adopted_by_it(actors):
     d, ref, proxy = directory_with(7)
     (first,) = mass_start(d, range(7, 8))
     assert proxy.calls == [("adopt", (first,))] and actors.started == [] and d.unborn == {}
+
+
+def test_reports_during_a_burst_are_held_and_their_actors_made_after_it(actors):
+    """While the burst's first batches are pending no report makes an actor (the cores go to
+    the other first messages); once none is pending, the tick makes them, BIRTHS_AFTER_BURST a
+    tick, each given its held report after the first batch it counts."""
+    d = DirectoryActor(load_config(), FakeOutbox())
+    d._me = FakeProxy()
+    firsts = mass_start(d, range(1, BIRTHS_AFTER_BURST + 51))
+    d.burst_pending = 700
+    reports = [
+        BatchReport(
+            company_id=f.company_id,
+            campaign_id=f.campaign_id,
+            whatsapp_id=0,
+            batch_id=f.batch_id,
+            generation=0,
+        )
+        for f in firsts
+    ]
+    for report in reports:
+        d.handle(report)
+    d._birth_due(time.time() + FIRST_WAIT_S + 1)  # not even the wait's births, while pending
+    assert actors.started == [] and len(d.held) == len(firsts)
+    d.burst_pending = 0
+    d._birth_due(time.time())
+    assert [c for c, _ in actors.started] == [f.company_id for f in firsts[:BIRTHS_AFTER_BURST]]
+    assert actors.proxies[1].calls == [("batch_done", (reports[0],))]
+    assert d.routed[1] == 1  # counted: company_idle compares with it
+    d._birth_due(time.time())
+    assert len(actors.started) == len(firsts) and d.held == {} and d.unborn == {}
+    d.handle(reports[0])  # a report once born goes straight to the actor
+    assert actors.proxies[1].calls[-1] == ("batch_done", (reports[0],))
 
 
 class CompletedDuties:

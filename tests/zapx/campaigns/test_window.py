@@ -16,7 +16,7 @@ from redis.connection import AbstractConnection
 
 from tests.processes import sandbox_on_a_port
 from zapx import rate_limits
-from zapx.campaigns import batches, flags
+from zapx.campaigns import batches, flags, priority
 from zapx.campaigns.context import CampaignContext
 from zapx.campaigns.pacing import PacingSettings
 from zapx.campaigns.templates import Template
@@ -197,3 +197,61 @@ def test_paced_batches_and_fake_providers_keep_the_serial_loop(env, sandbox, mon
     paced = PacingSettings(message_interval_s=0.01, jitter=0)
     _sender(env, sandbox, 3, pacing=paced).run()
     assert serial == [1, 1]
+
+
+def test_a_bulk_batch_holds_while_a_burst_of_first_batches_is_pending(env, sandbox):
+    """The burst's counter goes up mid-batch (100 ms latency): after the batch's next read of it
+    (every ``CHECK_S``) and the requests then on the wire, nothing reaches the sandbox until the
+    burst's batches are taken off; then the rest is sent, every row once."""
+    client, keys, _, _ = env
+    _sandbox(sandbox, latencyMs=100)
+    sender = _sender(env, sandbox, 120)
+    sender.yields = True
+    marks = {}
+
+    def burst():
+        time.sleep(0.5)
+        marks["held"] = time.time()
+        priority.firsts_enqueued(client, keys, 300)
+        time.sleep(1.5)
+        marks["released"] = time.time()
+        assert priority.firsts_done(client, keys, 300) == 0
+        assert client.exists(priority.key(keys)) == 0
+
+    thread = threading.Thread(target=burst)
+    thread.start()
+    report, outcomes = sender.run()
+    thread.join()
+    assert report.stop is None and report.sent == 120
+    arrivals = sorted(m["ts"] for m in _messages(sandbox))
+    assert len(arrivals) == 120 and len({m["to"] for m in _messages(sandbox)}) == 120
+    quiet_from = marks["held"] + priority.CHECK_S + 0.1 + 0.15  # a read, a latency, a margin
+    during = [t for t in arrivals if quiet_from < t < marks["released"]]
+    assert during == []
+    assert any(t < marks["held"] for t in arrivals)  # it was sending before
+    assert any(t > marks["released"] for t in arrivals)
+
+
+def test_a_first_batch_never_holds_and_a_held_batch_stops_on_a_pause(env, sandbox):
+    """With the burst pending: a batch that does not yield sends at once; one that yields
+    sends nothing, and a pause meanwhile ends it within a poll, every row given back."""
+    client, keys, _, company = env
+    _sandbox(sandbox)
+    priority.firsts_enqueued(client, keys, 200)
+    try:
+        report, _ = _sender(env, sandbox, 10, batch_id=1).run()  # yields is off: a first batch
+        assert report.sent == 10
+        sender = _sender(env, sandbox, 10, batch_id=2)
+        sender.yields = True
+        paused = threading.Timer(
+            0.4, lambda: client.set(flags.run_key(keys, company, 3), 2)
+        )  # another generation
+        paused.start()
+        began = time.monotonic()
+        report, outcomes = sender.run()
+        assert report.stop == "stopped" and report.sent == 0 and outcomes == []
+        assert 0.4 <= time.monotonic() - began < 0.4 + 2 * priority.POLL_S + 0.3
+        assert len(_messages(sandbox)) == 10  # only the first batch's
+        assert client.get(flags.progress_keys(keys, company, 2)[0]) in (None, b"0")
+    finally:
+        client.delete(priority.key(keys))

@@ -50,7 +50,7 @@ class FakeOutbox:
         assert company_id > 0
         self.sent.append((batch_id, first, delay_s))
 
-    def send_first_batches(self, batches) -> None:
+    def send_first_batches(self, batches, counted=False) -> None:
         for batch_id, company_id in batches:
             self.send_batch(batch_id, company_id, True, 0.0)
 
