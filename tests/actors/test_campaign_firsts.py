@@ -2,6 +2,9 @@
 (``deliver_firsts``, ``zapx.campaigns.chunk``), measured at the sandbox's record.
 
 - every company's campaign gets its messages, each to its own company's contacts, once;
+- each campaign starts with its first row copied and the rest of its audience copied after
+  (``starts.complete_audiences``); an engine stopped between the two completes them when it
+  starts again, and every contact still gets one message;
 - a ``kill -9`` of the worker with a chunk's requests on the wire (the sandbox answers late)
   leaves ``unknown`` exactly the rows granted and not answered (at most CHUNK_IN_FLIGHT a
   chunk, each batch's own row); the rows of the chunk never granted go back to pending and are
@@ -27,6 +30,7 @@ from tests.actors.campaigns import (
 from tests.actors.conftest import make_stack
 from tests.conftest import make_company
 from tests.processes import wait_for
+from zapx.campaigns import starts
 from zapx.campaigns.chunk import CHUNK_IN_FLIGHT
 from zapx.db import CampaignSetting, CampaignShipping, WhatsappConnection, db
 from zapx.db.campaign_models import Campaign
@@ -106,6 +110,17 @@ def _rows(ids: list[int]) -> list[CampaignShipping]:
         return list(CampaignShipping.select().where(CampaignShipping.campaign.in_(ids)))
 
 
+def _audiences(ids: list[int]) -> set[tuple[int, bool]]:
+    """The (total, audience_pending) the campaigns ended with."""
+    with db.connection_context():
+        return {
+            (c.total, c.audience_pending)
+            for c in Campaign.select(Campaign.total, Campaign.audience_pending).where(
+                Campaign.id.in_(ids)
+            )
+        }
+
+
 def _check_tenants(sandbox: str, companies: dict[int, str], rows) -> dict[str, list]:
     """No number twice at the sandbox; every accepted message is a row of the company whose
     connection sent it (the sandbox's phone id) and is recorded sent (with the sandbox's id) or
@@ -136,6 +151,26 @@ def test_a_mass_start_sends_every_company_s_first_message_once(firsts_stack):
     wait_for(lambda: _all_finished(ids), timeout_s=120, what="every campaign FINALIZADA")
     by_status = _check_tenants(stack.sandbox, companies, _rows(ids))
     assert len(by_status["sent"]) == COMPANIES * CONTACTS
+    assert _audiences(ids) == {(CONTACTS, False)}
+
+
+def test_an_engine_stopped_between_the_start_and_the_completion_completes_them(firsts_stack):
+    """The mass start committed (first rows copied, audiences flagged pending) and the engine
+    died before completing them: the next engine's first tick copies the rest, and every
+    contact gets its message once."""
+    stack = firsts_stack
+    sandbox_reset(stack.sandbox)
+    stack.procs["engine"].stop(timeout_s=60)
+    companies = _companies(stack.sandbox, "9")
+    ids = _start_all(companies)
+    with db.connection_context():
+        assert len(starts.start_due()) == COMPANIES  # what the dead engine's tick did
+    assert _audiences(ids) == {(1, True)} and len(_rows(ids)) == COMPANIES
+    stack.start("engine")
+    wait_for(lambda: _all_finished(ids), timeout_s=120, what="every campaign FINALIZADA")
+    by_status = _check_tenants(stack.sandbox, companies, _rows(ids))
+    assert len(by_status["sent"]) == COMPANIES * CONTACTS
+    assert _audiences(ids) == {(CONTACTS, False)}
 
 
 def test_a_kill_9_mid_chunk_leaves_only_the_requests_on_the_wire_unknown(firsts_stack):

@@ -261,6 +261,15 @@ def open_rows(campaign_id: int) -> dict[str, int]:
     return dict(rows)
 
 
+def audience_pending(campaign_id: int) -> bool:
+    """Whether the campaign's audience is still only its head (``starts.start_due``): it
+    cannot finish, the rest of its rows is on the way (``starts.complete_audiences``)."""
+    row = db.execute_sql(
+        "SELECT audience_pending FROM campaigns WHERE id = %s", (campaign_id,)
+    ).fetchone()
+    return bool(row and row[0])
+
+
 def next_due_in_s(campaign_id: int) -> float | None:
     """Seconds until the earliest pending row is due (0 when one is due now); None if none.
 

@@ -10,6 +10,7 @@ replies, for the main message.
 from __future__ import annotations
 
 from peewee import (
+    SQL,
     BigAutoField,
     BigIntegerField,
     BooleanField,
@@ -67,6 +68,10 @@ class Campaign(BaseModel):
     total = IntegerField(default=0)
     #: Bumped by every restart; batches of an older generation are ignored.
     generation = IntegerField(default=0)
+    #: A mass start copied only the head of the audience (``starts.start_due``): the rest is
+    #: still to copy (``starts.complete_audiences``), and the campaign cannot finish until then.
+    #: Defaulted in the schema too, so inserts that do not name it (the benchmarks') still work.
+    audience_pending = BooleanField(default=False, constraints=[SQL("DEFAULT false")])
 
     class Meta:
         table_name = "campaigns"
@@ -146,6 +151,13 @@ CAMPAIGN_INDEXES = (
         "campaigns_scheduled",
         "CREATE INDEX campaigns_scheduled ON public.campaigns USING btree (scheduled_at) "
         f"WHERE ((status)::text = {sql(CampaignStatus.PROGRAMADA)}::text)",
+    ),
+    # The few campaigns whose audience is still being copied: what every tick looks for.
+    (
+        "campaigns",
+        "campaigns_audience_pending",
+        "CREATE INDEX campaigns_audience_pending ON public.campaigns USING btree (id) "
+        "WHERE audience_pending",
     ),
     (
         "campaign_shipping",

@@ -4,7 +4,8 @@ what Redis keeps when it lost its data.
 The Directory actor runs these from its clock's tick; they touch no actor. Starting is done in
 bulk here, not per company, because thousands of campaigns may come due in the same second (the
 tenants benchmark): every due campaign starts in chunks of ``START_CHUNK``, each chunk in one
-transaction, with its first batches planned, flagged running and enqueued in a few statements.
+transaction, with its first batches planned, flagged running and enqueued in a few statements;
+the rest of their audiences is copied after (``complete_audiences``).
 """
 
 from __future__ import annotations
@@ -88,7 +89,8 @@ class Duties:
         chunks = []
         while True:
             began = time.perf_counter()
-            started = starts.start_due(START_CHUNK)
+            # Only the rows the first batches take: complete_audiences copies the rest.
+            started = starts.start_due(START_CHUNK, self._first_size())
             if started:
                 took_start = time.perf_counter() - began
                 chunks.append((started, self._send_first_batches(started, bool(announced))))
@@ -109,13 +111,56 @@ class Duties:
                     priority.firsts_done(self.flags.client, self.flags.keys, announced - sent)
                 return chunks
 
+    def complete_audiences(self) -> list[tuple[int, int]]:
+        """Copy the rest of the audience of every campaign a mass start began with its head only
+        (``starts.complete_audiences``, ``START_CHUNK`` a transaction); returns the (company id,
+        campaign id) completed, whose companies have rows to plan again.
+
+        Also what recovers a crash between a start and its completion: the flag is in the
+        database, and the next engine's first tick completes them. With none pending, one
+        index lookup."""
+        if not starts.audiences_pending():
+            return []
+        completed = []
+        while True:
+            began = time.perf_counter()
+            chunk = starts.complete_audiences(START_CHUNK)
+            completed += chunk
+            if chunk:
+                self._bump_reports({company_id for company_id, _ in chunk})
+                log.info(
+                    "audiences completed",
+                    extra={
+                        "campaigns": len(chunk),
+                        "ms": round((time.perf_counter() - began) * 1000, 1),
+                    },
+                )
+            # A short chunk: none left but those locked now (a pause, a cancel), the next tick's.
+            if len(chunk) < START_CHUNK:
+                return completed
+
+    def _bump_reports(self, company_ids: set[int]) -> None:
+        """Their rows changed with no batch finishing (a paused campaign's may never again): a
+        report cached meanwhile counted the first rows only. One pipeline for them all."""
+        client, prefix = self.flags.client, self.flags.keys.prefix
+        try:
+            pipe = client.pipeline(transaction=False)
+            for company_id in sorted(company_ids):
+                cache.queue_bump(pipe, prefix, company_id, cache.REPORTS)
+            pipe.execute()
+        except redis.RedisError as exc:
+            cache.bump_failed(client, min(company_ids), (cache.REPORTS,), exc, cache.DEFAULT_TTL_S)
+
+    def _first_size(self) -> int:
+        """Rows in a mass start's first batch (and so in its audience's head)."""
+        return min(self.config.batch_size, FIRST_BATCH_SIZE)
+
     def _send_first_batches(
         self, started: list[tuple[int, int]], counted: bool
     ) -> list[FirstBatch]:
         """Plan, flag and enqueue the started campaigns' first batches; ``counted``: part of an
         announced burst (the workers take them off its count)."""
-        size = min(self.config.batch_size, FIRST_BATCH_SIZE)
-        firsts = starts.plan_first_batches(started, size)
+        firsts = starts.plan_first_batches(started, self._first_size())
         # The run flags first: a worker drops a batch whose campaign is not flagged running.
         self.flags.set_many((f.company_id, f.campaign_id, f.generation) for f in firsts)
         self.outbox.send_first_batches([(f.batch_id, f.company_id) for f in firsts], counted)

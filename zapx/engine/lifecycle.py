@@ -49,6 +49,10 @@ log = logging.getLogger("zapx.engine.company")
 #: rows here), so progress costs the database at most 2% of a core per running campaign.
 PROGRESS_MIN_S = 1.0
 PROGRESS_COST_FACTOR = 50
+#: Seconds before a campaign with nothing left to send but its audience still being copied
+#: (``batches.audience_pending``) looks again: its completion, normally a tick after its start,
+#: refreshes it at once when its company has an actor; this wake-up covers the rest.
+AUDIENCE_WAIT_S = 0.5
 
 
 class CompanyLifecycle(Planning):
@@ -303,14 +307,19 @@ class CompanyLifecycle(Planning):
             self.throttles.stop(live.whatsapp_id)  # no live work left on the connection
 
     def _maybe_finish(self, live: Live) -> None:
-        """FINALIZADA when no row has work ahead and no batch is in flight; else a wake-up when
-        the next row is due."""
+        """FINALIZADA when no row has work ahead, no batch is in flight and its whole audience is
+        copied; else a wake-up when the next row is due (or the audience may be complete)."""
         if live.in_flight:
             # Reports die with a killed worker; the database knows which batches are done.
             live.in_flight -= batches.finished(sorted(live.in_flight))
         if live.in_flight:
             return
         open_rows = batches.open_rows(live.campaign_id)
+        if not open_rows and batches.audience_pending(live.campaign_id):
+            # Started in bulk with the head of its audience only: the rest is being copied
+            # (the Directory's tick), and its completion refreshes us; until then, look again.
+            self._wake(live, self.clock() + AUDIENCE_WAIT_S)
+            return
         if not open_rows:
             with db.atomic():
                 finished = (

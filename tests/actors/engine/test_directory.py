@@ -231,3 +231,19 @@ def test_reports_during_a_burst_are_held_and_their_actors_made_after_it(actors):
     assert len(actors.started) == len(firsts) and d.held == {} and d.unborn == {}
     d.handle(reports[0])  # a report once born goes straight to the actor
     assert actors.proxies[1].calls[-1] == ("batch_done", (reports[0],))
+
+
+class CompletedDuties:
+    """Duties whose completion finished the audiences of companies 7 (an actor) and 8 (none)."""
+
+    def complete_audiences(self):
+        return [(7, 70), (8, 80), (7, 71)]
+
+
+def test_completed_audiences_refresh_only_the_companies_that_have_an_actor(actors):
+    d, _, proxy = directory_with(7)
+    d.duties = CompletedDuties()
+    d._complete_audiences()
+    assert proxy.calls == [("refresh", (70,)), ("refresh", (71,))]
+    # Company 8's actor reads its campaigns from the database when it is made.
+    assert actors.started == [] and 8 not in d.companies

@@ -11,8 +11,8 @@ from zapx.db.campaign_models import Campaign
 
 def started_campaign(name: str, contacts: int) -> tuple[int, int, int]:
     """A new company ``name`` with a connected connection and a list of ``contacts``, and its
-    campaign, due now and started (``EM_ANDAMENTO``, every row pending): (company id, campaign
-    id, whatsapp id)."""
+    campaign, due now and started (``EM_ANDAMENTO``, its whole audience copied, every row
+    pending): (company id, campaign id, whatsapp id)."""
     company_id = make_company(name)
     list_id = make_list(company_id, contacts)
     with db.connection_context():
@@ -27,4 +27,5 @@ def started_campaign(name: str, contacts: int) -> tuple[int, int, int]:
             scheduled_at=datetime.datetime.now(datetime.UTC),
         )
         [(_, campaign_id)] = starts.start_due()
+        starts.complete_audiences()  # the engine's tick does it after the start, every row here
     return company_id, campaign_id, whatsapp_id

@@ -9,8 +9,8 @@ import pytest
 from tests.actors.campaigns import make_list
 from tests.conftest import make_company
 from tests.zapx.campaigns.started import started_campaign
-from zapx.campaigns import batches, starts
-from zapx.db import CampaignBatch, CampaignShipping, ContactListItem, WhatsappConnection, db
+from zapx.campaigns import batches, service, starts
+from zapx.db import CampaignBatch, CampaignShipping, ContactListItem, Tenant, WhatsappConnection, db
 from zapx.db.campaign_models import Campaign
 from zapx.engine.messages import Outcome
 
@@ -143,3 +143,114 @@ def test_first_batches_skip_a_connection_busy_with_another_running_campaign(clea
         firsts = starts.plan_first_batches(started, size=1)
     assert sorted(f.campaign_id for f in firsts) == [alone, pair]
     assert all(f.rows == 1 for f in firsts)
+
+
+def _due_campaigns(company_id: int, lists: dict[str, int], whatsapp_id: int) -> dict[str, int]:
+    """A PROGRAMADA campaign due now per list, two messages each (the message index rule)."""
+    now = datetime.datetime.now(datetime.UTC)
+    with db.connection_context():
+        return {
+            name: Campaign.create(
+                company=company_id, name=name, status="PROGRAMADA", contact_list=list_id,
+                whatsapp=whatsapp_id, message1="Oi", message2="Olá", scheduled_at=now,
+            ).id
+            for name, list_id in lists.items()
+        }  # fmt: skip
+
+
+def _snapshot(campaign_id: int) -> list[tuple]:
+    with db.connection_context():
+        return [
+            (r.contact_id, r.number, r.name, r.condominio, r.search, r.message_index, r.status)
+            for r in CampaignShipping.select()
+            .where(CampaignShipping.campaign == campaign_id)
+            .order_by(CampaignShipping.contact_id)
+        ]
+
+
+def test_a_mass_start_copies_the_first_row_and_the_completion_the_rest_once(clean_db):
+    """start_due copies each campaign's first list item only and flags the audience pending;
+    complete_audiences copies the rest (a one-item list: nothing), the same rows a full
+    snapshot gives, sets the total and clears the flag; a second call adds nothing."""
+    company_id = make_company("heads")
+    lists = {"big": make_list(company_id, 7), "one": make_list(company_id, 1, name="one")}
+    with db.connection_context():
+        whatsapp_id = WhatsappConnection.create(company=company_id, name="w", status="CONNECTED").id
+        ContactListItem.update(is_whatsapp_valid=False).where(
+            (ContactListItem.contact_list == lists["big"]) & (ContactListItem.name == "Pessoa 0")
+        ).execute()  # the first item is not sent to: the head is the first valid one
+    ids = _due_campaigns(company_id, lists, whatsapp_id)
+    with db.connection_context():
+        assert sorted(starts.start_due()) == sorted((company_id, c) for c in ids.values())
+        first_valid = (
+            ContactListItem.select(ContactListItem.id)
+            .where(
+                (ContactListItem.contact_list == lists["big"])
+                & (ContactListItem.is_whatsapp_valid.is_null())
+            )
+            .order_by(ContactListItem.id)
+            .first()
+            .id
+        )
+        rows = {c.name: (c.total, c.audience_pending) for c in Campaign.select()}
+        assert starts.audiences_pending()
+    assert rows == {"big": (1, True), "one": (1, True)}
+    [head] = _snapshot(ids["big"])
+    assert head[0] == first_valid and head[-1] == "pending"
+    with db.connection_context():
+        assert sorted(starts.complete_audiences()) == sorted((company_id, c) for c in ids.values())
+        rows = {c.name: (c.total, c.audience_pending) for c in Campaign.select()}
+        assert not starts.audiences_pending()
+        assert starts.complete_audiences() == []
+    assert rows == {"big": (6, False), "one": (1, False)}
+    completed = _snapshot(ids["big"])
+    assert head in completed and len(completed) == len({r[0] for r in completed}) == 6
+    # The same rows, columns and message indexes as the company actor's full snapshot.
+    with db.connection_context():
+        full = Campaign.create(
+            company=company_id, name="full", status="EM_ANDAMENTO", contact_list=lists["big"],
+            whatsapp=whatsapp_id, message1="Oi", message2="Olá",
+        ).id  # fmt: skip
+        assert batches.snapshot_audience(full, company_id, lists["big"], 2) == 6
+    # The index hashes the campaign id too: recompute it for this campaign's rows.
+    with db.connection_context():
+        again = db.execute_sql(
+            "SELECT contact_id, abs(hashtext(%s::text || ':' || contact_id::text)) %% 2 "
+            "FROM campaign_shipping WHERE campaign_id = %s ORDER BY contact_id",
+            (ids["big"], ids["big"]),
+        ).fetchall()
+    assert [(r[0], r[5]) for r in completed] == [tuple(r) for r in again]
+    assert [r[:5] for r in completed] == [r[:5] for r in _snapshot(full)]
+    assert {r[5] for r in completed} == {0, 1}
+
+
+def test_a_campaign_paused_or_cancelled_before_its_completion_gets_its_rows_pending(clean_db):
+    """As a fully copied campaign paused or cancelled keeps its unsent rows pending, one whose
+    audience was still pending gets the rest pending: its first row's state is kept."""
+    company_id = make_company("stopped")
+    lists = {n: make_list(company_id, 4, name=n) for n in ("paused", "cancelled")}
+    with db.connection_context():
+        whatsapp_id = WhatsappConnection.create(company=company_id, name="w", status="CONNECTED").id
+    ids = _due_campaigns(company_id, lists, whatsapp_id)
+    with db.connection_context():
+        started = starts.start_due()
+        firsts = starts.plan_first_batches(started, size=1)
+        assert len(firsts) == 2
+        tenant = Tenant(company_id)
+        service.command(tenant, ids["paused"], "pause")
+        service.command(tenant, ids["cancelled"], "cancel")  # its unclaimed batch's row: pending
+        assert sorted(starts.complete_audiences()) == sorted((company_id, c) for c in ids.values())
+        rows = {c.name: (c.status, c.total, c.audience_pending) for c in Campaign.select()}
+    assert rows == {"paused": ("PAUSADA", 4, False), "cancelled": ("CANCELADA", 4, False)}
+    assert sorted(r[-1] for r in _snapshot(ids["paused"])) == ["pending"] * 3 + ["queued"]
+    assert [r[-1] for r in _snapshot(ids["cancelled"])] == ["pending"] * 4
+    # What the same commands leave of campaigns copied whole at once.
+    whole = _due_campaigns(company_id, lists, whatsapp_id)
+    with db.connection_context():
+        started = starts.start_due()
+        starts.complete_audiences()
+        assert len(starts.plan_first_batches(started, size=1)) == 2
+        service.command(tenant, whole["paused"], "pause")
+        service.command(tenant, whole["cancelled"], "cancel")
+    for name in whole:
+        assert [r[-1] for r in _snapshot(whole[name])] == [r[-1] for r in _snapshot(ids[name])]

@@ -62,7 +62,7 @@ def test_the_first_batch_sql_reads_the_cap_default_from_the_constant(clean_db, m
         )  # fmt: skip
         [(_, batch_id, _)] = [
             (p.company_id, p.batch_id, p.rows)
-            for p in starts.plan_first_batches(starts.start_due(), size=5)
+            for p in starts.plan_first_batches(starts.start_due(first_rows=5), size=5)
         ]
         slots = CampaignBatch.get_by_id(batch_id).slots
     slots = json.loads(slots) if isinstance(slots, str) else slots

@@ -28,7 +28,7 @@ from zapx.db import WhatsappConnection as Whatsapp
 from zapx.db.campaign_models import Campaign
 from zapx.engine import commands, planning
 from zapx.engine.duties import Duties
-from zapx.engine.lifecycle import PROGRESS_MIN_S, CompanyLifecycle
+from zapx.engine.lifecycle import AUDIENCE_WAIT_S, PROGRESS_MIN_S, CompanyLifecycle
 from zapx.engine.live import Budget
 from zapx.engine.messages import BatchReport, Outcome, Stop
 from zapx.engine.planning import FIRST_WAIT_S
@@ -551,6 +551,38 @@ def test_a_first_batch_planned_in_bulk_is_adopted_and_its_slot_taken(world):
     w.deliver(first.batch_id)
     assert w.outbox.sent == []  # paced: the next slot is beyond now
     assert w.wakes[-1] > w.clock.now
+
+
+def test_a_campaign_whose_audience_is_pending_is_not_finished_until_it_is_complete(world):
+    """Started in bulk with its first row only: that row sent, nothing is open, yet the
+    campaign runs on (a wake-up shortly) until the rest of its audience is copied; then it sends
+    every row once and finishes."""
+    w = world(size=4)
+    campaign_id = w.campaign()
+    duties = Duties(w.config, w.outbox, w.flags)
+    with db.connection_context():
+        [(started, [first])] = duties.start_due()
+    assert started == [(w.company_id, campaign_id)]
+    row = w.row(campaign_id)
+    assert (row.total, row.audience_pending) == (1, True)
+    w.outbox.take()
+    w.lifecycle = w.new_lifecycle(adopted=[first])
+    w.lifecycle.recover()
+    w.deliver(first.batch_id)
+    assert w.statuses(campaign_id) == {"sent": 1}
+    for _ in range(3):  # however often it looks, it does not finish
+        w.clock.now += FIRST_WAIT_S + 1
+        w.lifecycle.pump()
+        assert w.row(campaign_id).status == EM_ANDAMENTO and campaign_id in w.lifecycle.live
+        assert w.wakes[-1] == pytest.approx(w.clock.now + AUDIENCE_WAIT_S)
+    assert w.outbox.take() == []
+    with db.connection_context():
+        assert duties.complete_audiences() == [(w.company_id, campaign_id)]
+    w.lifecycle.refresh(campaign_id)  # what the Directory sends on completion
+    w.run_out()
+    row = w.row(campaign_id)
+    assert (row.status, row.total, row.audience_pending) == (FINALIZADA, 4, False)
+    assert w.statuses(campaign_id) == {"sent": 4}
 
 
 def test_a_new_lifecycle_recovers_running_campaigns_from_the_database(world):
