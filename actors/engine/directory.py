@@ -202,13 +202,15 @@ class DirectoryActor(pykka.ThreadingActor):
                     extra={"run_flags": rebuilt[0], "batches_resent": rebuilt[1]},
                 )
             self.ticks += 1
-            # Read only while there is something to hold: one GET a tick during a burst.
-            self.burst_pending = self.duties.burst_pending() if self.unborn else 0
             chunks = self.duties.start_due()
             for started, firsts in chunks:
                 self._adopt_first_batches(started, firsts)
+            # Read after the starts (a burst they announced counts from this tick on), and only
+            # while there is something to hold: one GET a tick during a burst.
+            self.burst_pending = self.duties.burst_pending() if self.unborn else 0
             audience_began = time.perf_counter()
-            self._complete_audiences()
+            if not self.burst_pending:  # the burst's first messages before the rest's copy
+                self._complete_audiences()
             audience = time.perf_counter() - audience_began
             # What start_due left (no list, no connection) goes to the company actor, which
             # pauses it with the reason.

@@ -247,3 +247,44 @@ def test_completed_audiences_refresh_only_the_companies_that_have_an_actor(actor
     assert proxy.calls == [("refresh", (70,)), ("refresh", (71,))]
     # Company 8's actor reads its campaigns from the database when it is made.
     assert actors.started == [] and 8 not in d.companies
+
+
+class BurstDuties:
+    """A tick's duties during a burst that the tick's own starts announced."""
+
+    def __init__(self):
+        self.pending, self.completed = 0, 0
+
+    def redis_lost(self):
+        return None
+
+    def start_due(self):
+        self.pending = 300  # announced by these starts
+        first = FirstBatch(5, 50, 0, 500, 1)
+        return [([(5, 50)], [first])]
+
+    def burst_pending(self):
+        return self.pending
+
+    def complete_audiences(self):
+        self.completed += 1
+        return []
+
+    def sweep(self):
+        return []
+
+
+def test_the_audiences_are_completed_once_the_burst_is_out(database_url, actors):
+    """The tick that starts a burst, and every tick while it is pending, leaves the rest of the
+    audiences for later: their copy took PostgreSQL's time from the burst's first messages."""
+    d = DirectoryActor(load_config(), FakeOutbox())
+    d._me = FakeProxy()
+    d.duties = duties = BurstDuties()
+    d.tick()
+    assert d.burst_pending == 300 and duties.completed == 0  # read after the starts
+    duties.start_due = lambda: []
+    d.tick()
+    assert duties.completed == 0
+    duties.pending = 0
+    d.tick()
+    assert duties.completed == 1
