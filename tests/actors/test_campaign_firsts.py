@@ -18,6 +18,7 @@ import datetime
 import pytest
 import urllib3
 
+from actors.engine.main import FIRSTS_SPREAD
 from tests.actors.campaigns import (
     assert_kill_unknowns_honest,
     kill9,
@@ -36,9 +37,9 @@ from zapx.db import CampaignSetting, CampaignShipping, WhatsappConnection, db
 from zapx.db.campaign_models import Campaign
 
 LEASE_S = 4
-#: Companies starting at once: the engine sends them in 4 chunks (FIRSTS_SPREAD) of 18, each
-#: more than one wave of CHUNK_IN_FLIGHT.
-COMPANIES = 72
+#: Companies starting at once: the engine sends them in FIRSTS_SPREAD (8) chunks of 20, each
+#: more than one wave of CHUNK_IN_FLIGHT, for the stack worker's 8 threads.
+COMPANIES = FIRSTS_SPREAD * (CHUNK_IN_FLIGHT + 4)
 CONTACTS = 2
 
 
@@ -179,9 +180,11 @@ def test_a_kill_9_mid_chunk_leaves_only_the_requests_on_the_wire_unknown(firsts_
     companies = _companies(stack.sandbox, "8")
     ids = _start_all(companies)
     wait_for(
-        lambda: sandbox_count(stack.sandbox) >= 4 * CHUNK_IN_FLIGHT,
+        # At least two chunks sending (one holds CHUNK_IN_FLIGHT at most), long before the
+        # first answers: every row then on the wire is unanswered.
+        lambda: sandbox_count(stack.sandbox) >= 2 * CHUNK_IN_FLIGHT,
         timeout_s=60,
-        what="each chunk's first wave received",
+        what="two chunks' first waves received",
     )
     killed_at = kill9(stack.procs["worker"])
     at_kill = sandbox_count(stack.sandbox)
@@ -197,7 +200,7 @@ def test_a_kill_9_mid_chunk_leaves_only_the_requests_on_the_wire_unknown(firsts_
     # Exactly the rows on the wire: each one the first (and only) row of its first batch.
     assert found.lost == len(unknown) == at_kill, (found, at_kill)
     assert len({r.campaign_id for r in unknown}) == len(unknown)
-    assert len(unknown) <= 4 * CHUNK_IN_FLIGHT < COMPANIES  # some first rows never granted
+    assert len(unknown) <= FIRSTS_SPREAD * CHUNK_IN_FLIGHT < COMPANIES  # some never granted
     assert len(by_status["sent"]) + len(unknown) == COMPANIES * CONTACTS
 
 
