@@ -246,15 +246,32 @@ def run_scripts(
     client: redis.Redis, lua: str, calls: Sequence[tuple[Sequence[str], Sequence]]
 ) -> list:
     """``lua`` once for each ``(keys, args)`` of ``calls``, in one pipeline (one round trip for
-    many batches' calls); the replies in order. Through the client's own pipeline, which loads
-    the script when the server lost it. A Redis failure raises (some calls may have run)."""
+    many batches' calls); the replies in order. ``EVALSHA`` alone: a pipeline of ``Script``
+    calls asks ``SCRIPT EXISTS`` first, a second round trip every time (14% of a chunk of first
+    batches' wall time under load). The calls the server answers ``NOSCRIPT`` (it lost its
+    scripts: a restart) did not run, and run again once the script is loaded. A Redis failure
+    raises (some calls may have run), and so does the first call's error reply."""
     if not calls:
         return []
-    script = _script(client, lua)
+    sha = _script(client, lua).sha
+    replies = _evalsha_many(client, sha, calls)
+    missing = [i for i, r in enumerate(replies) if isinstance(r, redis.exceptions.NoScriptError)]
+    if missing:
+        client.script_load(lua)
+        again = _evalsha_many(client, sha, [calls[i] for i in missing])
+        for i, reply in zip(missing, again, strict=True):
+            replies[i] = reply
+    for reply in replies:
+        if isinstance(reply, Exception):
+            raise reply
+    return replies
+
+
+def _evalsha_many(client: redis.Redis, sha: str, calls) -> list:
     pipe = client.pipeline(transaction=False)
     for keys, args in calls:
-        script(keys=list(keys), args=list(args), client=pipe)
-    return pipe.execute()
+        pipe.execute_command("EVALSHA", sha, len(keys), *keys, *args)
+    return pipe.execute(raise_on_error=False)
 
 
 def run_script(client: redis.Redis, lua: str, keys: Sequence[str], args: Sequence) -> object:

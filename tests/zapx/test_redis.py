@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 
 import pytest
+import redis
 
 from zapx import redis as zredis
-from zapx.redis import drain, get_redis, run_script, send_nowait
+from zapx.redis import drain, get_redis, run_script, run_scripts, send_nowait
 
 ECHO = "return {ARGV[1], redis.call('LLEN', KEYS[1])}"
 
@@ -79,3 +80,36 @@ def test_an_error_reply_owed_is_raised_when_the_script_is_not_loaded_yet(key):
     with pytest.raises(Exception, match="WRONGTYPE"):
         run_script(client, lua, [name], [])
     assert run_script(client, "return ARGV[1]", [name], ["y"]) == b"y"
+
+
+def test_run_scripts_is_one_round_trip_and_loads_a_script_the_server_lacks(key, monkeypatch):
+    """A script the server has never seen (a fresh one: as after a Redis restart) runs once per
+    call, in order, loaded on the way; then each run is one pipeline of EVALSHA only (no
+    ``SCRIPT EXISTS`` round trip)."""
+    client, key = key
+    lua = f"-- {uuid.uuid4()}\nreturn redis.call('INCRBY', KEYS[1], ARGV[1])"
+    assert run_scripts(client, lua, [([key], [1]), ([key], [2]), ([key], [3])]) == [1, 3, 6]
+    sent = []
+    execute = redis.client.Pipeline.execute
+
+    def counted(self, *args, **kwargs):
+        sent.append([c[0][0] for c in self.command_stack])
+        return execute(self, *args, **kwargs)
+
+    def refused(self, *args, **options):
+        raise AssertionError(f"a command outside the pipeline: {args[0]}")
+
+    monkeypatch.setattr(redis.client.Pipeline, "execute", counted)
+    monkeypatch.setattr(redis.client.Pipeline, "immediate_execute_command", refused)
+    assert run_scripts(client, lua, [([key], [10]), ([key], [20])]) == [16, 36]
+    assert sent == [["EVALSHA", "EVALSHA"]]
+
+
+def test_run_scripts_raises_an_error_reply_after_every_call_ran(key):
+    client, key = key
+    lua = "if ARGV[1] == 'x' then return redis.error_reply('bad') end " + (
+        "return redis.call('INCR', KEYS[1])"
+    )
+    with pytest.raises(redis.ResponseError, match="bad"):
+        run_scripts(client, lua, [([key], ["a"]), ([key], ["x"]), ([key], ["b"])])
+    assert int(client.get(key)) == 2
