@@ -2,6 +2,7 @@
 only the due campaigns that can start."""
 
 import datetime
+import json
 import time
 
 import pytest
@@ -10,7 +11,15 @@ from tests.actors.campaigns import make_list
 from tests.conftest import make_company
 from tests.zapx.campaigns.started import started_campaign
 from zapx.campaigns import batches, service, starts
-from zapx.db import CampaignBatch, CampaignShipping, ContactListItem, Tenant, WhatsappConnection, db
+from zapx.db import (
+    CampaignBatch,
+    CampaignSetting,
+    CampaignShipping,
+    ContactListItem,
+    Tenant,
+    WhatsappConnection,
+    db,
+)
 from zapx.db.campaign_models import Campaign
 from zapx.engine.messages import Outcome
 
@@ -254,3 +263,24 @@ def test_a_campaign_paused_or_cancelled_before_its_completion_gets_its_rows_pend
         service.command(tenant, whole["cancelled"], "cancel")
     for name in whole:
         assert [r[-1] for r in _snapshot(whole[name])] == [r[-1] for r in _snapshot(ids[name])]
+
+
+def test_a_first_batch_with_fewer_rows_than_its_slots_keeps_as_many_slots(clean_db):
+    """Five slots planned, two rows pending: the batch is of two rows and two slots (the
+    first two), and a campaign with no pending row gets no batch at all."""
+    company_id, campaign_id, _ = started_campaign("fewer", 2)
+    other_company, other_campaign, _ = started_campaign("none", 1)
+    with db.connection_context():
+        CampaignSetting.create(company=company_id, key="messageInterval", value=0)  # unpaced
+        CampaignShipping.update(status="sent").where(
+            CampaignShipping.campaign == other_campaign
+        ).execute()
+        firsts = starts.plan_first_batches(
+            [(company_id, campaign_id), (other_company, other_campaign)], size=5
+        )
+        assert [(f.campaign_id, f.rows) for f in firsts] == [(campaign_id, 2)]
+        batch = CampaignBatch.get_by_id(firsts[0].batch_id)
+        slots = json.loads(batch.slots) if isinstance(batch.slots, str) else batch.slots
+        assert batch.size == 2 and len(slots) == 2
+        assert slots[1][0] > slots[0][0]  # the first two of the five, in order
+        assert CampaignBatch.select().where(CampaignBatch.campaign == other_campaign).count() == 0
