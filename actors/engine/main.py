@@ -186,8 +186,13 @@ class Engine:
         if self.consumer is not None:
             self.consumer.stop(timeout=int(STOP_TIMEOUT_S * 1000))
         inbox.bind(None)
-        # The registry stops actors in reverse start order: children before the Directory.
-        pykka.ActorRegistry.stop_all(block=True, timeout=STOP_TIMEOUT_S)
+        # The Directory first: it stops each company actor, which stops its own session
+        # throttles. The registry alone stops actors in reverse start order, so a throttle
+        # (started after its company actor) went first while its company actor still asked it,
+        # and the engine logged "session throttle failed" on every shutdown with work in hand.
+        if self.directory is not None:
+            self.directory.stop(block=True, timeout=STOP_TIMEOUT_S)
+        pykka.ActorRegistry.stop_all(block=True, timeout=STOP_TIMEOUT_S)  # whatever is left
         log.info("engine stopped")
 
 
