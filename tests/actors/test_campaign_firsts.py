@@ -197,8 +197,12 @@ def test_a_kill_9_mid_chunk_leaves_only_the_requests_on_the_wire_unknown(firsts_
     found = kill_unknowns(stack.sandbox, by_status, killed_at)
     print(found, f"at the kill the sandbox had {at_kill}")
     assert_kill_unknowns_honest(found)
-    # Exactly the rows on the wire: each one the first (and only) row of its first batch.
-    assert found.lost == len(unknown) == at_kill, (found, at_kill)
+    # Exactly the rows on the wire: each one the first (and only) row of its first batch. Every
+    # arrival by the kill is one of them (bytes already written may land just after it); a row
+    # granted whose request the kill caught before it left (a wave just started) is one too,
+    # and never arrived.
+    assert found.lost == len(unknown), found
+    assert at_kill <= found.received <= found.lost, (found, at_kill)
     assert len({r.campaign_id for r in unknown}) == len(unknown)
     assert len(unknown) <= FIRSTS_SPREAD * CHUNK_IN_FLIGHT < COMPANIES  # some never granted
     assert len(by_status["sent"]) + len(unknown) == COMPANIES * CONTACTS

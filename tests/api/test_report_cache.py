@@ -106,7 +106,7 @@ def worker(monkeypatch):
     (``sent``) and the engine's queue left out."""
     told = []
 
-    def send(claim):
+    def send(claim, ctx=None, *, yields=False):
         return object(), [Outcome(r.id, "sent", f"wamid.w.{r.id}", None, "Oi") for r in claim.rows]
 
     monkeypatch.setattr(delivery, "_send", send)
