@@ -40,6 +40,8 @@ BIRTHS_PER_TICK = 100
 #: Company actors a tick makes, once a burst's first batches are all sent, for the companies
 #: whose reports came meanwhile (held: see ``DirectoryActor.held``).
 BIRTHS_AFTER_BURST = 250
+#: Seconds of a tick its births may take at most (the rest wait for the next tick).
+BIRTHS_BUDGET_S = 0.15
 #: Pooled connections the company actors leave to the Directory's tick and the engine's other
 #: threads (governor, alert rules): see ``CompanyActor.working``.
 SPARE_CONNECTIONS = 3
@@ -338,7 +340,13 @@ class DirectoryActor(pykka.ThreadingActor):
         BIRTHS_PER_TICK."""
         if self.burst_pending:
             return
+        # Bounded in time too: a birth is a thread's start, which waits for a core (5-10 ms each
+        # under load), and the next tick's starts wait for this one to end. 250 births in a tick
+        # took it 1-1.5 s (starts at 100 a second: first message p99 3.7 s).
+        until = time.perf_counter() + BIRTHS_BUDGET_S
         for company_id in list(self.held)[:BIRTHS_AFTER_BURST]:
+            if time.perf_counter() > until:
+                return
             self._company(company_id)
         due = []
         for company_id, (since, _) in self.unborn.items():  # in insertion order: oldest first
@@ -346,6 +354,8 @@ class DirectoryActor(pykka.ThreadingActor):
                 break
             due.append(company_id)
         for company_id in due:
+            if time.perf_counter() > until:
+                return
             self._company(company_id)
 
     def _share(self) -> None:

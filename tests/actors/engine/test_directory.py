@@ -288,3 +288,28 @@ def test_the_audiences_are_completed_once_the_burst_is_out(database_url, actors)
     duties.pending = 0
     d.tick()
     assert duties.completed == 1
+
+
+def test_a_tick_s_births_stop_at_their_time_budget(actors, monkeypatch):
+    """Births that take long (a thread's start under load) end the tick's births at
+    BIRTHS_BUDGET_S; the rest are made by the next ticks, oldest first."""
+    d = DirectoryActor(load_config(), FakeOutbox())
+    d._me = FakeProxy()
+    firsts = mass_start(d, range(1, 41))
+    slow_start = actors.start
+
+    def start(*args, **kwargs):
+        time.sleep(0.01)
+        return slow_start(*args, **kwargs)
+
+    monkeypatch.setattr(actors, "start", start)
+    monkeypatch.setattr(directory_module, "BIRTHS_BUDGET_S", 0.05)
+    later = time.time() + FIRST_WAIT_S + 1
+    began = time.perf_counter()
+    d._birth_due(later)
+    assert time.perf_counter() - began < 0.05 + 0.03
+    made = len(actors.started)
+    assert 3 <= made <= 7
+    while d.unborn:
+        d._birth_due(later)
+    assert [c for c, _ in actors.started] == [f.company_id for f in firsts]
