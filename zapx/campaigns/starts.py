@@ -125,29 +125,14 @@ def start_due(limit: int = 1000, first_rows: int = FIRST_BATCH_SIZE) -> list[tup
         if not started:
             return []
         ids = [r[1] for r in started]
-        db.execute_sql(
-            f"""
-            INSERT INTO campaign_shipping (created_at, updated_at, campaign_id, company_id,
-                contact_id, {column_list()}, search, message_index, status, attempts)
-            SELECT now(), now(), s.campaign_id, s.company_id, i.id, {column_list("i.")}, i.search,
-                   abs(hashtext(s.campaign_id::text || ':' || i.id::text)) %% s.messages,
-                   {sql(RowStatus.PENDING)}, 0
-            FROM unnest(%s::int[], %s::int[], %s::int[], %s::int[])
-                AS s(company_id, campaign_id, list_id, messages)
-            CROSS JOIN LATERAL (
+        _copy_audience(
+            started,
+            """CROSS JOIN LATERAL (
                 SELECT * FROM contact_list_items i2
                 WHERE i2.contact_list_id = s.list_id AND i2.company_id = s.company_id
                   AND i2.is_whatsapp_valid IS NOT FALSE
-                ORDER BY i2.id LIMIT %s) i
-            ON CONFLICT (campaign_id, contact_id) DO NOTHING
-            """,
-            (
-                [r[0] for r in started],
-                ids,
-                [r[2] for r in started],
-                [r[3] for r in started],
-                first_rows,
-            ),
+                ORDER BY i2.id LIMIT %s) i""",
+            (first_rows,),
         )
         # Fewer rows than asked for: the list had no more, the audience is whole already.
         db.execute_sql(
@@ -202,25 +187,10 @@ def complete_audiences(limit: int = 1000) -> list[tuple[int, int]]:
         if not pending:
             return []
         ids = [r[1] for r in pending]
-        db.execute_sql(
-            f"""
-            INSERT INTO campaign_shipping (created_at, updated_at, campaign_id, company_id,
-                contact_id, {column_list()}, search, message_index, status, attempts)
-            SELECT now(), now(), s.campaign_id, s.company_id, i.id, {column_list("i.")}, i.search,
-                   abs(hashtext(s.campaign_id::text || ':' || i.id::text)) %% s.messages,
-                   {sql(RowStatus.PENDING)}, 0
-            FROM unnest(%s::int[], %s::int[], %s::int[], %s::int[])
-                AS s(company_id, campaign_id, list_id, messages)
-            JOIN contact_list_items i ON i.contact_list_id = s.list_id
-                AND i.company_id = s.company_id AND i.is_whatsapp_valid IS NOT FALSE
-            ON CONFLICT (campaign_id, contact_id) DO NOTHING
-            """,
-            (
-                [r[0] for r in pending],
-                ids,
-                [r[2] for r in pending],
-                [r[3] for r in pending],
-            ),
+        _copy_audience(
+            pending,
+            """JOIN contact_list_items i ON i.contact_list_id = s.list_id
+                AND i.company_id = s.company_id AND i.is_whatsapp_valid IS NOT FALSE""",
         )
         db.execute_sql(
             """
@@ -231,6 +201,26 @@ def complete_audiences(limit: int = 1000) -> list[tuple[int, int]]:
             (ids,),
         )
     return [(r[0], r[1]) for r in pending]
+
+
+def _copy_audience(campaigns: list[tuple], items: str, params: tuple = ()) -> None:
+    """Copy list items into ``campaign_shipping`` for each (company id, campaign id, list id,
+    messages) of ``campaigns``: ``items``, the join that picks each one's items ``i`` from
+    ``s`` (its ``%s`` taking ``params``); rows already there are kept."""
+    db.execute_sql(
+        f"""
+        INSERT INTO campaign_shipping (created_at, updated_at, campaign_id, company_id,
+            contact_id, {column_list()}, search, message_index, status, attempts)
+        SELECT now(), now(), s.campaign_id, s.company_id, i.id, {column_list("i.")}, i.search,
+               abs(hashtext(s.campaign_id::text || ':' || i.id::text)) %% s.messages,
+               {sql(RowStatus.PENDING)}, 0
+        FROM unnest(%s::int[], %s::int[], %s::int[], %s::int[])
+            AS s(company_id, campaign_id, list_id, messages)
+        {items}
+        ON CONFLICT (campaign_id, contact_id) DO NOTHING
+        """,
+        (*(list(col) for col in zip(*campaigns, strict=True)), *params),
+    )
 
 
 def plan_first_batches(started: list[tuple[int, int]], size: int = 5) -> list[FirstBatch]:

@@ -9,14 +9,13 @@ from zapx.db import WhatsappConnection, db
 from zapx.db.campaign_models import Campaign
 
 
-def started_campaign(name: str, contacts: int) -> tuple[int, int, int]:
-    """A new company ``name`` with a connected connection and a list of ``contacts``, and its
-    campaign, due now and started (``EM_ANDAMENTO``, its whole audience copied, every row
-    pending): (company id, campaign id, whatsapp id)."""
+def due_campaign(name: str, contacts: int, connection: str = "CONNECTED") -> tuple[int, int]:
+    """A new company ``name`` with a connection (its status ``connection``) and a list of
+    ``contacts``, and its campaign, PROGRAMADA and due now: (company id, whatsapp id)."""
     company_id = make_company(name)
     list_id = make_list(company_id, contacts)
     with db.connection_context():
-        whatsapp_id = WhatsappConnection.create(company=company_id, name="w", status="CONNECTED").id
+        whatsapp_id = WhatsappConnection.create(company=company_id, name="w", status=connection).id
         Campaign.create(
             company=company_id,
             name="c",
@@ -26,6 +25,14 @@ def started_campaign(name: str, contacts: int) -> tuple[int, int, int]:
             message1="Oi {nome}",
             scheduled_at=datetime.datetime.now(datetime.UTC),
         )
+    return company_id, whatsapp_id
+
+
+def started_campaign(name: str, contacts: int) -> tuple[int, int, int]:
+    """:func:`due_campaign`, started (``EM_ANDAMENTO``, its whole audience copied, every row
+    pending): (company id, campaign id, whatsapp id)."""
+    company_id, whatsapp_id = due_campaign(name, contacts)
+    with db.connection_context():
         [(_, campaign_id)] = starts.start_due()
         starts.complete_audiences()  # the engine's tick does it after the start, every row here
     return company_id, campaign_id, whatsapp_id

@@ -12,6 +12,7 @@ import pytest
 
 from tests.actors.campaigns import make_list
 from tests.conftest import make_company
+from tests.zapx.campaigns.started import due_campaign
 from zapx import cache
 from zapx.campaigns import priority
 from zapx.config import load_config
@@ -35,20 +36,7 @@ class Outbox:
 
 def due_campaigns(n: int, connected: bool = True) -> None:
     for i in range(n):
-        company_id = make_company(f"burst {connected} {i}")
-        list_id = make_list(company_id, 3)
-        with db.connection_context():
-            status = "CONNECTED" if connected else "DISCONNECTED"
-            whatsapp_id = WhatsappConnection.create(company=company_id, name="w", status=status).id
-            Campaign.create(
-                company=company_id,
-                name="c",
-                status="PROGRAMADA",
-                contact_list=list_id,
-                whatsapp=whatsapp_id,
-                message1="Oi {nome}",
-                scheduled_at=datetime.datetime.now(datetime.UTC),
-            )
+        due_campaign(f"burst {connected} {i}", 3, "CONNECTED" if connected else "DISCONNECTED")
 
 
 @pytest.fixture
