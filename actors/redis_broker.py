@@ -12,10 +12,11 @@ batches, docs/ENGINE.md "First messages"):
   script of each in one pipeline, instead of one call (0.3-0.5 ms on a busy host) each.
 
 - **A first batch waits for a free thread, not in a busy worker's prefetch** (:class:`FreeThreads`).
-  A worker that consumes ``delivery_first`` beside other queues (the main worker, whose threads a
-  big campaign's batches keep busy for seconds) fetches from it only as many messages as it has
-  threads with nothing to do, so a chunk of first batches (``deliver_firsts``) stays in Redis
-  for ``worker_first`` instead of waiting behind a running batch. Measured (the tenants
+  A worker that consumes ``delivery_first`` (the main worker, whose threads a big campaign's
+  batches keep busy for seconds, and each of ``worker_first``'s processes) fetches from it only
+  as many messages as it has threads with nothing to do, so a chunk of first batches
+  (``deliver_firsts``) stays in Redis for a free thread instead of waiting behind a running
+  batch or in a sibling process's prefetch. Measured (the tenants
   benchmark, 500 companies at once): the main worker's consumer took all 4 chunks and sent them
   1.5 s later, when its threads' batches ended, while ``worker_first`` stood idle.
 

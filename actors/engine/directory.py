@@ -186,11 +186,11 @@ class DirectoryActor(pykka.ThreadingActor):
             self._replace_due(now)
 
     def tick(self) -> None:
-        """The clock: due scheduled starts (then the rest of their audiences), due wake-ups,
-        replacements, and every SWEEP_S the
-        sweeps. Skipped while this process's database or redis breaker refuses calls: nothing is
-        started, planned, replaced or swept (every part of it needs both) until a probe finds
-        them back; then the wake-ups that came due in the meantime go at the next tick."""
+        """The clock: due scheduled starts (then, once their burst is out, the rest of their
+        audiences), due wake-ups, replacements, births, and every SWEEP_S the sweeps. Skipped
+        while this process's database or redis breaker refuses calls: nothing is started,
+        planned, replaced or swept (every part of it needs both) until a probe finds them back;
+        then the wake-ups that came due in the meantime go at the next tick."""
         if dependencies.blocking() is not None:
             self.skipped_ticks += 1
             return

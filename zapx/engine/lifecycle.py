@@ -314,8 +314,11 @@ class CompanyLifecycle(Planning):
             live.in_flight -= batches.finished(sorted(live.in_flight))
         if live.in_flight:
             return
+        # The flag before the rows: read after them, a completion committed in between would
+        # read as done with its rows unseen, and the campaign finish with them never sent.
+        pending_audience = batches.audience_pending(live.campaign_id)
         open_rows = batches.open_rows(live.campaign_id)
-        if not open_rows and batches.audience_pending(live.campaign_id):
+        if not open_rows and pending_audience:
             # Started in bulk with the head of its audience only: the rest is being copied
             # (the Directory's tick), and its completion refreshes us; until then, look again.
             self._wake(live, self.clock() + AUDIENCE_WAIT_S)
