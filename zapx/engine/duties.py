@@ -91,6 +91,13 @@ class Duties:
             began = time.perf_counter()
             # Only the rows the first batches take: complete_audiences copies the rest.
             started = starts.start_due(START_CHUNK, self._first_size())
+            if started and not announced:
+                # Committed between the count and the start (a burst inserted that moment): it
+                # is announced now, before its first batches go.
+                late = len(started) + starts.due_count(START_CHUNK * 10)
+                if priority.counts(late):
+                    announced = late
+                    priority.firsts_enqueued(self.flags.client, self.flags.keys, announced)
             if started:
                 took_start = time.perf_counter() - began
                 chunks.append((started, self._send_first_batches(started, bool(announced))))

@@ -132,3 +132,24 @@ def test_the_completion_takes_every_pending_audience_chunk_by_chunk(
             duties.flags.client.delete(*left)
     chunks = [r.campaigns for r in caplog.records if r.getMessage() == "audiences completed"]
     assert chunks == [2, 2, 1]
+
+
+def test_a_burst_committed_between_the_count_and_the_start_is_announced_late(
+    clean_db, lane, monkeypatch
+):
+    """The burst's insert commits after the tick counted nothing due: the chunk it starts is
+    announced before its first batches are sent, and counted."""
+    monkeypatch.setattr(priority, "BURST_MIN", 4)
+    due_campaigns(5)
+    d, outbox = lane
+    real, calls = duties_module.starts.due_count, []
+
+    def due_count(limit):
+        calls.append(limit)
+        return 0 if len(calls) == 1 else real(limit)  # the first count saw nothing
+
+    monkeypatch.setattr(duties_module.starts, "due_count", due_count)
+    with db.connection_context():
+        [(started, _)] = d.start_due()
+    assert len(started) == 5
+    assert outbox.sent == [(5, True, 5)]
