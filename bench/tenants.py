@@ -303,9 +303,10 @@ def main() -> int:
                 "FROM campaigns WHERE company_id <> %s",
                 (first,),
             ).fetchone()
+            due = min(starts.values())
             print(
-                f"start transactions began {float(began) - min(starts.values()):.3f} to "
-                f"{float(ended) - min(starts.values()):.3f} s after due",
+                f"start transactions began {float(began) - due:.3f} to "
+                f"{float(ended) - due:.3f} s after due",
                 file=sys.stderr,
             )
         messages = sandbox_messages(base)

@@ -314,15 +314,17 @@ class CompanyLifecycle(Planning):
             live.in_flight -= batches.finished(sorted(live.in_flight))
         if live.in_flight:
             return
-        # The flag before the rows: read after them, a completion committed in between would
-        # read as done with its rows unseen, and the campaign finish with them never sent.
-        pending_audience = batches.audience_pending(live.campaign_id)
         open_rows = batches.open_rows(live.campaign_id)
-        if not open_rows and pending_audience:
-            # Started in bulk with the head of its audience only: the rest is being copied
-            # (the Directory's tick), and its completion refreshes us; until then, look again.
-            self._wake(live, self.clock() + AUDIENCE_WAIT_S)
-            return
+        if not open_rows:
+            if batches.audience_pending(live.campaign_id):
+                # Started in bulk with the head of its audience only: the rest is being copied
+                # (the Directory's tick), and its completion refreshes us; until then, look again.
+                self._wake(live, self.clock() + AUDIENCE_WAIT_S)
+                return
+            # The rows again, read after the flag: a completion committed between the first
+            # read and the flag's would leave its rows unseen, and the campaign finished with
+            # them never sent. Only on the way to finishing: every other call reads the rows once.
+            open_rows = batches.open_rows(live.campaign_id)
         if not open_rows:
             with db.atomic():
                 finished = (
